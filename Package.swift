@@ -1,0 +1,50 @@
+// swift-tools-version:6.1
+// A Socket.IO server engine (Engine.IO v4, Socket.IO v5) in Swift on libuv, embeddable through a C ABI.
+// Layers, bottom up (docs/ARCHITECTURE.md): system libraries -> SIOLoop -> SIOHTTP -> EngineIO -> SocketIO.
+// The codecs (EngineIOCodec, WebSocketCodec, SocketIOCodec) do no I/O so they can be unit-tested and fuzzed alone.
+import PackageDescription
+
+// One settings list for every Swift target. Language mode 5: the engine does its own threading (one libuv loop
+// thread owns all state), which strict Sendable checking cannot express without locks in the hot path.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v5),
+]
+
+let package = Package(
+    name: "sio",
+    products: [
+        .library(name: "EngineIO", targets: ["EngineIO"]),
+        .executable(name: "sio-protocol-server", targets: ["sio-protocol-server"]),
+    ],
+    targets: [
+        // System libraries (Debian -dev packages); see scripts/bootstrap.sh.
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Pure codecs: bytes in, values out, no I/O.
+        .target(name: "EngineIOCodec", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "WebSocketCodec", dependencies: ["CZlib"], swiftSettings: swiftSettings),
+        .target(name: "SocketIOCodec", swiftSettings: swiftSettings),
+
+        // Event loop, TCP, timers, logging.
+        .target(name: "SIOLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
+        // HTTP/1.1 requests and responses, the WebSocket handshake and connection.
+        .target(
+            name: "SIOHTTP",
+            dependencies: ["SIOLoop", "CHTTPParser", "COpenSSL", "CZlib", "WebSocketCodec"],
+            swiftSettings: swiftSettings),
+        // Engine.IO v4 server: sessions, polling and websocket transports, upgrade, heartbeat.
+        .target(
+            name: "EngineIO", dependencies: ["SIOHTTP", "SIOLoop", "EngineIOCodec", "WebSocketCodec"],
+            swiftSettings: swiftSettings),
+
+        .executableTarget(
+            name: "sio-protocol-server", dependencies: ["EngineIO"], swiftSettings: swiftSettings),
+
+        .testTarget(name: "EngineIOCodecTests", dependencies: ["EngineIOCodec"], swiftSettings: swiftSettings),
+        .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"], swiftSettings: swiftSettings),
+        .testTarget(name: "SocketIOCodecTests", dependencies: ["SocketIOCodec"], swiftSettings: swiftSettings),
+    ]
+)

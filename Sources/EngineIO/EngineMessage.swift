@@ -1,0 +1,65 @@
+import EngineIOCodec
+import WebSocketCodec
+
+/// One outgoing packet, immutable and shared: a broadcast builds one and hands it to every recipient. Each
+/// transport's encoding (the WebSocket frame, the polling segment) is built on first use and then reused, so N
+/// recipients cost one encoding and N references, never N copies. Loop thread only (the lazy encodings are
+/// unsynchronised); the shared control packets below are built eagerly.
+public final class EngineMessage {
+    public let type: EnginePacketType
+    public let data: [UInt8]
+    public let isBinary: Bool
+    /// Droppable when the recipient is not ready to write (Socket.IO's `volatile`).
+    public let isVolatile: Bool
+    /// Allow HTTP compression of the polling response carrying it.
+    public let compress: Bool
+
+    public init(type: EnginePacketType = .message, data: [UInt8], isBinary: Bool = false, isVolatile: Bool = false,
+                compress: Bool = true) {
+        self.type = type
+        self.data = data
+        self.isBinary = isBinary
+        self.isVolatile = isVolatile
+        self.compress = compress
+    }
+
+    public convenience init(text: [UInt8], isVolatile: Bool = false, compress: Bool = true) {
+        self.init(type: .message, data: text, isBinary: false, isVolatile: isVolatile, compress: compress)
+    }
+
+    public convenience init(binary: [UInt8], isVolatile: Bool = false, compress: Bool = true) {
+        self.init(type: .message, data: binary, isBinary: true, isVolatile: isVolatile, compress: compress)
+    }
+
+    /// The WebSocket frame: a text frame `<type digit><data>`, or a binary frame with the raw bytes.
+    public private(set) lazy var webSocketFrame: [UInt8] = {
+        if isBinary { return WebSocketFrameEncoder.frame(opcode: .binary, payload: data) }
+        var frame: [UInt8] = []
+        let length = data.count + 1
+        frame.reserveCapacity(WebSocketFrameEncoder.headerSize(payloadLength: length) + length)
+        WebSocketFrameEncoder.appendHeader(opcode: .text, payloadLength: length, to: &frame)
+        frame.append(type.wireByte)
+        frame.append(contentsOf: data)
+        return frame
+    }()
+
+    /// The polling segment: `<type digit><data>` or `b<base64>`.
+    public private(set) lazy var pollingSegment: [UInt8] = {
+        var segment: [UInt8] = []
+        segment.reserveCapacity(isBinary ? Base64.encodedCount(data.count) + 1 : data.count + 1)
+        EngineIOCodec.appendPollingSegment(EnginePacket(type: type, data: data, isBinary: isBinary), to: &segment)
+        return segment
+    }()
+
+    fileprivate func prepared() -> EngineMessage {
+        _ = webSocketFrame
+        _ = pollingSegment
+        return self
+    }
+
+    static let ping = EngineMessage(type: .ping, data: []).prepared()
+    static let pong = EngineMessage(type: .pong, data: []).prepared()
+    static let noop = EngineMessage(type: .noop, data: []).prepared()
+    static let close = EngineMessage(type: .close, data: []).prepared()
+    static let probePong = EngineMessage(type: .pong, data: Array("probe".utf8)).prepared()
+}

@@ -1,0 +1,78 @@
+import SIOHTTP
+
+/// Engine.IO server options, with the reference server's names and defaults.
+public struct EngineOptions {
+    /// Where the server answers (`/socket.io/` for Socket.IO, `/engine.io/` for a raw Engine.IO server).
+    public var path = "/engine.io/"
+    /// Milliseconds between the server's pings.
+    public var pingInterval: UInt64 = 25_000
+    /// Milliseconds the client has to answer a ping before the session is closed ("ping timeout").
+    public var pingTimeout: UInt64 = 20_000
+    /// Milliseconds an upgrade from polling to WebSocket may take.
+    public var upgradeTimeout: UInt64 = 10_000
+    /// Largest message (and polling request body) accepted, in bytes; sent to clients as `maxPayload`.
+    public var maxHttpBufferSize = 1_000_000
+    /// Transports clients may use.
+    public var transports: Set<EngineTransportName> = [.polling, .websocket]
+    /// Whether a polling session may upgrade to WebSocket.
+    public var allowUpgrades = true
+    /// Cross-origin requests (off by default, as in the reference).
+    public var cors: CORSOptions?
+    /// Called for every handshake: return a refusal to answer 403 `{"code":4,"message":"Forbidden"}` (or the
+    /// refusal's message).
+    public var allowRequest: ((HTTPRequest) -> EngineRefusal?)?
+    /// The session cookie set on the handshake, off by default.
+    public var cookie: CookieOptions?
+    /// gzip/deflate of polling responses of at least this many bytes; nil turns compression off.
+    public var httpCompressionThreshold: Int? = 1024
+    /// Outgoing bytes one session may have queued (a client that does not read) before it is closed.
+    /// Volatile messages are dropped earlier, as soon as anything is still queued.
+    public var maxBufferedBytes = 16 * 1024 * 1024
+    /// Limits on HTTP requests (header size and count).
+    public var httpLimits = HTTPLimits()
+
+    public init() {}
+}
+
+public enum EngineTransportName: String, Sendable, Hashable {
+    case polling, websocket
+}
+
+/// A refusal from `allowRequest`.
+public struct EngineRefusal: Sendable {
+    public var message: String
+    public init(message: String = "Forbidden") { self.message = message }
+}
+
+/// The `io` cookie set on handshake responses.
+public struct CookieOptions: Sendable {
+    public var name = "io"
+    public var path = "/"
+    public var httpOnly = true
+    public var sameSite = "Lax"
+    public init() {}
+}
+
+/// Cross-origin resource sharing, as the `cors` package the reference server uses answers it.
+public struct CORSOptions: Sendable {
+    public enum Origin: Sendable {
+        /// `Access-Control-Allow-Origin: *`.
+        case any
+        /// Echo the request's origin.
+        case reflect
+        /// Echo the request's origin when it is one of these.
+        case list([String])
+    }
+
+    public var origin: Origin = .any
+    public var credentials = false
+    public var methods = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
+    /// Allowed request headers; nil echoes the preflight's `Access-Control-Request-Headers`.
+    public var allowedHeaders: [String]?
+    public var maxAge: Int?
+
+    public init(origin: Origin = .any, credentials: Bool = false) {
+        self.origin = origin
+        self.credentials = credentials
+    }
+}

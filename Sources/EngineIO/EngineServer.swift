@@ -1,0 +1,259 @@
+import EngineIOCodec
+import SIOHTTP
+import SIOLoop
+
+/// An Engine.IO v4 server: handshakes, sessions by sid, the polling and websocket transports and the upgrade
+/// between them, answered exactly as the reference server answers (error codes 0-5, CORS, compression).
+///
+/// Lives on one loop; every method and callback runs on that loop's thread.
+public final class EngineServer: HTTPServerHandler {
+    public unowned let loop: EventLoop
+    public let options: EngineOptions
+    /// Called for each new session, after its open packet was queued.
+    public var onConnection: ((EngineSocket) -> Void)?
+    /// Requests outside `options.path` when this server listens itself (default: 404).
+    public var onOtherRequest: ((HTTPExchange) -> Void)?
+
+    private var sessions: [String: EngineSocket] = [:]
+    private var http: HTTPServer?
+    private var shutdownHook: Int?
+    let log = Logger("engine")
+
+    public init(loop: EventLoop, options: EngineOptions = EngineOptions()) {
+        self.loop = loop
+        self.options = options
+    }
+
+    /// Listens on its own HTTP server at `host:port` (port 0 picks one, see `port`). The server closes itself
+    /// gracefully when the loop stops.
+    public func listen(host: String = "0.0.0.0", port: Int) throws {
+        let server = HTTPServer(loop: loop, limits: httpLimits)
+        server.handler = self
+        try server.listen(host: host, port: port)
+        http = server
+        registerShutdown()
+    }
+
+    /// Limits an HTTP server in front of this engine should apply.
+    public var httpLimits: HTTPLimits {
+        var limits = options.httpLimits
+        limits.maxBodyBytes = options.maxHttpBufferSize
+        return limits
+    }
+
+    public var port: Int { http?.port ?? 0 }
+    public var clientsCount: Int { sessions.count }
+    public func socket(id: String) -> EngineSocket? { sessions[id] }
+
+    /// True for requests under `options.path`.
+    public func handles(_ request: HTTPRequest) -> Bool {
+        request.target.hasPrefix(options.path)
+    }
+
+    /// Closes every session and stops listening.
+    public func close() {
+        if let hook = shutdownHook {
+            loop.removeShutdownHook(hook)
+            shutdownHook = nil
+        }
+        for socket in Array(sessions.values) { socket.close(reason: .forcedClose) }
+        http?.close()
+    }
+
+    func registerShutdown() {
+        guard shutdownHook == nil else { return }
+        shutdownHook = loop.addShutdownHook { [weak self] in
+            self?.shutdownHook = nil
+            self?.close()
+        }
+    }
+
+    func forget(_ socket: EngineSocket) {
+        if sessions[socket.id] === socket { sessions.removeValue(forKey: socket.id) }
+    }
+
+    // MARK: HTTP requests
+
+    public func httpServer(handle exchange: HTTPExchange) {
+        let request = exchange.request
+        guard handles(request) else {
+            if let other = onOtherRequest { other(exchange) } else {
+                exchange.respond(HTTPResponse(status: 404, text: "Not Found"))
+            }
+            return
+        }
+        if options.cors != nil, request.method == "OPTIONS" {
+            exchange.respond(preflightResponse(for: request))
+            return
+        }
+        if let code = verify(request, upgrade: false) {
+            refuse(exchange, code)
+            return
+        }
+        if let sid = request.queryValue("sid") {
+            guard let polling = sessions[sid]?.transport as? PollingTransport else {
+                refuse(exchange, .badRequest)
+                return
+            }
+            polling.handle(exchange)
+            return
+        }
+        let polling = PollingTransport(server: self)
+        let socket = openSession(request: request, remoteAddress: exchange.remoteAddress, transport: polling)
+        if let cookie = options.cookie { polling.handshakeHeaders = [("Set-Cookie", cookieValue(cookie, socket.id))] }
+        polling.handle(exchange)
+        onConnection?(socket)
+    }
+
+    public func httpServer(upgrade: HTTPUpgrade) {
+        let request = upgrade.request
+        let connection = upgrade.connection
+        guard handles(request) else {
+            connection.write(WebSocketHandshake.refusal(status: 400, message: "Bad Request"))
+            connection.close()
+            return
+        }
+        if let code = verify(request, upgrade: true) {
+            connection.write(WebSocketHandshake.refusal(status: code.status, message: code.message))
+            connection.close()
+            return
+        }
+        if let problem = WebSocketHandshake.validate(request) {
+            connection.write(WebSocketHandshake.refusal(status: 400, message: problem))
+            connection.close()
+            return
+        }
+        let sid = request.queryValue("sid")
+        var extra: [(name: String, value: String)] = []
+        let newID = sid == nil ? SessionID.generate() : nil
+        if let newID, let cookie = options.cookie { extra.append(("Set-Cookie", cookieValue(cookie, newID))) }
+        connection.write(WebSocketHandshake.response(forKey: request.header("sec-websocket-key")!, extraHeaders: extra))
+        let websocket = WebSocketConnection(tcp: connection, maxMessageSize: options.maxHttpBufferSize)
+        let transport = WebSocketTransport(connection: websocket)
+        if let sid {
+            if let socket = sessions[sid], socket.canUpgrade {
+                socket.beginUpgrade(transport)
+            } else {
+                // Already upgraded, upgrading, or upgrades are off: the reference accepts then closes.
+                websocket.start(remainder: [])
+                websocket.close(code: .normal)
+                return
+            }
+            websocket.start(remainder: upgrade.remainder)
+            return
+        }
+        let socket = openSession(id: newID, request: request, remoteAddress: connection.remoteAddress,
+                                 transport: transport)
+        websocket.start(remainder: upgrade.remainder)
+        onConnection?(socket)
+    }
+
+    private func openSession(id: String? = nil, request: HTTPRequest, remoteAddress: String,
+                             transport: EngineTransport) -> EngineSocket {
+        var sid = id ?? SessionID.generate()
+        while sessions[sid] != nil { sid = SessionID.generate() }
+        let socket = EngineSocket(id: sid, request: request, remoteAddress: remoteAddress, server: self,
+                                  transport: transport)
+        sessions[sid] = socket
+        let upgrades = transport.name == .polling && options.allowUpgrades && options.transports.contains(.websocket)
+            ? ["websocket"] : []
+        socket.open(upgrades: upgrades)
+        log.debug("handshake \(sid) over \(transport.name.rawValue) from \(remoteAddress)")
+        return socket
+    }
+
+    // MARK: Verification, as the reference's `verify` and `handshake`
+
+    func verify(_ request: HTTPRequest, upgrade: Bool) -> EngineErrorCode? {
+        guard let name = request.queryValue("transport"), let transport = EngineTransportName(rawValue: name),
+              options.transports.contains(transport) else { return .unknownTransport }
+        if let origin = request.header("origin"), origin.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
+            return .badRequest
+        }
+        if let sid = request.queryValue("sid") {
+            guard let socket = sessions[sid] else { return .unknownSid }
+            if !upgrade, socket.transportName != transport { return .badRequest }
+            return nil
+        }
+        guard request.method == "GET" else { return .badHandshakeMethod }
+        if transport == .websocket, !upgrade { return .badRequest }
+        if let allow = options.allowRequest, allow(request) != nil { return .forbidden }
+        guard request.queryValue("EIO") == "4" else { return .unsupportedProtocolVersion }
+        return nil
+    }
+
+    private func refuse(_ exchange: HTTPExchange, _ code: EngineErrorCode) {
+        var message = code.message
+        if code == .forbidden, let allow = options.allowRequest, let refusal = allow(exchange.request) {
+            message = refusal.message
+        }
+        var body: [UInt8] = Array("{\"code\":\(code.rawValue),\"message\":".utf8)
+        JSONText.appendQuoted(message, to: &body)
+        body.append(UInt8(ascii: "}"))
+        var headers = corsHeaders(for: exchange.request)
+        headers.append(("Content-Type", "application/json"))
+        exchange.respond(HTTPResponse(status: code.status, headers: headers, body: body))
+    }
+
+    // MARK: Headers
+
+    /// CORS headers for a response to `request` (none when CORS is off).
+    func corsHeaders(for request: HTTPRequest) -> [(name: String, value: String)] {
+        guard let cors = options.cors else { return [] }
+        var headers: [(name: String, value: String)] = []
+        let origin = request.header("origin")
+        switch cors.origin {
+        case .any:
+            headers.append(("Access-Control-Allow-Origin", "*"))
+        case .reflect:
+            if let origin { headers.append(("Access-Control-Allow-Origin", origin)) }
+            headers.append(("Vary", "Origin"))
+        case .list(let allowed):
+            if let origin, allowed.contains(origin) { headers.append(("Access-Control-Allow-Origin", origin)) }
+            headers.append(("Vary", "Origin"))
+        }
+        if cors.credentials { headers.append(("Access-Control-Allow-Credentials", "true")) }
+        return headers
+    }
+
+    private func preflightResponse(for request: HTTPRequest) -> HTTPResponse {
+        var headers = corsHeaders(for: request)
+        guard let cors = options.cors else { return HTTPResponse(status: 204, headers: headers) }
+        headers.append(("Access-Control-Allow-Methods", cors.methods.joined(separator: ",")))
+        if let allowed = cors.allowedHeaders {
+            headers.append(("Access-Control-Allow-Headers", allowed.joined(separator: ",")))
+        } else if let asked = request.header("access-control-request-headers") {
+            headers.append(("Access-Control-Allow-Headers", asked))
+            headers.append(("Vary", "Access-Control-Request-Headers"))
+        }
+        if let maxAge = cors.maxAge { headers.append(("Access-Control-Max-Age", String(maxAge))) }
+        headers.append(("Content-Length", "0"))
+        return HTTPResponse(status: 204, headers: headers)
+    }
+
+    private func cookieValue(_ cookie: CookieOptions, _ sid: String) -> String {
+        var value = "\(cookie.name)=\(sid); Path=\(cookie.path)"
+        if cookie.httpOnly { value += "; HttpOnly" }
+        if !cookie.sameSite.isEmpty { value += "; SameSite=\(cookie.sameSite)" }
+        return value
+    }
+}
+
+/// JSON string quoting for the few JSON texts this layer writes itself.
+enum JSONText {
+    static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                        hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

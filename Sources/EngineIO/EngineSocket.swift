@@ -1,0 +1,246 @@
+import EngineIOCodec
+import SIOHTTP
+import SIOLoop
+
+/// What the layer above (Socket.IO, or an application using Engine.IO directly) hears from a session.
+/// Called on the loop thread.
+public protocol EngineSocketDelegate: AnyObject {
+    func engineSocket(_ socket: EngineSocket, didReceiveText text: [UInt8])
+    func engineSocket(_ socket: EngineSocket, didReceiveBinary data: [UInt8])
+    /// The session ended. Called once; nothing sent afterwards is delivered.
+    func engineSocket(_ socket: EngineSocket, didCloseWith reason: EngineCloseReason)
+}
+
+/// One Engine.IO session: a client identified by its sid, over long-polling or WebSocket, possibly upgrading
+/// from the first to the second. Owns the heartbeat (server pings every `pingInterval`, the client has
+/// `pingTimeout` to answer) through one entry in the loop's timer queue. Loop thread only.
+public final class EngineSocket: TimerTarget {
+    public let id: String
+    /// The handshake request: headers, query, for the layers above.
+    public let request: HTTPRequest
+    public let remoteAddress: String
+    public unowned let server: EngineServer
+    public var delegate: (any EngineSocketDelegate)?
+
+    enum State { case open, closing, closed }
+    private(set) var state = State.open
+    private(set) var transport: EngineTransport
+    /// A WebSocket probing to take over from polling.
+    private var probe: WebSocketTransport?
+    private var probeAnswered = false
+
+    private var awaitingPong = false
+    private var heartbeatDeadline: UInt64 = 0
+    private var upgradeDeadline: UInt64 = .max
+    private var closeDeadline: UInt64 = .max
+    public var timerSlot = TimerSlot()
+
+    init(id: String, request: HTTPRequest, remoteAddress: String, server: EngineServer, transport: EngineTransport) {
+        self.id = id
+        self.request = request
+        self.remoteAddress = remoteAddress
+        self.server = server
+        self.transport = transport
+        transport.attach(to: self)
+    }
+
+    public var transportName: EngineTransportName { transport.name }
+    public var isOpen: Bool { state == .open }
+
+    /// Sends the open packet and starts the heartbeat.
+    func open(upgrades: [String]) {
+        var handshake = "{\"sid\":\"\(id)\",\"upgrades\":["
+        handshake += upgrades.map { "\"\($0)\"" }.joined(separator: ",")
+        handshake += "],\"pingInterval\":\(server.options.pingInterval),\"pingTimeout\":\(server.options.pingTimeout)"
+        handshake += ",\"maxPayload\":\(server.options.maxHttpBufferSize)}"
+        transport.send(EngineMessage(type: .open, data: Array(handshake.utf8)))
+        heartbeatDeadline = server.loop.now + server.options.pingInterval
+        reschedule()
+    }
+
+    // MARK: Sending
+
+    /// Queues a message. Over WebSocket it is written this turn; over polling it waits for the next GET.
+    /// A volatile message is dropped when the transport cannot take it now.
+    public func send(_ message: EngineMessage) {
+        guard state == .open else { return }
+        if message.isVolatile && !transport.isWritableNow { return }
+        if transport.bufferedBytes > server.options.maxBufferedBytes {
+            server.log.warn("closing \(id): \(transport.bufferedBytes) bytes queued for a client that does not read")
+            close(reason: .transportError)
+            return
+        }
+        transport.send(message)
+    }
+
+    public func send(text: [UInt8]) { send(EngineMessage(text: text)) }
+    public func send(binary: [UInt8]) { send(EngineMessage(binary: binary)) }
+
+    /// Bytes queued for this client and not yet written.
+    public var bufferedBytes: Int { transport.bufferedBytes }
+
+    // MARK: Receiving
+
+    func transport(_ from: EngineTransport, received packet: EnginePacket) {
+        if from !== transport {
+            probeReceived(packet, from: from)
+            return
+        }
+        guard state == .open else { return }
+        switch packet.type {
+        case .message:
+            if packet.isBinary {
+                delegate?.engineSocket(self, didReceiveBinary: packet.data)
+            } else {
+                delegate?.engineSocket(self, didReceiveText: packet.data)
+            }
+        case .pong:
+            awaitingPong = false
+            heartbeatDeadline = server.loop.now + server.options.pingInterval
+            reschedule()
+        case .close:
+            close(reason: .transportClose, notifyTransport: false)
+        case .ping:
+            // Engine.IO v4: only the server pings (a probe ping arrives on the probing WebSocket, not here).
+            close(reason: .transportError)
+        case .open, .upgrade, .noop:
+            break
+        }
+    }
+
+    func transportFailedToDecode(_ from: EngineTransport) {
+        if from === transport { close(reason: .parseError) } else { abandonProbe() }
+    }
+
+    func transportClosed(_ from: EngineTransport, reason: EngineCloseReason) {
+        if from === transport {
+            finish(reason)
+        } else if from === probe {
+            probe = nil
+            upgradeDeadline = .max
+            reschedule()
+        }
+    }
+
+    // MARK: Upgrade (polling -> websocket)
+
+    /// Whether a WebSocket with this sid may start probing.
+    var canUpgrade: Bool { state == .open && probe == nil && transport.name == .polling && server.options.allowUpgrades }
+
+    func beginUpgrade(_ candidate: WebSocketTransport) {
+        probe = candidate
+        probeAnswered = false
+        candidate.attach(to: self)
+        upgradeDeadline = server.loop.now + server.options.upgradeTimeout
+        reschedule()
+    }
+
+    private func probeReceived(_ packet: EnginePacket, from candidate: EngineTransport) {
+        guard candidate === probe, let probe else { return }
+        if packet.type == .ping, packet.data == Array("probe".utf8), !probeAnswered {
+            probeAnswered = true
+            probe.send(EngineMessage.probePong)
+            // Release the pending GET so the client can pause polling and send the upgrade packet.
+            (transport as? PollingTransport)?.releaseForUpgrade()
+        } else if packet.type == .upgrade, probeAnswered, state == .open {
+            let old = transport
+            transport = probe
+            self.probe = nil
+            upgradeDeadline = .max
+            reschedule()
+            (old as? PollingTransport)?.handOver(to: probe)
+            old.discard()
+        } else {
+            abandonProbe()
+        }
+    }
+
+    private func abandonProbe() {
+        guard let candidate = probe else { return }
+        probe = nil
+        upgradeDeadline = .max
+        (transport as? PollingTransport)?.upgradeAbandoned()
+        candidate.discard()
+        candidate.closeConnection()
+        reschedule()
+    }
+
+    // MARK: Heartbeat and timeouts
+
+    private func reschedule() {
+        guard state != .closed else {
+            server.loop.cancelTimer(self)
+            return
+        }
+        let deadline = state == .closing ? closeDeadline : min(heartbeatDeadline, upgradeDeadline)
+        server.loop.schedule(self, at: deadline)
+    }
+
+    public func timerFired(now: UInt64) {
+        switch state {
+        case .closed:
+            return
+        case .closing:
+            finish(.forcedClose)
+            return
+        case .open:
+            break
+        }
+        if upgradeDeadline <= now {
+            abandonProbe()
+        }
+        if heartbeatDeadline <= now {
+            if awaitingPong {
+                close(reason: .pingTimeout)
+                return
+            }
+            awaitingPong = true
+            transport.send(EngineMessage.ping)
+            heartbeatDeadline = now + server.options.pingTimeout
+        }
+        reschedule()
+    }
+
+    // MARK: Closing
+
+    /// Closes the session ("forced close" unless another reason is given). Queued messages are still delivered:
+    /// over polling with the close packet on the next GET, over WebSocket before the close frame.
+    public func close(reason: EngineCloseReason = .forcedClose) {
+        close(reason: reason, notifyTransport: true)
+    }
+
+    private func close(reason: EngineCloseReason, notifyTransport: Bool) {
+        guard state == .open else { return }
+        abandonProbe()
+        if notifyTransport, !transport.close(reason: reason) {
+            // Polling with no GET pending: keep the session until the client comes for the close packet.
+            state = .closing
+            closeDeadline = server.loop.now + server.options.pingInterval + server.options.pingTimeout
+            notifyClosed(reason)
+            reschedule()
+            return
+        }
+        finish(reason)
+    }
+
+    /// A closing polling session delivered its close packet (or timed out): forget it.
+    func finish(_ reason: EngineCloseReason) {
+        guard state != .closed else { return }
+        let wasOpen = state == .open
+        state = .closed
+        server.loop.cancelTimer(self)
+        transport.discard()
+        probe?.discard()
+        probe?.closeConnection()
+        probe = nil
+        server.forget(self)
+        if wasOpen { notifyClosed(reason) }
+    }
+
+    private func notifyClosed(_ reason: EngineCloseReason) {
+        server.log.debug("socket \(id) closed: \(reason.rawValue)")
+        let owner = delegate
+        delegate = nil
+        owner?.engineSocket(self, didCloseWith: reason)
+    }
+}

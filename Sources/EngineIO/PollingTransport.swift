@@ -1,0 +1,173 @@
+import EngineIOCodec
+import SIOHTTP
+
+/// Engine.IO over HTTP long-polling: the client holds at most one GET (answered with every queued packet joined
+/// by `\x1e`) and sends packets with POSTs. Messages queued during one loop turn go out in one response.
+final class PollingTransport: EngineTransport {
+    private unowned let server: EngineServer
+    private var pendingGet: HTTPExchange?
+    private var queue: [EngineMessage] = []
+    private var queuedBytes = 0
+    private var flushScheduled = false
+    /// Deliver a close packet on the next GET, then end the session.
+    private var closeRequested = false
+    /// A WebSocket is probing: answer GETs with a noop so the client can pause polling.
+    private var upgrading = false
+    /// Headers for the first response only (the handshake's `Set-Cookie`).
+    var handshakeHeaders: [(name: String, value: String)] = []
+
+    init(server: EngineServer) {
+        self.server = server
+    }
+
+    override var name: EngineTransportName { .polling }
+    override var isWritableNow: Bool { pendingGet != nil }
+    override var bufferedBytes: Int { queuedBytes }
+
+    // MARK: Requests
+
+    func handle(_ exchange: HTTPExchange) {
+        switch exchange.request.method {
+        case "GET": handleGet(exchange)
+        case "POST": handlePost(exchange)
+        default: exchange.respond(HTTPResponse(status: 400, headers: server.corsHeaders(for: exchange.request)))
+        }
+    }
+
+    private func handleGet(_ exchange: HTTPExchange) {
+        if pendingGet != nil {
+            // At most one GET in flight: refuse the second and end the session, as the reference does.
+            exchange.respond(HTTPResponse(status: 400, headers: server.corsHeaders(for: exchange.request)))
+            socket?.close(reason: .transportError)
+            return
+        }
+        pendingGet = exchange
+        exchange.onAbort = { [unowned self] in
+            pendingGet = nil
+            socket?.close(reason: .transportError)
+        }
+        if closeRequested {
+            queue.append(EngineMessage.close)
+            flush()
+        } else if !queue.isEmpty {
+            flush()
+        } else if upgrading {
+            queue.append(EngineMessage.noop)
+            flush()
+        }
+    }
+
+    private func handlePost(_ exchange: HTTPExchange) {
+        let headers = server.corsHeaders(for: exchange.request)
+        guard let socket else {
+            // A closing session: the client's packets no longer matter.
+            exchange.respond(HTTPResponse(status: 200, headers: headers + [("Content-Type", "text/html")], text: "ok"))
+            return
+        }
+        if exchange.request.header("content-type") == "application/octet-stream" {
+            exchange.respond(HTTPResponse(status: 400, headers: headers), closeConnection: true)
+            socket.close(reason: .transportError)
+            return
+        }
+        let packets: [EnginePacket]
+        do {
+            packets = try EngineIOCodec.decodePayload(exchange.request.body)
+        } catch {
+            exchange.respond(HTTPResponse(status: 400, headers: headers), closeConnection: true)
+            socket.close(reason: .parseError)
+            return
+        }
+        exchange.respond(HTTPResponse(status: 200, headers: headers + [("Content-Type", "text/html")], text: "ok"))
+        for packet in packets {
+            guard let current = self.socket else { break }
+            current.transport(self, received: packet)
+        }
+    }
+
+    // MARK: Sending
+
+    override func send(_ message: EngineMessage) {
+        queue.append(message)
+        queuedBytes += message.data.count + 1
+        guard pendingGet != nil, !flushScheduled else { return }
+        flushScheduled = true
+        server.loop.atEndOfTurn { [self] in
+            flushScheduled = false
+            if pendingGet != nil, !queue.isEmpty { flush() }
+        }
+    }
+
+    /// Answers the pending GET with everything queued.
+    private func flush() {
+        guard let exchange = pendingGet else { return }
+        pendingGet = nil
+        exchange.onAbort = nil
+        let messages = queue
+        queue.removeAll()
+        queuedBytes = 0
+        let body = EngineIOCodec.joinPayload(messages.map { $0.pollingSegment })
+        var headers = server.corsHeaders(for: exchange.request)
+        headers.append(("Content-Type", "text/plain; charset=UTF-8"))
+        if !handshakeHeaders.isEmpty {
+            headers.append(contentsOf: handshakeHeaders)
+            handshakeHeaders = []
+        }
+        var response = HTTPResponse(status: 200, headers: headers, body: body)
+        if let threshold = server.options.httpCompressionThreshold, body.count >= threshold,
+           messages.allSatisfy({ $0.compress }),
+           let encoding = HTTPCompression.negotiate(exchange.request.header("accept-encoding")),
+           let compressed = HTTPCompression.compress(body, encoding: encoding) {
+            response.body = compressed
+            response.headers.append(("Content-Encoding", encoding.rawValue))
+        }
+        exchange.respond(response)
+        // A deferred close was delivered: the session (already reported closed) can go.
+        if closeRequested, messages.last === EngineMessage.close { socket?.finish(.forcedClose) }
+    }
+
+    // MARK: Upgrade
+
+    func releaseForUpgrade() {
+        upgrading = true
+        if pendingGet != nil {
+            if queue.isEmpty { queue.append(EngineMessage.noop) }
+            flush()
+        }
+    }
+
+    func upgradeAbandoned() {
+        upgrading = false
+    }
+
+    /// The upgrade completed: what is still queued goes out over the WebSocket, in order.
+    func handOver(to websocket: WebSocketTransport) {
+        for message in queue where message.type != .noop { websocket.send(message) }
+        queue.removeAll()
+        queuedBytes = 0
+    }
+
+    // MARK: Closing
+
+    override func close(reason: EngineCloseReason) -> Bool {
+        if pendingGet != nil {
+            queue.append(EngineMessage.close)
+            flush()
+            return true
+        }
+        guard reason == .forcedClose || reason == .serverShuttingDown else { return true }
+        closeRequested = true
+        return false
+    }
+
+    override func discard() {
+        super.discard()
+        if let exchange = pendingGet {
+            pendingGet = nil
+            exchange.onAbort = nil
+            exchange.respond(HTTPResponse(status: 200, headers: server.corsHeaders(for: exchange.request)
+                + [("Content-Type", "text/plain; charset=UTF-8")], body: EngineMessage.noop.pollingSegment))
+        }
+        queue.removeAll()
+        queuedBytes = 0
+    }
+}

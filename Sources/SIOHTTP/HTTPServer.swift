@@ -1,0 +1,74 @@
+import SIOLoop
+
+/// What an HTTP server does with requests. Called on the loop thread.
+public protocol HTTPServerHandler: AnyObject {
+    /// A complete request. Answer with `exchange.respond` now or later.
+    func httpServer(handle exchange: HTTPExchange)
+    /// An `Upgrade` request: the handler now owns `upgrade.connection` and must either take it over (set its
+    /// handler) or write a refusal and close it.
+    func httpServer(upgrade: HTTPUpgrade)
+}
+
+/// An HTTP/1.1 server on one loop: a listener and the connections still speaking HTTP.
+public final class HTTPServer {
+    public unowned let loop: EventLoop
+    public let limits: HTTPLimits
+    /// An idle keep-alive connection is closed after this long (Node's default, 5 s).
+    public let keepAliveTimeout: UInt64
+    /// A request must be complete this long after its first byte (slow clients cannot hold a connection forever).
+    public let requestTimeout: UInt64
+    public weak var handler: (any HTTPServerHandler)?
+
+    private var listener: TCPListener?
+    private var connections: [ObjectIdentifier: HTTPConnection] = [:]
+    private(set) var isClosing = false
+    let log = Logger("http")
+
+    public init(loop: EventLoop, limits: HTTPLimits = HTTPLimits(), keepAliveTimeout: UInt64 = 5000,
+                requestTimeout: UInt64 = 30_000) {
+        self.loop = loop
+        self.limits = limits
+        self.keepAliveTimeout = keepAliveTimeout
+        self.requestTimeout = requestTimeout
+    }
+
+    /// Listens on `host:port`; port 0 picks one (see `port`). Loop thread.
+    public func listen(host: String, port: Int, backlog: Int32 = 511) throws {
+        listener = try TCPListener(loop: loop, host: host, port: port, backlog: backlog) { [unowned self] tcp in
+            accept(tcp)
+        }
+    }
+
+    /// Listens on an already bound socket. Loop thread.
+    public func listen(fd: Int32, backlog: Int32 = 511) throws {
+        listener = try TCPListener(loop: loop, fd: fd, backlog: backlog) { [unowned self] tcp in accept(tcp) }
+    }
+
+    public var port: Int { listener?.port ?? 0 }
+
+    private func accept(_ tcp: TCPConnection) {
+        guard !isClosing else {
+            tcp.close(afterFlush: false)
+            return
+        }
+        let connection = HTTPConnection(tcp: tcp, server: self)
+        connections[ObjectIdentifier(connection)] = connection
+        connection.start()
+    }
+
+    func forget(_ connection: HTTPConnection) {
+        connections.removeValue(forKey: ObjectIdentifier(connection))
+    }
+
+    /// Number of connections still speaking HTTP (upgraded ones are not counted).
+    public var connectionCount: Int { connections.count }
+
+    /// Stops listening and closes HTTP connections as soon as they are idle. Loop thread.
+    public func close() {
+        guard !isClosing else { return }
+        isClosing = true
+        listener?.close()
+        listener = nil
+        for connection in Array(connections.values) { connection.closeWhenIdle() }
+    }
+}

@@ -1,0 +1,286 @@
+import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct LoopError: Error, CustomStringConvertible, Equatable {
+    /// The libuv error code (negative errno), or 0.
+    public let code: Int32
+    public let operation: String
+
+    public init(_ operation: String, code: Int32) {
+        self.operation = operation
+        self.code = code
+    }
+
+    public var description: String {
+        code == 0 ? operation : "\(operation): \(String(cString: uv_strerror(code)))"
+    }
+}
+
+/// One libuv loop and the thread that runs it. Everything attached to a loop (listeners, connections, servers,
+/// timers) is owned by that loop's thread: only `execute`, `stop` and `join` may be called from other threads.
+///
+/// Per turn of the loop: timers fire from one `uv_timer_t` driving `TimerQueue`; reads land in one loop-wide
+/// buffer; connections that queued output are flushed together (one `uv_write` each) before the loop polls again.
+public final class EventLoop: @unchecked Sendable {
+    let uvLoop: UnsafeMutablePointer<uv_loop_t>
+    private let wakeup: UnsafeMutablePointer<uv_async_t>
+    private let beforePoll: UnsafeMutablePointer<uv_prepare_t>
+    private let afterPoll: UnsafeMutablePointer<uv_check_t>
+    private let clock: UnsafeMutablePointer<uv_timer_t>
+
+    /// Size of the loop-wide read buffer: a read never needs per-connection memory unless a frame is partial.
+    public static let readBufferSize = 64 * 1024
+    let readBuffer: UnsafeMutableRawPointer
+
+    private let submitLock = Lock()
+    private var submitted: [() -> Void] = []
+    private var stopRequested = false
+
+    private var timers = TimerQueue()
+    private var armedDeadline: UInt64 = .max
+
+    var flushQueue: [TCPConnection] = []
+    var endOfTurn: [() -> Void] = []
+    private var shutdownHooks: [(id: Int, hook: () -> Void)] = []
+    private var nextHookID = 0
+    private var isShuttingDown = false
+
+    private var threadID: pthread_t?
+    private var ownThread: pthread_t?
+    private let log = Logger("loop")
+
+    public init() throws {
+        uvLoop = .allocate(capacity: 1)
+        wakeup = .allocate(capacity: 1)
+        beforePoll = .allocate(capacity: 1)
+        afterPoll = .allocate(capacity: 1)
+        clock = .allocate(capacity: 1)
+        readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
+        let rc = uv_loop_init(uvLoop)
+        guard rc == 0 else {
+            uvLoop.deallocate()
+            throw LoopError("uv_loop_init", code: rc)
+        }
+        // The loop owns these handles for its whole life; `data` points back here unretained.
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        uvLoop.pointee.data = me
+        uv_async_init(uvLoop, wakeup) { handle in
+            EventLoop.from(handle!.pointee.data).drainSubmitted()
+        }
+        wakeup.pointee.data = me
+        uv_prepare_init(uvLoop, beforePoll)
+        beforePoll.pointee.data = me
+        uv_prepare_start(beforePoll) { handle in EventLoop.from(handle!.pointee.data).flushConnections() }
+        uv_check_init(uvLoop, afterPoll)
+        afterPoll.pointee.data = me
+        uv_check_start(afterPoll) { handle in EventLoop.from(handle!.pointee.data).flushConnections() }
+        // Internal handles must not keep the loop alive on their own.
+        uv_unref(handlePointer(beforePoll))
+        uv_unref(handlePointer(afterPoll))
+        uv_timer_init(uvLoop, clock)
+        clock.pointee.data = me
+        uv_unref(handlePointer(clock))
+    }
+
+    deinit {
+        uv_loop_close(uvLoop)
+        uvLoop.deallocate()
+        wakeup.deallocate()
+        beforePoll.deallocate()
+        afterPoll.deallocate()
+        clock.deallocate()
+        readBuffer.deallocate()
+        for timer in graceTimers { timer.deallocate() }
+    }
+
+    @inline(__always) static func from(_ data: UnsafeMutableRawPointer?) -> EventLoop {
+        Unmanaged<EventLoop>.fromOpaque(data!).takeUnretainedValue()
+    }
+
+    // MARK: Running
+
+    /// Runs the loop on the calling thread until `stop()` has finished closing everything.
+    public func run() {
+        threadID = pthread_self()
+        uv_run(uvLoop, UV_RUN_DEFAULT)
+        // Close whatever is left (the loop's own handles) so the loop can be closed cleanly.
+        uv_walk(uvLoop, { handle, _ in
+            if uv_is_closing(handle) == 0 { uv_close(handle, nil) }
+        }, nil)
+        uv_run(uvLoop, UV_RUN_DEFAULT)
+        threadID = nil
+    }
+
+    /// Starts a thread that runs the loop. `join()` waits for it after `stop()`.
+    public func startThread() throws {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { arg in
+            let loop = Unmanaged<EventLoop>.fromOpaque(arg!).takeRetainedValue()
+            loop.run()
+            return nil
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<EventLoop>.fromOpaque(box).release()
+            throw LoopError("pthread_create", code: -rc)
+        }
+        ownThread = tid
+    }
+
+    /// Waits for the thread started by `startThread()` to end. Must not be called on the loop thread.
+    public func join() {
+        guard let tid = ownThread, !isInLoopThread else { return }
+        pthread_join(tid, nil)
+        ownThread = nil
+    }
+
+    /// True on the thread that runs the loop.
+    public var isInLoopThread: Bool {
+        guard let id = threadID else { return false }
+        return pthread_equal(id, pthread_self()) != 0
+    }
+
+    /// Stops the loop gracefully: shutdown hooks run (servers say goodbye to their clients), then every handle is
+    /// closed and `run()` returns once pending writes drained (at most `graceMilliseconds`). Thread-safe; repeated
+    /// calls are harmless.
+    public func stop(graceMilliseconds: UInt64 = 2000) {
+        execute { [self] in beginShutdown(grace: graceMilliseconds) }
+    }
+
+    /// Registers work to run when the loop stops, in registration order. Returns an id for `removeShutdownHook`.
+    @discardableResult
+    public func addShutdownHook(_ hook: @escaping () -> Void) -> Int {
+        nextHookID += 1
+        shutdownHooks.append((nextHookID, hook))
+        return nextHookID
+    }
+
+    public func removeShutdownHook(_ id: Int) {
+        shutdownHooks.removeAll { $0.id == id }
+    }
+
+    public var isStopping: Bool { isShuttingDown }
+
+    private func beginShutdown(grace: UInt64) {
+        guard !isShuttingDown else { return }
+        isShuttingDown = true
+        let hooks = shutdownHooks
+        shutdownHooks.removeAll()
+        for entry in hooks { entry.hook() }
+        submitLock.withLock { stopRequested = true }
+        drainSubmitted()
+        flushConnections()
+        uv_close(handlePointer(wakeup), nil)
+        uv_timer_stop(clock)
+        // A last timer cuts connections that have not drained in time; unref'd so it never delays a clean exit.
+        let graceTimer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+        uv_timer_init(uvLoop, graceTimer)
+        uv_timer_start(graceTimer, { timer in
+            uv_walk(timer!.pointee.loop, { handle, _ in
+                if uv_is_closing(handle) == 0 { uv_close(handle, nil) }
+            }, nil)
+        }, grace, 0)
+        uv_unref(handlePointer(graceTimer))
+        // Freed with the loop: the walk above or run()'s final walk closes it.
+        graceTimers.append(graceTimer)
+    }
+    private var graceTimers: [UnsafeMutablePointer<uv_timer_t>] = []
+
+    // MARK: Submitting work from other threads
+
+    /// Runs `work` on the loop thread soon. Thread-safe: the one way into a loop from outside. Work submitted after
+    /// the loop stopped is dropped.
+    public func execute(_ work: @escaping () -> Void) {
+        // Sending under the lock: once shutdown set `stopRequested`, the async handle may be closed at any time.
+        submitLock.withLock {
+            guard !stopRequested else { return }
+            submitted.append(work)
+            if submitted.count == 1 { uv_async_send(wakeup) }
+        }
+    }
+
+    private func drainSubmitted() {
+        // Drain fully: uv_async_send coalesces wake-ups, so one wake may stand for many submissions.
+        while true {
+            let batch: [() -> Void] = submitLock.withLock {
+                let items = submitted
+                submitted.removeAll(keepingCapacity: true)
+                return items
+            }
+            if batch.isEmpty { break }
+            for work in batch { work() }
+        }
+    }
+
+    // MARK: Time and timers
+
+    /// The loop's clock in milliseconds (cached at the start of each turn, like `uv_now`).
+    @inline(__always) public var now: UInt64 { uv_now(uvLoop) }
+
+    public func schedule(_ target: any TimerTarget, at deadline: UInt64) {
+        timers.schedule(target, at: deadline)
+        if deadline < armedDeadline { arm() }
+    }
+
+    public func schedule(_ target: any TimerTarget, afterMilliseconds delay: UInt64) {
+        schedule(target, at: now &+ delay)
+    }
+
+    public func cancelTimer(_ target: any TimerTarget) {
+        timers.cancel(target)
+    }
+
+    private func arm() {
+        guard let deadline = timers.earliestDeadline else {
+            uv_timer_stop(clock)
+            armedDeadline = .max
+            return
+        }
+        armedDeadline = deadline
+        let current = now
+        uv_timer_start(clock, { timer in
+            EventLoop.from(timer!.pointee.data).fireTimers()
+        }, deadline > current ? deadline - current : 0, 0)
+    }
+
+    private func fireTimers() {
+        armedDeadline = .max
+        let current = now
+        while let due = timers.popDue(now: current) {
+            due.timerFired(now: current)
+        }
+        arm()
+    }
+
+    // MARK: Output coalescing
+
+    func enqueueFlush(_ connection: TCPConnection) {
+        flushQueue.append(connection)
+    }
+
+    /// Writes out everything connections queued during this turn: one `uv_write` per connection.
+    func flushConnections() {
+        while !endOfTurn.isEmpty {
+            let work = endOfTurn
+            endOfTurn.removeAll(keepingCapacity: true)
+            for item in work { item() }
+        }
+        guard !flushQueue.isEmpty else { return }
+        var index = 0
+        while index < flushQueue.count {
+            flushQueue[index].flush()
+            index += 1
+        }
+        flushQueue.removeAll(keepingCapacity: true)
+    }
+}
+
+@inline(__always) func handlePointer<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<uv_handle_t> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: uv_handle_t.self)
+}
+
+@inline(__always) func streamPointer<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<uv_stream_t> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: uv_stream_t.self)
+}

@@ -1,0 +1,213 @@
+import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a protocol layer (HTTP, WebSocket) does with one connection's bytes. Called on the loop thread.
+public protocol ConnectionHandler: AnyObject {
+    /// Bytes just read. They live in the loop-wide read buffer: valid only during this call, copy what you keep.
+    func connectionDidRead(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer)
+    /// The connection is closed (by either side). Called exactly once; the handler is released afterwards.
+    func connectionDidClose(_ connection: TCPConnection)
+}
+
+/// One accepted TCP connection.
+///
+/// Output is queued and written once per loop turn as one `uv_write` of many buffers; buffers are shared byte
+/// arrays, so a broadcast frame encoded once is referenced, not copied, by every recipient's queue. The handle keeps
+/// the connection alive until libuv's close callback, where everything is released.
+public final class TCPConnection {
+    public unowned let loop: EventLoop
+    let handle: UnsafeMutablePointer<uv_tcp_t>
+    public var handler: (any ConnectionHandler)?
+
+    private var pending: [[UInt8]] = []
+    /// Bytes queued this turn, not yet handed to the kernel.
+    public private(set) var pendingBytes = 0
+    /// Bytes handed to `uv_write` and not yet confirmed written.
+    public private(set) var inFlightBytes = 0
+    private var queuedForFlush = false
+
+    private enum State { case open, closing, closed }
+    private var state = State.open
+    private var reading = false
+
+    init(loop: EventLoop, handle: UnsafeMutablePointer<uv_tcp_t>) {
+        self.loop = loop
+        self.handle = handle
+        // Retained by the handle; released in the close callback.
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        uv_tcp_nodelay(handle, 1)
+    }
+
+    deinit {
+        handle.deallocate()
+    }
+
+    @inline(__always) static func from(_ data: UnsafeMutableRawPointer?) -> TCPConnection {
+        Unmanaged<TCPConnection>.fromOpaque(data!).takeUnretainedValue()
+    }
+
+    /// Everything queued or in flight: what a slow reader costs us. Upper layers bound it.
+    public var bufferedBytes: Int { pendingBytes + inFlightBytes }
+    public var isOpen: Bool { state == .open }
+
+    // MARK: Reading
+
+    public func startReading() {
+        guard state == .open, !reading else { return }
+        reading = true
+        uv_read_start(streamPointer(handle), { handle, _, buf in
+            let loop = EventLoop.from(handle!.pointee.loop.pointee.data)
+            buf!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self),
+                                       UInt32(EventLoop.readBufferSize))
+        }, { stream, nread, buf in
+            let connection = TCPConnection.from(stream!.pointee.data)
+            if nread > 0 {
+                let bytes = UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread)
+                connection.handler?.connectionDidRead(connection, bytes)
+            } else if nread < 0 {
+                connection.close(afterFlush: false)
+            }
+        })
+    }
+
+    public func stopReading() {
+        guard reading else { return }
+        reading = false
+        uv_read_stop(streamPointer(handle))
+    }
+
+    // MARK: Writing
+
+    /// Queues bytes; they go out with everything else queued this turn. Ignored once closing.
+    public func write(_ bytes: [UInt8]) {
+        guard state == .open, !bytes.isEmpty else { return }
+        pending.append(bytes)
+        pendingBytes += bytes.count
+        if !queuedForFlush {
+            queuedForFlush = true
+            loop.enqueueFlush(self)
+        }
+    }
+
+    /// Hands everything queued to the kernel in one `uv_write`. Called by the loop before it polls again.
+    func flush() {
+        queuedForFlush = false
+        guard !pending.isEmpty, state != .closed else { return }
+        let request = WriteRequest(buffers: pending, byteCount: pendingBytes, connection: self)
+        pending.removeAll(keepingCapacity: false)
+        inFlightBytes += pendingBytes
+        pendingBytes = 0
+        let rc = uv_write(request.request, streamPointer(handle), request.bufs, UInt32(request.buffers.count)) { req, status in
+            let request = Unmanaged<WriteRequest>.fromOpaque(req!.pointee.data!).takeRetainedValue()
+            request.connection.writeCompleted(byteCount: request.byteCount, status: status)
+        }
+        if rc != 0 {
+            Unmanaged<WriteRequest>.fromOpaque(request.request.pointee.data!).release()
+            inFlightBytes -= request.byteCount
+            close(afterFlush: false)
+        }
+    }
+
+    private func writeCompleted(byteCount: Int, status: Int32) {
+        inFlightBytes -= byteCount
+        if status < 0 { close(afterFlush: false) }
+    }
+
+    // MARK: Closing
+
+    /// Closes the connection. With `afterFlush`, queued output is written first and the peer gets a FIN after it.
+    public func close(afterFlush: Bool = true) {
+        switch state {
+        case .closed: return
+        case .closing: if afterFlush { return }
+        case .open: break
+        }
+        stopReading()
+        if afterFlush {
+            state = .closing
+            flush()
+            let shutdown = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+            shutdown.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+            let rc = uv_shutdown(shutdown, streamPointer(handle)) { req, _ in
+                let connection = TCPConnection.from(req!.pointee.data)
+                req!.deallocate()
+                connection.closeHandle()
+            }
+            if rc != 0 {
+                shutdown.deallocate()
+                closeHandle()
+            }
+        } else {
+            closeHandle()
+        }
+    }
+
+    private func closeHandle() {
+        guard state != .closed else { return }
+        state = .closed
+        pending.removeAll()
+        pendingBytes = 0
+        uv_close(handlePointer(handle)) { handle in
+            let connection = Unmanaged<TCPConnection>.fromOpaque(handle!.pointee.data!).takeRetainedValue()
+            let handler = connection.handler
+            connection.handler = nil
+            handler?.connectionDidClose(connection)
+        }
+    }
+
+    // MARK: Peer
+
+    /// The peer's address as text (`127.0.0.1`, `::1`), or "" when unknown.
+    public var remoteAddress: String {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(handle, $0, &length) }
+        }
+        guard rc == 0 else { return "" }
+        return describe(&storage)
+    }
+}
+
+/// A `uv_write_t` with the buffers it references, kept alive until libuv reports the write done.
+private final class WriteRequest {
+    let request: UnsafeMutablePointer<uv_write_t>
+    let bufs: UnsafeMutablePointer<uv_buf_t>
+    let buffers: [[UInt8]]
+    let byteCount: Int
+    let connection: TCPConnection
+
+    init(buffers: [[UInt8]], byteCount: Int, connection: TCPConnection) {
+        self.buffers = buffers
+        self.byteCount = byteCount
+        self.connection = connection
+        request = .allocate(capacity: 1)
+        bufs = .allocate(capacity: buffers.count)
+        for (index, buffer) in buffers.enumerated() {
+            // Native arrays keep their storage in place while referenced and unmodified, which `buffers` ensures.
+            let base = buffer.withUnsafeBufferPointer { UnsafeMutableRawPointer(mutating: $0.baseAddress!) }
+            bufs[index] = uv_buf_init(base.assumingMemoryBound(to: CChar.self), UInt32(buffer.count))
+        }
+        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
+    }
+
+    deinit {
+        request.deallocate()
+        bufs.deallocate()
+    }
+}
+
+func describe(_ storage: UnsafeMutablePointer<sockaddr_storage>) -> String {
+    var text = [CChar](repeating: 0, count: 64)
+    let family = Int32(storage.pointee.ss_family)
+    let rc: Int32 = storage.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<sockaddr_storage>.size) { raw in
+        if family == AF_INET6 {
+            return raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { uv_ip6_name($0, &text, text.count) }
+        }
+        return raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { uv_ip4_name($0, &text, text.count) }
+    }
+    guard rc == 0 else { return "" }
+    return String(cString: text)
+}

@@ -1,0 +1,220 @@
+"""Fixtures: the `sio-protocol-server` binary started on a free loopback port.
+
+- `server`: one process shared by the whole session (restarted if a test killed it; that test fails);
+- `fresh_server`: a process of its own, for tests that could disturb others or measure the process.
+Both yield a `ServerProcess` whose `.url` (also `str()`) is the base URL, e.g. http://127.0.0.1:41234.
+
+The binary comes from $SIO_BIN_DIR (scripts/test.sh sets it to `swift build --show-bin-path`; default
+.build/debug). To cross-check another implementation of the same contract, set SIO_SERVER_CMD to a command
+line with `{port}` and `{host}` placeholders; it replaces the binary.
+On a failed test, the server's log lines written during that test are added to the report.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pathlib
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+SERVER_NAME = "sio-protocol-server"
+START_TIMEOUT = 10.0
+STOP_GRACE = 3.0
+
+_live: list["ServerProcess"] = []
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _server_command(port: int) -> list[str]:
+    custom = os.environ.get("SIO_SERVER_CMD")
+    if custom:
+        return [part.format(port=port, host=HOST) for part in shlex.split(custom)]
+    bin_dir = pathlib.Path(os.environ.get("SIO_BIN_DIR") or ROOT / ".build" / "debug")
+    binary = bin_dir / SERVER_NAME
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"{binary} not found or not executable: build it (swift build) or set SIO_BIN_DIR", pytrace=False)
+    return [str(binary), "--port", str(port), "--host", HOST]
+
+
+class ServerProcess:
+    def __init__(self, name: str):
+        self.name = name
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.log_path = ""
+        self._log = None
+        self.restarts = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+    def start(self) -> "ServerProcess":
+        last_error = ""
+        for _attempt in range(3):  # a free port can be taken between probing it and the server binding it
+            self.port = _free_port()
+            cmd = _server_command(self.port)
+            self._log = tempfile.NamedTemporaryFile(prefix=f"sio-{self.name}-", suffix=".log", delete=False)
+            self.log_path = self._log.name
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+            _live.append(self)
+            if self._wait_ready():
+                return self
+            last_error = f"{shlex.join(cmd)} did not accept connections on port {self.port}"
+            self.stop()
+        raise RuntimeError(f"{last_error} within {START_TIMEOUT} s\n--- server log ---\n{self.log_text()}")
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection((HOST, self.port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        if self._log:
+            self._log.close()
+        if self in _live:
+            _live.remove(self)
+
+    def restart(self) -> None:
+        self.stop()
+        self.restarts += 1
+        self.start()
+
+    # -- inspection ----------------------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def host(self) -> str:
+        return HOST
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def __str__(self) -> str:
+        return self.url
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def returncode(self):
+        return None if self.proc is None else self.proc.poll()
+
+    def log_size(self) -> int:
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def log_text(self, since: int = 0, limit: int = 30_000) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                data = f.read()
+        except OSError as e:
+            return f"(no log: {e})"
+        if len(data) > limit:
+            data = b"[... %d bytes cut ...]\n" % (len(data) - limit) + data[-limit:]
+        return data.decode("utf-8", "replace")
+
+    def rss_kib(self) -> int:
+        """VmRSS of the server process, in KiB."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS line")
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for srv in list(_live):
+        srv.stop()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fixtures
+
+
+@pytest.fixture(scope="session")
+def _session_server():
+    srv = ServerProcess("session").start()
+    yield srv
+    srv.stop()
+
+
+def _watch(request, srv: ServerProcess, what: str):
+    """Marks the log position for the failure report, and fails the test if the server died during it."""
+    request.node._sio_servers = getattr(request.node, "_sio_servers", []) + [(what, srv, srv.log_size())]
+
+
+def _assert_survived(srv: ServerProcess, since: int) -> None:
+    if not srv.alive():
+        pytest.fail(f"the server process exited during this test (exit status {srv.returncode()})\n"
+                    f"--- server log ---\n{srv.log_text(since)}", pytrace=False)
+
+
+@pytest.fixture
+def server(request, _session_server):
+    """The shared server (session-scoped process). Fails the test if the process dies during it."""
+    if not _session_server.alive():
+        _session_server.restart()  # an earlier test killed it; that test has already failed
+    _watch(request, _session_server, "shared server")
+    since = _session_server.log_size()
+    yield _session_server
+    _assert_survived(_session_server, since)
+
+
+@pytest.fixture
+def fresh_server(request):
+    """A server process of this test's own, stopped afterwards."""
+    srv = ServerProcess(request.node.name[:40].replace("/", "_")).start()
+    _watch(request, srv, "own server")
+    try:
+        yield srv
+        _assert_survived(srv, 0)
+    finally:
+        srv.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        for what, srv, since in getattr(item, "_sio_servers", []):
+            text = srv.log_text(since)
+            report.sections.append((f"{what} log ({srv.log_path}) [{report.when}]", text or "(empty)"))
+    return report
