@@ -105,6 +105,12 @@ public final class EngineServer: HTTPServerHandler {
         onConnection?(socket)
     }
 
+    public func httpServer(receivingBodyOf request: HTTPRequest, token: HTTPBodyToken) {
+        guard handles(request), let sid = request.queryValue("sid"),
+              let polling = sessions[sid]?.transport as? PollingTransport else { return }
+        polling.bodyStarted(token)
+    }
+
     public func httpServer(upgrade: HTTPUpgrade) {
         let request = upgrade.request
         let connection = upgrade.connection

@@ -99,7 +99,7 @@ public final class EngineSocket: TimerTarget {
             heartbeatDeadline = server.loop.now + server.options.pingInterval
             reschedule()
         case .close:
-            close(reason: .transportClose, notifyTransport: false)
+            close(reason: .transportClose)
         case .ping:
             // Engine.IO v4: only the server pings (a probe ping arrives on the probing WebSocket, not here).
             close(reason: .transportError)
@@ -206,13 +206,10 @@ public final class EngineSocket: TimerTarget {
     /// Closes the session ("forced close" unless another reason is given). Queued messages are still delivered:
     /// over polling with the close packet on the next GET, over WebSocket before the close frame.
     public func close(reason: EngineCloseReason = .forcedClose) {
-        close(reason: reason, notifyTransport: true)
-    }
-
-    private func close(reason: EngineCloseReason, notifyTransport: Bool) {
         guard state == .open else { return }
         abandonProbe()
-        if notifyTransport, !transport.close(reason: reason) {
+        // The transport is always closed too, as the reference's clearTransport does.
+        if !transport.close(reason: reason) {
             // Polling with no GET pending: keep the session until the client comes for the close packet.
             state = .closing
             closeDeadline = server.loop.now + server.options.pingInterval + server.options.pingTimeout

@@ -13,6 +13,8 @@ final class PollingTransport: EngineTransport {
     private var closeRequested = false
     /// A WebSocket is probing: answer GETs with a noop so the client can pause polling.
     private var upgrading = false
+    /// A POST whose body is still arriving: a second POST meanwhile is an overlap.
+    private var postInProgress: HTTPBodyToken?
     /// Headers for the first response only (the handshake's `Set-Cookie`).
     var handshakeHeaders: [(name: String, value: String)] = []
 
@@ -57,8 +59,18 @@ final class PollingTransport: EngineTransport {
         }
     }
 
+    func bodyStarted(_ token: HTTPBodyToken) {
+        if postInProgress?.isActive != true { postInProgress = token }
+    }
+
     private func handlePost(_ exchange: HTTPExchange) {
         let headers = server.corsHeaders(for: exchange.request)
+        if let other = postInProgress, other.isActive, let socket {
+            // At most one POST in flight, as with GETs.
+            exchange.respond(HTTPResponse(status: 400, headers: headers), closeConnection: true)
+            socket.close(reason: .transportError)
+            return
+        }
         guard let socket else {
             // A closing session: the client's packets no longer matter.
             exchange.respond(HTTPResponse(status: 200, headers: headers + [("Content-Type", "text/html")], text: "ok"))
@@ -150,7 +162,8 @@ final class PollingTransport: EngineTransport {
 
     override func close(reason: EngineCloseReason) -> Bool {
         if pendingGet != nil {
-            queue.append(EngineMessage.close)
+            // The client said goodbye itself: its pending GET only needs releasing (the reference sends a noop).
+            queue.append(reason == .transportClose ? EngineMessage.noop : EngineMessage.close)
             flush()
             return true
         }

@@ -50,6 +50,8 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
     private var waiting: [HTTPRequest] = []
     private var current: HTTPExchange?
     private var closeAfterResponse = false
+    /// The body being read, if any.
+    private var bodyToken: HTTPBodyToken?
     var timerSlot = TimerSlot()
 
     init(tcp: TCPConnection, server: HTTPServer) {
@@ -77,7 +79,12 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
         }
         for output in outputs {
             switch output {
+            case .bodyStarted(let request):
+                let token = HTTPBodyToken()
+                bodyToken = token
+                server.handler?.httpServer(receivingBodyOf: request, token: token)
             case .request(let request):
+                endBody()
                 waiting.append(request)
             case .upgrade(let request, let remainder):
                 if current != nil || !waiting.isEmpty {
@@ -93,6 +100,11 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
         if waiting.count > 8 { tcp.stopReading() }
         if parser.isInsideRequest { armRequestTimer() }
         dispatchNext()
+    }
+
+    private func endBody() {
+        bodyToken?.isActive = false
+        bodyToken = nil
     }
 
     private func dispatchNext() {
@@ -127,6 +139,7 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
 
     private func refuse(status: Int, message: String) {
         server.log.debug("refusing request from \(tcp.remoteAddress): \(message)")
+        endBody()
         parser?.deallocate()
         parser = nil
         waiting.removeAll()
@@ -175,6 +188,7 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
     }
 
     func connectionDidClose(_ connection: TCPConnection) {
+        endBody()
         parser?.deallocate()
         parser = nil
         server.loop.cancelTimer(self)

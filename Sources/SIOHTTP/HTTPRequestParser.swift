@@ -34,6 +34,8 @@ struct HTTPRequestParser {
         case request(HTTPRequest)
         /// An upgrade request; `remainder` is what followed its headers in the same read (the first WebSocket bytes).
         case upgrade(HTTPRequest, remainder: [UInt8])
+        /// The headers of a request with a body are complete; its `.request` follows once the body is read.
+        case bodyStarted(HTTPRequest)
     }
 
     private let state: UnsafeMutablePointer<ParserState>
@@ -181,6 +183,10 @@ private struct ParserState {
             method: method, target: String(decoding: url, as: UTF8.self), headers: headers,
             httpMajor: Int(parser.http_major), httpMinor: Int(parser.http_minor),
             keepAlive: http_should_keep_alive(&parser) != 0)
+        let chunked = headers.contains { $0.name == "transfer-encoding" && $0.value.lowercased().contains("chunked") }
+        if parser.upgrade == 0, chunked || (declared != UInt64.max && declared > 0), let current {
+            completed.append(.bodyStarted(current))
+        }
         return 0
     }
 

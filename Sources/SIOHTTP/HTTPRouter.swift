@@ -26,6 +26,10 @@ public final class HTTPRouter: HTTPServerHandler {
         }
     }
 
+    public func httpServer(receivingBodyOf request: HTTPRequest, token: HTTPBodyToken) {
+        route(request)?.httpServer(receivingBodyOf: request, token: token)
+    }
+
     public func httpServer(upgrade: HTTPUpgrade) {
         if let handler = route(upgrade.request) {
             handler.httpServer(upgrade: upgrade)

@@ -7,6 +7,19 @@ public protocol HTTPServerHandler: AnyObject {
     /// An `Upgrade` request: the handler now owns `upgrade.connection` and must either take it over (set its
     /// handler) or write a refusal and close it.
     func httpServer(upgrade: HTTPUpgrade)
+    /// The headers of a request with a body arrived; the body is still on its way. `token` stays active until the
+    /// body is complete or the connection is gone. Optional (lets a server notice overlapping uploads).
+    func httpServer(receivingBodyOf request: HTTPRequest, token: HTTPBodyToken)
+}
+
+extension HTTPServerHandler {
+    public func httpServer(receivingBodyOf request: HTTPRequest, token: HTTPBodyToken) {}
+}
+
+/// Marks a request body that is still arriving.
+public final class HTTPBodyToken {
+    public internal(set) var isActive = true
+    init() {}
 }
 
 /// An HTTP/1.1 server on one loop: a listener and the connections still speaking HTTP.

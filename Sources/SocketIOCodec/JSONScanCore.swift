@@ -105,16 +105,11 @@ struct JSONScanCore {
             placeholderLimit: placeholderLimit, collectElements: collectElements)
         // Nesting can be no deeper than the input is long, so a huge maxDepth costs nothing on small inputs.
         let capacity = Swift.max(1, Swift.min(maxDepth, bytes.count))
-        let outcome: Result<Void, JSONScanError> = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) {
-            stack in
-            do throws(JSONScanError) {
-                try core.run(stack: stack.baseAddress!)
-                return .success(())
-            } catch {
-                return .failure(error)
-            }
+        var failure: JSONScanError? = nil
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { stack in
+            do throws(JSONScanError) { try core.run(stack: stack.baseAddress!) } catch { failure = error }
         }
-        if case .failure(let error) = outcome { throw error }
+        if let failure { throw failure }
         return (core.summary, core.elements)
     }
 

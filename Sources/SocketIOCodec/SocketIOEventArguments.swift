@@ -9,27 +9,33 @@ public struct SocketIOEventArguments {
     /// element is checked here). Throws "invalid payload" when the payload is not an array starting with a
     /// string or a number.
     public static func event(_ payload: [UInt8]) throws(SocketIOCodecError) -> (name: String, arguments: [UInt8]) {
-        let outcome: Result<(name: String, arguments: [UInt8]), SocketIOCodecError> = payload.withUnsafeBytes {
-            bytes in
-            guard let found = try? JSONScanCore.scanLeadingScalar(bytes) else { return .failure(.invalidPayload) }
-            let p = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            let name: String
-            if p[found.element.lowerBound] == ASCII.quote {
-                name = JSONStringCoding.decodeString(p, found.element)
+        // The closure returns nothing and fills these: a generic Result of a tuple would cost a runtime type
+        // metadata lookup on every call.
+        var name = ""
+        var arguments: [UInt8] = []
+        var found = false
+        payload.withUnsafeBufferPointer { buffer in
+            guard let split = try? JSONScanCore.scanLeadingScalar(UnsafeRawBufferPointer(buffer)) else { return }
+            let p = buffer.baseAddress!
+            let element = split.element
+            if p[element.lowerBound] == ASCII.quote {
+                name = JSONStringCoding.decodeString(p, element)
             } else {
                 name = JSNumberFormatting.string(
-                    fromJSONNumber: UnsafeBufferPointer(start: p + found.element.lowerBound, count: found.element.count))
+                    fromJSONNumber: UnsafeBufferPointer(start: p + element.lowerBound, count: element.count))
             }
-            if found.closes { return .success((name, [ASCII.openBracket, ASCII.closeBracket])) }
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[found.next...])  // `a,b]`
-            let arguments = [UInt8](unsafeUninitializedCapacity: rest.count + 1) { buffer, initialized in
-                buffer[0] = ASCII.openBracket
-                UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[1...])).copyMemory(from: rest)
-                initialized = rest.count + 1
+            if split.closes {
+                arguments = [ASCII.openBracket, ASCII.closeBracket]
+            } else {
+                let rest = UnsafeBufferPointer(rebasing: buffer[split.next...])  // `a,b]`
+                arguments.reserveCapacity(rest.count + 1)
+                arguments.append(ASCII.openBracket)
+                arguments.append(contentsOf: rest)
             }
-            return .success((name, arguments))
+            found = true
         }
-        return try outcome.get()
+        guard found else { throw .invalidPayload }
+        return (name, arguments)
     }
 
     /// The arguments of an ACK payload, which is already a JSON array: returned as is.

@@ -21,8 +21,8 @@ public struct SocketIODecoderLimits: Sendable, Equatable {
 /// and for binary packets the placeholders) and handed on as raw bytes.
 ///
 /// A value type with no shared state: one per connection, used on that connection's loop thread.
-public struct SocketIOPacketDecoder {
-    public enum Result {
+public struct SocketIOPacketDecoder: Sendable {
+    public enum Result: Sendable {
         case packet(SocketIOPacket)
         case needsAttachments
     }
@@ -94,23 +94,27 @@ public struct SocketIOPacketDecoder {
 
     /// Decodes a text message given as bytes.
     public mutating func decode(text: [UInt8]) throws(SocketIOCodecError) -> Result {
-        let outcome: Swift.Result<Result, SocketIOCodecError> = text.withUnsafeBytes { bytes in
-            do throws(SocketIOCodecError) { return .success(try decode(text: bytes)) } catch { return .failure(error) }
+        var outcome = Result.needsAttachments
+        var failure: SocketIOCodecError? = nil
+        text.withUnsafeBytes { bytes in
+            do throws(SocketIOCodecError) { outcome = try decode(text: bytes) } catch { failure = error }
         }
-        return try outcome.get()
+        if let failure { throw failure }
+        return outcome
     }
 
     /// Decodes a text message given as a string.
     public mutating func decode(text: String) throws(SocketIOCodecError) -> Result {
         var text = text
-        let outcome: Swift.Result<Result, SocketIOCodecError> = text.withUTF8 { bytes in
-            do throws(SocketIOCodecError) {
-                return .success(try decode(text: UnsafeRawBufferPointer(bytes)))
-            } catch {
-                return .failure(error)
+        var outcome = Result.needsAttachments
+        var failure: SocketIOCodecError? = nil
+        text.withUTF8 { bytes in
+            do throws(SocketIOCodecError) { outcome = try decode(text: UnsafeRawBufferPointer(bytes)) } catch {
+                failure = error
             }
         }
-        return try outcome.get()
+        if let failure { throw failure }
+        return outcome
     }
 
     /// Takes one binary message (an attachment). The array is kept as is, not copied.

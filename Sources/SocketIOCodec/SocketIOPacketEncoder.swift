@@ -112,27 +112,21 @@ public enum SocketIOPacketEncoder {
         namespace.utf8.count + 48
     }
 
-    /// Appends the decimal digits of `value`.
+    /// Appends the decimal digits of `value`, written backwards into a small stack buffer then appended at once.
     static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
         if value < 10 {
             out.append(ASCII.zero &+ UInt8(value))
             return
         }
-        var digitCount = 1
-        var rest = value
-        while rest >= 10 {
-            rest /= 10
-            digitCount += 1
-        }
-        let start = out.count
-        out.append(contentsOf: repeatElement(ASCII.zero, count: digitCount))
-        rest = value
-        var k = start + digitCount - 1
-        while true {
-            out[k] = ASCII.zero &+ UInt8(rest % 10)
-            rest /= 10
-            if rest == 0 { break }
-            k -= 1
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var rest = value
+            var k = 20
+            repeat {
+                k &-= 1
+                digits[k] = ASCII.zero &+ UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            } while rest != 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[k..<20]))
         }
     }
 }

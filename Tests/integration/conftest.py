@@ -58,6 +58,7 @@ class ServerProcess:
         self.log_path = ""
         self._log = None
         self.restarts = 0
+        self.keep_log = False  # set when a failed test printed from this log; otherwise it is deleted at stop
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def start(self) -> "ServerProcess":
@@ -103,6 +104,11 @@ class ServerProcess:
                 pass
         if self._log:
             self._log.close()
+            if not self.keep_log:
+                try:
+                    os.unlink(self.log_path)
+                except OSError:
+                    pass
         if self in _live:
             _live.remove(self)
 
@@ -126,6 +132,9 @@ class ServerProcess:
 
     def __str__(self) -> str:
         return self.url
+
+    def __repr__(self) -> str:
+        return f"<ServerProcess {self.name} {self.url} pid {self.proc.pid if self.proc else None}>"
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -215,6 +224,7 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if report.failed:
         for what, srv, since in getattr(item, "_sio_servers", []):
+            srv.keep_log = True
             text = srv.log_text(since)
             report.sections.append((f"{what} log ({srv.log_path}) [{report.when}]", text or "(empty)"))
     return report

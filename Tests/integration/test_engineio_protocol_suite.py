@@ -53,7 +53,7 @@ def _ws_refused(url):
     except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
         return
     try:
-        kind, data = ws_expect_closed(ws, timeout=3)
+        ws_expect_closed(ws, timeout=3)
     finally:
         ws.close()
 
