@@ -13,6 +13,7 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "sio",
     products: [
+        .library(name: "SocketIO", targets: ["SocketIO"]),
         .library(name: "EngineIO", targets: ["EngineIO"]),
         .executable(name: "sio-protocol-server", targets: ["sio-protocol-server"]),
     ],
@@ -39,9 +40,13 @@ let package = Package(
         .target(
             name: "EngineIO", dependencies: ["SIOHTTP", "SIOLoop", "EngineIOCodec", "WebSocketCodec"],
             swiftSettings: swiftSettings),
+        // Socket.IO v5 server: namespaces, rooms, acks, adapters. The public Swift API.
+        .target(
+            name: "SocketIO", dependencies: ["EngineIO", "SIOHTTP", "SocketIOCodec", "SIOLoop"],
+            swiftSettings: swiftSettings),
 
         .executableTarget(
-            name: "sio-protocol-server", dependencies: ["EngineIO"], swiftSettings: swiftSettings),
+            name: "sio-protocol-server", dependencies: ["EngineIO", "SocketIO"], swiftSettings: swiftSettings),
 
         .testTarget(name: "EngineIOCodecTests", dependencies: ["EngineIOCodec"], swiftSettings: swiftSettings),
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"], swiftSettings: swiftSettings),

@@ -131,7 +131,7 @@ public final class EngineServer: HTTPServerHandler {
         }
         let sid = request.queryValue("sid")
         var extra: [(name: String, value: String)] = []
-        let newID = sid == nil ? SessionID.generate() : nil
+        let newID = sid == nil ? SecureRandom.identifier() : nil
         if let newID, let cookie = options.cookie { extra.append(("Set-Cookie", cookieValue(cookie, newID))) }
         connection.write(WebSocketHandshake.response(forKey: request.header("sec-websocket-key")!, extraHeaders: extra))
         let websocket = WebSocketConnection(tcp: connection, maxMessageSize: options.maxHttpBufferSize)
@@ -156,8 +156,8 @@ public final class EngineServer: HTTPServerHandler {
 
     private func openSession(id: String? = nil, request: HTTPRequest, remoteAddress: String,
                              transport: EngineTransport) -> EngineSocket {
-        var sid = id ?? SessionID.generate()
-        while sessions[sid] != nil { sid = SessionID.generate() }
+        var sid = id ?? SecureRandom.identifier()
+        while sessions[sid] != nil { sid = SecureRandom.identifier() }
         let socket = EngineSocket(id: sid, request: request, remoteAddress: remoteAddress, server: self,
                                   transport: transport)
         sessions[sid] = socket

@@ -9,4 +9,23 @@ public enum SecureRandom {
         precondition(rc == 0, "the system CSPRNG failed: \(rc)")
         return random
     }
+
+    private static let base64url = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// An unguessable id: 15 random bytes as 20 base64url characters, as the reference's `base64id` makes them.
+    public static func identifier() -> String {
+        let random = bytes(15)
+        var text: [UInt8] = []
+        text.reserveCapacity(20)
+        var index = 0
+        while index < 15 {
+            let chunk = UInt32(random[index]) << 16 | UInt32(random[index + 1]) << 8 | UInt32(random[index + 2])
+            text.append(base64url[Int(chunk >> 18 & 63)])
+            text.append(base64url[Int(chunk >> 12 & 63)])
+            text.append(base64url[Int(chunk >> 6 & 63)])
+            text.append(base64url[Int(chunk & 63)])
+            index += 3
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 }

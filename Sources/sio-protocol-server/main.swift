@@ -2,6 +2,7 @@
 // a raw Engine.IO echo server at /engine.io/ and a Socket.IO server at /socket.io/, configured as their READMEs say.
 import EngineIO
 import SIOHTTP
+import SocketIO
 import SIOLoop
 #if canImport(Glibc)
 import Glibc
@@ -66,6 +67,8 @@ engine.onConnection = { socket in socket.delegate = echo }
 
 let router = HTTPRouter()
 router.add(prefix: engineOptions.path, engine)
+let io = SocketIOSuite.make(loop: loop)
+io.attach(to: router)
 let http = HTTPServer(loop: loop, limits: engine.httpLimits)
 http.handler = router
 
@@ -77,6 +80,7 @@ do {
 }
 loop.addShutdownHook {
     engine.close()
+    io.close()
     http.close()
 }
 

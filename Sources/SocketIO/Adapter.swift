@@ -1,0 +1,82 @@
+import SocketIOCodec
+
+/// Which sockets a broadcast or a cross-socket operation reaches.
+public struct BroadcastOptions: Sendable {
+    /// Sockets in any of these rooms; every socket of the namespace when empty.
+    public var rooms: Set<String> = []
+    /// Sockets in any of these rooms are left out.
+    public var except: Set<String> = []
+    public var flags = BroadcastFlags()
+
+    public init(rooms: Set<String> = [], except: Set<String> = [], flags: BroadcastFlags = BroadcastFlags()) {
+        self.rooms = rooms
+        self.except = except
+        self.flags = flags
+    }
+}
+
+public struct BroadcastFlags: Sendable {
+    /// Drop the packet for recipients that cannot take it now.
+    public var volatile = false
+    /// Allow compression of the packet.
+    public var compress = true
+    /// Only this node (an adapter spanning several servers does not forward it).
+    public var local = false
+    /// Milliseconds to wait for acknowledgements of a broadcast.
+    public var timeout: UInt64?
+
+    public init() {}
+}
+
+/// What is known of a socket anywhere in the cluster (for `fetchSockets`). `socket` is set for local sockets.
+public struct RemoteSocket {
+    public let id: String
+    public let handshake: Handshake
+    public let rooms: Set<String>
+    public let data: JSONValue
+    public let socket: Socket?
+}
+
+/// A session kept after a recoverable disconnect.
+public struct PersistedSession {
+    public let sid: String
+    public let pid: String
+    public let rooms: [String]
+    public let data: JSONValue
+}
+
+/// A restored session with the packets the client missed.
+public struct RecoveredSession {
+    public let session: PersistedSession
+    public let missedPackets: [OutgoingEvent]
+}
+
+/// Everything that crosses sockets goes through the adapter of a namespace, so a multi-loop or Redis adapter can
+/// replace the in-memory one without touching the rest. Loop thread only.
+public protocol SocketIOAdapter: AnyObject {
+    func addAll(_ socketID: String, rooms: [String])
+    func delete(_ socketID: String, room: String)
+    func deleteAll(_ socketID: String)
+    /// Rooms of a local socket (its own id room included).
+    func rooms(of socketID: String) -> Set<String>
+    /// Ids of local sockets that `options` reaches.
+    func sockets(_ options: BroadcastOptions) -> [String]
+    /// Every room with at least one local socket (id rooms included, as in the reference).
+    func allRooms() -> Set<String>
+
+    func broadcast(_ event: OutgoingEvent, options: BroadcastOptions)
+    /// Broadcasts with one ack id for every recipient; `clientCount` reports how many were reached (once per
+    /// server), `ack` each reply.
+    func broadcastWithAck(_ event: OutgoingEvent, options: BroadcastOptions, clientCount: @escaping (Int) -> Void,
+                          ack: @escaping (SocketIOArguments) -> Void)
+    func fetchSockets(_ options: BroadcastOptions, completion: @escaping ([RemoteSocket]) -> Void)
+    func addSockets(_ options: BroadcastOptions, rooms: [String])
+    func deleteSockets(_ options: BroadcastOptions, rooms: [String])
+    func disconnectSockets(_ options: BroadcastOptions, close: Bool)
+    /// Number of servers sharing this adapter (1 for the in-memory adapter).
+    func serverCount(_ completion: @escaping (Int) -> Void)
+
+    func persistSession(_ session: PersistedSession)
+    func restoreSession(pid: String, offset: String) -> RecoveredSession?
+    func close()
+}

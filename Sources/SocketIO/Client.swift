@@ -1,0 +1,120 @@
+import EngineIO
+import SIOLoop
+import SocketIOCodec
+
+/// One Engine.IO connection and the namespaces multiplexed over it: decodes packets (with their binary
+/// attachments), routes them to the socket of their namespace, and writes encoded packets out. A client that joins
+/// no namespace within `connectTimeout` is closed. Loop thread only.
+final class Client: EngineSocketDelegate, TimerTarget {
+    let engine: EngineSocket
+    unowned let server: SocketIOServer
+    private var decoder: SocketIOPacketDecoder
+    private var sockets: [String: Socket] = [:]
+    var timerSlot = TimerSlot()
+
+    init(server: SocketIOServer, engine: EngineSocket) {
+        self.server = server
+        self.engine = engine
+        decoder = SocketIOPacketDecoder(limits: SocketIODecoderLimits(maxAttachments: server.options.maxAttachments))
+        engine.delegate = self
+        server.loop.schedule(self, afterMilliseconds: server.options.connectTimeout)
+    }
+
+    // MARK: Writing
+
+    func write(_ packet: EncodedPacket) {
+        for message in packet.messages { engine.send(message) }
+    }
+
+    func refuse(namespace: String, _ error: MiddlewareError) {
+        var payload: [UInt8] = Array("{\"message\":".utf8)
+        JSONScanner.appendQuoted(error.message, to: &payload)
+        if let data = error.data {
+            payload.append(contentsOf: Array(",\"data\":".utf8))
+            data.append(to: &payload)
+        }
+        payload.append(UInt8(ascii: "}"))
+        write(EncodedPacket.control(.connectError, namespace: namespace, payload: payload))
+    }
+
+    // MARK: Namespaces
+
+    func register(_ socket: Socket) {
+        sockets[socket.namespace.name] = socket
+        server.loop.cancelTimer(self)
+    }
+
+    func unregister(_ socket: Socket) {
+        if sockets[socket.namespace.name] === socket { sockets.removeValue(forKey: socket.namespace.name) }
+    }
+
+    /// connectTimeout: the client joined no namespace in time.
+    func timerFired(now: UInt64) {
+        guard sockets.isEmpty else { return }
+        engine.close(reason: .forcedClose)
+    }
+
+    /// Closes the connection; every socket leaves with `reason`.
+    func closeConnection(reason: DisconnectReason) {
+        closeSockets(reason)
+        engine.close(reason: .forcedClose)
+    }
+
+    private func closeSockets(_ reason: DisconnectReason) {
+        for socket in Array(sockets.values) { socket.close(reason: reason) }
+    }
+
+    // MARK: Engine.IO events
+
+    func engineSocket(_ socket: EngineSocket, didReceiveText text: [UInt8]) {
+        let result: SocketIOPacketDecoder.Result
+        do {
+            result = try text.withUnsafeBytes { bytes throws(SocketIOCodecError) in try decoder.decode(text: bytes) }
+        } catch {
+            invalidInput(error)
+            return
+        }
+        if case .packet(let packet) = result { route(packet) }
+    }
+
+    func engineSocket(_ socket: EngineSocket, didReceiveBinary data: [UInt8]) {
+        let result: SocketIOPacketDecoder.Result
+        do {
+            result = try decoder.decode(binary: data)
+        } catch {
+            invalidInput(error)
+            return
+        }
+        if case .packet(let packet) = result { route(packet) }
+    }
+
+    func engineSocket(_ socket: EngineSocket, didCloseWith reason: EngineCloseReason) {
+        server.loop.cancelTimer(self)
+        closeSockets(DisconnectReason(rawValue: reason.rawValue) ?? .transportClose)
+    }
+
+    /// Bad input closes this connection only, as the reference's client does ("forced close").
+    private func invalidInput(_ error: any Error) {
+        server.log.debug("closing \(engine.id): invalid packet: \(error)")
+        closeConnection(reason: .forcedClose)
+    }
+
+    private func route(_ packet: SocketIOPacket) {
+        if packet.type == .connect {
+            connect(namespace: packet.namespace, auth: packet.payload)
+        } else if let socket = sockets[packet.namespace] {
+            socket.received(packet)
+        }
+        // Packets for a namespace this client has not joined are ignored, as in the reference: after a server-side
+        // disconnect a client may still have events in flight, and its other namespaces must not suffer for it.
+    }
+
+    private func connect(namespace name: String, auth: [UInt8]?) {
+        guard sockets[name] == nil else { return }
+        guard let namespace = server.namespace(for: name, auth: auth) else {
+            refuse(namespace: name, MiddlewareError("Invalid namespace"))
+            return
+        }
+        namespace.add(client: self, auth: auth)
+    }
+}

@@ -1,0 +1,226 @@
+import EngineIO
+import SIOLoop
+import SocketIOCodec
+
+/// The default adapter: rooms of one namespace in this process. A broadcast is encoded once and the same Engine.IO
+/// messages are handed to every recipient.
+///
+/// Each socket is in the room named by its id without an entry here (the namespace's socket table answers for
+/// those), so a socket that joins nothing costs no room bookkeeping. With connection state recovery on, broadcast
+/// events carry an offset and are kept for `maxDisconnectionDuration` to replay to recovering clients.
+public final class InMemoryAdapter: SocketIOAdapter {
+    unowned let namespace: Namespace
+    private var rooms: [String: Set<String>] = [:]
+    private var socketRooms: [String: Set<String>] = [:]
+
+    private let recovery: ConnectionStateRecovery?
+    private var sessions: [String: (session: PersistedSession, disconnectedAt: UInt64)] = [:]
+    private var storedPackets: [(offset: String, options: BroadcastOptions, event: OutgoingEvent, at: UInt64)] = []
+    private var lastPrune: UInt64 = 0
+
+    public init(namespace: Namespace) {
+        self.namespace = namespace
+        self.recovery = namespace.server.options.connectionStateRecovery
+    }
+
+    // MARK: Rooms
+
+    public func addAll(_ socketID: String, rooms newRooms: [String]) {
+        for room in newRooms where room != socketID {
+            rooms[room, default: []].insert(socketID)
+            socketRooms[socketID, default: []].insert(room)
+        }
+    }
+
+    public func delete(_ socketID: String, room: String) {
+        guard socketRooms[socketID]?.remove(room) != nil else { return }
+        if socketRooms[socketID]?.isEmpty == true { socketRooms.removeValue(forKey: socketID) }
+        rooms[room]?.remove(socketID)
+        if rooms[room]?.isEmpty == true { rooms.removeValue(forKey: room) }
+    }
+
+    public func deleteAll(_ socketID: String) {
+        guard let joined = socketRooms.removeValue(forKey: socketID) else { return }
+        for room in joined {
+            rooms[room]?.remove(socketID)
+            if rooms[room]?.isEmpty == true { rooms.removeValue(forKey: room) }
+        }
+    }
+
+    public func rooms(of socketID: String) -> Set<String> {
+        var result = socketRooms[socketID] ?? []
+        if namespace.sockets[socketID] != nil { result.insert(socketID) }
+        return result
+    }
+
+    public func allRooms() -> Set<String> {
+        Set(rooms.keys).union(namespace.sockets.keys)
+    }
+
+    /// Calls `body` once for each local socket `options` reaches.
+    func forEachSocket(_ options: BroadcastOptions, _ body: (Socket) -> Void) {
+        let sockets = namespace.sockets
+        let excluded = excludedIDs(options.except)
+        if options.rooms.isEmpty {
+            for socket in sockets.values where !excluded.contains(socket.id) { body(socket) }
+            return
+        }
+        if options.rooms.count == 1, let room = options.rooms.first {
+            // The common case, one room: no set of recipients to build.
+            if let members = rooms[room] {
+                for id in members where !excluded.contains(id) {
+                    if let socket = sockets[id] { body(socket) }
+                }
+            }
+            if let socket = sockets[room], !excluded.contains(room), rooms[room]?.contains(room) != true { body(socket) }
+            return
+        }
+        var seen = Set<String>()
+        for room in options.rooms {
+            for id in members(of: room) where !excluded.contains(id) && seen.insert(id).inserted {
+                if let socket = sockets[id] { body(socket) }
+            }
+        }
+    }
+
+    private func members(of room: String) -> [String] {
+        var ids = rooms[room].map(Array.init) ?? []
+        if namespace.sockets[room] != nil { ids.append(room) }
+        return ids
+    }
+
+    private func excludedIDs(_ except: Set<String>) -> Set<String> {
+        guard !except.isEmpty else { return [] }
+        var ids = Set<String>()
+        for room in except { ids.formUnion(members(of: room)) }
+        return ids
+    }
+
+    public func sockets(_ options: BroadcastOptions) -> [String] {
+        var ids: [String] = []
+        forEachSocket(options) { ids.append($0.id) }
+        return ids
+    }
+
+    // MARK: Broadcasting
+
+    public func broadcast(_ event: OutgoingEvent, options: BroadcastOptions) {
+        var event = event
+        if recovery != nil, !options.flags.volatile {
+            event.arguments = store(event, options: options)
+        }
+        let packet = EncodedPacket.event(event, namespace: namespace.name, ackId: nil,
+                                         volatile: options.flags.volatile, compress: options.flags.compress)
+        forEachSocket(options) { socket in
+            socket.notifyOutgoing(event)
+            socket.client.write(packet)
+        }
+    }
+
+    public func broadcastWithAck(_ event: OutgoingEvent, options: BroadcastOptions,
+                                 clientCount: @escaping (Int) -> Void, ack: @escaping (SocketIOArguments) -> Void) {
+        // One id for every recipient: ids come from the namespace's counter, so they never collide per socket.
+        let id = namespace.nextAckID()
+        let packet = EncodedPacket.event(event, namespace: namespace.name, ackId: id,
+                                         volatile: options.flags.volatile, compress: options.flags.compress)
+        var count = 0
+        forEachSocket(options) { socket in
+            count += 1
+            socket.expectAck(id: id, timeout: nil) { result in
+                if case .success(let arguments) = result { ack(arguments) }
+            }
+            socket.notifyOutgoing(event)
+            socket.client.write(packet)
+        }
+        clientCount(count)
+    }
+
+    public func fetchSockets(_ options: BroadcastOptions, completion: @escaping ([RemoteSocket]) -> Void) {
+        var result: [RemoteSocket] = []
+        forEachSocket(options) { socket in
+            result.append(RemoteSocket(id: socket.id, handshake: socket.handshake, rooms: socket.rooms,
+                                       data: socket.data, socket: socket))
+        }
+        completion(result)
+    }
+
+    public func addSockets(_ options: BroadcastOptions, rooms: [String]) {
+        var targets: [Socket] = []
+        forEachSocket(options) { targets.append($0) }
+        for socket in targets { socket.join(rooms) }
+    }
+
+    public func deleteSockets(_ options: BroadcastOptions, rooms: [String]) {
+        var targets: [Socket] = []
+        forEachSocket(options) { targets.append($0) }
+        for socket in targets { for room in rooms { socket.leave(room) } }
+    }
+
+    public func disconnectSockets(_ options: BroadcastOptions, close: Bool) {
+        var targets: [Socket] = []
+        forEachSocket(options) { targets.append($0) }
+        for socket in targets { socket.disconnect(close: close) }
+    }
+
+    public func serverCount(_ completion: @escaping (Int) -> Void) { completion(1) }
+
+    // MARK: Connection state recovery
+
+    /// Appends an offset to a broadcast's arguments and keeps it for recovering clients.
+    private func store(_ event: OutgoingEvent, options: BroadcastOptions) -> SocketIOArguments {
+        pruneExpired()
+        let offset = SecureRandom.identifier()
+        var quoted: [UInt8] = []
+        JSONScanner.appendQuoted(offset, to: &quoted)
+        var stamped = event
+        stamped.arguments = event.arguments.appending(jsonElement: quoted)
+        storedPackets.append((offset, options, stamped, namespace.server.loop.now))
+        return stamped.arguments
+    }
+
+    public func persistSession(_ session: PersistedSession) {
+        guard recovery != nil else { return }
+        pruneExpired()
+        sessions[session.pid] = (session, namespace.server.loop.now)
+    }
+
+    public func restoreSession(pid: String, offset: String) -> RecoveredSession? {
+        guard let recovery else { return nil }
+        pruneExpired()
+        guard let entry = sessions.removeValue(forKey: pid),
+              entry.disconnectedAt + recovery.maxDisconnectionDuration >= namespace.server.loop.now,
+              let index = storedPackets.firstIndex(where: { $0.offset == offset }) else { return nil }
+        let roomSet = Set(entry.session.rooms).union([entry.session.sid])
+        var missed: [OutgoingEvent] = []
+        for stored in storedPackets[(index + 1)...] {
+            let included = (stored.options.rooms.isEmpty || !stored.options.rooms.isDisjoint(with: roomSet))
+                && stored.options.except.isDisjoint(with: roomSet)
+            if included { missed.append(stored.event) }
+        }
+        return RecoveredSession(session: entry.session, missedPackets: missed)
+    }
+
+    /// Drops sessions and packets older than `maxDisconnectionDuration`, at most once a second.
+    private func pruneExpired() {
+        guard let recovery else { return }
+        let now = namespace.server.loop.now
+        guard now >= lastPrune + 1000 else { return }
+        lastPrune = now
+        let horizon = now > recovery.maxDisconnectionDuration ? now - recovery.maxDisconnectionDuration : 0
+        if let keep = storedPackets.firstIndex(where: { $0.at >= horizon }) {
+            if keep > 0 { storedPackets.removeFirst(keep) }
+        } else {
+            storedPackets.removeAll()
+        }
+        if sessions.count > 0 {
+            sessions = sessions.filter { $0.value.disconnectedAt >= horizon }
+        }
+    }
+
+    public func close() {
+        rooms.removeAll()
+        socketRooms.removeAll()
+        sessions.removeAll()
+        storedPackets.removeAll()
+    }
+}

@@ -1,0 +1,181 @@
+import SIOLoop
+import SocketIOCodec
+
+/// Refuses a connection from a middleware. The client's `connect_error` gets `message` and `data`.
+public struct MiddlewareError: Error, Sendable {
+    public var message: String
+    public var data: JSONValue?
+
+    public init(_ message: String, data: JSONValue? = nil) {
+        self.message = message
+        self.data = data
+    }
+}
+
+/// Runs before a socket joins a namespace. Call `next(nil)` to let it in, `next(error)` to refuse; `next` may be
+/// called later (after asynchronous work), on the loop thread.
+public typealias Middleware = (_ socket: Socket, _ next: @escaping (MiddlewareError?) -> Void) -> Void
+
+/// A communication channel multiplexed over the connections (`/`, `/chat`, ...), with its own sockets, rooms,
+/// middlewares and adapter. Loop thread only.
+public final class Namespace {
+    public let name: String
+    public unowned let server: SocketIOServer
+    /// Connected sockets by id.
+    public internal(set) var sockets: [String: Socket] = [:]
+    public private(set) var adapter: (any SocketIOAdapter)!
+    /// The dynamic namespace this one was created from, if any.
+    public private(set) weak var parent: ParentNamespace?
+
+    var middlewares: [Middleware] = []
+    var connectionHandlers: [(Socket) -> Void] = []
+    private var ackCounter: UInt64 = 0
+    let log: Logger
+
+    init(name: String, server: SocketIOServer, parent: ParentNamespace? = nil) {
+        self.name = name
+        self.server = server
+        self.parent = parent
+        log = Logger("socket.io:namespace")
+        adapter = server.adapterFactory(self)
+        if let parent {
+            middlewares = parent.middlewares
+            connectionHandlers = parent.connectionHandlers
+        }
+    }
+
+    /// Adds a middleware, run in order for every connecting socket.
+    public func use(_ middleware: @escaping Middleware) {
+        middlewares.append(middleware)
+    }
+
+    /// Called for each socket that joined, after its CONNECT reply was queued.
+    public func onConnection(_ handler: @escaping (Socket) -> Void) {
+        connectionHandlers.append(handler)
+    }
+
+    /// Ids for acknowledgements, shared by all sockets of the namespace so a broadcast can use one id for all.
+    func nextAckID() -> UInt64 {
+        defer { ackCounter &+= 1 }
+        return ackCounter
+    }
+
+    // MARK: Broadcasting
+
+    public var broadcastOperator: BroadcastOperator { BroadcastOperator(namespace: self) }
+    public func to(_ room: String) -> BroadcastOperator { broadcastOperator.to(room) }
+    public func to(_ rooms: [String]) -> BroadcastOperator { broadcastOperator.to(rooms) }
+    public func `in`(_ room: String) -> BroadcastOperator { broadcastOperator.to(room) }
+    public func except(_ room: String) -> BroadcastOperator { broadcastOperator.except(room) }
+    public var volatile: BroadcastOperator { broadcastOperator.volatile }
+    public var local: BroadcastOperator { broadcastOperator.local }
+    public func compress(_ enabled: Bool) -> BroadcastOperator { broadcastOperator.compress(enabled) }
+    public func timeout(_ milliseconds: UInt64) -> BroadcastOperator { broadcastOperator.timeout(milliseconds) }
+
+    /// Emits to every socket of the namespace.
+    public func emit(_ event: String, _ arguments: SocketIOArguments = .none) {
+        broadcastOperator.emit(event, arguments)
+    }
+
+    public func emit(_ event: String, _ values: JSONValue...) {
+        broadcastOperator.emit(event, SocketIOArguments(values))
+    }
+
+    public func fetchSockets(_ completion: @escaping ([RemoteSocket]) -> Void) { broadcastOperator.fetchSockets(completion) }
+    public func socketsJoin(_ rooms: String...) { adapter.addSockets(BroadcastOptions(), rooms: rooms) }
+    public func socketsLeave(_ rooms: String...) { adapter.deleteSockets(BroadcastOptions(), rooms: rooms) }
+    public func disconnectSockets(close: Bool = false) { broadcastOperator.disconnectSockets(close: close) }
+
+    // MARK: Joining
+
+    /// A client asked to join: recover its session if it can, run the middlewares, then connect or refuse.
+    func add(client: Client, auth: [UInt8]?) {
+        let recovery = server.options.connectionStateRecovery
+        var restored: RecoveredSession?
+        if recovery != nil, let auth, let value = try? JSONValue.parse(auth),
+           let pid = value["pid"]?.stringValue, let offset = value["offset"]?.stringValue {
+            restored = adapter.restoreSession(pid: pid, offset: offset)
+        }
+        let handshake = Handshake(request: client.engine.request, auth: auth, address: client.engine.remoteAddress,
+                                  time: server.wallClockMilliseconds())
+        let socket = Socket(namespace: self, client: client, handshake: handshake,
+                            id: restored?.session.sid ?? SecureRandom.identifier(),
+                            pid: recovery == nil ? nil : restored?.session.pid ?? SecureRandom.identifier())
+        if let restored {
+            socket.recovered = true
+            socket.data = restored.session.data
+        }
+        if restored != nil, recovery?.skipMiddlewares == true {
+            connect(socket, restored: restored)
+            return
+        }
+        runMiddlewares(socket, index: 0) { [self] error in
+            guard client.engine.isOpen else { return }
+            if let error {
+                client.refuse(namespace: name, error)
+                return
+            }
+            connect(socket, restored: restored)
+        }
+    }
+
+    private func runMiddlewares(_ socket: Socket, index: Int, done: @escaping (MiddlewareError?) -> Void) {
+        guard index < middlewares.count else {
+            done(nil)
+            return
+        }
+        var called = false
+        middlewares[index](socket) { [self] error in
+            guard !called else { return }
+            called = true
+            if let error { done(error) } else { runMiddlewares(socket, index: index + 1, done: done) }
+        }
+    }
+
+    private func connect(_ socket: Socket, restored: RecoveredSession?) {
+        sockets[socket.id] = socket
+        socket.client.register(socket)
+        socket.didConnect(restoring: restored)
+        for handler in connectionHandlers { handler(socket) }
+    }
+
+    func remove(_ socket: Socket) {
+        if sockets[socket.id] === socket { sockets.removeValue(forKey: socket.id) }
+        if sockets.isEmpty, let parent, server.options.cleanupEmptyChildNamespaces {
+            parent.removeChild(self)
+            server.removeNamespace(self)
+            adapter.close()
+        }
+    }
+}
+
+/// A dynamic namespace: children are created on demand for names the predicate accepts, each with the middlewares
+/// and connection handlers registered here.
+public final class ParentNamespace {
+    let predicate: (_ name: String, _ auth: [UInt8]?) -> Bool
+    var middlewares: [Middleware] = []
+    var connectionHandlers: [(Socket) -> Void] = []
+    public private(set) var children: [Namespace] = []
+
+    init(predicate: @escaping (_ name: String, _ auth: [UInt8]?) -> Bool) {
+        self.predicate = predicate
+    }
+
+    public func use(_ middleware: @escaping Middleware) {
+        middlewares.append(middleware)
+        for child in children { child.use(middleware) }
+    }
+
+    public func onConnection(_ handler: @escaping (Socket) -> Void) {
+        connectionHandlers.append(handler)
+        for child in children { child.onConnection(handler) }
+    }
+
+    /// Emits to every socket of every child namespace.
+    public func emit(_ event: String, _ arguments: SocketIOArguments = .none) {
+        for child in children { child.emit(event, arguments) }
+    }
+
+    func addChild(_ namespace: Namespace) { children.append(namespace) }
+    func removeChild(_ namespace: Namespace) { children.removeAll { $0 === namespace } }
+}

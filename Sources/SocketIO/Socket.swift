@@ -1,0 +1,287 @@
+import SIOLoop
+import SocketIOCodec
+
+/// Handles an event: its arguments, and the acknowledgement to send if the client asked for one.
+public typealias EventHandler = (_ arguments: SocketIOArguments, _ ack: SocketIOAck?) -> Void
+
+/// Runs before each incoming event; `next(nil)` lets it through, `next(error)` drops it (and reports the error to
+/// the socket's error handlers).
+public typealias PacketMiddleware = (_ event: String, _ arguments: SocketIOArguments,
+                                     _ next: @escaping (Error?) -> Void) -> Void
+
+/// One client in one namespace. Loop thread only.
+///
+/// Handlers registered here are released when the socket disconnects, so closures may capture the socket.
+public final class Socket {
+    public let id: String
+    /// Private session id for connection state recovery (nil when recovery is off).
+    public let pid: String?
+    public unowned let namespace: Namespace
+    let client: Client
+    public let handshake: Handshake
+    /// Application data, shared with other nodes by `fetchSockets`.
+    public var data: JSONValue = .null
+    /// Anything the host wants to hang on the socket (not shared).
+    public var userData: AnyObject?
+    public private(set) var connected = false
+    /// True when this socket continues a session restored by connection state recovery.
+    public internal(set) var recovered = false
+
+    private var handlers: [String: [EventHandler]] = [:]
+    private var anyHandlers: [(String, SocketIOArguments, SocketIOAck?) -> Void] = []
+    private var anyOutgoingHandlers: [(String, SocketIOArguments) -> Void] = []
+    private var disconnectingHandlers: [(DisconnectReason) -> Void] = []
+    private var disconnectHandlers: [(DisconnectReason) -> Void] = []
+    private var errorHandlers: [(Error) -> Void] = []
+    private var packetMiddlewares: [PacketMiddleware] = []
+    private var pendingAcks: [UInt64: PendingAck] = [:]
+
+    init(namespace: Namespace, client: Client, handshake: Handshake, id: String, pid: String?) {
+        self.namespace = namespace
+        self.client = client
+        self.handshake = handshake
+        self.id = id
+        self.pid = pid
+    }
+
+    public var server: SocketIOServer { namespace.server }
+
+    // MARK: Listening
+
+    public func on(_ event: String, _ handler: @escaping EventHandler) {
+        handlers[event, default: []].append(handler)
+    }
+
+    public func off(_ event: String) {
+        handlers.removeValue(forKey: event)
+    }
+
+    /// Called for every incoming event, before the event's own handlers.
+    public func onAny(_ handler: @escaping (String, SocketIOArguments, SocketIOAck?) -> Void) {
+        anyHandlers.append(handler)
+    }
+
+    /// Called for every event sent to this client.
+    public func onAnyOutgoing(_ handler: @escaping (String, SocketIOArguments) -> Void) {
+        anyOutgoingHandlers.append(handler)
+    }
+
+    /// Called when the socket is about to leave, while it is still in its rooms.
+    public func onDisconnecting(_ handler: @escaping (DisconnectReason) -> Void) {
+        disconnectingHandlers.append(handler)
+    }
+
+    public func onDisconnect(_ handler: @escaping (DisconnectReason) -> Void) {
+        disconnectHandlers.append(handler)
+    }
+
+    public func onError(_ handler: @escaping (Error) -> Void) {
+        errorHandlers.append(handler)
+    }
+
+    /// Adds a middleware run for each incoming event.
+    public func use(_ middleware: @escaping PacketMiddleware) {
+        packetMiddlewares.append(middleware)
+    }
+
+    // MARK: Emitting
+
+    /// Sends an event to this client.
+    public func emit(_ event: String, _ arguments: SocketIOArguments = .none) {
+        guard connected else { return }
+        let outgoing = OutgoingEvent(event: event, arguments: arguments)
+        if server.options.connectionStateRecovery != nil {
+            // Through the adapter so the packet gets an offset and can be replayed after a reconnection.
+            namespace.adapter.broadcast(outgoing, options: BroadcastOptions(rooms: [id]))
+            return
+        }
+        notifyOutgoing(outgoing)
+        client.write(EncodedPacket.event(outgoing, namespace: namespace.name, ackId: nil))
+    }
+
+    public func emit(_ event: String, _ values: JSONValue...) {
+        emit(event, SocketIOArguments(values))
+    }
+
+    /// Sends an event and waits for the client's acknowledgement: `completion` gets the reply, `.timeout` after
+    /// `timeout` milliseconds (if given), or `.disconnected` if the socket leaves first.
+    public func emit(_ event: String, _ arguments: SocketIOArguments, timeout: UInt64? = nil,
+                     ack completion: @escaping (Result<SocketIOArguments, SocketIOError>) -> Void) {
+        guard connected else {
+            completion(.failure(.disconnected))
+            return
+        }
+        let id = namespace.nextAckID()
+        expectAck(id: id, timeout: timeout, completion)
+        let outgoing = OutgoingEvent(event: event, arguments: arguments)
+        notifyOutgoing(outgoing)
+        client.write(EncodedPacket.event(outgoing, namespace: namespace.name, ackId: id))
+    }
+
+    func expectAck(id: UInt64, timeout: UInt64?, _ completion: @escaping (Result<SocketIOArguments, SocketIOError>) -> Void) {
+        let pending = PendingAck(id: id, socket: self, completion: completion)
+        pendingAcks[id] = pending
+        if let timeout { server.loop.schedule(pending, afterMilliseconds: timeout) }
+    }
+
+    func ackTimedOut(_ id: UInt64) {
+        pendingAcks.removeValue(forKey: id)?.completion(.failure(.timeout))
+    }
+
+    func sendAck(id: UInt64, _ arguments: SocketIOArguments) {
+        guard connected else { return }
+        client.write(EncodedPacket.ack(arguments, namespace: namespace.name, ackId: id))
+    }
+
+    func notifyOutgoing(_ event: OutgoingEvent) {
+        for handler in anyOutgoingHandlers { handler(event.event, event.arguments) }
+    }
+
+    // MARK: Rooms
+
+    public func join(_ room: String) { join([room]) }
+
+    public func join(_ rooms: [String]) {
+        namespace.adapter.addAll(id, rooms: rooms)
+    }
+
+    public func leave(_ room: String) {
+        namespace.adapter.delete(id, room: room)
+    }
+
+    /// The rooms this socket is in, its own id room included.
+    public var rooms: Set<String> { namespace.adapter.rooms(of: id) }
+
+    /// To sockets in `room`, except this one.
+    public func to(_ room: String) -> BroadcastOperator { broadcast.to(room) }
+    public func to(_ rooms: [String]) -> BroadcastOperator { broadcast.to(rooms) }
+    public func `in`(_ room: String) -> BroadcastOperator { broadcast.to(room) }
+    public func except(_ room: String) -> BroadcastOperator { broadcast.except(room) }
+    /// To every socket of the namespace except this one.
+    public var broadcast: BroadcastOperator { namespace.broadcastOperator.except(id) }
+    public var volatile: SocketVolatileEmitter { SocketVolatileEmitter(socket: self) }
+
+    // MARK: Incoming packets
+
+    func received(_ packet: SocketIOPacket) {
+        switch packet.type {
+        case .event, .binaryEvent:
+            guard let payload = packet.payload,
+                  let (name, json) = try? SocketIOEventArguments.event(payload) else { return }
+            let arguments = SocketIOArguments(trustedJSON: json, attachments: packet.attachments)
+            let ack = packet.ackId.map { SocketIOAck(socket: self, id: $0) }
+            if packetMiddlewares.isEmpty {
+                dispatch(name, arguments, ack)
+            } else {
+                runPacketMiddlewares(index: 0, name, arguments) { [self] error in
+                    if let error {
+                        for handler in errorHandlers { handler(error) }
+                    } else {
+                        dispatch(name, arguments, ack)
+                    }
+                }
+            }
+        case .ack, .binaryAck:
+            guard let id = packet.ackId, let pending = pendingAcks.removeValue(forKey: id) else { return }
+            server.loop.cancelTimer(pending)
+            let json = packet.payload.map { SocketIOEventArguments.ack($0) } ?? Array("[]".utf8)
+            pending.completion(.success(SocketIOArguments(trustedJSON: json, attachments: packet.attachments)))
+        case .disconnect:
+            close(reason: .clientNamespaceDisconnect)
+        case .connect, .connectError:
+            break
+        }
+    }
+
+    private func dispatch(_ name: String, _ arguments: SocketIOArguments, _ ack: SocketIOAck?) {
+        for handler in anyHandlers { handler(name, arguments, ack) }
+        guard connected, let list = handlers[name] else { return }
+        for handler in list { handler(arguments, ack) }
+    }
+
+    private func runPacketMiddlewares(index: Int, _ name: String, _ arguments: SocketIOArguments,
+                                      done: @escaping (Error?) -> Void) {
+        guard index < packetMiddlewares.count else {
+            done(nil)
+            return
+        }
+        packetMiddlewares[index](name, arguments) { [self] error in
+            if let error { done(error) } else { runPacketMiddlewares(index: index + 1, name, arguments, done: done) }
+        }
+    }
+
+    // MARK: Connecting and disconnecting
+
+    func didConnect(restoring restored: RecoveredSession?) {
+        connected = true
+        if let restored { join(restored.session.rooms) }
+        var reply: [UInt8] = Array("{\"sid\":".utf8)
+        JSONScanner.appendQuoted(id, to: &reply)
+        if let pid {
+            reply.append(contentsOf: Array(",\"pid\":".utf8))
+            JSONScanner.appendQuoted(pid, to: &reply)
+        }
+        reply.append(UInt8(ascii: "}"))
+        client.write(EncodedPacket.control(.connect, namespace: namespace.name, payload: reply))
+        if let restored {
+            for missed in restored.missedPackets {
+                client.write(EncodedPacket.event(missed, namespace: namespace.name, ackId: nil))
+            }
+        }
+    }
+
+    /// Leaves the namespace: the client gets a DISCONNECT packet. With `close`, the whole connection is closed
+    /// (every namespace of this client).
+    public func disconnect(close closeConnection: Bool = false) {
+        guard connected else { return }
+        if closeConnection {
+            client.closeConnection(reason: .forcedServerClose)
+            return
+        }
+        client.write(EncodedPacket.control(.disconnect, namespace: namespace.name, payload: nil))
+        close(reason: .serverNamespaceDisconnect)
+    }
+
+    /// The socket leaves for `reason`: handlers run, the session is kept for recovery when the reason allows,
+    /// rooms are left, pending acknowledgements fail, and every handler is released.
+    func close(reason: DisconnectReason) {
+        guard connected else { return }
+        for handler in disconnectingHandlers { handler(reason) }
+        if let pid, reason.isRecoverable {
+            namespace.adapter.persistSession(PersistedSession(
+                sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data))
+        }
+        namespace.adapter.deleteAll(id)
+        namespace.remove(self)
+        client.unregister(self)
+        connected = false
+        let waiting = pendingAcks
+        pendingAcks.removeAll()
+        for pending in waiting.values {
+            server.loop.cancelTimer(pending)
+            pending.completion(.failure(.disconnected))
+        }
+        let finalHandlers = disconnectHandlers
+        handlers.removeAll()
+        anyHandlers.removeAll()
+        anyOutgoingHandlers.removeAll()
+        disconnectingHandlers.removeAll()
+        disconnectHandlers.removeAll()
+        packetMiddlewares.removeAll()
+        for handler in finalHandlers { handler(reason) }
+        errorHandlers.removeAll()
+        userData = nil
+    }
+}
+
+/// `socket.volatile.emit(...)`: dropped if this client cannot take it now.
+public struct SocketVolatileEmitter {
+    let socket: Socket
+
+    public func emit(_ event: String, _ arguments: SocketIOArguments = .none) {
+        guard socket.connected else { return }
+        let outgoing = OutgoingEvent(event: event, arguments: arguments)
+        socket.notifyOutgoing(outgoing)
+        socket.client.write(EncodedPacket.event(outgoing, namespace: socket.namespace.name, ackId: nil, volatile: true))
+    }
+}

@@ -1,0 +1,97 @@
+import SocketIOCodec
+
+/// The arguments of an event or an acknowledgement, as they travel: a JSON array (raw UTF-8 bytes) in which binary
+/// values stand as placeholders `{"_placeholder":true,"num":N}`, plus the binary attachments in order.
+///
+/// Arguments received from clients are validated JSON. Nothing is parsed into a tree unless asked (`values()`):
+/// relaying a message costs no JSON round trip.
+public struct SocketIOArguments: Sendable, Equatable {
+    /// A JSON array, e.g. `["hello",{"n":1}]`.
+    public let json: [UInt8]
+    public let attachments: [[UInt8]]
+
+    /// Trusted bytes: callers inside the engine already validated them.
+    init(trustedJSON json: [UInt8], attachments: [[UInt8]] = []) {
+        self.json = json
+        self.attachments = attachments
+    }
+
+    /// Arguments from a JSON array text. Throws unless it is valid JSON, an array, and its placeholders match the
+    /// attachments.
+    public init(json: [UInt8], attachments: [[UInt8]] = []) throws {
+        _ = try JSONScanner.topLevelElements(json)
+        if let error = JSONScanner.checkPlaceholders(json, attachmentCount: attachments.count) { throw error }
+        self.json = json
+        self.attachments = attachments
+    }
+
+    public init(json: String, attachments: [[UInt8]] = []) throws {
+        try self.init(json: Array(json.utf8), attachments: attachments)
+    }
+
+    /// Arguments from values; binary values are given as `attachments` and referenced with
+    /// `SocketIOArguments.placeholder(n)`.
+    public init(_ values: [JSONValue], attachments: [[UInt8]] = []) {
+        self.json = JSONValue.array(values).serialize()
+        self.attachments = attachments
+    }
+
+    public static let none = SocketIOArguments(trustedJSON: Array("[]".utf8))
+
+    /// The placeholder that stands for attachment `index`.
+    public static func placeholder(_ index: Int) -> JSONValue {
+        .object([("_placeholder", .bool(true)), ("num", .number(Double(index)))])
+    }
+
+    /// Parses the arguments into values (placeholders stay as objects; `attachments[num]` holds their bytes).
+    public func values() throws -> [JSONValue] {
+        try JSONValue.parse(json).arrayValue ?? []
+    }
+
+    /// The JSON text, for logs and tests.
+    public var jsonText: String { String(decoding: json, as: UTF8.self) }
+
+    /// The arguments with one more element appended (the recovery offset of a stored broadcast).
+    func appending(jsonElement element: [UInt8]) -> SocketIOArguments {
+        var out = json
+        guard out.last == UInt8(ascii: "]") else { return self }
+        out.removeLast()
+        if out.count > 1 { out.append(UInt8(ascii: ",")) }
+        out.append(contentsOf: element)
+        out.append(UInt8(ascii: "]"))
+        return SocketIOArguments(trustedJSON: out, attachments: attachments)
+    }
+}
+
+/// Errors the Socket.IO layer reports to the application.
+public enum SocketIOError: Error, Equatable, Sendable {
+    /// An acknowledgement did not arrive in time ("operation has timed out").
+    case timeout
+    /// The socket disconnected before the acknowledgement arrived.
+    case disconnected
+    /// Arguments were not valid.
+    case invalidArguments(String)
+}
+
+/// The reply a client asked for with its event. Send it once; later calls do nothing.
+public final class SocketIOAck {
+    private weak var socket: Socket?
+    private let id: UInt64
+    public private(set) var isSent = false
+
+    init(socket: Socket, id: UInt64) {
+        self.socket = socket
+        self.id = id
+    }
+
+    /// Sends the acknowledgement with these arguments.
+    public func send(_ arguments: SocketIOArguments) {
+        guard !isSent else { return }
+        isSent = true
+        socket?.sendAck(id: id, arguments)
+    }
+
+    public func send(_ values: JSONValue...) { send(SocketIOArguments(values)) }
+    public func callAsFunction(_ arguments: SocketIOArguments) { send(arguments) }
+    public func callAsFunction(_ values: JSONValue...) { send(SocketIOArguments(values)) }
+}

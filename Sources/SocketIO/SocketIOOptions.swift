@@ -1,0 +1,57 @@
+import EngineIO
+
+/// Socket.IO server options, with the reference server's names and defaults. Engine.IO options (path, heartbeat,
+/// transports, CORS, ...) are in `engine`; the path defaults to `/socket.io/` here.
+public struct SocketIOOptions {
+    public var engine: EngineOptions
+    /// Milliseconds a client has to join a namespace before its connection is closed.
+    public var connectTimeout: UInt64 = 45_000
+    /// Most binary attachments one packet may announce.
+    public var maxAttachments = 10
+    /// Connection state recovery, off by default.
+    public var connectionStateRecovery: ConnectionStateRecovery?
+    /// Remove a dynamic namespace once its last socket left.
+    public var cleanupEmptyChildNamespaces = false
+
+    public init() {
+        engine = EngineOptions()
+        engine.path = "/socket.io/"
+    }
+}
+
+/// Lets a client that lost its connection briefly come back with the same id, rooms and data, and receive the
+/// broadcasts it missed.
+public struct ConnectionStateRecovery: Sendable {
+    /// How long a disconnected session is kept, in milliseconds.
+    public var maxDisconnectionDuration: UInt64 = 120_000
+    /// Skip middlewares when a session is recovered.
+    public var skipMiddlewares = true
+
+    public init(maxDisconnectionDuration: UInt64 = 120_000, skipMiddlewares: Bool = true) {
+        self.maxDisconnectionDuration = maxDisconnectionDuration
+        self.skipMiddlewares = skipMiddlewares
+    }
+}
+
+/// Why a socket left its namespace, with the reference server's reason strings.
+public enum DisconnectReason: String, Sendable {
+    case serverNamespaceDisconnect = "server namespace disconnect"
+    case clientNamespaceDisconnect = "client namespace disconnect"
+    case serverShuttingDown = "server shutting down"
+    case forcedServerClose = "forced server close"
+    case forcedClose = "forced close"
+    case pingTimeout = "ping timeout"
+    case transportClose = "transport close"
+    case transportError = "transport error"
+    case parseError = "parse error"
+
+    /// Reasons after which a session can be recovered.
+    var isRecoverable: Bool {
+        switch self {
+        case .transportError, .transportClose, .forcedClose, .pingTimeout, .serverShuttingDown, .forcedServerClose:
+            return true
+        default:
+            return false
+        }
+    }
+}
