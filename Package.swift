@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "SocketIO", targets: ["SocketIO"]),
         .library(name: "EngineIO", targets: ["EngineIO"]),
+        .library(name: "sio", type: .dynamic, targets: ["SIOCABI"]),
         .executable(name: "sio-protocol-server", targets: ["sio-protocol-server"]),
     ],
     targets: [
@@ -44,6 +45,9 @@ let package = Package(
         .target(
             name: "SocketIO", dependencies: ["EngineIO", "SIOHTTP", "SocketIOCodec", "SIOLoop"],
             swiftSettings: swiftSettings),
+
+        // The C ABI: every export of Include/sio.h, over the Swift API. Built as libsio.so (scripts/build-libsio.sh).
+        .target(name: "SIOCABI", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "sio-protocol-server", dependencies: ["EngineIO", "SocketIO"], swiftSettings: swiftSettings),

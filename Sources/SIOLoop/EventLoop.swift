@@ -113,20 +113,36 @@ public final class EventLoop: @unchecked Sendable {
         threadID = nil
     }
 
-    /// Starts a thread that runs the loop. `join()` waits for it after `stop()`.
-    public func startThread() throws {
-        let box = Unmanaged.passRetained(self).toOpaque()
+    /// Starts a thread that runs the loop, then `afterRun` on that thread. `join()` waits for it after `stop()`.
+    public func startThread(afterRun: (() -> Void)? = nil) throws {
+        final class Start {
+            let loop: EventLoop
+            let afterRun: (() -> Void)?
+            init(_ loop: EventLoop, _ afterRun: (() -> Void)?) {
+                self.loop = loop
+                self.afterRun = afterRun
+            }
+        }
+        let box = Unmanaged.passRetained(Start(self, afterRun)).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in
-            let loop = Unmanaged<EventLoop>.fromOpaque(arg!).takeRetainedValue()
-            loop.run()
+            let start = Unmanaged<Start>.fromOpaque(arg!).takeRetainedValue()
+            start.loop.run()
+            start.afterRun?()
             return nil
         }, box)
         guard rc == 0 else {
-            Unmanaged<EventLoop>.fromOpaque(box).release()
+            Unmanaged<Start>.fromOpaque(box).release()
             throw LoopError("pthread_create", code: -rc)
         }
         ownThread = tid
+    }
+
+    /// Lets the loop's thread end on its own (when nobody will `join()` it). Call on that thread.
+    public func detachThread() {
+        guard let tid = ownThread else { return }
+        ownThread = nil
+        pthread_detach(tid)
     }
 
     /// Waits for the thread started by `startThread()` to end. Must not be called on the loop thread.

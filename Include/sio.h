@@ -1,0 +1,329 @@
+/*
+ * sio.h — a Socket.IO server (Engine.IO v4, Socket.IO v5) for C and every language that can call C.
+ *
+ * The engine speaks the same wire protocol as Node's `socket.io` 4.x, so every official client connects unchanged.
+ * It runs on a libuv loop owned by the server, on its own thread (`sio_server_start`) or on yours (`sio_server_run`).
+ *
+ * CONVENTIONS
+ *   Errors      Functions return `int`: 0 (SIO_OK) on success, a negative SIO_E* code otherwise; `sio_strerror()`
+ *               and `sio_err_name()` describe a code. Nothing you pass can crash the library: bad arguments, NULL
+ *               handles, stale sockets and invalid JSON return an error.
+ *   Threads     Every callback runs on the server's loop thread. Functions marked [LOOP] must be called on that
+ *               thread (inside a callback, or in a function given to `sio_server_post`), or before the server is
+ *               started; elsewhere they return SIO_ETHREAD. Functions marked [ANY THREAD] may be called from any
+ *               thread: off the loop thread their work is queued to the loop and they return SIO_OK once queued
+ *               (errors found later, such as a socket that has gone, are then silent).
+ *   Memory      Pointers passed INTO callbacks are borrowed for the duration of the callback: copy what you keep.
+ *               Strings you pass are copied before the call returns. Destructors accept NULL. Memory returned
+ *               with "free with sio_free" is yours.
+ *   JSON        Event arguments are a JSON array in UTF-8 (`["hello",{"n":1}]`), given as bytes and a length.
+ *               Binary values travel as attachments: the JSON holds placeholders `{"_placeholder":true,"num":N}`
+ *               and `sio_buffer_t` N holds the bytes (exactly what the Socket.IO wire format does).
+ *   Sockets     A `sio_socket_t *` is a handle, not memory: it stays safe to pass after the socket disconnected
+ *               (calls then return SIO_ECLOSED). Strings a socket returns (id, namespace, headers) live until its
+ *               disconnect callback has returned.
+ */
+#ifndef SIO_H
+#define SIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Version                                                                                                          */
+
+#define SIO_VERSION_MAJOR 0
+#define SIO_VERSION_MINOR 1
+#define SIO_VERSION_PATCH 0
+#define SIO_VERSION_STRING "0.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library. */
+#define SIO_VERSION_NUMBER (SIO_VERSION_MAJOR * 10000 + SIO_VERSION_MINOR * 100 + SIO_VERSION_PATCH)
+
+/* The library's version, "MAJOR.MINOR.PATCH". Static string. [ANY THREAD] */
+const char *sio_version(void);
+/* The library's SIO_VERSION_NUMBER. [ANY THREAD] */
+int sio_version_number(void);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Errors                                                                                                           */
+
+#define SIO_ERRNO_MAP(XX)                                                                                         \
+    XX(OK, 0, "success")                                                                                          \
+    XX(EINVAL, -1, "invalid argument")                                                                            \
+    XX(ESTATE, -2, "not possible in the current state")                                                           \
+    XX(ECLOSED, -3, "socket disconnected or server stopped")                                                      \
+    XX(EJSON, -4, "arguments are not a valid JSON array, or placeholders do not match the attachments")           \
+    XX(ELISTEN, -5, "cannot listen on that address")                                                              \
+    XX(ETHREAD, -6, "must be called on the server's loop thread")                                                 \
+    XX(ETIMEOUT, -7, "operation has timed out")                                                                   \
+    XX(ENOMEM, -8, "out of memory")                                                                               \
+    XX(EINTERNAL, -9, "internal error")
+
+typedef enum {
+#define SIO_XX(name, code, text) SIO_##name = code,
+    SIO_ERRNO_MAP(SIO_XX)
+#undef SIO_XX
+} sio_error_t;
+
+/* A sentence for an error code ("unknown error" for others). Static string. [ANY THREAD] */
+const char *sio_strerror(int err);
+/* The code's name, e.g. "SIO_EINVAL". Static string. [ANY THREAD] */
+const char *sio_err_name(int err);
+
+/* Frees memory the library returned with "free with sio_free". NULL is a no-op. [ANY THREAD] */
+void sio_free(void *ptr);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Logging                                                                                                          */
+
+typedef enum { SIO_LOG_ERROR = 0, SIO_LOG_WARN = 1, SIO_LOG_INFO = 2, SIO_LOG_DEBUG = 3 } sio_log_level_t;
+
+/* Receives the engine's log lines. `component` is like the reference's debug names ("engine", "socket.io:server");
+ * both strings are borrowed. May be called on any server's loop thread (and on yours during setup). */
+typedef void (*sio_log_cb)(int level, const char *component, const char *message, void *user_data);
+
+/* Routes logs to `cb` (NULL restores stderr). Call before creating servers. */
+void sio_set_log_callback(sio_log_cb cb, void *user_data);
+/* Lines at or below `level` are written (default SIO_LOG_ERROR). `SIO_DEBUG=engine,socket.io*` in the environment
+ * (or `DEBUG`) turns on debug lines for matching components. Call before creating servers. */
+void sio_set_log_level(int level);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Options                                                                                                          */
+
+typedef struct sio_options_s sio_options_t;
+
+/* Option keys. The comment gives the setter to use, the default, and the reference server's name. */
+typedef enum {
+    SIO_OPT_PATH = 1,                   /* string, "/socket.io/"                         (path) */
+    SIO_OPT_PING_INTERVAL = 2,          /* uint ms, 25000                                (pingInterval) */
+    SIO_OPT_PING_TIMEOUT = 3,           /* uint ms, 20000                                (pingTimeout) */
+    SIO_OPT_UPGRADE_TIMEOUT = 4,        /* uint ms, 10000                                (upgradeTimeout) */
+    SIO_OPT_MAX_HTTP_BUFFER_SIZE = 5,   /* uint bytes, 1000000                           (maxHttpBufferSize) */
+    SIO_OPT_TRANSPORTS = 6,             /* string, "polling,websocket"                   (transports) */
+    SIO_OPT_ALLOW_UPGRADES = 7,         /* bool, true                                    (allowUpgrades) */
+    SIO_OPT_CORS_ORIGIN = 8,            /* string, unset = CORS off; "*" any origin; "reflect" echo the origin;
+                                           else a comma-separated list of allowed origins (cors.origin) */
+    SIO_OPT_CORS_CREDENTIALS = 9,       /* bool, false                                   (cors.credentials) */
+    SIO_OPT_COOKIE = 10,                /* string cookie name, unset = no cookie         (cookie) */
+    SIO_OPT_HTTP_COMPRESSION_THRESHOLD = 11, /* uint bytes, 1024; 0 turns compression off (httpCompression) */
+    SIO_OPT_CONNECT_TIMEOUT = 12,       /* uint ms, 45000                                (connectTimeout) */
+    SIO_OPT_MAX_ATTACHMENTS = 13,       /* uint, 10 binary attachments per packet */
+    SIO_OPT_RECOVERY = 14,              /* bool, false                                   (connectionStateRecovery) */
+    SIO_OPT_RECOVERY_MAX_DISCONNECTION = 15, /* uint ms, 120000                          (maxDisconnectionDuration) */
+    SIO_OPT_RECOVERY_SKIP_MIDDLEWARES = 16,  /* bool, true                               (skipMiddlewares) */
+    SIO_OPT_MAX_BUFFERED_BYTES = 17     /* uint bytes, 16 MiB queued for a client that does not read */
+} sio_option_t;
+
+/* A new options object with the defaults, or NULL when out of memory. Free with sio_options_free. [ANY THREAD] */
+sio_options_t *sio_options_new(void);
+/* NULL is a no-op. [ANY THREAD] */
+void sio_options_free(sio_options_t *options);
+/* Typed setters: SIO_EINVAL for a NULL object, an unknown key, a key of another type, or a value out of range. */
+int sio_options_set_uint(sio_options_t *options, sio_option_t key, uint64_t value);
+int sio_options_set_bool(sio_options_t *options, sio_option_t key, bool value);
+/* `value` is copied. */
+int sio_options_set_string(sio_options_t *options, sio_option_t key, const char *value);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Server                                                                                                           */
+
+typedef struct sio_server_s sio_server_t;
+typedef struct sio_namespace_s sio_namespace_t;
+typedef struct sio_socket_s sio_socket_t;
+
+/* Creates a server (not yet listening). `options` is copied; NULL means defaults. On success `*out` is the server:
+ * destroy it with sio_server_destroy. [ANY THREAD] */
+int sio_server_create(sio_server_t **out, const sio_options_t *options);
+
+/* Listens on `host` ("0.0.0.0", "127.0.0.1", "::") and `port` (0 picks a free one, see sio_server_port).
+ * SIO_ELISTEN when the address cannot be used. [LOOP] */
+int sio_server_listen(sio_server_t *server, const char *host, uint16_t port);
+/* Listens on an already bound TCP socket `fd` (for example one inherited from a supervisor). [LOOP] */
+int sio_server_listen_fd(sio_server_t *server, int fd);
+/* The port listened on, or a negative error. [ANY THREAD] */
+int sio_server_port(const sio_server_t *server);
+
+/* Runs the loop on the calling thread until sio_server_stop. SIO_ESTATE if already running or stopped. */
+int sio_server_run(sio_server_t *server);
+/* Runs the loop on a new thread and returns. SIO_ESTATE if already running or stopped. [ANY THREAD] */
+int sio_server_start(sio_server_t *server);
+/* Stops gracefully: every socket is disconnected ("server shutting down"), connections are closed once their
+ * output is written (at most 2 s), then sio_server_run returns / the thread ends. Repeated calls return SIO_OK.
+ * [ANY THREAD] */
+int sio_server_stop(sio_server_t *server);
+/* Waits for the thread started by sio_server_start to end (after sio_server_stop). SIO_ETHREAD on the loop
+ * thread. */
+int sio_server_wait(sio_server_t *server);
+/* Stops the server if running, waits for it, and frees it with every namespace and socket handle. NULL is a no-op.
+ * Called from inside a callback, the server stops and is freed when its loop has ended; the handle must not be
+ * used again either way. */
+void sio_server_destroy(sio_server_t *server);
+
+/* Runs `fn(server, user_data)` on the loop thread soon: the way to use [LOOP] functions from another thread.
+ * SIO_ECLOSED if the server has stopped. [ANY THREAD] */
+typedef void (*sio_task_cb)(sio_server_t *server, void *user_data);
+int sio_server_post(sio_server_t *server, sio_task_cb fn, void *user_data);
+
+/* Plain HTTP requests outside the Socket.IO path (to serve a page): answer with sio_http_respond, exactly once,
+ * during the callback. `method` and `path` (path and query) are borrowed. Without a handler such requests get 404. */
+typedef struct sio_http_request_s sio_http_request_t;
+typedef void (*sio_http_cb)(sio_server_t *server, sio_http_request_t *request, const char *method, const char *path,
+                            void *user_data);
+int sio_server_on_http_request(sio_server_t *server, sio_http_cb cb, void *user_data); /* [LOOP] */
+/* `content_type` may be NULL (no header); `body` is copied. [LOOP, inside the sio_http_cb] */
+int sio_http_respond(sio_http_request_t *request, int status, const char *content_type, const void *body,
+                     size_t body_len);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Arguments                                                                                                        */
+
+/* Binary bytes: an attachment. In callbacks, borrowed. */
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} sio_buffer_t;
+
+/* The arguments of an incoming event or acknowledgement. Borrowed for the duration of the callback. */
+typedef struct sio_args_s sio_args_t;
+
+/* The JSON array text (UTF-8, not NUL-terminated: use *len). Never NULL for a valid args. */
+const char *sio_args_json(const sio_args_t *args, size_t *len);
+/* Number of binary attachments. */
+size_t sio_args_binary_count(const sio_args_t *args);
+/* The bytes of attachment `index` (placeholder num) and their count in *len; NULL (and *len 0) when out of range. */
+const uint8_t *sio_args_binary(const sio_args_t *args, size_t index, size_t *len);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Namespaces                                                                                                       */
+
+/* The namespace `name` ("/" is the main one; created on first use). The handle lives as long as the server.
+ * NULL for invalid arguments or a wrong thread. [LOOP] */
+sio_namespace_t *sio_server_of(sio_server_t *server, const char *name);
+/* The namespace's name. Lives as long as the server. */
+const char *sio_namespace_name(const sio_namespace_t *ns);
+
+/* A socket joined the namespace (its CONNECT reply is already queued). Register its handlers here. */
+typedef void (*sio_connection_cb)(sio_socket_t *socket, void *user_data);
+int sio_namespace_on_connection(sio_namespace_t *ns, sio_connection_cb cb, void *user_data); /* [LOOP] */
+
+/* Middleware: decide whether `socket` may join. Call sio_next exactly once, now or later (from any thread). The
+ * socket is not connected yet: you may read its handshake (auth, query, headers) and set its user data. */
+typedef struct sio_next_s sio_next_t;
+typedef void (*sio_middleware_cb)(sio_socket_t *socket, sio_next_t *next, void *user_data);
+int sio_namespace_use(sio_namespace_t *ns, sio_middleware_cb cb, void *user_data); /* [LOOP] */
+/* Lets the socket in (`error_message` NULL) or refuses it: the client's connect_error gets `error_message` and,
+ * if not NULL, `error_data_json` (a JSON value) as data. Consumes `next`. [ANY THREAD] */
+int sio_next(sio_next_t *next, const char *error_message, const char *error_data_json);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Emitting                                                                                                         */
+
+/* Flags for broadcasts. */
+#define SIO_BROADCAST_VOLATILE 0x1    /* drop for recipients that cannot take it now */
+#define SIO_BROADCAST_LOCAL 0x2       /* this node only (with a cluster adapter) */
+#define SIO_BROADCAST_NO_COMPRESS 0x4 /* do not compress */
+
+/* Emits `event` with `args_json` (a JSON array; NULL or "" means no arguments) and `n_binaries` attachments to
+ * the sockets of `ns` in any of `rooms` (all sockets when n_rooms is 0), except those in any of `except`.
+ * The packet is encoded once for all recipients. SIO_EJSON for invalid arguments. [ANY THREAD] */
+int sio_namespace_broadcast(sio_namespace_t *ns, const char *const *rooms, size_t n_rooms, const char *const *except,
+                            size_t n_except, unsigned flags, const char *event, const char *args_json,
+                            size_t args_len, const sio_buffer_t *binaries, size_t n_binaries);
+
+/* Every socket of `ns`. Shorthand for sio_namespace_broadcast without rooms. [ANY THREAD] */
+int sio_namespace_emit(sio_namespace_t *ns, const char *event, const char *args_json, size_t args_len,
+                       const sio_buffer_t *binaries, size_t n_binaries);
+
+/* Called once with every reply of a broadcast with acknowledgements: status 0 when every reached client answered,
+ * SIO_ETIMEOUT (with the replies so far) otherwise. `replies` is borrowed. */
+typedef void (*sio_broadcast_ack_cb)(int status, const sio_args_t *const *replies, size_t n_replies,
+                                     void *user_data);
+/* Like sio_namespace_broadcast, waiting at most `timeout_ms` for every recipient's acknowledgement. [LOOP] */
+int sio_namespace_broadcast_with_ack(sio_namespace_t *ns, const char *const *rooms, size_t n_rooms,
+                                     const char *const *except, size_t n_except, const char *event,
+                                     const char *args_json, size_t args_len, const sio_buffer_t *binaries,
+                                     size_t n_binaries, uint32_t timeout_ms, sio_broadcast_ack_cb cb,
+                                     void *user_data);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Sockets                                                                                                          */
+
+/* The socket's id (also the name of its own room). NULL for a stale handle. [LOOP] */
+const char *sio_socket_id(sio_socket_t *socket);
+/* The name of its namespace. [LOOP] */
+const char *sio_socket_namespace(sio_socket_t *socket);
+/* The namespace handle. [LOOP] */
+sio_namespace_t *sio_socket_get_namespace(sio_socket_t *socket);
+/* True while connected (false before a middleware let it in, and after it left). [LOOP] */
+bool sio_socket_connected(sio_socket_t *socket);
+/* The auth payload of its CONNECT packet as JSON ("{}" when none); *len gets its length. [LOOP] */
+const char *sio_socket_auth(sio_socket_t *socket, size_t *len);
+/* A query parameter of its handshake, or NULL. Lives until the socket's disconnect callback returned. [LOOP] */
+const char *sio_socket_query(sio_socket_t *socket, const char *name);
+/* A header of its handshake (any case), or NULL. Same lifetime. [LOOP] */
+const char *sio_socket_header(sio_socket_t *socket, const char *name);
+/* The peer's address ("127.0.0.1"). Same lifetime. [LOOP] */
+const char *sio_socket_address(sio_socket_t *socket);
+/* The rooms it is in (its id room included), as a JSON array of strings in *json_out: free with sio_free. [LOOP] */
+int sio_socket_rooms(sio_socket_t *socket, char **json_out);
+
+/* Your pointer on the socket; the library never touches what it points to. [LOOP] */
+int sio_socket_set_user_data(sio_socket_t *socket, void *user_data);
+void *sio_socket_get_user_data(sio_socket_t *socket);
+
+/* The acknowledgement a client asked for with an event. Send it with sio_ack_send, exactly once, during the event
+ * callback or later on the loop thread; it is released when sent or when the socket disconnects. */
+typedef struct sio_ack_s sio_ack_t;
+
+/* An event from the client. `ack` is NULL when the client asked for no acknowledgement. */
+typedef void (*sio_event_cb)(sio_socket_t *socket, const char *event, const sio_args_t *args, sio_ack_t *ack,
+                             void *user_data);
+/* Handles `event` (several handlers run in registration order). [LOOP] */
+int sio_socket_on(sio_socket_t *socket, const char *event, sio_event_cb cb, void *user_data);
+/* Handles every event, before the event's own handlers (catch-all). [LOOP] */
+int sio_socket_on_any(sio_socket_t *socket, sio_event_cb cb, void *user_data);
+
+/* The socket left: `reason` is the reference's string ("transport close", "client namespace disconnect", "server
+ * namespace disconnect", "ping timeout", "server shutting down", ...). After this callback returns the handle is
+ * stale. */
+typedef void (*sio_disconnect_cb)(sio_socket_t *socket, const char *reason, void *user_data);
+int sio_socket_on_disconnect(sio_socket_t *socket, sio_disconnect_cb cb, void *user_data); /* [LOOP] */
+/* Like on_disconnect, but while the socket is still in its rooms. [LOOP] */
+int sio_socket_on_disconnecting(sio_socket_t *socket, sio_disconnect_cb cb, void *user_data);
+
+/* Replies to the client's acknowledgement request. Consumes `ack`. SIO_EJSON for invalid arguments (the ack is
+ * still consumed). [LOOP] */
+int sio_ack_send(sio_ack_t *ack, const char *args_json, size_t args_len, const sio_buffer_t *binaries,
+                 size_t n_binaries);
+
+/* Sends `event` to this client. [ANY THREAD] */
+int sio_socket_emit(sio_socket_t *socket, const char *event, const char *args_json, size_t args_len,
+                    const sio_buffer_t *binaries, size_t n_binaries);
+
+/* The client's reply to an event sent with sio_socket_emit_with_ack: status 0 with `reply`, SIO_ETIMEOUT, or
+ * SIO_ECLOSED when the socket left first (then `reply` is NULL). Called exactly once. */
+typedef void (*sio_ack_cb)(sio_socket_t *socket, int status, const sio_args_t *reply, void *user_data);
+/* Sends `event` asking for an acknowledgement, waiting at most `timeout_ms` (0: no timeout). [LOOP] */
+int sio_socket_emit_with_ack(sio_socket_t *socket, const char *event, const char *args_json, size_t args_len,
+                             const sio_buffer_t *binaries, size_t n_binaries, uint32_t timeout_ms, sio_ack_cb cb,
+                             void *user_data);
+
+/* Joins / leaves a room. [LOOP] */
+int sio_socket_join(sio_socket_t *socket, const char *room);
+int sio_socket_leave(sio_socket_t *socket, const char *room);
+
+/* Disconnects the socket from its namespace (the client gets a DISCONNECT packet); with `close`, closes the whole
+ * connection. [ANY THREAD] */
+int sio_socket_disconnect(sio_socket_t *socket, bool close);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SIO_H */

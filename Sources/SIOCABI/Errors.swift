@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SIOLoop
+
+/// The error table of `sio.h` (SIO_ERRNO_MAP). Codes are ABI: never renumber.
+enum SIOError: Int32, CaseIterable {
+    case ok = 0, invalidArgument = -1, state = -2, closed = -3, json = -4, listen = -5, thread = -6, timeout = -7,
+         noMemory = -8, internalError = -9
+
+    var name: StaticString {
+        switch self {
+        case .ok: return "SIO_OK"
+        case .invalidArgument: return "SIO_EINVAL"
+        case .state: return "SIO_ESTATE"
+        case .closed: return "SIO_ECLOSED"
+        case .json: return "SIO_EJSON"
+        case .listen: return "SIO_ELISTEN"
+        case .thread: return "SIO_ETHREAD"
+        case .timeout: return "SIO_ETIMEOUT"
+        case .noMemory: return "SIO_ENOMEM"
+        case .internalError: return "SIO_EINTERNAL"
+        }
+    }
+
+    var message: StaticString {
+        switch self {
+        case .ok: return "success"
+        case .invalidArgument: return "invalid argument"
+        case .state: return "not possible in the current state"
+        case .closed: return "socket disconnected or server stopped"
+        case .json: return "arguments are not a valid JSON array, or placeholders do not match the attachments"
+        case .listen: return "cannot listen on that address"
+        case .thread: return "must be called on the server's loop thread"
+        case .timeout: return "operation has timed out"
+        case .noMemory: return "out of memory"
+        case .internalError: return "internal error"
+        }
+    }
+}
+
+let versionString: StaticString = "0.1.0"
+let versionNumber: Int32 = 100
+
+@_cdecl("sio_version")
+public func sio_version() -> UnsafePointer<CChar> {
+    UnsafeRawPointer(versionString.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@_cdecl("sio_version_number")
+public func sio_version_number() -> Int32 { versionNumber }
+
+@_cdecl("sio_strerror")
+public func sio_strerror(_ code: Int32) -> UnsafePointer<CChar> {
+    let text: StaticString = SIOError(rawValue: code)?.message ?? "unknown error"
+    return UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@_cdecl("sio_err_name")
+public func sio_err_name(_ code: Int32) -> UnsafePointer<CChar> {
+    let text: StaticString = SIOError(rawValue: code)?.name ?? "SIO_EUNKNOWN"
+    return UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@_cdecl("sio_free")
+public func sio_free(_ pointer: UnsafeMutableRawPointer?) {
+    free(pointer)
+}
+
+public typealias sio_log_cb = @convention(c) (Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void
+
+@_cdecl("sio_set_log_callback")
+public func sio_set_log_callback(_ callback: sio_log_cb?, _ userData: UnsafeMutableRawPointer?) {
+    guard let callback else {
+        Log.setSink { level, component, message in
+            fputs("[sio] \(level.name) \(component): \(message)\n", stderr)
+        }
+        return
+    }
+    nonisolated(unsafe) let context = userData
+    Log.setSink { level, component, message in
+        component.withCString { c in message.withCString { m in callback(level.rawValue, c, m, context) } }
+    }
+}
+
+@_cdecl("sio_set_log_level")
+public func sio_set_log_level(_ level: Int32) {
+    Log.setLevel(LogLevel(rawValue: min(max(level, 0), 3)) ?? .error)
+}

@@ -1,0 +1,132 @@
+import SocketIO
+
+/// `sio_options_t`: Socket.IO options being set up from C.
+final class OptionsBox {
+    var options = SocketIOOptions()
+    var storedRecovery = ConnectionStateRecovery()
+}
+
+@_cdecl("sio_options_new")
+public func sio_options_new() -> OpaquePointer? {
+    OpaquePointer(Unmanaged.passRetained(OptionsBox()).toOpaque())
+}
+
+@_cdecl("sio_options_free")
+public func sio_options_free(_ options: OpaquePointer?) {
+    guard let options else { return }
+    Unmanaged<OptionsBox>.fromOpaque(UnsafeRawPointer(options)).release()
+}
+
+func optionsBox(_ pointer: OpaquePointer?) -> OptionsBox? {
+    guard let pointer else { return nil }
+    return Unmanaged<OptionsBox>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+}
+
+/// Milliseconds and sizes beyond these are refused as mistakes rather than honoured.
+private let maxMilliseconds: UInt64 = 24 * 3600 * 1000
+private let maxBytes: UInt64 = 1 << 40
+
+@_cdecl("sio_options_set_uint")
+public func sio_options_set_uint(_ pointer: OpaquePointer?, _ key: Int32, _ value: UInt64) -> Int32 {
+    guard let box = optionsBox(pointer) else { return SIOError.invalidArgument.rawValue }
+    func ms(_ apply: (UInt64) -> Void) -> Int32 {
+        guard value <= maxMilliseconds else { return SIOError.invalidArgument.rawValue }
+        apply(value)
+        return 0
+    }
+    func bytes(_ apply: (Int) -> Void) -> Int32 {
+        guard value <= maxBytes else { return SIOError.invalidArgument.rawValue }
+        apply(Int(value))
+        return 0
+    }
+    switch key {
+    case 2: return ms { box.options.engine.pingInterval = max($0, 1) }
+    case 3: return ms { box.options.engine.pingTimeout = max($0, 1) }
+    case 4: return ms { box.options.engine.upgradeTimeout = $0 }
+    case 5: return bytes { box.options.engine.maxHttpBufferSize = max($0, 1) }
+    case 11: return bytes { box.options.engine.httpCompressionThreshold = $0 == 0 ? nil : $0 }
+    case 12: return ms { box.options.connectTimeout = $0 }
+    case 13:
+        guard value <= 10_000 else { return SIOError.invalidArgument.rawValue }
+        box.options.maxAttachments = Int(value)
+        return 0
+    case 15: return ms { value in
+        var recovery = box.options.connectionStateRecovery ?? ConnectionStateRecovery()
+        recovery.maxDisconnectionDuration = value
+        if box.options.connectionStateRecovery != nil { box.options.connectionStateRecovery = recovery }
+        box.pendingRecovery = recovery
+    }
+    case 17: return bytes { box.options.engine.maxBufferedBytes = $0 }
+    default: return SIOError.invalidArgument.rawValue
+    }
+}
+
+@_cdecl("sio_options_set_bool")
+public func sio_options_set_bool(_ pointer: OpaquePointer?, _ key: Int32, _ value: Bool) -> Int32 {
+    guard let box = optionsBox(pointer) else { return SIOError.invalidArgument.rawValue }
+    switch key {
+    case 7: box.options.engine.allowUpgrades = value
+    case 9:
+        var cors = box.options.engine.cors ?? CORSOptions(origin: .reflect)
+        cors.credentials = value
+        box.options.engine.cors = cors
+    case 14: box.options.connectionStateRecovery = value ? box.pendingRecovery : nil
+    case 16:
+        box.pendingRecovery.skipMiddlewares = value
+        if box.options.connectionStateRecovery != nil { box.options.connectionStateRecovery = box.pendingRecovery }
+    default: return SIOError.invalidArgument.rawValue
+    }
+    return 0
+}
+
+@_cdecl("sio_options_set_string")
+public func sio_options_set_string(_ pointer: OpaquePointer?, _ key: Int32, _ value: UnsafePointer<CChar>?) -> Int32 {
+    guard let box = optionsBox(pointer), let text = swiftString(value) else { return SIOError.invalidArgument.rawValue }
+    switch key {
+    case 1:
+        guard text.hasPrefix("/") else { return SIOError.invalidArgument.rawValue }
+        box.options.engine.path = text.hasSuffix("/") ? text : text + "/"
+    case 6:
+        var transports = Set<EngineTransportName>()
+        for item in text.split(separator: ",") {
+            guard let name = EngineTransportName(rawValue: String(item).trimmingCharacters(" ")) else {
+                return SIOError.invalidArgument.rawValue
+            }
+            transports.insert(name)
+        }
+        guard !transports.isEmpty else { return SIOError.invalidArgument.rawValue }
+        box.options.engine.transports = transports
+    case 8:
+        var cors = box.options.engine.cors ?? CORSOptions()
+        switch text {
+        case "*": cors.origin = .any
+        case "reflect": cors.origin = .reflect
+        default: cors.origin = .list(text.split(separator: ",").map { String($0).trimmingCharacters(" ") })
+        }
+        box.options.engine.cors = cors
+    case 10:
+        guard !text.isEmpty else {
+            box.options.engine.cookie = nil
+            return 0
+        }
+        var cookie = CookieOptions()
+        cookie.name = text
+        box.options.engine.cookie = cookie
+    default: return SIOError.invalidArgument.rawValue
+    }
+    return 0
+}
+
+extension OptionsBox {
+    /// Recovery settings kept while recovery itself is off, so the order of the setters does not matter.
+    var pendingRecovery: ConnectionStateRecovery {
+        get { storedRecovery }
+        set { storedRecovery = newValue }
+    }
+}
+
+extension String {
+    func trimmingCharacters(_ character: Character) -> String {
+        String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())
+    }
+}

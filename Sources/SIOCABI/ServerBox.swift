@@ -1,0 +1,307 @@
+import SocketIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sio_server_t`: a Socket.IO server, its loop, and the C-facing state around them. Retained by the C handle
+/// from `sio_server_create` until `sio_server_destroy`.
+final class ServerBox {
+    enum State { case created, running, stopped }
+
+    let loop: EventLoop
+    let io: SocketIOServer
+    let http: HTTPServer
+    let router = HTTPRouter()
+    private let stateLock = Lock()
+    private var state = State.created
+    private var listenedPort: Int32 = -1
+    /// `sio_server_destroy` was called on the loop thread: free everything once the loop has ended.
+    var destroyRequested = false
+    private var ranOnThread = false
+    var namespaces: [String: NamespaceBox] = [:]
+    var httpHandler: (callback: sio_http_cb, userData: UnsafeMutableRawPointer?)?
+
+    init(options: SocketIOOptions) throws {
+        loop = try EventLoop()
+        io = SocketIOServer(loop: loop, options: options)
+        http = HTTPServer(loop: loop, limits: io.engine.httpLimits)
+        http.handler = router
+        io.attach(to: router)
+        loop.addShutdownHook { [unowned self] in http.close() }
+        router.fallback = { [unowned self] exchange in serveOther(exchange) }
+    }
+
+    var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    static func from(_ pointer: OpaquePointer?) -> ServerBox? {
+        guard let pointer else { return nil }
+        return Unmanaged<ServerBox>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+
+    // MARK: Threads and state
+
+    var currentState: State { stateLock.withLock { state } }
+
+    /// [LOOP] functions: on the loop thread, or from the setting-up thread before the loop runs.
+    var mayTouchLoop: Bool { loop.isInLoopThread || currentState == .created }
+
+    /// Runs `work` on the loop: now when already there, else queued. False when the server has stopped.
+    func onLoop(_ work: @escaping () -> Void) -> Bool {
+        if loop.isInLoopThread {
+            work()
+            return true
+        }
+        guard currentState != .stopped else { return false }
+        loop.execute(work)
+        return true
+    }
+
+    func listen(host: String, port: Int) -> Int32 {
+        do {
+            try http.listen(host: host, port: port)
+        } catch {
+            Log.write(.error, "sio", "\(error)")
+            return SIOError.listen.rawValue
+        }
+        stateLock.withLock { listenedPort = Int32(http.port) }
+        return 0
+    }
+
+    func listen(fd: Int32) -> Int32 {
+        do {
+            try http.listen(fd: fd)
+        } catch {
+            Log.write(.error, "sio", "\(error)")
+            return SIOError.listen.rawValue
+        }
+        stateLock.withLock { listenedPort = Int32(http.port) }
+        return 0
+    }
+
+    var port: Int32 { stateLock.withLock { listenedPort < 0 ? SIOError.state.rawValue : listenedPort } }
+
+    /// Moves from created to running; false if it already ran.
+    private func begin() -> Bool {
+        stateLock.withLock {
+            guard state == .created else { return false }
+            state = .running
+            return true
+        }
+    }
+
+    func run() -> Int32 {
+        guard begin() else { return SIOError.state.rawValue }
+        loop.run()
+        ended()
+        return 0
+    }
+
+    func start() -> Int32 {
+        guard begin() else { return SIOError.state.rawValue }
+        ranOnThread = true
+        do {
+            try loop.startThread { [self] in ended() }
+        } catch {
+            stateLock.withLock { state = .created }
+            return SIOError.internalError.rawValue
+        }
+        return 0
+    }
+
+    /// The loop has returned (on whichever thread ran it).
+    private func ended() {
+        stateLock.withLock { state = .stopped }
+        if destroyRequested {
+            if ranOnThread { loop.detachThread() }
+            release()
+        }
+    }
+
+    func stop() {
+        loop.stop()
+    }
+
+    func wait() -> Int32 {
+        guard !loop.isInLoopThread else { return SIOError.thread.rawValue }
+        loop.join()
+        return 0
+    }
+
+    func destroy() {
+        if loop.isInLoopThread {
+            destroyRequested = true
+            loop.stop()
+            return
+        }
+        switch currentState {
+        case .created:
+            // Never ran: run the loop once so the handles opened during setup close cleanly.
+            loop.stop(graceMilliseconds: 0)
+            stateLock.withLock { state = .running }
+            loop.run()
+            stateLock.withLock { state = .stopped }
+        case .running:
+            loop.stop()
+            if ranOnThread {
+                loop.join()
+            } else {
+                // Running on another thread of the caller's (sio_server_run): wait for it to return.
+                while currentState != .stopped { usleep(1000) }
+            }
+        case .stopped:
+            if ranOnThread { loop.join() }
+        }
+        release()
+    }
+
+    private func release() {
+        namespaces.removeAll()
+        Unmanaged.passUnretained(self).release()
+    }
+
+    // MARK: Plain HTTP
+
+    private func serveOther(_ exchange: HTTPExchange) {
+        guard let handler = httpHandler else {
+            exchange.respond(HTTPResponse(status: 404, text: "Not Found"))
+            return
+        }
+        let request = HTTPRequestBox(exchange: exchange)
+        let pointer = OpaquePointer(Unmanaged.passUnretained(request).toOpaque())
+        withExtendedLifetime(request) {
+            exchange.request.method.withCString { method in
+                exchange.request.target.withCString { path in
+                    handler.callback(self.pointer, pointer, method, path, handler.userData)
+                }
+            }
+        }
+        request.exchange = nil
+        if !exchange.isAnswered {
+            exchange.respond(HTTPResponse(status: 500, text: "No response from the application"))
+        }
+    }
+
+    // MARK: Namespaces
+
+    func namespace(_ name: String) -> NamespaceBox {
+        let normalized = name.hasPrefix("/") ? name : "/" + name
+        if let existing = namespaces[normalized] { return existing }
+        let box = NamespaceBox(server: self, namespace: io.of(normalized))
+        namespaces[normalized] = box
+        return box
+    }
+}
+
+/// `sio_http_request_t`: valid during the HTTP callback only.
+final class HTTPRequestBox {
+    var exchange: HTTPExchange?
+    init(exchange: HTTPExchange) { self.exchange = exchange }
+}
+
+public typealias sio_task_cb = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void
+public typealias sio_http_cb = @convention(c) (OpaquePointer?, OpaquePointer?, UnsafePointer<CChar>?,
+                                                UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void
+
+// MARK: - Exports
+
+@_cdecl("sio_server_create")
+public func sio_server_create(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ options: OpaquePointer?) -> Int32 {
+    guard let out else { return SIOError.invalidArgument.rawValue }
+    out.pointee = nil
+    let settings = optionsBox(options)?.options ?? SocketIOOptions()
+    do {
+        let box = try ServerBox(options: settings)
+        out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
+        return 0
+    } catch {
+        return SIOError.internalError.rawValue
+    }
+}
+
+@_cdecl("sio_server_listen")
+public func sio_server_listen(_ server: OpaquePointer?, _ host: UnsafePointer<CChar>?, _ port: UInt16) -> Int32 {
+    guard let box = ServerBox.from(server), let host = swiftString(host) else { return SIOError.invalidArgument.rawValue }
+    guard box.mayTouchLoop else { return SIOError.thread.rawValue }
+    return box.listen(host: host, port: Int(port))
+}
+
+@_cdecl("sio_server_listen_fd")
+public func sio_server_listen_fd(_ server: OpaquePointer?, _ fd: Int32) -> Int32 {
+    guard let box = ServerBox.from(server), fd >= 0 else { return SIOError.invalidArgument.rawValue }
+    guard box.mayTouchLoop else { return SIOError.thread.rawValue }
+    return box.listen(fd: fd)
+}
+
+@_cdecl("sio_server_port")
+public func sio_server_port(_ server: OpaquePointer?) -> Int32 {
+    guard let box = ServerBox.from(server) else { return SIOError.invalidArgument.rawValue }
+    return box.port
+}
+
+@_cdecl("sio_server_run")
+public func sio_server_run(_ server: OpaquePointer?) -> Int32 {
+    guard let box = ServerBox.from(server) else { return SIOError.invalidArgument.rawValue }
+    return box.run()
+}
+
+@_cdecl("sio_server_start")
+public func sio_server_start(_ server: OpaquePointer?) -> Int32 {
+    guard let box = ServerBox.from(server) else { return SIOError.invalidArgument.rawValue }
+    return box.start()
+}
+
+@_cdecl("sio_server_stop")
+public func sio_server_stop(_ server: OpaquePointer?) -> Int32 {
+    guard let box = ServerBox.from(server) else { return SIOError.invalidArgument.rawValue }
+    box.stop()
+    return 0
+}
+
+@_cdecl("sio_server_wait")
+public func sio_server_wait(_ server: OpaquePointer?) -> Int32 {
+    guard let box = ServerBox.from(server) else { return SIOError.invalidArgument.rawValue }
+    return box.wait()
+}
+
+@_cdecl("sio_server_destroy")
+public func sio_server_destroy(_ server: OpaquePointer?) {
+    ServerBox.from(server)?.destroy()
+}
+
+@_cdecl("sio_server_post")
+public func sio_server_post(_ server: OpaquePointer?, _ fn: sio_task_cb?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    guard let box = ServerBox.from(server), let fn else { return SIOError.invalidArgument.rawValue }
+    guard box.currentState != .stopped else { return SIOError.closed.rawValue }
+    nonisolated(unsafe) let context = userData
+    box.loop.execute { [box] in fn(box.pointer, context) }
+    return 0
+}
+
+@_cdecl("sio_server_on_http_request")
+public func sio_server_on_http_request(_ server: OpaquePointer?, _ callback: sio_http_cb?,
+                                       _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    guard let box = ServerBox.from(server) else { return SIOError.invalidArgument.rawValue }
+    guard box.mayTouchLoop else { return SIOError.thread.rawValue }
+    box.httpHandler = callback.map { ($0, userData) }
+    return 0
+}
+
+@_cdecl("sio_http_respond")
+public func sio_http_respond(_ request: OpaquePointer?, _ status: Int32, _ contentType: UnsafePointer<CChar>?,
+                             _ body: UnsafeRawPointer?, _ length: Int) -> Int32 {
+    guard let request, (100...599).contains(status), length >= 0, body != nil || length == 0 else {
+        return SIOError.invalidArgument.rawValue
+    }
+    let box = Unmanaged<HTTPRequestBox>.fromOpaque(UnsafeRawPointer(request)).takeUnretainedValue()
+    guard let exchange = box.exchange, !exchange.isAnswered else { return SIOError.state.rawValue }
+    var headers: [(name: String, value: String)] = []
+    if let contentType {
+        guard let type = swiftString(contentType), !type.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+            return SIOError.invalidArgument.rawValue
+        }
+        headers.append(("Content-Type", type))
+    }
+    let bytes = length == 0 ? [] : Array(UnsafeRawBufferPointer(start: body, count: length))
+    exchange.respond(HTTPResponse(status: Int(status), headers: headers, body: bytes))
+    return 0
+}
