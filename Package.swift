@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "EngineIO", targets: ["EngineIO"]),
         .library(name: "sio", type: .dynamic, targets: ["SIOCABI"]),
         .executable(name: "sio-protocol-server", targets: ["sio-protocol-server"]),
+        .executable(name: "sio-bench-server", targets: ["sio-bench-server"]),
     ],
     targets: [
         // System libraries (Debian -dev packages); see scripts/bootstrap.sh.
@@ -52,8 +53,12 @@ let package = Package(
         .executableTarget(
             name: "sio-protocol-server", dependencies: ["EngineIO", "SocketIO"], swiftSettings: swiftSettings),
 
+        .executableTarget(name: "sio-bench-server", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
+
         .testTarget(name: "EngineIOCodecTests", dependencies: ["EngineIOCodec"], swiftSettings: swiftSettings),
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"], swiftSettings: swiftSettings),
         .testTarget(name: "SocketIOCodecTests", dependencies: ["SocketIOCodec"], swiftSettings: swiftSettings),
+        .testTarget(name: "SIOLoopTests", dependencies: ["SIOLoop"], swiftSettings: swiftSettings),
+        .testTarget(name: "SIOHTTPTests", dependencies: ["SIOHTTP"], swiftSettings: swiftSettings),
     ]
 )

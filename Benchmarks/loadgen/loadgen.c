@@ -328,6 +328,7 @@ static struct {
     /* echo-ack / polling */
     uint64_t count;
     uint64_t http_requests;
+    uint64_t pings; /* Engine.IO pings answered */
     int reconnects;
     buf_t body; /* prebuilt JSON argument */
     /* broadcast */
@@ -705,7 +706,10 @@ static void eio_packet_ws(wsc_t *c, const char *p, size_t n) {
         }
         break;
     case '1': ws_fail(c, "engine.io close from server"); break;
-    case '2': ws_text(c, "3", 1); break;
+    case '2':
+        g.pings++;
+        ws_text(c, "3", 1);
+        break;
     case '4': sio_packet_ws(c, p + 1, n - 1); break;
     default: break; /* 3 pong, 6 noop */
     }
@@ -909,7 +913,10 @@ static void pc_sio(pc_t *pc, const char *p, size_t n) {
 static void pc_packet(pc_t *pc, const char *p, size_t n) {
     if (n < 1) return;
     switch (p[0]) {
-    case '2': pc_queue(pc, "3", 1); break;
+    case '2':
+        g.pings++;
+        pc_queue(pc, "3", 1);
+        break;
     case '1': pc_fail(pc, "engine.io close from server"); break;
     case '4': pc_sio(pc, p + 1, n - 1); break;
     default: break;
@@ -1218,6 +1225,7 @@ static void finish(void) {
     jnum("failed", g.failed);
     jnum("dropped", g.dropped);
     jnum("setup_s", (double)(g.m_setup1.t - g.m_setup0.t) / 1e9);
+    jnum("pings_answered", (double)g.pings);
     jclose();
     jopen("errors");
     jnum("count", (double)g.errors);

@@ -24,8 +24,10 @@ from aiohttp import web
 NAMESPACES = ("/", "/chat")
 
 
-def build_server(async_handlers: bool) -> socketio.AsyncServer:
+def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float) -> socketio.AsyncServer:
     sio = socketio.AsyncServer(
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
         async_mode="aiohttp",
         cors_allowed_origins="*",
         logger=False,
@@ -58,8 +60,8 @@ def build_server(async_handlers: bool) -> socketio.AsyncServer:
     return sio
 
 
-async def serve(port: int, async_handlers: bool, backlog: int) -> None:
-    sio = build_server(async_handlers)
+async def serve(port: int, async_handlers: bool, backlog: int, ping_interval: float, ping_timeout: float) -> None:
+    sio = build_server(async_handlers, ping_interval, ping_timeout)
     app = web.Application()
     sio.attach(app)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -82,10 +84,12 @@ def main() -> None:
     ap.add_argument("--async-handlers", action="store_true",
                     help="run each event handler as its own task (python-socketio's default); "
                          "by default handlers run inline, which keeps per-client order and is faster")
+    ap.add_argument("--ping-interval", type=float, default=25, help="Engine.IO pingInterval in seconds (default 25)")
+    ap.add_argument("--ping-timeout", type=float, default=20, help="Engine.IO pingTimeout in seconds (default 20)")
     ap.add_argument("--no-uvloop", action="store_true", help="use the stock asyncio loop")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    coro = serve(args.port, args.async_handlers, args.backlog)
+    coro = serve(args.port, args.async_handlers, args.backlog, args.ping_interval, args.ping_timeout)
     if args.no_uvloop:
         asyncio.run(coro)
     else:

@@ -22,7 +22,7 @@ def test_server_restart_page_reconnects_and_delivers_what_was_sent_offline(chat_
     bob.expect_message("before the restart", "alice")
 
     status = chat_server.stop()
-    assert status is not None
+    assert status == 0, f"sio-chat exited with status {status} on SIGTERM (graceful shutdown expected)"
     alice.wait_for("!window.socket.connected", timeout_ms=10_000)
     bob.wait_for("!window.socket.connected", timeout_ms=10_000)
     reasons = alice.js("window.chat.disconnects")

@@ -1,0 +1,450 @@
+#!/usr/bin/env python3
+"""Runs the Socket.IO benchmarks against our server and the python-socketio peer, side by side.
+
+For each scenario and each repetition it starts a fresh server (ours: sio-bench-server --port N;
+the peer: Benchmarks/peers/python_socketio_server.py --port N in Benchmarks/.venv), runs the load
+generator (Benchmarks/loadgen, built here with cc) against it with the same parameters, and stops
+the server. The load generator samples the server's CPU time (utime+stime, /proc/PID/stat) and RSS
+(VmRSS) at the boundaries of the measured window. The table shows medians over the repetitions.
+
+Loopback only; every wait is bounded; everything started here is stopped on exit, Ctrl-C or failure.
+Standard library only (the venv is for the peer).
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+VENV = os.path.join(HERE, ".venv")
+BUILD = os.path.join(HERE, ".build")
+LOADGEN_SRC = os.path.join(HERE, "loadgen", "loadgen.c")
+LOADGEN_BIN = os.path.join(BUILD, "loadgen")
+PEER = os.path.join(HERE, "peers", "python_socketio_server.py")
+REQUIREMENTS = os.path.join(HERE, "requirements.txt")
+
+SCENARIOS = ["connect", "echo-ack", "broadcast", "polling-echo"]
+
+# Full size (the issue's figures) and --quick (a smoke run of about a minute).
+FULL = {
+    "connect": {"clients": 10000, "window": 256, "hold": 5, "timeout": 120},
+    "echo-ack": {"clients": 100, "inflight": 4, "duration": 5, "warmup": 1, "timeout": 60},
+    "broadcast": {"clients": 1000, "rate": 1000, "duration": 5, "drain": 10, "timeout": 60},
+    "polling-echo": {"clients": 50, "inflight": 1, "duration": 5, "warmup": 1, "timeout": 60},
+}
+QUICK = {
+    "connect": {"clients": 1000, "window": 256, "hold": 2, "timeout": 60},
+    "echo-ack": {"clients": 20, "inflight": 4, "duration": 2, "warmup": 0.5, "timeout": 30},
+    "broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
+    "polling-echo": {"clients": 10, "inflight": 1, "duration": 2, "warmup": 0.5, "timeout": 30},
+}
+
+# (metric key in loadgen's "metrics", label, higher is better, bar for ours at full size or None)
+ROWS = {
+    "connect": [
+        ("handshakes_per_s", "handshakes/s", True, (">=", 12000)),
+        ("connect_p50_ms", "time to connect p50 ms", False, None),
+        ("connect_p99_ms", "time to connect p99 ms", False, None),
+        ("server_cpu_us_per_handshake", "server CPU us/handshake", False, None),
+        ("server_rss_bytes_per_conn", "server RSS bytes/idle conn", False, ("<=", 2048)),
+        ("failed", "failed connections", False, ("<=", 0)),
+    ],
+    "echo-ack": [
+        ("acks_per_s", "acks/s", True, None),
+        ("rtt_p50_us", "ack round trip p50 us", False, None),
+        ("rtt_p99_us", "ack round trip p99 us", False, None),
+        ("server_cpu_us_per_ack", "server CPU us/ack", False, ("<=", 7)),
+    ],
+    "broadcast": [
+        ("deliveries_per_s", "deliveries/s", True, None),
+        ("latency_p50_us", "fan-out latency p50 us", False, None),
+        ("latency_p99_us", "fan-out latency p99 us", False, None),
+        ("lost", "lost deliveries", False, ("<=", 0)),
+        ("order_violations", "order violations", False, ("<=", 0)),
+        ("server_cpu_us_per_delivery", "server CPU us/delivery", False, ("<=", 1.5)),
+    ],
+    "polling-echo": [
+        ("round_trips_per_s", "round trips/s", True, None),
+        ("rtt_p50_us", "round trip p50 us", False, None),
+        ("rtt_p99_us", "round trip p99 us", False, None),
+        ("server_cpu_us_per_round_trip", "server CPU us/round trip", False, None),
+    ],
+}
+
+CHILDREN = []  # Popen objects started here, each in its own session (pgid == pid)
+
+
+def log(msg):
+    print(f"[run.py] {msg}", file=sys.stderr, flush=True)
+
+
+def stop_child(p, grace=5.0):
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(timeout=grace)
+    if p in CHILDREN:
+        CHILDREN.remove(p)
+
+
+def stop_all():
+    for p in list(CHILDREN):
+        try:
+            stop_child(p, grace=2.0)
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+
+
+def on_signal(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def spawn(cmd, **kw):
+    p = subprocess.Popen(cmd, start_new_session=True, **kw)
+    CHILDREN.append(p)
+    return p
+
+
+def raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def build_loadgen():
+    os.makedirs(BUILD, exist_ok=True)
+    srcs = [LOADGEN_SRC, os.path.join(HERE, "loadgen", "hist.h")]
+    if os.path.exists(LOADGEN_BIN) and all(os.path.getmtime(LOADGEN_BIN) >= os.path.getmtime(s) for s in srcs):
+        return
+    cc = os.environ.get("CC", "cc")
+    cmd = [cc, "-O2", "-std=c11", "-Wall", "-Wextra", "-o", LOADGEN_BIN, LOADGEN_SRC, "-luv", "-lcrypto"]
+    log("building the load generator: " + " ".join(cmd))
+    subprocess.run(cmd, check=True, timeout=120)
+
+
+def ensure_venv():
+    py = os.path.join(VENV, "bin", "python")
+    with open(REQUIREMENTS, "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(VENV, ".requirements.sha256")
+    if os.path.exists(py) and os.path.exists(stamp) and open(stamp).read().strip() == want:
+        return py
+    if not os.path.exists(py):
+        log(f"creating {VENV}")
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True, timeout=300)
+    log("installing the peer's requirements")
+    subprocess.run([py, "-m", "pip", "install", "-q", "-r", REQUIREMENTS], check=True, timeout=900)
+    with open(stamp, "w") as f:
+        f.write(want + "\n")
+    return py
+
+
+def find_ours(arg):
+    if arg:
+        return os.path.abspath(arg)
+    try:
+        out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        path = out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else ""
+    except (OSError, subprocess.TimeoutExpired):
+        path = ""
+    if not path:
+        path = os.path.join(ROOT, ".build", "release")
+    return os.path.join(path, "sio-bench-server")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, limit=30.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not listen on 127.0.0.1:{port} within {limit:.0f}s")
+
+
+def server_cmd(which, port, ours_bin, venv_py):
+    if which == "ours":
+        return [ours_bin, "--port", str(port)]
+    return [venv_py, PEER, "--port", str(port)]
+
+
+def loadgen_cmd(scenario, params, port, pid):
+    cmd = [LOADGEN_BIN, scenario, "--port", str(port), "--server-pid", str(pid)]
+    for k, v in params.items():
+        cmd += [f"--{k}", str(v)]
+    return cmd
+
+
+def time_limit(params):
+    return (params.get("timeout", 60) * 2 + params.get("warmup", 0) + params.get("duration", 0)
+            + params.get("hold", 0) + params.get("drain", 0) + 30)
+
+
+def run_one(scenario, params, which, ours_bin, venv_py, logdir):
+    port = free_port()
+    errlog = open(os.path.join(logdir, f"{which}-{scenario}.server.log"), "ab")
+    srv = spawn(server_cmd(which, port, ours_bin, venv_py), stdout=errlog, stderr=errlog, stdin=subprocess.DEVNULL)
+    try:
+        wait_port(port, srv)
+        time.sleep(0.3)  # let the server settle before the RSS baseline
+        cmd = loadgen_cmd(scenario, params, port, srv.pid)
+        lg = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        try:
+            out, err = lg.communicate(timeout=time_limit(params))
+        except subprocess.TimeoutExpired:
+            stop_child(lg)
+            raise RuntimeError("load generator timed out")
+        CHILDREN.remove(lg)
+        if lg.returncode != 0:
+            raise RuntimeError(f"load generator failed ({lg.returncode}): {err.decode(errors='replace').strip()}")
+        res = json.loads(out)
+        res["server_alive_after"] = srv.poll() is None
+        if not res["server_alive_after"]:
+            res["ok"] = False
+        return res
+    finally:
+        stop_child(srv)
+        errlog.close()
+
+
+def median(vals):
+    vals = [v for v in vals if isinstance(v, (int, float)) and v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def summarize(runs):
+    if not runs:
+        return {}
+    keys = set()
+    for r in runs:
+        keys.update(k for k, v in r.get("metrics", {}).items() if isinstance(v, (int, float)))
+    med = {k: median([r["metrics"].get(k) for r in runs]) for k in sorted(keys)}
+    med["loadgen_cpu_util_max"] = max(r["window"].get("loadgen_cpu_util", 0) for r in runs)
+    med["server_cpu_util"] = median([r["window"].get("server_cpu_util") for r in runs])
+    med["all_ok"] = all(r.get("ok") for r in runs)
+    return med
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def bar_ok(bar, v):
+    if bar is None or v is None:
+        return None
+    op, x = bar
+    return v >= x if op == ">=" else v <= x
+
+
+def build_table(results, quick):
+    rows = []
+    for sc, res in results.items():
+        ours = res.get("ours", {}).get("median", {})
+        peer = res.get("peer", {}).get("median", {})
+        for key, label, higher, bar in ROWS[sc] + [("loadgen_cpu_util_max", "loadgen CPU util (max)", False, None)]:
+            o, p = ours.get(key), peer.get(key)
+            ratio = o / p if isinstance(o, (int, float)) and isinstance(p, (int, float)) and p else None
+            ok = bar_ok(bar, o) if not quick else None
+            rows.append({"scenario": sc, "metric": key, "label": label, "ours": o, "peer": p, "ratio": ratio,
+                         "higher_is_better": higher,
+                         "bar": f"{bar[0]} {bar[1]}" if bar else None, "bar_met": ok})
+    return rows
+
+
+def print_table(rows, quick):
+    hdr = ["scenario", "metric", "ours", "peer", "ours/peer", "bar (ours)"]
+    lines = []
+    for r in rows:
+        bar = r["bar"] or ""
+        if bar and r["bar_met"] is not None:
+            bar += "  ok" if r["bar_met"] else "  MISSED"
+        lines.append([r["scenario"], r["label"] + (" (higher better)" if r["higher_is_better"] else ""),
+                      fmt(r["ours"]), fmt(r["peer"]), f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-", bar])
+    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *lines)]
+    print()
+    print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)))
+    print("  ".join("-" * w for w in widths))
+    last = None
+    for ln in lines:
+        if last is not None and ln[0] != last:
+            print()
+        last = ln[0]
+        print("  ".join((c.rjust(w) if i in (2, 3, 4) else c.ljust(w)) for i, (c, w) in enumerate(zip(ln, widths))))
+    if quick:
+        print("\n(--quick: small sizes; the bars apply to the full-size run only)")
+
+
+def machine_info():
+    info = {"nproc": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()}
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                info["mem_kb"] = int(line.split()[1])
+                break
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libuv1"], capture_output=True, text=True,
+                             timeout=10)
+        info["libuv1"] = out.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return info
+
+
+def parse_set(items):
+    over = {}
+    for it in items or []:
+        key, _, val = it.partition("=")
+        sc, _, param = key.partition(".")
+        if sc not in SCENARIOS or not param or not val:
+            raise SystemExit(f"--set wants SCENARIO.PARAM=VALUE, got {it!r}")
+        over.setdefault(sc, {})[param] = float(val) if "." in val else int(val)
+    return over
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes, short runs, 1 repetition (about a minute)")
+    ap.add_argument("--only", action="append", metavar="SCENARIO",
+                    help="run only this scenario (repeatable, or comma separated): " + ", ".join(SCENARIOS))
+    ap.add_argument("--ours-bin", help="path of sio-bench-server (default: from swift build -c release --show-bin-path)")
+    ap.add_argument("--no-peer", action="store_true", help="do not run the python-socketio peer")
+    ap.add_argument("--no-ours", action="store_true", help="do not run our server (peer only)")
+    ap.add_argument("--reps", type=int, help="repetitions per scenario and server (default 3, 1 with --quick)")
+    ap.add_argument("--json", help="write the results as JSON to this path")
+    ap.add_argument("--set", action="append", metavar="SCENARIO.PARAM=VALUE",
+                    help="override a load generator parameter, e.g. broadcast.rate=500 (repeatable)")
+    args = ap.parse_args()
+
+    scenarios = SCENARIOS
+    if args.only:
+        scenarios = [s for item in args.only for s in item.split(",") if s]
+        for s in scenarios:
+            if s not in SCENARIOS:
+                ap.error(f"unknown scenario {s!r}; choose from {', '.join(SCENARIOS)}")
+    reps = args.reps if args.reps else (1 if args.quick else 3)
+    if reps < 1 or reps > 20:
+        ap.error("--reps must be 1..20")
+    servers = [s for s, skip in (("ours", args.no_ours), ("peer", args.no_peer)) if not skip]
+    if not servers:
+        ap.error("nothing to run (--no-ours and --no-peer)")
+    sizes = QUICK if args.quick else FULL
+    overrides = parse_set(args.set)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        nofile = raise_fd_limit()
+        need = max(sizes[s]["clients"] for s in scenarios) + 100
+        if nofile < need:
+            log(f"warning: RLIMIT_NOFILE is {nofile}, below the {need} descriptors the largest scenario needs")
+        build_loadgen()
+        ours_bin = venv_py = None
+        if "ours" in servers:
+            ours_bin = find_ours(args.ours_bin)
+            if not os.access(ours_bin, os.X_OK):
+                log(f"our server is not built: {ours_bin} (build it with `swift build -c release`, "
+                    "pass --ours-bin PATH, or run the peer alone with --no-ours)")
+                return 2
+        if "peer" in servers:
+            venv_py = ensure_venv()
+        logdir = os.path.join(BUILD, "logs")
+        os.makedirs(logdir, exist_ok=True)
+
+        started = time.time()
+        results = {}
+        for sc in scenarios:
+            params = dict(sizes[sc])
+            params.update(overrides.get(sc, {}))
+            results[sc] = {"params": params}
+            runs = {s: [] for s in servers}
+            for rep in range(reps):
+                order = servers if rep % 2 == 0 else list(reversed(servers))
+                for which in order:
+                    log(f"{sc} rep {rep + 1}/{reps}: {which}")
+                    try:
+                        r = run_one(sc, params, which, ours_bin, venv_py, logdir)
+                    except RuntimeError as e:
+                        log(f"  failed: {e}")
+                        r = {"ok": False, "error": str(e), "metrics": {}, "window": {}}
+                    m = r.get("metrics", {})
+                    brief = ", ".join(f"{k}={fmt(m.get(k))}" for k, *_ in ROWS[sc] if k in m)
+                    log(f"  {brief}; loadgen cpu {fmt(r.get('window', {}).get('loadgen_cpu_util'))}"
+                        + ("" if r.get("ok") else f"; NOT OK: {r.get('error') or r.get('errors', {}).get('first')}"))
+                    runs[which].append(r)
+                    time.sleep(0.5)
+            for which in servers:
+                results[sc][which] = {"runs": runs[which], "median": summarize([r for r in runs[which] if r.get("metrics")])}
+
+        rows = build_table(results, args.quick)
+        print_table(rows, args.quick)
+        log(f"finished in {time.time() - started:.0f}s")
+        if args.json:
+            doc = {
+                "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "machine": machine_info(),
+                "quick": args.quick, "reps": reps, "servers": servers,
+                "ours_bin": ours_bin,
+                "peer": "python-socketio 5.18.1 (aiohttp + uvloop)" if "peer" in servers else None,
+                "scenarios": results, "table": rows,
+            }
+            with open(args.json, "w") as f:
+                json.dump(doc, f, indent=1)
+            log(f"wrote {args.json}")
+        return 0
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
