@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "sio", type: .dynamic, targets: ["SIOCABI"]),
         .executable(name: "sio-protocol-server", targets: ["sio-protocol-server"]),
         .executable(name: "sio-bench-server", targets: ["sio-bench-server"]),
+        .executable(name: "sio-chat", targets: ["sio-chat"]),
     ],
     targets: [
         // System libraries (Debian -dev packages); see scripts/bootstrap.sh.
@@ -53,6 +54,7 @@ let package = Package(
         .executableTarget(
             name: "sio-protocol-server", dependencies: ["EngineIO", "SocketIO"], swiftSettings: swiftSettings),
 
+        .executableTarget(name: "sio-chat", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
         .executableTarget(name: "sio-bench-server", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
 
         .testTarget(name: "EngineIOCodecTests", dependencies: ["EngineIOCodec"], swiftSettings: swiftSettings),

@@ -233,7 +233,6 @@ public final class EngineServer: HTTPServerHandler {
             headers.append(("Vary", "Access-Control-Request-Headers"))
         }
         if let maxAge = cors.maxAge { headers.append(("Access-Control-Max-Age", String(maxAge))) }
-        headers.append(("Content-Length", "0"))
         return HTTPResponse(status: 204, headers: headers)
     }
 

@@ -25,7 +25,8 @@ public struct HTTPResponse: Sendable {
             out.append(contentsOf: header.value.utf8)
             out.append(contentsOf: "\r\n".utf8)
         }
-        if status != 101 && status != 204 && status != 304 {
+        let explicitLength = headers.contains { $0.name.lowercased() == "content-length" }
+        if status != 101 && status != 204 && status != 304 && !explicitLength {
             out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
         }
         if status != 101 {

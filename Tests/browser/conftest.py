@@ -17,6 +17,7 @@ under artifacts/failures/.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import pathlib
 import re
@@ -55,6 +56,9 @@ def _free_port() -> int:
 def _server_command(port: int) -> list[str]:
     if not CLIENT_JS.is_file():
         pytest.fail(f"{CLIENT_JS} missing: run scripts/bootstrap-browser.sh (or scripts/fetch-client-js.sh)",
+                    pytrace=False)
+    if hashlib.sha256(CLIENT_JS.read_bytes()).hexdigest() != CLIENT_JS_SHA256:
+        pytest.fail(f"{CLIENT_JS} is not socket.io-client 4.8.1 (sha256 mismatch): run scripts/fetch-client-js.sh",
                     pytrace=False)
     custom = os.environ.get("SIO_SERVER_CMD")
     if custom:

@@ -1,0 +1,126 @@
+// sio-chat: the Socket.IO tutorial's chat room, grown up. Serves the page at `/`, the official client bundle at
+// /socket.io/socket.io.js, and a chat on `/` and on `/chat`.
+import SocketIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ChatArguments {
+    var host = "0.0.0.0"
+    var port = 3000
+    var clientJS: String?
+    var logLevel: LogLevel?
+
+    static let usage = """
+        usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
+
+          --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
+                             scripts/fetch-client-js.sh downloads it
+          --log-level LEVEL  log verbosity (default error); SIO_DEBUG=engine,socket.io* adds debug lines
+        """
+
+    static func parse(_ list: [String]) -> ChatArguments {
+        var result = ChatArguments()
+        var iterator = list.dropFirst().makeIterator()
+        func value(_ flag: String) -> String {
+            guard let next = iterator.next() else { fail("\(flag) needs a value") }
+            return next
+        }
+        while let argument = iterator.next() {
+            switch argument {
+            case "--host": result.host = value(argument)
+            case "--port":
+                guard let port = Int(value(argument)), (0...65535).contains(port) else { fail("--port needs 0-65535") }
+                result.port = port
+            case "--client-js": result.clientJS = value(argument)
+            case "--log-level":
+                let name = value(argument)
+                guard let level = [LogLevel.error, .warn, .info, .debug].first(where: { $0.name == name }) else {
+                    fail("--log-level is error, warn, info or debug")
+                }
+                result.logLevel = level
+            case "--help", "-h":
+                print(usage)
+                exit(0)
+            default: fail("unknown argument \(argument)")
+            }
+        }
+        return result
+    }
+
+    static func fail(_ message: String) -> Never {
+        fputs("sio-chat: \(message)\n\(usage)\n", stderr)
+        exit(2)
+    }
+}
+
+func readFile(_ path: String) -> [UInt8]? {
+    guard let file = fopen(path, "rb") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = fread(&chunk, 1, chunk.count, file)
+        if count > 0 { bytes.append(contentsOf: chunk[0..<count]) }
+        if count < chunk.count { break }
+    }
+    return bytes
+}
+
+func wallClockMilliseconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Double(now.tv_sec) * 1000 + Double(now.tv_nsec / 1_000_000)
+}
+
+let arguments = ChatArguments.parse(CommandLine.arguments)
+if let level = arguments.logLevel { Log.setLevel(level) }
+
+let loop = try EventLoop()
+var options = SocketIOOptions()
+options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 120_000)
+let io = SocketIOServer(loop: loop, options: options)
+let rooms = [ChatRoom(namespace: io.of("/"), clock: wallClockMilliseconds),
+             ChatRoom(namespace: io.of("/chat"), clock: wallClockMilliseconds)]
+
+let router = HTTPRouter()
+if let path = arguments.clientJS {
+    guard let bundle = readFile(path) else { ChatArguments.fail("cannot read \(path)") }
+    let script = StaticContent(body: bundle, contentType: "application/javascript; charset=utf-8")
+    // Before the Socket.IO path, as the reference's `serveClient` does.
+    router.add(prefix: "/socket.io/socket.io.js", script)
+    router.add(prefix: "/socket.io/socket.io.min.js", script)
+} else {
+    fputs("sio-chat: no --client-js given: the page will not find /socket.io/socket.io.js "
+        + "(run scripts/fetch-client-js.sh)\n", stderr)
+}
+io.attach(to: router)
+let page = StaticContent(body: Array(ChatPage.html.utf8), contentType: "text/html; charset=utf-8",
+                         cacheControl: "no-cache")
+router.fallback = { exchange in
+    let path = exchange.request.path
+    if path == "/" || path == "/index.html" {
+        page.httpServer(handle: exchange)
+    } else {
+        exchange.respond(HTTPResponse(status: 404, headers: [("Content-Type", "text/plain")], text: "Not Found"))
+    }
+}
+
+let http = HTTPServer(loop: loop, limits: io.engine.httpLimits)
+http.handler = router
+do {
+    try http.listen(host: arguments.host, port: arguments.port)
+} catch {
+    fputs("sio-chat: \(error)\n", stderr)
+    exit(1)
+}
+loop.addShutdownHook { http.close() }
+let signals = SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM]) {
+    print("sio-chat: shutting down")
+    loop.stop()
+}
+print("sio-chat: chat room at http://\(arguments.host == "0.0.0.0" ? "localhost" : arguments.host):\(http.port)")
+fflush(stdout)
+loop.run()
+signals.close()
+withExtendedLifetime(rooms) {}
