@@ -62,5 +62,6 @@ let package = Package(
         .testTarget(name: "SocketIOCodecTests", dependencies: ["SocketIOCodec"], swiftSettings: swiftSettings),
         .testTarget(name: "SIOLoopTests", dependencies: ["SIOLoop"], swiftSettings: swiftSettings),
         .testTarget(name: "SIOHTTPTests", dependencies: ["SIOHTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
     ]
 )

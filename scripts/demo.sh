@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds and starts the chat demo on a fresh Debian machine: installs the C libraries, fetches the official
+# client bundle, builds `sio-chat` (release) and runs it. Open http://localhost:3000 in two tabs.
+# Extra arguments go to sio-chat, e.g.  scripts/demo.sh --port 8080
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/bootstrap.sh
+client_js="$(bash scripts/fetch-client-js.sh | tail -n 1)"
+swift build -c release --product sio-chat
+exec "$(swift build -c release --show-bin-path)/sio-chat" --client-js "$client_js" "$@"
