@@ -91,10 +91,25 @@ public final class TCPConnection {
         }
     }
 
-    /// Hands everything queued to the kernel in one `uv_write`. Called by the loop before it polls again.
+    /// Hands everything queued to the kernel. When libuv has nothing in flight for this connection, a synchronous
+    /// `uv_try_write` goes first: the common case (a few small frames to a reader that keeps up) then needs no write
+    /// request at all. What the kernel did not take goes out with one `uv_write` of the remaining buffers.
     func flush() {
         queuedForFlush = false
         guard !pending.isEmpty, state != .closed else { return }
+        if inFlightBytes == 0 {
+            let written = tryWrite()
+            if written < 0 {
+                close(afterFlush: false)
+                return
+            }
+            if written == pendingBytes {
+                pending.removeAll()
+                pendingBytes = 0
+                return
+            }
+            dropWritten(written)
+        }
         let request = WriteRequest(buffers: pending, byteCount: pendingBytes, connection: self)
         pending.removeAll(keepingCapacity: false)
         inFlightBytes += pendingBytes
@@ -108,6 +123,34 @@ public final class TCPConnection {
             inFlightBytes -= request.byteCount
             close(afterFlush: false)
         }
+    }
+
+    /// Bytes the kernel took right away (0 when it would block), or a negative libuv error.
+    private func tryWrite() -> Int {
+        let count = pending.count
+        return withUnsafeTemporaryAllocation(of: uv_buf_t.self, capacity: count) { bufs in
+            for index in 0..<count {
+                let buffer = pending[index]
+                let base = buffer.withUnsafeBufferPointer { UnsafeMutableRawPointer(mutating: $0.baseAddress!) }
+                bufs[index] = uv_buf_init(base.assumingMemoryBound(to: CChar.self), UInt32(buffer.count))
+            }
+            let rc = uv_try_write(streamPointer(handle), bufs.baseAddress, UInt32(count))
+            if rc == UV_EAGAIN.rawValue || rc == UV_ENOSYS.rawValue { return 0 }
+            return Int(rc)
+        }
+    }
+
+    /// Forgets the first `count` bytes of the queue (written by `tryWrite`).
+    private func dropWritten(_ count: Int) {
+        var remaining = count
+        var index = 0
+        while remaining > 0, remaining >= pending[index].count {
+            remaining -= pending[index].count
+            index += 1
+        }
+        pending.removeFirst(index)
+        if remaining > 0 { pending[0] = Array(pending[0][remaining...]) }
+        pendingBytes -= count
     }
 
     private func writeCompleted(byteCount: Int, status: Int32) {
