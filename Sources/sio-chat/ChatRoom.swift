@@ -27,8 +27,9 @@ final class ChatRoom {
     }
 
     private func join(_ socket: Socket) {
-        // A recovered socket keeps its nickname (socket.data survives recovery).
-        let nickname = socket.data["nickname"]?.stringValue ?? "Guest-\(socket.id.prefix(4))"
+        // A recovered socket keeps its nickname (socket.data survives recovery); a page coming back after a server
+        // restart asks for its own in the auth payload.
+        let nickname = socket.data["nickname"]?.stringValue ?? requestedNickname(socket) ?? "Guest-\(socket.id.prefix(4))"
         setNickname(nickname, for: socket)
         socket.emit("welcome", .object([
             ("nickname", .string(nickname)), ("online", .number(Double(namespace.sockets.count))),
@@ -90,6 +91,14 @@ final class ChatRoom {
             ]))
             namespace.emit("online", .number(Double(namespace.sockets.count)))
         }
+    }
+
+    /// `auth.nickname`, when it is a valid name nobody else uses.
+    private func requestedNickname(_ socket: Socket) -> String? {
+        guard let wanted = (try? JSONValue.parse(socket.handshake.auth))?["nickname"]?.stringValue?.trimmed(),
+              !wanted.isEmpty, wanted.count <= Self.maxNicknameLength,
+              !nicknames.values.contains(wanted) else { return nil }
+        return wanted
     }
 
     private func setNickname(_ nickname: String, for socket: Socket) {
