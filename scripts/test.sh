@@ -1,54 +1,68 @@
 #!/usr/bin/env bash
-# Runs every test: bootstrap, swift build (debug, all products), swift test (unit tests), then the pytest
-# integration suite (Tests/integration) against the freshly built binaries.
-# Extra arguments are passed to pytest, e.g.  scripts/test.sh -k handshake -x
-# Exits non-zero if any step fails; pytest's "no tests collected" (exit 5) counts as a failure.
+# Runs every test, installing what it needs first (Debian packages, .venv, Chromium, the client bundle):
+#   Swift unit tests · Engine.IO and Socket.IO integration tests with the real python-engineio / python-socketio
+#   clients · the C ABI (C programs against the installed libsio.so, valgrind) · the Python binding · the official
+#   browser client in headless Chromium · a short fuzz run of every decoder.
+# Extra arguments go to the integration pytest run, e.g.  scripts/test.sh -k handshake -x
+# Exits non-zero if any step fails; a pytest run that collects no tests (exit 5) counts as a failure.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+PYTEST="$ROOT/.venv/bin/pytest"
 
 section() { printf '\n======== %s ========\n' "$*"; }
-
-section "bootstrap"
-bash "$ROOT/scripts/bootstrap.sh"
-
-section "swift build (debug)"
-swift build
-
 failed=()
 
-section "swift test (unit tests)"
-swift_test_log="$(mktemp)"
-trap 'rm -f "$swift_test_log"' EXIT
-set +e
-swift test 2>&1 | tee "$swift_test_log"
-rc=${PIPESTATUS[0]}
-set -e
-if [ "$rc" -ne 0 ]; then
-    if grep -qi 'no tests found' "$swift_test_log"; then
-        echo "test.sh: swift test found no unit tests (not a failure yet)"
-    else
-        echo "test.sh: swift test FAILED (exit $rc)"
-        failed+=("swift test")
+# run NAME COMMAND...: runs a step, records a failure without stopping the others.
+run() {
+    local name="$1"
+    shift
+    set +e
+    "$@"
+    local rc=$?
+    set -e
+    if [ "$rc" -eq 5 ]; then
+        echo "test.sh: $name collected no tests (exit 5), counted as a failure"
+        failed+=("$name (no tests)")
+    elif [ "$rc" -ne 0 ]; then
+        echo "test.sh: $name FAILED (exit $rc)"
+        failed+=("$name")
     fi
-fi
+}
 
-section "integration tests (pytest, Tests/integration)"
+section "bootstrap"
+bash scripts/bootstrap.sh
+bash scripts/bootstrap-browser.sh
+
+section "swift build (debug, with tests)"
+swift build --build-tests
+
+section "swift test (unit tests)"
+run "swift test" swift test --skip-build
+
+section "libsio.so (release, static Swift runtime)"
+bash scripts/build-libsio.sh
+
 SIO_BIN_DIR="$(swift build --show-bin-path)"
 export SIO_BIN_DIR
-echo "SIO_BIN_DIR=$SIO_BIN_DIR"
-set +e
-"$ROOT/.venv/bin/pytest" "$ROOT/Tests/integration" "$@"
-rc=$?
-set -e
-if [ "$rc" -eq 5 ]; then
-    echo "test.sh: pytest collected no tests (exit 5), counted as a failure"
-    failed+=("pytest (no tests collected)")
-elif [ "$rc" -ne 0 ]; then
-    echo "test.sh: pytest FAILED (exit $rc)"
-    failed+=("pytest")
-fi
+export SIO_LIB_DIR="$ROOT/build/lib"
+export SIO_LIBRARY="$ROOT/build/lib/libsio.so"
+
+section "integration tests: Engine.IO and Socket.IO (Tests/integration)"
+run "integration tests" "$PYTEST" Tests/integration "$@"
+
+section "C ABI (Tests/c)"
+run "C ABI tests" "$PYTEST" Tests/c
+
+section "Python binding (bindings/python/tests)"
+run "Python binding tests" "$PYTEST" bindings/python/tests
+
+section "browser end to end (Tests/browser)"
+run "browser tests" "$PYTEST" Tests/browser
+
+section "fuzz smoke (Fuzz)"
+run "fuzz smoke" make -C Fuzz smoke
 
 section "summary"
 if [ "${#failed[@]}" -gt 0 ]; then
