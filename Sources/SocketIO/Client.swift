@@ -54,6 +54,13 @@ final class Client: EngineSocketDelegate, TimerTarget {
         engine.close(reason: .forcedClose)
     }
 
+    /// `socket.disconnect(close: true)`, as the reference's `_disconnect`: every socket gets its DISCONNECT packet
+    /// and leaves ("server namespace disconnect"), then the connection closes.
+    func disconnectAll() {
+        for socket in Array(sockets.values) { socket.disconnect(close: false) }
+        engine.close(reason: .forcedClose)
+    }
+
     /// Closes the connection; every socket leaves with `reason`.
     func closeConnection(reason: DisconnectReason) {
         closeSockets(reason)
@@ -99,18 +106,23 @@ final class Client: EngineSocketDelegate, TimerTarget {
         closeConnection(reason: .forcedClose)
     }
 
+    /// As the reference's `ondecoded`: a CONNECT for a namespace not joined, or any other packet for a namespace
+    /// joined; anything else (an event before CONNECT, to a refused namespace, a second CONNECT) is a client in an
+    /// invalid state and its connection is closed ("forced server close").
     private func route(_ packet: SocketIOPacket) {
-        if packet.type == .connect {
+        let socket = sockets[packet.namespace]
+        if socket == nil, packet.type == .connect {
             connect(namespace: packet.namespace, auth: packet.payload)
-        } else if let socket = sockets[packet.namespace] {
+        } else if let socket, packet.type != .connect, packet.type != .connectError {
             socket.received(packet)
+        } else {
+            server.log.debug("closing \(engine.id): packet type \(packet.type) invalid in this state")
+            closeSockets(.forcedServerClose)
+            engine.close(reason: .forcedClose)
         }
-        // Packets for a namespace this client has not joined are ignored, as in the reference: after a server-side
-        // disconnect a client may still have events in flight, and its other namespaces must not suffer for it.
     }
 
     private func connect(namespace name: String, auth: [UInt8]?) {
-        guard sockets[name] == nil else { return }
         guard let namespace = server.namespace(for: name, auth: auth) else {
             refuse(namespace: name, MiddlewareError("Invalid namespace"))
             return

@@ -170,6 +170,8 @@ public final class Socket {
                   let (name, json) = try? SocketIOEventArguments.event(payload) else { return }
             let arguments = SocketIOArguments(trustedJSON: json, attachments: packet.attachments)
             let ack = packet.ackId.map { SocketIOAck(socket: self, id: $0) }
+            // Catch-all listeners first, then the middlewares, then the event's handlers (the reference's order).
+            for handler in anyHandlers { handler(name, arguments, ack) }
             if packetMiddlewares.isEmpty {
                 dispatch(name, arguments, ack)
             } else {
@@ -194,7 +196,6 @@ public final class Socket {
     }
 
     private func dispatch(_ name: String, _ arguments: SocketIOArguments, _ ack: SocketIOAck?) {
-        for handler in anyHandlers { handler(name, arguments, ack) }
         guard connected, let list = handlers[name] else { return }
         for handler in list { handler(arguments, ack) }
     }
@@ -235,7 +236,7 @@ public final class Socket {
     public func disconnect(close closeConnection: Bool = false) {
         guard connected else { return }
         if closeConnection {
-            client.closeConnection(reason: .forcedServerClose)
+            client.disconnectAll()
             return
         }
         client.write(EncodedPacket.control(.disconnect, namespace: namespace.name, payload: nil))

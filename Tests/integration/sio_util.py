@@ -13,7 +13,9 @@ Every wait here is bounded. Engine.IO pings are answered by the wire helpers unl
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import logging
 import threading
 import time
 import urllib.parse
@@ -303,6 +305,18 @@ def open_wire(base: str, transport: str, **query) -> _Wire:
 # The real python-socketio client
 
 
+_client_numbers = itertools.count(1)
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list):
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(f"{record.levelname}: {record.getMessage()}")
+
+
 class SioClient:
     """A socketio.Client (no reconnection) that records every event, connect, connect_error and disconnect of
     the namespaces it is told about.
@@ -316,7 +330,15 @@ class SioClient:
         self.transports = transports
         self.namespaces = list(namespaces)
         self.auth = auth
-        self.client = socketio.Client(reconnection=False, handle_sigint=False)
+        # Warnings of the client libraries (e.g. "Unexpected packet from server, aborting") go into the failure
+        # messages of this client's waits.
+        self.warnings: list[str] = []
+        logger = logging.getLogger(f"sio-test-client-{next(_client_numbers)}")
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+        logger.addHandler(_ListHandler(self.warnings))
+        self.client = socketio.Client(reconnection=False, handle_sigint=False, logger=logger,
+                                      engineio_logger=logger)
         self._cond = threading.Condition()
         self.log: list[tuple[str, str, tuple]] = []  # (namespace, event, args), in arrival order
         self._taken: set[int] = set()
@@ -370,10 +392,14 @@ class SioClient:
                         return args
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    seen = [(n, e) for n, e, _ in self.log]
-                    raise AssertionError(f"no {event!r} on {ns} within {timeout} s (transport "
-                                         f"{self.transport}); received so far: {seen}")
+                    raise AssertionError(f"no {event!r} on {ns} within {timeout} s; {self.state()}")
                 self._cond.wait(remaining)
+
+    def state(self) -> str:
+        """For failure messages: transport, namespaces, what was received, the client libraries' warnings."""
+        seen = [(n, e) for n, e, _ in self.log]
+        return (f"transport {self.transport}, connected {self.client.connected}, namespaces "
+                f"{list(self.client.namespaces)}, received {seen}, client warnings {self.warnings}")
 
     @property
     def transport(self) -> str | None:
@@ -383,8 +409,14 @@ class SioClient:
             return None
 
     # -- actions ---------------------------------------------------------------------------------------------------
+    def _emit(self, event: str, args: tuple, ns: str, callback=None) -> None:
+        try:
+            self.client.emit(event, args, namespace=ns, callback=callback)
+        except socketio.exceptions.BadNamespaceError as e:
+            raise AssertionError(f"emit {event!r}: {e}; {self.state()}") from None
+
     def emit(self, event: str, *args, ns: str = "/") -> None:
-        self.client.emit(event, tuple(args), namespace=ns)
+        self._emit(event, tuple(args), ns)
 
     def call(self, event: str, *args, ns: str = "/", timeout: float = 5) -> list:
         """Emits with an ack and returns the ack's arguments as a list."""
@@ -395,9 +427,9 @@ class SioClient:
             box.append(list(reply))
             done.set()
 
-        self.client.emit(event, tuple(args), namespace=ns, callback=callback)
+        self._emit(event, tuple(args), ns, callback)
         if not done.wait(timeout):
-            raise AssertionError(f"no ack for {event!r} on {ns} within {timeout} s (transport {self.transport})")
+            raise AssertionError(f"no ack for {event!r} on {ns} within {timeout} s; {self.state()}")
         return box[0]
 
     def call1(self, event: str, *args, ns: str = "/", timeout: float = 5):
