@@ -12,7 +12,9 @@
  *               thread (inside a callback, or in a function given to `sio_server_post`), or before the server is
  *               started; elsewhere they return SIO_ETHREAD. Functions marked [ANY THREAD] may be called from any
  *               thread: off the loop thread their work is queued to the loop and they return SIO_OK once queued
- *               (errors found later, such as a socket that has gone, are then silent).
+ *               (errors found later, such as a socket that has gone, are then silent). A host that calls
+ *               sio_server_run on a thread of its own must not make [LOOP] calls from other threads once it
+ *               did: between that call and the loop's start, use sio_server_post.
  *   Memory      Pointers passed INTO callbacks are borrowed for the duration of the callback: copy what you keep.
  *               Strings you pass are copied before the call returns. Destructors accept NULL. Memory returned
  *               with "free with sio_free" is yours.
@@ -141,12 +143,13 @@ typedef struct sio_socket_s sio_socket_t;
  * destroy it with sio_server_destroy. [ANY THREAD] */
 int sio_server_create(sio_server_t **out, const sio_options_t *options);
 
-/* Listens on `host` ("0.0.0.0", "127.0.0.1", "::") and `port` (0 picks a free one, see sio_server_port).
- * SIO_ELISTEN when the address cannot be used. [LOOP] */
+/* Listens on `host` ("0.0.0.0", "127.0.0.1", "::") and `port` (0 picks a free one, see sio_server_port). May be
+ * called again to listen on more addresses. SIO_ELISTEN when the address cannot be used. [LOOP] */
 int sio_server_listen(sio_server_t *server, const char *host, uint16_t port);
-/* Listens on an already bound TCP socket `fd` (for example one inherited from a supervisor). [LOOP] */
+/* Listens on an already bound TCP socket `fd` (for example one inherited from a supervisor). On success the server
+ * owns `fd` and closes it when it stops. [LOOP] */
 int sio_server_listen_fd(sio_server_t *server, int fd);
-/* The port listened on, or a negative error. [ANY THREAD] */
+/* The port of the first listener, or a negative error (SIO_ESTATE when not listening). [ANY THREAD] */
 int sio_server_port(const sio_server_t *server);
 
 /* Runs the loop on the calling thread until sio_server_stop. SIO_ESTATE if already running or stopped. */
@@ -155,7 +158,8 @@ int sio_server_run(sio_server_t *server);
 int sio_server_start(sio_server_t *server);
 /* Stops gracefully: every socket is disconnected ("server shutting down"), connections are closed once their
  * output is written (at most 2 s), then sio_server_run returns / the thread ends. Repeated calls return SIO_OK.
- * [ANY THREAD] */
+ * [ANY THREAD] — but not async-signal-safe (it takes a lock and allocates): from a signal, wake a thread that calls
+ * it (sigwait, a self-pipe), as examples/c/chat_server.c does. */
 int sio_server_stop(sio_server_t *server);
 /* Waits for the thread started by sio_server_start to end (after sio_server_stop). SIO_ETHREAD on the loop
  * thread. */
@@ -166,11 +170,12 @@ int sio_server_wait(sio_server_t *server);
 void sio_server_destroy(sio_server_t *server);
 
 /* Runs `fn(server, user_data)` on the loop thread soon: the way to use [LOOP] functions from another thread.
- * SIO_ECLOSED if the server has stopped. [ANY THREAD] */
+ * SIO_ECLOSED (and `fn` never runs) once the server is stopping. [ANY THREAD] */
 typedef void (*sio_task_cb)(sio_server_t *server, void *user_data);
 int sio_server_post(sio_server_t *server, sio_task_cb fn, void *user_data);
 
-/* Plain HTTP requests outside the Socket.IO path (to serve a page): answer with sio_http_respond, exactly once,
+/* Plain HTTP requests outside the Socket.IO path (to serve a page), and the client bundle's paths under it
+ * (`/socket.io/socket.io.js`, `.min.js`, `.map`, as the reference's serveClient): answer with sio_http_respond, exactly once,
  * during the callback. `method` and `path` (path and query) are borrowed. Without a handler such requests get 404. */
 typedef struct sio_http_request_s sio_http_request_t;
 typedef void (*sio_http_cb)(sio_server_t *server, sio_http_request_t *request, const char *method, const char *path,
@@ -240,13 +245,15 @@ int sio_namespace_broadcast(sio_namespace_t *ns, const char *const *rooms, size_
 int sio_namespace_emit(sio_namespace_t *ns, const char *event, const char *args_json, size_t args_len,
                        const sio_buffer_t *binaries, size_t n_binaries);
 
-/* Called once with every reply of a broadcast with acknowledgements: status 0 when every reached client answered,
- * SIO_ETIMEOUT (with the replies so far) otherwise. `replies` is borrowed. */
+/* Called exactly once with the replies of a broadcast with acknowledgements: status 0 when every reached client
+ * answered, SIO_ETIMEOUT (with the replies so far) when the timeout expired first, SIO_ECLOSED (with the replies so
+ * far) when the server stopped first. `replies` is borrowed. */
 typedef void (*sio_broadcast_ack_cb)(int status, const sio_args_t *const *replies, size_t n_replies,
                                      void *user_data);
-/* Like sio_namespace_broadcast, waiting at most `timeout_ms` for every recipient's acknowledgement. [LOOP] */
+/* Like sio_namespace_broadcast, waiting at most `timeout_ms` (> 0, else SIO_EINVAL) for every recipient's
+ * acknowledgement. [LOOP] */
 int sio_namespace_broadcast_with_ack(sio_namespace_t *ns, const char *const *rooms, size_t n_rooms,
-                                     const char *const *except, size_t n_except, const char *event,
+                                     const char *const *except, size_t n_except, unsigned flags, const char *event,
                                      const char *args_json, size_t args_len, const sio_buffer_t *binaries,
                                      size_t n_binaries, uint32_t timeout_ms, sio_broadcast_ack_cb cb,
                                      void *user_data);
@@ -254,7 +261,9 @@ int sio_namespace_broadcast_with_ack(sio_namespace_t *ns, const char *const *roo
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* Sockets                                                                                                          */
 
-/* The socket's id (also the name of its own room). NULL for a stale handle. [LOOP] */
+/* The getters below return NULL (or false) for a stale handle and off the loop thread alike. */
+
+/* The socket's id (also the name of its own room). [LOOP] */
 const char *sio_socket_id(sio_socket_t *socket);
 /* The name of its namespace. [LOOP] */
 const char *sio_socket_namespace(sio_socket_t *socket);
@@ -270,8 +279,15 @@ const char *sio_socket_query(sio_socket_t *socket, const char *name);
 const char *sio_socket_header(sio_socket_t *socket, const char *name);
 /* The peer's address ("127.0.0.1"). Same lifetime. [LOOP] */
 const char *sio_socket_address(sio_socket_t *socket);
-/* The rooms it is in (its id room included), as a JSON array of strings in *json_out: free with sio_free. [LOOP] */
+/* The rooms it is in (its id room included), as a JSON array of strings in *json_out: free with sio_free.
+ * SIO_ECLOSED for a stale handle, SIO_ETHREAD off the loop thread. [LOOP] */
 int sio_socket_rooms(sio_socket_t *socket, char **json_out);
+/* Its whole handshake as the reference's object, JSON in *json_out (free with sio_free):
+ * {"headers":{...},"time":"...","address":"...","xdomain":false,"secure":false,"issued":1700000000000,
+ *  "url":"/socket.io/?EIO=4...","query":{...},"auth":{...}}. [LOOP] */
+int sio_socket_handshake(sio_socket_t *socket, char **json_out);
+/* True when connection state recovery restored this socket's session (same id, rooms and missed packets). [LOOP] */
+bool sio_socket_recovered(sio_socket_t *socket);
 
 /* Your pointer on the socket; the library never touches what it points to. [LOOP] */
 int sio_socket_set_user_data(sio_socket_t *socket, void *user_data);
@@ -309,12 +325,13 @@ int sio_socket_emit(sio_socket_t *socket, const char *event, const char *args_js
 /* The client's reply to an event sent with sio_socket_emit_with_ack: status 0 with `reply`, SIO_ETIMEOUT, or
  * SIO_ECLOSED when the socket left first (then `reply` is NULL). Called exactly once. */
 typedef void (*sio_ack_cb)(sio_socket_t *socket, int status, const sio_args_t *reply, void *user_data);
-/* Sends `event` asking for an acknowledgement, waiting at most `timeout_ms` (0: no timeout). [LOOP] */
+/* Sends `event` asking for an acknowledgement, waiting at most `timeout_ms` (0: no timeout: then only the socket
+ * leaving ends the wait, with SIO_ECLOSED). [LOOP] */
 int sio_socket_emit_with_ack(sio_socket_t *socket, const char *event, const char *args_json, size_t args_len,
                              const sio_buffer_t *binaries, size_t n_binaries, uint32_t timeout_ms, sio_ack_cb cb,
                              void *user_data);
 
-/* Joins / leaves a room. [LOOP] */
+/* Joins / leaves a room. SIO_ECLOSED once the socket has left, SIO_ETHREAD off the loop thread. [LOOP] */
 int sio_socket_join(sio_socket_t *socket, const char *room);
 int sio_socket_leave(sio_socket_t *socket, const char *room);
 

@@ -57,6 +57,8 @@ public final class EngineServer: HTTPServerHandler {
             shutdownHook = nil
         }
         for socket in Array(sessions.values) { socket.close(reason: .forcedClose) }
+        // Polling sessions still waiting for a GET to carry their close packet will not get one: end them now.
+        for socket in Array(sessions.values) { socket.finish(.forcedClose) }
         http?.close()
     }
 

@@ -47,24 +47,29 @@ public func sio_namespace_emit(_ ns: OpaquePointer?, _ event: UnsafePointer<CCha
 @_cdecl("sio_namespace_broadcast_with_ack")
 public func sio_namespace_broadcast_with_ack(_ ns: OpaquePointer?, _ toRooms: UnsafePointer<UnsafePointer<CChar>?>?,
                                              _ toCount: Int, _ exceptRooms: UnsafePointer<UnsafePointer<CChar>?>?,
-                                             _ exceptCount: Int, _ event: UnsafePointer<CChar>?,
+                                             _ exceptCount: Int, _ flags: UInt32, _ event: UnsafePointer<CChar>?,
                                              _ json: UnsafePointer<CChar>?, _ length: Int,
                                              _ binaries: UnsafeRawPointer?, _ count: Int, _ timeout: UInt32,
                                              _ callback: sio_broadcast_ack_cb?,
                                              _ userData: UnsafeMutableRawPointer?) -> Int32 {
-    guard let box = NamespaceBox.from(ns), let callback, let name = eventName(event),
+    guard let box = NamespaceBox.from(ns), let callback, let name = eventName(event), timeout > 0, flags & ~0x7 == 0,
           let to = rooms(toRooms, toCount), let except = rooms(exceptRooms, exceptCount) else {
         return SIOError.invalidArgument.rawValue
     }
     guard box.server.mayTouchLoop else { return SIOError.thread.rawValue }
     guard let payload = arguments(json, length, binaries, count) else { return SIOError.json.rawValue }
     nonisolated(unsafe) let context = userData
-    target(box, to, except, 0).timeout(UInt64(timeout)).emit(name, payload) { error, replies in
+    target(box, to, except, flags).timeout(UInt64(timeout)).emit(name, payload) { error, replies in
         let boxes = replies.map { ArgsBox($0) }
         let pointers: [OpaquePointer?] = boxes.map { $0.pointer }  // kept alive by `boxes` below
         withExtendedLifetime(boxes) {
             pointers.withUnsafeBufferPointer { buffer in
-                callback(error == nil ? 0 : SIOError.timeout.rawValue, buffer.baseAddress, buffer.count, context)
+                let status: SIOError = switch error {
+                case nil: .ok
+                case .timeout?: .timeout
+                default: .closed
+                }
+                callback(status.rawValue, buffer.baseAddress, buffer.count, context)
             }
         }
     }

@@ -52,7 +52,7 @@ public func sio_namespace_on_connection(_ ns: OpaquePointer?, _ callback: sio_co
     guard let box = NamespaceBox.from(ns), let callback else { return SIOError.invalidArgument.rawValue }
     guard box.server.mayTouchLoop else { return SIOError.thread.rawValue }
     nonisolated(unsafe) let context = userData
-    box.namespace.onConnection { socket in
+    box.namespace.onConnection { [unowned box] socket in
         callback(SocketBox.of(socket, server: box.server).pointer, context)
     }
     return 0
@@ -64,7 +64,7 @@ public func sio_namespace_use(_ ns: OpaquePointer?, _ callback: sio_middleware_c
     guard let box = NamespaceBox.from(ns), let callback else { return SIOError.invalidArgument.rawValue }
     guard box.server.mayTouchLoop else { return SIOError.thread.rawValue }
     nonisolated(unsafe) let context = userData
-    box.namespace.use { socket, next in
+    box.namespace.use { [unowned box] socket, next in
         let handle = HandleTable.shared.addStrong(NextBox(loop: box.server.loop, next: next))
         callback(SocketBox.of(socket, server: box.server).pointer, HandleTable.pointer(handle), context)
     }

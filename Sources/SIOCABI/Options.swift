@@ -4,6 +4,7 @@ import SocketIO
 final class OptionsBox {
     var options = SocketIOOptions()
     var storedRecovery = ConnectionStateRecovery()
+    var corsCredentials = false
 }
 
 @_cdecl("sio_options_new")
@@ -67,9 +68,9 @@ public func sio_options_set_bool(_ pointer: OpaquePointer?, _ key: Int32, _ valu
     switch key {
     case 7: box.options.engine.allowUpgrades = value
     case 9:
-        var cors = box.options.engine.cors ?? CORSOptions(origin: .reflect)
-        cors.credentials = value
-        box.options.engine.cors = cors
+        // Remembered, and applied when (or if) an origin switches CORS on.
+        box.corsCredentials = value
+        box.options.engine.cors?.credentials = value
     case 14: box.options.connectionStateRecovery = value ? box.pendingRecovery : nil
     case 16:
         box.pendingRecovery.skipMiddlewares = value
@@ -97,7 +98,7 @@ public func sio_options_set_string(_ pointer: OpaquePointer?, _ key: Int32, _ va
         guard !transports.isEmpty else { return SIOError.invalidArgument.rawValue }
         box.options.engine.transports = transports
     case 8:
-        var cors = box.options.engine.cors ?? CORSOptions()
+        var cors = box.options.engine.cors ?? CORSOptions(credentials: box.corsCredentials)
         switch text {
         case "*": cors.origin = .any
         case "reflect": cors.origin = .reflect

@@ -20,15 +20,20 @@ final class ServerBox {
     private var ranOnThread = false
     var namespaces: [String: NamespaceBox] = [:]
     var httpHandler: (callback: sio_http_cb, userData: UnsafeMutableRawPointer?)?
+    private let clientBundleRoute = HTTPFallback(box: nil)
 
     init(options: SocketIOOptions) throws {
         loop = try EventLoop()
         io = SocketIOServer(loop: loop, options: options)
         http = HTTPServer(loop: loop, limits: io.engine.httpLimits)
         http.handler = router
+        // `<path>socket.io.js` (and .min.js, .map, ...) go to the host's HTTP handler, ahead of the Socket.IO path,
+        // so a C program can serve the client bundle the way the reference's `serveClient` does.
+        router.add(prefix: options.engine.path + "socket.io", clientBundleRoute)
         io.attach(to: router)
         loop.addShutdownHook { [unowned self] in http.close() }
         router.fallback = { [unowned self] exchange in serveOther(exchange) }
+        clientBundleRoute.box = self
     }
 
     var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
@@ -52,8 +57,7 @@ final class ServerBox {
             return true
         }
         guard currentState != .stopped else { return false }
-        loop.execute(work)
-        return true
+        return loop.execute(work)
     }
 
     func listen(host: String, port: Int) -> Int32 {
@@ -161,7 +165,7 @@ final class ServerBox {
 
     // MARK: Plain HTTP
 
-    private func serveOther(_ exchange: HTTPExchange) {
+    func serveOther(_ exchange: HTTPExchange) {
         guard let handler = httpHandler else {
             exchange.respond(HTTPResponse(status: 404, text: "Not Found"))
             return
@@ -189,6 +193,21 @@ final class ServerBox {
         let box = NamespaceBox(server: self, namespace: io.of(normalized))
         namespaces[normalized] = box
         return box
+    }
+}
+
+/// Routes requests to the host's HTTP handler (the client bundle's paths under the Socket.IO path).
+final class HTTPFallback: HTTPServerHandler {
+    weak var box: ServerBox?
+    init(box: ServerBox?) { self.box = box }
+
+    func httpServer(handle exchange: HTTPExchange) {
+        if let box { box.serveOther(exchange) } else { exchange.respond(HTTPResponse(status: 404, text: "Not Found")) }
+    }
+
+    func httpServer(upgrade: HTTPUpgrade) {
+        upgrade.connection.write(WebSocketHandshake.refusal(status: 400, message: "Bad Request"))
+        upgrade.connection.close()
     }
 }
 
@@ -273,7 +292,7 @@ public func sio_server_post(_ server: OpaquePointer?, _ fn: sio_task_cb?, _ user
     guard let box = ServerBox.from(server), let fn else { return SIOError.invalidArgument.rawValue }
     guard box.currentState != .stopped else { return SIOError.closed.rawValue }
     nonisolated(unsafe) let context = userData
-    box.loop.execute { [box] in fn(box.pointer, context) }
+    guard box.loop.execute({ [box] in fn(box.pointer, context) }) else { return SIOError.closed.rawValue }
     return 0
 }
 
@@ -296,7 +315,8 @@ public func sio_http_respond(_ request: OpaquePointer?, _ status: Int32, _ conte
     guard let exchange = box.exchange, !exchange.isAnswered else { return SIOError.state.rawValue }
     var headers: [(name: String, value: String)] = []
     if let contentType {
-        guard let type = swiftString(contentType), !type.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+        guard let type = swiftString(contentType),
+              !type.utf8.contains(where: { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }) else {
             return SIOError.invalidArgument.rawValue
         }
         headers.append(("Content-Type", type))

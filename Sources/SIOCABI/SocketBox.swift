@@ -169,9 +169,26 @@ public func sio_args_binary(_ args: OpaquePointer?, _ index: Int, _ length: Unsa
 // MARK: - Socket properties
 
 private func loopSocket(_ pointer: OpaquePointer?) -> (SocketBox, Socket)? {
-    guard let box = SocketBox.from(pointer), box.server.loop.isInLoopThread || box.server.currentState == .created,
-          let socket = box.socket else { return nil }
+    guard let box = SocketBox.from(pointer), box.server.mayTouchLoop, let socket = box.socket else { return nil }
     return (box, socket)
+}
+
+/// Why `loopSocket` found nothing: the wrong thread (SIO_ETHREAD) or a socket that is gone (SIO_ECLOSED).
+private func socketError(_ pointer: OpaquePointer?) -> Int32 {
+    if let box = SocketBox.from(pointer), !box.server.mayTouchLoop { return SIOError.thread.rawValue }
+    return SIOError.closed.rawValue
+}
+
+/// A live, not yet departed socket on its loop thread, or the error to return.
+private func liveSocket(_ pointer: OpaquePointer?) -> Result<(SocketBox, Socket), SIOErrorCode> {
+    guard let (box, socket) = loopSocket(pointer) else { return .failure(SIOErrorCode(socketError(pointer))) }
+    guard !socket.disconnected else { return .failure(SIOErrorCode(SIOError.closed.rawValue)) }
+    return .success((box, socket))
+}
+
+struct SIOErrorCode: Error {
+    let code: Int32
+    init(_ code: Int32) { self.code = code }
 }
 
 @_cdecl("sio_socket_id")
@@ -227,18 +244,35 @@ public func sio_socket_address(_ pointer: OpaquePointer?) -> UnsafePointer<CChar
 public func sio_socket_rooms(_ pointer: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guard let out else { return SIOError.invalidArgument.rawValue }
     out.pointee = nil
-    guard let (_, socket) = loopSocket(pointer) else { return SIOError.closed.rawValue }
-    let json = JSONValue.array(socket.rooms.sorted().map { .string($0) }).serialize()
-    guard let memory = malloc(json.count + 1)?.assumingMemoryBound(to: CChar.self) else { return SIOError.noMemory.rawValue }
-    json.withUnsafeBytes { UnsafeMutableRawPointer(memory).copyMemory(from: $0.baseAddress!, byteCount: json.count) }
-    memory[json.count] = 0
+    guard let (_, socket) = loopSocket(pointer) else { return socketError(pointer) }
+    return copyOut(JSONValue.array(socket.rooms.sorted().map { .string($0) }).serialize(), to: out)
+}
+
+@_cdecl("sio_socket_recovered")
+public func sio_socket_recovered(_ pointer: OpaquePointer?) -> Bool {
+    loopSocket(pointer)?.1.recovered ?? false
+}
+
+@_cdecl("sio_socket_handshake")
+public func sio_socket_handshake(_ pointer: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guard let out else { return SIOError.invalidArgument.rawValue }
+    out.pointee = nil
+    guard let (_, socket) = loopSocket(pointer) else { return socketError(pointer) }
+    return copyOut(socket.handshake.json.serialize(), to: out)
+}
+
+/// Hands C a NUL-terminated copy of `bytes`, to free with sio_free.
+private func copyOut(_ bytes: [UInt8], to out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+    guard let memory = malloc(bytes.count + 1)?.assumingMemoryBound(to: CChar.self) else { return SIOError.noMemory.rawValue }
+    bytes.withUnsafeBytes { if let base = $0.baseAddress { UnsafeMutableRawPointer(memory).copyMemory(from: base, byteCount: bytes.count) } }
+    memory[bytes.count] = 0
     out.pointee = memory
     return 0
 }
 
 @_cdecl("sio_socket_set_user_data")
 public func sio_socket_set_user_data(_ pointer: OpaquePointer?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
-    guard let (box, _) = loopSocket(pointer) else { return SIOError.closed.rawValue }
+    guard let (box, _) = loopSocket(pointer) else { return socketError(pointer) }
     box.cUserData = userData
     return 0
 }
@@ -254,7 +288,7 @@ public func sio_socket_get_user_data(_ pointer: OpaquePointer?) -> UnsafeMutable
 public func sio_socket_on(_ pointer: OpaquePointer?, _ event: UnsafePointer<CChar>?, _ callback: sio_event_cb?,
                           _ userData: UnsafeMutableRawPointer?) -> Int32 {
     guard let callback, let name = swiftString(event) else { return SIOError.invalidArgument.rawValue }
-    guard let (box, socket) = loopSocket(pointer) else { return SIOError.closed.rawValue }
+    guard case .success(let (box, socket)) = liveSocket(pointer) else { return socketError(pointer) }
     nonisolated(unsafe) let context = userData
     socket.on(name) { [unowned box] arguments, ack in box.deliver(callback, name, arguments, ack, context) }
     return 0
@@ -264,7 +298,7 @@ public func sio_socket_on(_ pointer: OpaquePointer?, _ event: UnsafePointer<CCha
 public func sio_socket_on_any(_ pointer: OpaquePointer?, _ callback: sio_event_cb?,
                               _ userData: UnsafeMutableRawPointer?) -> Int32 {
     guard let callback else { return SIOError.invalidArgument.rawValue }
-    guard let (box, socket) = loopSocket(pointer) else { return SIOError.closed.rawValue }
+    guard case .success(let (box, socket)) = liveSocket(pointer) else { return socketError(pointer) }
     nonisolated(unsafe) let context = userData
     socket.onAny { [unowned box] name, arguments, ack in box.deliver(callback, name, arguments, ack, context) }
     return 0
@@ -273,7 +307,7 @@ public func sio_socket_on_any(_ pointer: OpaquePointer?, _ callback: sio_event_c
 private func onLeaving(_ pointer: OpaquePointer?, _ callback: sio_disconnect_cb?, _ userData: UnsafeMutableRawPointer?,
                        register: (Socket, @escaping (DisconnectReason) -> Void) -> Void) -> Int32 {
     guard let callback else { return SIOError.invalidArgument.rawValue }
-    guard let (box, socket) = loopSocket(pointer) else { return SIOError.closed.rawValue }
+    guard case .success(let (box, socket)) = liveSocket(pointer) else { return socketError(pointer) }
     nonisolated(unsafe) let context = userData
     register(socket) { [unowned box] reason in
         reason.rawValue.withCString { callback(box.pointer, $0, context) }
@@ -328,10 +362,7 @@ public func sio_socket_emit_with_ack(_ pointer: OpaquePointer?, _ event: UnsafeP
                                      _ userData: UnsafeMutableRawPointer?) -> Int32 {
     guard let callback, let name = eventName(event) else { return SIOError.invalidArgument.rawValue }
     guard let payload = arguments(json, length, binaries, count) else { return SIOError.json.rawValue }
-    guard let (box, socket) = loopSocket(pointer) else {
-        if let box = SocketBox.from(pointer), !box.server.loop.isInLoopThread { return SIOError.thread.rawValue }
-        return SIOError.closed.rawValue
-    }
+    guard let (box, socket) = loopSocket(pointer) else { return socketError(pointer) }
     guard socket.connected else { return SIOError.closed.rawValue }
     nonisolated(unsafe) let context = userData
     let handle = box.pointer
@@ -349,17 +380,23 @@ public func sio_socket_emit_with_ack(_ pointer: OpaquePointer?, _ event: UnsafeP
 @_cdecl("sio_socket_join")
 public func sio_socket_join(_ pointer: OpaquePointer?, _ room: UnsafePointer<CChar>?) -> Int32 {
     guard let room = swiftString(room) else { return SIOError.invalidArgument.rawValue }
-    guard let (_, socket) = loopSocket(pointer) else { return SIOError.closed.rawValue }
-    socket.join(room)
-    return 0
+    switch liveSocket(pointer) {
+    case .failure(let error): return error.code
+    case .success(let (_, socket)):
+        socket.join(room)
+        return 0
+    }
 }
 
 @_cdecl("sio_socket_leave")
 public func sio_socket_leave(_ pointer: OpaquePointer?, _ room: UnsafePointer<CChar>?) -> Int32 {
     guard let room = swiftString(room) else { return SIOError.invalidArgument.rawValue }
-    guard let (_, socket) = loopSocket(pointer) else { return SIOError.closed.rawValue }
-    socket.leave(room)
-    return 0
+    switch liveSocket(pointer) {
+    case .failure(let error): return error.code
+    case .success(let (_, socket)):
+        socket.leave(room)
+        return 0
+    }
 }
 
 @_cdecl("sio_socket_disconnect")

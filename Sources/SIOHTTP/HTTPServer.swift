@@ -32,7 +32,7 @@ public final class HTTPServer {
     public let requestTimeout: UInt64
     public weak var handler: (any HTTPServerHandler)?
 
-    private var listener: TCPListener?
+    private var listeners: [TCPListener] = []
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     private(set) var isClosing = false
     let log = Logger("http")
@@ -45,19 +45,20 @@ public final class HTTPServer {
         self.requestTimeout = requestTimeout
     }
 
-    /// Listens on `host:port`; port 0 picks one (see `port`). Loop thread.
+    /// Listens on `host:port`; port 0 picks one (see `port`). May be called again for more addresses. Loop thread.
     public func listen(host: String, port: Int, backlog: Int32 = 511) throws {
-        listener = try TCPListener(loop: loop, host: host, port: port, backlog: backlog) { [unowned self] tcp in
+        listeners.append(try TCPListener(loop: loop, host: host, port: port, backlog: backlog) { [unowned self] tcp in
             accept(tcp)
-        }
+        })
     }
 
-    /// Listens on an already bound socket. Loop thread.
+    /// Listens on an already bound socket, which the server then owns (and closes). Loop thread.
     public func listen(fd: Int32, backlog: Int32 = 511) throws {
-        listener = try TCPListener(loop: loop, fd: fd, backlog: backlog) { [unowned self] tcp in accept(tcp) }
+        listeners.append(try TCPListener(loop: loop, fd: fd, backlog: backlog) { [unowned self] tcp in accept(tcp) })
     }
 
-    public var port: Int { listener?.port ?? 0 }
+    /// The port of the first listener (0 when not listening).
+    public var port: Int { listeners.first?.port ?? 0 }
 
     private func accept(_ tcp: TCPConnection) {
         guard !isClosing else {
@@ -80,8 +81,8 @@ public final class HTTPServer {
     public func close() {
         guard !isClosing else { return }
         isClosing = true
-        listener?.close()
-        listener = nil
+        for listener in listeners { listener.close() }
+        listeners.removeAll()
         for connection in Array(connections.values) { connection.closeWhenIdle() }
     }
 }

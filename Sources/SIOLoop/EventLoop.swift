@@ -42,6 +42,8 @@ public final class EventLoop: @unchecked Sendable {
     private var armedDeadline: UInt64 = .max
 
     var flushQueue: [TCPConnection] = []
+    /// Every open connection, so a stop can close them properly when the grace period ends.
+    var connections: [ObjectIdentifier: TCPConnection] = [:]
     var endOfTurn: [() -> Void] = []
     private var shutdownHooks: [(id: Int, hook: () -> Void)] = []
     private var nextHookID = 0
@@ -193,9 +195,14 @@ public final class EventLoop: @unchecked Sendable {
         // A last timer cuts connections that have not drained in time; unref'd so it never delays a clean exit.
         let graceTimer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
         uv_timer_init(uvLoop, graceTimer)
+        graceTimer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         uv_timer_start(graceTimer, { timer in
+            let loop = EventLoop.from(timer!.pointee.data)
+            for connection in Array(loop.connections.values) { connection.close(afterFlush: false) }
+            uv_close(handlePointer(timer!), nil)
+            // Anything else still open (a listener nobody closed) must not keep the loop alive.
             uv_walk(timer!.pointee.loop, { handle, _ in
-                if uv_is_closing(handle) == 0 { uv_close(handle, nil) }
+                if uv_is_closing(handle) == 0, uv_has_ref(handle) != 0 { uv_close(handle, nil) }
             }, nil)
         }, grace, 0)
         uv_unref(handlePointer(graceTimer))
@@ -206,14 +213,16 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Submitting work from other threads
 
-    /// Runs `work` on the loop thread soon. Thread-safe: the one way into a loop from outside. Work submitted after
-    /// the loop stopped is dropped.
-    public func execute(_ work: @escaping () -> Void) {
+    /// Runs `work` on the loop thread soon. Thread-safe: the one way into a loop from outside. Returns false (and
+    /// drops the work) once the loop is stopping.
+    @discardableResult
+    public func execute(_ work: @escaping () -> Void) -> Bool {
         // Sending under the lock: once shutdown set `stopRequested`, the async handle may be closed at any time.
         submitLock.withLock {
-            guard !stopRequested else { return }
+            guard !stopRequested else { return false }
             submitted.append(work)
             if submitted.count == 1 { uv_async_send(wakeup) }
+            return true
         }
     }
 

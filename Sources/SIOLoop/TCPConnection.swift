@@ -38,6 +38,7 @@ public final class TCPConnection {
         // Retained by the handle; released in the close callback.
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
         uv_tcp_nodelay(handle, 1)
+        loop.connections[ObjectIdentifier(self)] = self
     }
 
     deinit {
@@ -192,6 +193,8 @@ public final class TCPConnection {
         state = .closed
         pending.removeAll()
         pendingBytes = 0
+        loop.connections.removeValue(forKey: ObjectIdentifier(self))
+        guard uv_is_closing(handlePointer(handle)) == 0 else { return }
         uv_close(handlePointer(handle)) { handle in
             let connection = Unmanaged<TCPConnection>.fromOpaque(handle!.pointee.data!).takeRetainedValue()
             let handler = connection.handler

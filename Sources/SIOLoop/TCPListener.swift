@@ -105,6 +105,7 @@ public final class TCPListener {
     private func closeHandle() {
         closed = true
         handle.pointee.data = nil
+        guard uv_is_closing(handlePointer(handle)) == 0 else { return }
         uv_close(handlePointer(handle)) { $0!.deallocate() }
     }
 }

@@ -22,6 +22,8 @@ final class PendingAck: TimerTarget {
 /// replies arrived, or when the timeout fires first.
 final class BroadcastAckCollector: TimerTarget {
     private unowned let loop: EventLoop
+    /// Called once when the collector finishes (the namespace forgets it).
+    var onFinish: (() -> Void)?
     private var completion: ((SocketIOError?, [SocketIOArguments]) -> Void)?
     private var responses: [SocketIOArguments] = []
     private var expectedClients = 0
@@ -58,10 +60,12 @@ final class BroadcastAckCollector: TimerTarget {
 
     func timerFired(now: UInt64) { finish(.timeout) }
 
-    private func finish(_ error: SocketIOError?) {
+    func finish(_ error: SocketIOError?) {
         guard let done = completion else { return }
         completion = nil
         loop.cancelTimer(self)
+        onFinish?()
+        onFinish = nil
         done(error, responses)
     }
 }

@@ -67,10 +67,12 @@ public struct BroadcastOperator {
     }
 
     /// Emits and collects every recipient's acknowledgement. `completion` gets `nil` and all replies once every
-    /// reached client answered, or `.timeout` and the replies so far when the timeout (default 5000 ms) expires.
+    /// reached client answered, `.timeout` and the replies so far when the timeout (default 5000 ms) expires, or
+    /// `.disconnected` and the replies so far if the server closes first. It is called exactly once.
     public func emit(_ event: String, _ arguments: SocketIOArguments,
                      ack completion: @escaping (SocketIOError?, [SocketIOArguments]) -> Void) {
         let collector = BroadcastAckCollector(loop: namespace.server.loop, completion: completion)
+        namespace.track(collector)
         namespace.server.loop.schedule(collector, afterMilliseconds: options.flags.timeout ?? 5000)
         namespace.adapter.broadcastWithAck(
             OutgoingEvent(event: event, arguments: arguments), options: options,

@@ -1,4 +1,8 @@
 import SIOHTTP
+import SocketIOCodec
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a client sent when it connected to a namespace: the HTTP handshake of its Engine.IO session and the auth
 /// payload of its CONNECT packet.
@@ -35,4 +39,37 @@ public struct Handshake: Sendable {
     public func queryValue(_ name: String) -> String? { query.first { $0.name == name }?.value }
 
     public var authText: String { String(decoding: auth, as: UTF8.self) }
+
+    /// The reference's handshake object: `{headers, time, address, xdomain, secure, issued, url, query, auth}`
+    /// (repeated headers joined with ", ", as Node does; `time` as text, `issued` in milliseconds).
+    public var json: JSONValue {
+        var headerValues: [(String, JSONValue)] = []
+        for header in headers {
+            if let index = headerValues.firstIndex(where: { $0.0 == header.name }), case .string(let first) = headerValues[index].1 {
+                headerValues[index].1 = .string(first + ", " + header.value)
+            } else {
+                headerValues.append((header.name, .string(header.value)))
+            }
+        }
+        var queryValues: [(String, JSONValue)] = []
+        for item in query where !queryValues.contains(where: { $0.0 == item.name }) {
+            queryValues.append((item.name, .string(item.value)))
+        }
+        return .object([
+            ("headers", .object(headerValues)), ("time", .string(Handshake.describe(milliseconds: time))),
+            ("address", .string(address)), ("xdomain", .bool(header("origin") != nil)), ("secure", .bool(secure)),
+            ("issued", .number(Double(time))), ("url", .string(url)), ("query", .object(queryValues)),
+            ("auth", (try? JSONValue.parse(auth)) ?? .object([])),
+        ])
+    }
+
+    /// A date in the shape of JavaScript's `Date.prototype.toString` in UTC.
+    static func describe(milliseconds: UInt64) -> String {
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = strftime(&buffer, buffer.count, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &parts)
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }

@@ -30,6 +30,7 @@ public final class Namespace {
     var middlewares: [Middleware] = []
     var connectionHandlers: [(Socket) -> Void] = []
     private var ackCounter: UInt64 = 0
+    private var pendingBroadcastAcks: [ObjectIdentifier: BroadcastAckCollector] = [:]
     let log: Logger
 
     init(name: String, server: SocketIOServer, parent: ParentNamespace? = nil) {
@@ -52,6 +53,17 @@ public final class Namespace {
     /// Called for each socket that joined, after its CONNECT reply was queued.
     public func onConnection(_ handler: @escaping (Socket) -> Void) {
         connectionHandlers.append(handler)
+    }
+
+    func track(_ collector: BroadcastAckCollector) {
+        let key = ObjectIdentifier(collector)
+        pendingBroadcastAcks[key] = collector
+        collector.onFinish = { [unowned self] in pendingBroadcastAcks.removeValue(forKey: key) }
+    }
+
+    /// The server is closing: broadcasts still waiting for acknowledgements end with `.disconnected`.
+    func failPendingBroadcastAcks() {
+        for collector in Array(pendingBroadcastAcks.values) { collector.finish(.disconnected) }
     }
 
     /// Ids for acknowledgements, shared by all sockets of the namespace so a broadcast can use one id for all.

@@ -24,6 +24,8 @@ public final class Socket {
     /// Anything the host wants to hang on the socket (not shared).
     public var userData: AnyObject?
     public private(set) var connected = false
+    /// True once the socket has left (joining rooms then does nothing).
+    public private(set) var disconnected = false
     /// True when this socket continues a session restored by connection state recovery.
     public internal(set) var recovered = false
 
@@ -141,7 +143,9 @@ public final class Socket {
 
     public func join(_ room: String) { join([room]) }
 
+    /// Joins rooms; allowed before the socket is connected (in a middleware), ignored once it has left.
     public func join(_ rooms: [String]) {
+        guard !disconnected else { return }
         namespace.adapter.addAll(id, rooms: rooms)
     }
 
@@ -256,6 +260,7 @@ public final class Socket {
         namespace.remove(self)
         client.unregister(self)
         connected = false
+        disconnected = true
         let waiting = pendingAcks
         pendingAcks.removeAll()
         for pending in waiting.values {

@@ -17,10 +17,12 @@ public struct SocketIOArguments: Sendable, Equatable {
     }
 
     /// Arguments from a JSON array text. Throws unless it is valid JSON, an array, and its placeholders match the
-    /// attachments.
+    /// attachments: each placeholder names an attachment, and there are as many placeholders as attachments.
     public init(json: [UInt8], attachments: [[UInt8]] = []) throws {
         _ = try JSONScanner.topLevelElements(json)
         if let error = JSONScanner.checkPlaceholders(json, attachmentCount: attachments.count) { throw error }
+        let placeholders = json.withUnsafeBytes { JSONScanner.placeholderCount($0, attachmentCount: attachments.count) }
+        guard placeholders == attachments.count else { throw SocketIOCodecError.illegalAttachments }
         self.json = json
         self.attachments = attachments
     }

@@ -123,7 +123,10 @@ public final class SocketIOServer {
             for socket in Array(namespace.sockets.values) { socket.close(reason: .serverShuttingDown) }
         }
         engine.close()
-        for namespace in namespaces.values { namespace.adapter.close() }
+        for namespace in namespaces.values {
+            namespace.failPendingBroadcastAcks()
+            namespace.adapter.close()
+        }
     }
 
     func wallClockMilliseconds() -> UInt64 {

@@ -13,7 +13,7 @@
  *   join ["room"] (ack)     joins; acks with the socket's rooms; leave likewise
  *   to_room [room, except|null, ...] broadcasts "room message" with the same arguments and attachments
  *   ask_room [room, ms] (ack) sio_namespace_broadcast_with_ack("poll", ["poll"]) to the room; acks
- *                           [{"status": ..., "replies": [<reply array>, ...]}]
+ *                           [{"status": ..., 0, "replies": [<reply array>, ...]}]
  *   info (ack)              acks [{"id", "ns", "auth", "query", "header", "address", "connected", "events", "ud"}]
  *   ticker [n]              a second thread emits "tick" [i] (i < n) to this socket with sio_socket_emit, then
  *                           "tock" [n] to the namespace with sio_namespace_emit, while the loop runs
@@ -310,7 +310,7 @@ static void on_ask_room(sio_socket_t *socket, const char *event, const sio_args_
     poll_ctx_t *ctx = malloc(sizeof *ctx);
     if (!ctx) abort();
     ctx->ack = ack;
-    int rc = sio_namespace_broadcast_with_ack(root_ns, rooms, rooms[0] ? 1 : 0, NULL, 0, "poll", "[\"poll\"]", 8,
+    int rc = sio_namespace_broadcast_with_ack(root_ns, rooms, rooms[0] ? 1 : 0, NULL, 0, 0, "poll", "[\"poll\"]", 8,
                                               NULL, 0, (uint32_t)a.numbers[1], poll_done, ctx);
     CHECK(rc);
     if (rc != SIO_OK) free(ctx);

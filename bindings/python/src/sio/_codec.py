@@ -25,8 +25,15 @@ def encode(args: tuple[Any, ...] | list[Any]) -> tuple[bytes, list[bytes]]:
             return list(value)
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
-    text = json.dumps(list(args), separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=default)
-    return text.encode("utf-8"), attachments
+    values = list(args)
+    text = json.dumps(values, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=default)
+    try:
+        return text.encode("utf-8"), attachments
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800") has no UTF-8 form: escape non-ASCII instead (still valid JSON, same value).
+        attachments.clear()
+        text = json.dumps(values, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=default)
+        return text.encode("ascii"), attachments
 
 
 def decode(json_bytes: bytes, attachments: list[bytes]) -> list[Any]:

@@ -133,7 +133,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_namespace_emit": (c_int, [c_void_p, c_char_p, c_char_p, c_size_t, _buffers, c_size_t]),
     "sio_namespace_broadcast_with_ack": (
         c_int,
-        [c_void_p, _strings, c_size_t, _strings, c_size_t, c_char_p, c_char_p, c_size_t, _buffers, c_size_t,
+        [c_void_p, _strings, c_size_t, _strings, c_size_t, c_uint, c_char_p, c_char_p, c_size_t, _buffers, c_size_t,
          c_uint32, BROADCAST_ACK_CB, c_void_p],
     ),
     "sio_socket_id": (c_char_p, [c_void_p]),

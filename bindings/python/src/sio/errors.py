@@ -31,7 +31,7 @@ class SIOError(Error):
     def from_code(code: int, message: str | None = None) -> "SIOError":
         from . import _lib
 
-        cls = {
+        cls: type[SIOError] = {
             _lib.EINVAL: InvalidArgumentError,
             _lib.ESTATE: StateError,
             _lib.ECLOSED: ClosedError,

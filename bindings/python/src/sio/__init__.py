@@ -1,0 +1,78 @@
+"""sio — a Socket.IO server for Python on libsio (Swift on libuv, through its C ABI).
+
+    import sio
+
+    server = sio.Server(cors_allowed_origins="*")
+
+    @server.event("chat message")
+    def chat_message(socket, msg):
+        server.emit("chat message", msg)
+
+    server.run("0.0.0.0", 3000)
+
+Every official Socket.IO client (JS, python-socketio, Swift, Java, ...) connects unchanged. Handlers run on the
+server's loop thread; every method is safe to call from any thread. See the README for the full guide.
+"""
+
+from __future__ import annotations
+
+from . import _lib
+from .errors import (
+    AckTimeoutError,
+    ClosedError,
+    ConnectionRefused,
+    ConnectionRefusedError,
+    Error,
+    InvalidArgumentError,
+    ListenError,
+    SIOError,
+    StateError,
+    ThreadError,
+)
+from .server import (
+    RESERVED_EVENTS,
+    BroadcastOperator,
+    Handshake,
+    HTTPResponse,
+    Namespace,
+    Next,
+    Server,
+    Socket,
+    set_library_log_level,
+)
+
+__version__ = "0.1.0"
+
+#: The version of the loaded libsio ("MAJOR.MINOR.PATCH").
+library_version: str = _lib.lib.sio_version().decode()
+#: The path or name libsio was loaded from.
+library_path: str = _lib.lib._name
+
+LibraryNotFound = _lib.LibraryNotFound
+
+__all__ = [
+    "AckTimeoutError",
+    "BroadcastOperator",
+    "ClosedError",
+    "ConnectionRefused",
+    "Error",
+    "Handshake",
+    "HTTPResponse",
+    "InvalidArgumentError",
+    "LibraryNotFound",
+    "ListenError",
+    "Namespace",
+    "Next",
+    "RESERVED_EVENTS",
+    "SIOError",
+    "Server",
+    "Socket",
+    "StateError",
+    "ThreadError",
+    "library_path",
+    "library_version",
+    "set_library_log_level",
+]
+# ConnectionRefusedError (python-socketio's spelling) is importable but kept out of `import *`, where it would
+# shadow the builtin of the same name.
+_ = ConnectionRefusedError

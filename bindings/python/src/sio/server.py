@@ -1,0 +1,1534 @@
+"""The Pythonic layer over ``sio.h``: :class:`Server`, :class:`Namespace`, :class:`Socket`, :class:`BroadcastOperator`.
+
+Threads (the rules of ``sio.h``, enforced here):
+
+* The server's loop runs on one thread (``sio-loop``), started by :meth:`Server.start` or :meth:`Server.run`. Every
+  handler, middleware, ack callback and HTTP handler runs on that thread, one at a time: do not block in them.
+* From any other thread every method may be called: the [ANY THREAD] functions of the C ABI (emit, broadcast,
+  disconnect, stop) are called directly; the others are posted to the loop with ``sio_server_post`` (fire and
+  forget when they return nothing, such as ``join``; waited for when they return a value, such as ``rooms``).
+  Posted work and direct emits share the loop's one submit queue, so their order is kept.
+* Blocking helpers (:meth:`Socket.call`, :meth:`Server.wait`) refuse to run on the loop thread instead of
+  dead-locking; values read on the loop thread (``rooms``, handshake lookups) are read directly.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import ctypes
+import itertools
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, Union, overload
+
+from . import _codec, _lib
+from ._lib import lib
+from .errors import AckTimeoutError, ClosedError, ConnectionRefused, InvalidArgumentError, SIOError, StateError
+
+__all__ = ["Server", "Namespace", "Socket", "BroadcastOperator", "Handshake", "Next", "HTTPResponse"]
+
+log = logging.getLogger("sio")
+_lib_log = logging.getLogger("sio.lib")
+
+F = TypeVar("F", bound=Callable[..., Any])
+Room = Union[str, "Socket"]
+Rooms = Union[Room, Iterable[Room], None]
+#: What an HTTP handler returns: ``(status, content_type, body)``, ``(status, body)``, or None for a 404.
+HTTPResponse = Union[tuple[int, Union[str, None], Union[str, bytes]], tuple[int, Union[str, bytes]], None]
+
+#: Event names with a meaning of their own in :meth:`Server.on`.
+CONNECT_EVENTS = ("connect", "connection")
+_SPECIAL_EVENTS = frozenset(CONNECT_EVENTS + ("disconnect", "disconnecting", "*"))
+
+# ------------------------------------------------------------------------------------------------------------------
+# Objects C refers to through `void *user_data`: small integer keys into these tables, never Python pointers.
+
+_keys = itertools.count(1)  # next() on itertools.count is atomic under the GIL
+_objects: dict[int, Any] = {}  # servers and namespaces, for the life of the process (few of them)
+_tasks: dict[int, tuple["Server", Callable[[], Any]]] = {}  # posted with sio_server_post, until run or dropped
+_waiters: dict[int, "_AckWaiter"] = {}  # acks we wait for, until C calls back
+_live_servers: set["Server"] = set()
+
+
+def _guard(what: str, function: Callable[..., None]) -> Callable[..., None]:
+    """A C callback body that never lets an exception reach ctypes (which would only print it)."""
+
+    def wrapper(*args: Any) -> None:
+        try:
+            function(*args)
+        except BaseException:  # noqa: BLE001 - nothing may cross back into C
+            log.exception("sio: internal error in the %s callback", what)
+
+    return wrapper
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode("utf-8", "replace") if value is not None else ""
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Library logs -> logging
+
+
+_LEVELS = {_lib.LOG_ERROR: logging.ERROR, _lib.LOG_WARN: logging.WARNING, _lib.LOG_INFO: logging.INFO,
+           _lib.LOG_DEBUG: logging.DEBUG}
+_component_loggers: dict[str, logging.Logger] = {}
+
+
+def _on_log(level: int, component: bytes | None, message: bytes | None, _user_data: int | None) -> None:
+    name = _text(component) or "sio"
+    logger = _component_loggers.get(name)
+    if logger is None:
+        logger = _component_loggers[name] = logging.getLogger("sio.lib." + name)
+    logger.log(_LEVELS.get(level, logging.ERROR), "%s", _text(message))
+
+
+def set_library_log_level(level: int) -> None:
+    """Sets which lines libsio itself produces, as a :mod:`logging` level (``logging.DEBUG`` ... ``logging.ERROR``).
+
+    By default every :class:`Server` created sets it from the effective level of the ``sio.lib`` logger, so
+    configuring :mod:`logging` first is enough. libsio applies it to servers created afterwards. Debug lines also
+    need the component named in ``SIO_DEBUG`` (e.g. ``SIO_DEBUG=engine,socket.io*``), as with Node's ``DEBUG``.
+    """
+    if level <= logging.DEBUG:
+        value = _lib.LOG_DEBUG
+    elif level <= logging.INFO:
+        value = _lib.LOG_INFO
+    elif level <= logging.WARNING:
+        value = _lib.LOG_WARN
+    else:
+        value = _lib.LOG_ERROR
+    lib.sio_set_log_level(value)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The C callbacks: one ctypes object per type for the whole process, so none is ever collected while C holds it.
+
+
+def _on_task(_server: int | None, user_data: int | None) -> None:
+    entry = _tasks.pop(user_data or 0, None)
+    if entry is None:
+        return
+    server, work = entry
+    server._pending_tasks.discard(user_data or 0)
+    work()
+
+
+def _on_connection(socket: int | None, user_data: int | None) -> None:
+    namespace: Namespace = _objects[user_data or 0]
+    namespace._connected(socket or 0)
+
+
+def _on_middleware(socket: int | None, next_handle: int | None, user_data: int | None) -> None:
+    namespace: Namespace = _objects[user_data or 0]
+    namespace._middleware(socket or 0, next_handle or 0)
+
+
+def _on_event(socket: int | None, event: bytes | None, args: int | None, ack: int | None,
+              user_data: int | None) -> None:
+    server: Server = _objects[user_data or 0]
+    server._event(socket or 0, _text(event), args, ack)
+
+
+def _on_disconnecting(socket: int | None, reason: bytes | None, user_data: int | None) -> None:
+    server: Server = _objects[user_data or 0]
+    server._disconnecting(socket or 0, _text(reason))
+
+
+def _on_disconnect(socket: int | None, reason: bytes | None, user_data: int | None) -> None:
+    server: Server = _objects[user_data or 0]
+    server._disconnected(socket or 0, _text(reason))
+
+
+def _on_ack(_socket: int | None, status: int, reply: int | None, user_data: int | None) -> None:
+    waiter = _waiters.pop(user_data or 0, None)
+    if waiter is None:
+        return
+    if status == 0:
+        waiter.resolve(_decode_args(reply))
+    else:
+        waiter.fail(SIOError.from_code(status))
+
+
+def _on_broadcast_ack(status: int, replies: Any, count: int, user_data: int | None) -> None:
+    waiter = _waiters.pop(user_data or 0, None)
+    if waiter is None:
+        return
+    values = [_decode_args(replies[index]) for index in range(count)] if count else []
+    if status == 0:
+        waiter.resolve(values)
+    else:
+        waiter.fail(AckTimeoutError(status, replies=values) if status == _lib.ETIMEOUT else SIOError.from_code(status))
+
+
+def _on_http(_server: int | None, request: int | None, method: bytes | None, path: bytes | None,
+             user_data: int | None) -> None:
+    server: Server = _objects[user_data or 0]
+    server._http(request or 0, _text(method), _text(path))
+
+
+_LOG_CALLBACK = _lib.LOG_CB(_guard("log", _on_log))
+_TASK_CALLBACK = _lib.TASK_CB(_guard("task", _on_task))
+_CONNECTION_CALLBACK = _lib.CONNECTION_CB(_guard("connection", _on_connection))
+_MIDDLEWARE_CALLBACK = _lib.MIDDLEWARE_CB(_guard("middleware", _on_middleware))
+_EVENT_CALLBACK = _lib.EVENT_CB(_guard("event", _on_event))
+_DISCONNECTING_CALLBACK = _lib.DISCONNECT_CB(_guard("disconnecting", _on_disconnecting))
+_DISCONNECT_CALLBACK = _lib.DISCONNECT_CB(_guard("disconnect", _on_disconnect))
+_ACK_CALLBACK = _lib.ACK_CB(_guard("ack", _on_ack))
+_BROADCAST_ACK_CALLBACK = _lib.BROADCAST_ACK_CB(_guard("broadcast ack", _on_broadcast_ack))
+_HTTP_CALLBACK = _lib.HTTP_CB(_guard("http", _on_http))
+
+lib.sio_set_log_callback(_LOG_CALLBACK, None)
+
+
+@atexit.register
+def _shutdown() -> None:
+    # Stop every server still running before the interpreter goes away under its loop thread, then give the log
+    # sink back to libsio (nothing may call into a finalized interpreter).
+    for server in list(_live_servers):
+        try:
+            server.close()
+        except BaseException:  # noqa: BLE001
+            log.exception("sio: closing %r at exit", server)
+    lib.sio_set_log_callback(_lib.LOG_CB(), None)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _decode_args(args: int | None) -> list[Any]:
+    json_bytes, attachments = _lib.read_args(args)
+    return _codec.decode(json_bytes, attachments)
+
+
+#: Names the protocol reserves: they cannot be emitted (libsio refuses them, as the reference server does).
+RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect", "disconnecting", "newListener",
+                             "removeListener"})
+
+
+def _event_name(event: str) -> bytes:
+    if not isinstance(event, str) or not event or event in RESERVED_EVENTS:
+        raise InvalidArgumentError(_lib.EINVAL, f"event name {event!r} (empty or reserved)")
+    return _lib.c_str(event)
+
+
+def _check(code: int, what: str | None = None) -> int:
+    if code < 0:
+        raise SIOError.from_code(code, what)
+    return code
+
+
+def _room_names(rooms: Rooms) -> list[str]:
+    if rooms is None:
+        return []
+    if isinstance(rooms, (str, Socket)):
+        rooms = [rooms]
+    names = []
+    for room in rooms:
+        names.append(room.id if isinstance(room, Socket) else str(room))
+    return names
+
+
+def _ack_values(result: Any) -> tuple[Any, ...]:
+    """A handler's return value as ack arguments: a tuple is several, None is none, anything else is one."""
+    if result is None:
+        return ()
+    if isinstance(result, tuple):
+        return result
+    return (result,)
+
+
+def _unwrap(values: list[Any]) -> Any:
+    """python-socketio's convention for `call`: no value -> None, one -> it, several -> a tuple."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return tuple(values)
+
+
+def _milliseconds(seconds: float | None, name: str) -> int:
+    if seconds is None:
+        return 0
+    if seconds < 0:
+        raise ValueError(f"{name} must not be negative")
+    return max(1, min(int(round(seconds * 1000)), 0xFFFFFFFF))
+
+
+class _AckWaiter:
+    """An acknowledgement we are waiting for: a future, and optionally a callback run on the loop thread."""
+
+    __slots__ = ("server", "future", "callback", "spread", "what")
+
+    def __init__(self, server: "Server", callback: Callable[..., Any] | None, spread: bool, what: str) -> None:
+        self.server = server
+        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.future.set_running_or_notify_cancel()
+        self.callback = callback
+        self.spread = spread
+        self.what = what
+
+    def resolve(self, values: Any) -> None:
+        if self.future.done():
+            return
+        self.future.set_result(values)
+        if self.callback is not None:
+            args = values if self.spread else [values]
+            self.server._invoke(f"ack callback of {self.what}", self.callback, *args)
+
+    def fail(self, error: BaseException) -> None:
+        if self.future.done():
+            return
+        self.future.set_exception(error)
+        if self.callback is not None:
+            log.debug("sio: no acknowledgement for %s (%s); its callback is not called", self.what, error)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Handshake
+
+
+class _Lookup:
+    """Values of the handshake looked up by name (``sio.h`` cannot list them): ``get``, ``[]``, ``in``."""
+
+    __slots__ = ("_socket", "_kind", "_cache")
+
+    def __init__(self, socket: "Socket", kind: str) -> None:
+        self._socket = socket
+        self._kind = kind
+        self._cache: dict[str, str | None] = {}
+
+    def _key(self, name: str) -> str:
+        return name.lower() if self._kind == "header" else name
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        key = self._key(name)
+        if key not in self._cache:
+            self._cache[key] = self._socket._lookup(self._kind, name)
+        value = self._cache[key]
+        return default if value is None else value
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __repr__(self) -> str:
+        known = {k: v for k, v in self._cache.items() if v is not None}
+        return f"<{self._kind} lookup {known!r}>"
+
+
+class Handshake:
+    """What the client sent when it connected: ``auth`` (the CONNECT payload, decoded JSON; ``{}`` when none),
+    ``address`` (the peer's IP), ``headers`` and ``query`` (looked up by name: ``headers.get("user-agent")``,
+    ``query["token"]``; header names in any case)."""
+
+    __slots__ = ("auth", "address", "headers", "query")
+
+    def __init__(self, socket: "Socket", auth: Any, address: str) -> None:
+        self.auth = auth
+        self.address = address
+        self.headers = _Lookup(socket, "header")
+        self.query = _Lookup(socket, "query")
+
+    def __repr__(self) -> str:
+        return f"Handshake(auth={self.auth!r}, address={self.address!r})"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Socket
+
+
+class Socket:
+    """One client in one namespace. Handed to handlers; safe to keep and to use from any thread.
+
+    ``id`` (also the name of its own room), ``namespace``, ``handshake``, ``data`` (a dict of your own) and
+    ``connected`` may be read from any thread.
+    """
+
+    def __init__(self, server: "Server", namespace: "Namespace", handle: int) -> None:
+        self.server = server
+        self.namespace = namespace
+        self._handle = handle
+        self.id: str = _text(lib.sio_socket_id(handle))
+        length = ctypes.c_size_t(0)
+        pointer = lib.sio_socket_auth(handle, ctypes.byref(length))
+        auth: Any = {}
+        if pointer and length.value:
+            try:
+                auth = json.loads(ctypes.string_at(pointer, length.value))
+            except ValueError:
+                log.warning("sio: undecodable auth payload from socket %s", self.id)
+        self.handshake = Handshake(self, auth, _text(lib.sio_socket_address(handle)))
+        self.data: dict[str, Any] = {}
+        self.connected = False
+        self._handlers: dict[str, Callable[..., Any]] = {}
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "not connected"
+        return f"<sio.Socket {self.id} {self.namespace.name} {state}>"
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def _lookup(self, kind: str, name: str) -> str | None:
+        key = _lib.c_str(name)
+
+        def read() -> str | None:
+            if kind == "header":
+                value = lib.sio_socket_header(self._handle, key)
+            else:
+                value = lib.sio_socket_query(self._handle, key)
+            return None if value is None else _text(value)
+
+        try:
+            return self.server._on_loop(read, wait=True)  # type: ignore[no-any-return]
+        except ClosedError:
+            return None
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms the socket is in, its own ``id`` room included (empty once it has left)."""
+
+        def read() -> set[str]:
+            out = ctypes.c_void_p()
+            code = lib.sio_socket_rooms(self._handle, ctypes.byref(out))
+            if code == _lib.ECLOSED:
+                return set()
+            _check(code, "sio_socket_rooms")
+            try:
+                return set(json.loads(ctypes.string_at(out.value))) if out.value else set()
+            finally:
+                lib.sio_free(out)
+
+        try:
+            return self.server._on_loop(read, wait=True)  # type: ignore[no-any-return]
+        except ClosedError:
+            return set()
+
+    # -- handlers ---------------------------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Handles `event` for this socket only: ``handler(*args)`` (no socket argument: it is bound), before the
+        namespace's handler of the same name. ``"disconnect"`` / ``"disconnecting"`` get ``(reason)``; ``"*"``
+        gets ``(event, *args)`` for events without a handler. Usable as a decorator."""
+
+        def register(function: F) -> F:
+            self._handlers[event] = function
+            return function
+
+        return register if handler is None else register(handler)
+
+    # -- rooms -------------------------------------------------------------------------------------------------
+
+    def join(self, room: Rooms) -> None:
+        """Joins one room or several (from another thread: queued to the loop)."""
+        self._each_room(room, lib.sio_socket_join, "sio_socket_join")
+
+    enter_room = join
+
+    def leave(self, room: Rooms) -> None:
+        """Leaves one room or several (from another thread: queued to the loop)."""
+        self._each_room(room, lib.sio_socket_leave, "sio_socket_leave")
+
+    def _each_room(self, room: Rooms, function: Callable[[Any, bytes], int], what: str) -> None:
+        names = [_lib.c_str(name) for name in _room_names(room)]
+
+        def apply() -> None:
+            for name in names:
+                code = function(self._handle, name)
+                if code not in (0, _lib.ECLOSED):  # a socket gone meanwhile is not an error here
+                    _check(code, what)
+
+        self.server._on_loop(apply, wait=False)
+
+    leave_room = leave
+
+    # -- emitting ----------------------------------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None,
+             timeout: float | None = None) -> None:
+        """Sends `event` with `args` (JSON values; ``bytes`` anywhere become binary attachments) to this client.
+
+        With `callback`, asks for an acknowledgement: ``callback(*reply)`` runs on the loop thread when the client
+        answers (within `timeout` seconds if given; `timeout` is ignored without a callback). If it never does
+        (timeout, disconnect) the callback is not called; use :meth:`emit_with_ack` to see those failures. Emitting
+        to a socket that has left does nothing.
+        """
+        if callback is not None:
+            self.emit_with_ack(event, *args, timeout=timeout, callback=callback)
+            return
+        name = _event_name(event)
+        payload, attachments = _codec.encode(args)
+        array, count, keep = _lib.buffers(attachments)
+        with self.server._api():
+            code = lib.sio_socket_emit(self._handle, name, payload, len(payload), array, count)
+        del keep
+        if code == _lib.ECLOSED:
+            log.debug("sio: emit %r to %s dropped: the socket has left", event, self.id)
+            return
+        _check(code, f"emit {event!r}")
+
+    def send(self, *args: Any, callback: Callable[..., Any] | None = None, timeout: float | None = None) -> None:
+        """``emit("message", *args)``."""
+        self.emit("message", *args, callback=callback, timeout=timeout)
+
+    def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None,
+                      callback: Callable[..., Any] | None = None) -> concurrent.futures.Future[list[Any]]:
+        """Sends `event` asking for an acknowledgement. Returns a future of the reply's argument list; it fails with
+        :class:`AckTimeoutError` after `timeout` seconds (None: wait as long as the socket lives) and with
+        :class:`ClosedError` if the socket leaves first. Callable from any thread; the future completes on the loop
+        thread (so do its done-callbacks)."""
+        name = _event_name(event)
+        payload, attachments = _codec.encode(args)
+        milliseconds = _milliseconds(timeout, "timeout")
+        waiter = _AckWaiter(self.server, callback, spread=True, what=f"{event!r} to {self.id}")
+
+        def emit() -> None:
+            key = next(_keys)
+            _waiters[key] = waiter
+            array, count, keep = _lib.buffers(attachments)
+            code = lib.sio_socket_emit_with_ack(self._handle, name, payload, len(payload), array, count,
+                                                milliseconds, _ACK_CALLBACK, key)
+            del keep
+            if code != 0:
+                _waiters.pop(key, None)
+                waiter.fail(SIOError.from_code(code, f"emit {event!r}"))
+
+        try:
+            self.server._on_loop(emit, wait=False, future=waiter.future)
+        except SIOError as error:
+            waiter.fail(error)
+        return waiter.future
+
+    def call(self, event: str, *args: Any, timeout: float = 60) -> Any:
+        """Emits `event` and blocks until the client acknowledges it; returns the reply (None for no value, the
+        value for one, a tuple for several). Raises :class:`AckTimeoutError` or :class:`ClosedError`. Not on the
+        loop thread (it would block the very loop that must deliver the reply): use ``emit(callback=...)`` there.
+        """
+        if self.server._in_loop():
+            raise RuntimeError("Socket.call() would block the loop thread; use emit(..., callback=...) there")
+        future = self.emit_with_ack(event, *args, timeout=timeout)
+        try:
+            return _unwrap(future.result(timeout + 5.0))
+        except concurrent.futures.TimeoutError:
+            raise AckTimeoutError(_lib.ETIMEOUT, f"{event!r}: no reply") from None
+
+    # -- broadcasting from this socket -------------------------------------------------------------------------
+
+    def to(self, room: Rooms) -> "BroadcastOperator":
+        """Broadcast to `room` excluding this socket (like ``socket.to(room).emit`` in Node)."""
+        return BroadcastOperator(self.namespace, rooms=_room_names(room), excepts=[self.id])
+
+    in_ = to
+
+    @property
+    def broadcast(self) -> "BroadcastOperator":
+        """Broadcast to every socket of the namespace except this one."""
+        return BroadcastOperator(self.namespace, excepts=[self.id])
+
+    # -- leaving -----------------------------------------------------------------------------------------------
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnects the socket from its namespace (the client gets a DISCONNECT); with `close`, closes its whole
+        connection. Does nothing if it already left."""
+        with self.server._api():
+            code = lib.sio_socket_disconnect(self._handle, bool(close))
+        if code != _lib.ECLOSED:
+            _check(code, "sio_socket_disconnect")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Broadcasting
+
+
+class BroadcastOperator:
+    """A target for broadcasts: sockets of a namespace in some rooms, except some. Immutable: each modifier returns
+    a new operator. ``server.to("room").except_("other").emit("ev", 1)``."""
+
+    __slots__ = ("namespace", "rooms", "excepts", "flags", "ack_timeout")
+
+    def __init__(self, namespace: "Namespace", rooms: Iterable[str] = (), excepts: Iterable[str] = (),
+                 flags: int = 0, ack_timeout: float | None = None) -> None:
+        self.namespace = namespace
+        self.rooms = tuple(rooms)
+        self.excepts = tuple(excepts)
+        self.flags = flags
+        self.ack_timeout = ack_timeout
+
+    def _copy(self, **changes: Any) -> "BroadcastOperator":
+        return BroadcastOperator(self.namespace, rooms=changes.get("rooms", self.rooms),
+                                 excepts=changes.get("excepts", self.excepts), flags=changes.get("flags", self.flags),
+                                 ack_timeout=changes.get("ack_timeout", self.ack_timeout))
+
+    def to(self, room: Rooms) -> "BroadcastOperator":
+        """Adds rooms (a socket id is a room of its own)."""
+        return self._copy(rooms=self.rooms + tuple(_room_names(room)))
+
+    in_ = to
+
+    def except_(self, room: Rooms) -> "BroadcastOperator":
+        """Leaves out sockets in these rooms."""
+        return self._copy(excepts=self.excepts + tuple(_room_names(room)))
+
+    @property
+    def volatile(self) -> "BroadcastOperator":
+        """Dropped for recipients that cannot take it now."""
+        return self._copy(flags=self.flags | _lib.BROADCAST_VOLATILE)
+
+    @property
+    def local(self) -> "BroadcastOperator":
+        """This node only (with a cluster adapter)."""
+        return self._copy(flags=self.flags | _lib.BROADCAST_LOCAL)
+
+    def compress(self, compress: bool) -> "BroadcastOperator":
+        flags = self.flags & ~_lib.BROADCAST_NO_COMPRESS if compress else self.flags | _lib.BROADCAST_NO_COMPRESS
+        return self._copy(flags=flags)
+
+    def timeout(self, seconds: float) -> "BroadcastOperator":
+        """How long :meth:`emit_with_ack` waits for every acknowledgement (default 5 s)."""
+        return self._copy(ack_timeout=seconds)
+
+    def emit(self, event: str, *args: Any, callback: Callable[[list[list[Any]]], Any] | None = None) -> None:
+        """Sends `event` to every targeted socket (encoded once for all). With `callback`, asks each for an
+        acknowledgement and calls ``callback(replies)`` (a list of argument lists) on the loop thread once all
+        answered; on timeout it is not called (see :meth:`emit_with_ack`)."""
+        if callback is not None:
+            self.emit_with_ack(event, *args, callback=callback)
+            return
+        name = _event_name(event)
+        payload, attachments = _codec.encode(args)
+        to = [_lib.c_str(room) for room in self.rooms]
+        excepts = [_lib.c_str(room) for room in self.excepts]
+        array, count, keep = _lib.buffers(attachments)
+        server = self.namespace.server
+        with server._api():
+            code = lib.sio_namespace_broadcast(self.namespace._handle, _lib.string_array(to), len(to),
+                                               _lib.string_array(excepts), len(excepts), self.flags, name, payload,
+                                               len(payload), array, count)
+        del keep
+        _check(code, f"broadcast {event!r}")
+
+    def send(self, *args: Any, callback: Callable[[list[list[Any]]], Any] | None = None) -> None:
+        """``emit("message", *args)``."""
+        self.emit("message", *args, callback=callback)
+
+    def emit_with_ack(self, event: str, *args: Any,
+                      callback: Callable[[list[list[Any]]], Any] | None = None
+                      ) -> concurrent.futures.Future[list[list[Any]]]:
+        """Broadcasts asking every recipient for an acknowledgement. The future gets the list of replies (each a
+        list of arguments) once all answered, or fails with :class:`AckTimeoutError` whose ``replies`` holds those
+        received in time."""
+        name = _event_name(event)
+        payload, attachments = _codec.encode(args)
+        to = [_lib.c_str(room) for room in self.rooms]
+        excepts = [_lib.c_str(room) for room in self.excepts]
+        milliseconds = _milliseconds(5.0 if self.ack_timeout is None else self.ack_timeout, "timeout")
+        server = self.namespace.server
+        waiter = _AckWaiter(server, callback, spread=False, what=f"broadcast {event!r}")
+
+        def emit() -> None:
+            key = next(_keys)
+            _waiters[key] = waiter
+            array, count, keep = _lib.buffers(attachments)
+            code = lib.sio_namespace_broadcast_with_ack(
+                self.namespace._handle, _lib.string_array(to), len(to), _lib.string_array(excepts), len(excepts),
+                self.flags, name, payload, len(payload), array, count, milliseconds, _BROADCAST_ACK_CALLBACK, key)
+            del keep
+            if code != 0:
+                _waiters.pop(key, None)
+                waiter.fail(SIOError.from_code(code, f"broadcast {event!r}"))
+
+        try:
+            server._on_loop(emit, wait=False, future=waiter.future)
+        except SIOError as error:
+            waiter.fail(error)
+        return waiter.future
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Middleware continuation
+
+
+class Next:
+    """Given to a ``deferred`` middleware: call exactly once, from any thread. ``next()`` lets the socket through
+    (to the next middleware), ``next(ConnectionRefused(message, data))`` or ``next.refuse(message, data)`` refuses
+    it."""
+
+    __slots__ = ("_namespace", "_socket", "_handle", "_index", "_used")
+
+    def __init__(self, namespace: "Namespace", socket: Socket, handle: int, index: int) -> None:
+        self._namespace = namespace
+        self._socket = socket
+        self._handle = handle
+        self._index = index
+        self._used = False
+
+    def __call__(self, error: BaseException | None = None) -> None:
+        if self._used:
+            raise StateError(_lib.ESTATE, "next() called twice")
+        self._used = True
+        namespace, socket, handle, index = self._namespace, self._socket, self._handle, self._index
+        if error is not None:
+            namespace._decide(socket, handle, error)
+        else:
+            namespace.server._on_loop(lambda: namespace._run_middlewares(socket, handle, index), wait=False)
+
+    def refuse(self, message: str = "Connection refused", data: Any = None) -> None:
+        self(ConnectionRefused(message, data))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Namespace
+
+
+class Namespace:
+    """A namespace (``server.of("/chat")``): its handlers, middlewares, sockets and broadcasts."""
+
+    def __init__(self, server: "Server", name: str, handle: int) -> None:
+        self.server = server
+        self.name = name
+        self._handle = handle
+        self._key = next(_keys)
+        _objects[self._key] = self
+        self._connect_handlers: list[Callable[..., Any]] = []
+        self._handlers: dict[str, Callable[..., Any]] = {}
+        self._middlewares: list[tuple[Callable[..., Any], bool]] = []
+        self._middleware_registered = False
+        self._sockets: dict[str, Socket] = {}
+
+    def __repr__(self) -> str:
+        return f"<sio.Namespace {self.name}>"
+
+    # -- handlers ---------------------------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Registers a handler (usable as a decorator).
+
+        * ``"connect"`` / ``"connection"``: ``handler(socket)`` when a socket joined (several allowed);
+        * ``"disconnecting"`` / ``"disconnect"``: ``handler(socket, reason)``, while still in its rooms / after;
+        * ``"*"``: ``handler(socket, event, *args)`` for events that have no handler of their own;
+        * any other name: ``handler(socket, *args)``; its return value is the acknowledgement when the client asked
+          for one (a tuple is several arguments, None none; a :class:`concurrent.futures.Future` defers it until it
+          completes). A handler that raises is logged and sends no acknowledgement.
+        """
+
+        def register(function: F) -> F:
+            if event in CONNECT_EVENTS:
+                self._connect_handlers.append(function)
+            else:
+                self._handlers[event] = function
+            return function
+
+        return register if handler is None else register(handler)
+
+    @overload
+    def event(self, name_or_handler: F) -> F: ...
+
+    @overload
+    def event(self, name_or_handler: str) -> Callable[[F], F]: ...
+
+    def event(self, name_or_handler: Any) -> Any:
+        """``@ns.event`` registers a handler named after the function; ``@ns.event("chat message")`` names it."""
+        if callable(name_or_handler):
+            return self.on(name_or_handler.__name__, name_or_handler)
+        return self.on(name_or_handler)
+
+    def on_connection(self, handler: F) -> F:
+        return self.on("connection", handler)
+
+    def on_disconnect(self, handler: F) -> F:
+        return self.on("disconnect", handler)
+
+    @overload
+    def use(self, middleware: F, *, deferred: bool = False) -> F: ...
+
+    @overload
+    def use(self, middleware: None = None, *, deferred: bool = False) -> Callable[[F], F]: ...
+
+    def use(self, middleware: Callable[..., Any] | None = None, *, deferred: bool = False) -> Any:
+        """Adds a middleware run before a socket may join (usable as ``@ns.use`` or ``@ns.use(deferred=True)``).
+
+        ``middleware(socket)`` returns to let it through or raises :class:`ConnectionRefused` (``message``, ``data``)
+        to refuse it; any other exception is logged and refuses it with ``"server error"``. With ``deferred=True``
+        it is ``middleware(socket, next)`` and decides later by calling ``next`` (see :class:`Next`) from any
+        thread. The socket is not connected yet: read its handshake, fill ``socket.data``.
+        """
+
+        def register(function: F) -> F:
+            def add() -> None:
+                if not self._middleware_registered:
+                    _check(lib.sio_namespace_use(self._handle, _MIDDLEWARE_CALLBACK, self._key), "sio_namespace_use")
+                    self._middleware_registered = True
+                self._middlewares.append((function, deferred))
+
+            self.server._on_loop(add, wait=True)
+            return function
+
+        return register if middleware is None else register(middleware)
+
+    # -- sockets and broadcasts -------------------------------------------------------------------------------
+
+    @property
+    def sockets(self) -> dict[str, Socket]:
+        """The connected sockets by id (a copy)."""
+        return dict(self._sockets)
+
+    def get_socket(self, sid: str) -> Socket | None:
+        return self._sockets.get(sid)
+
+    @property
+    def _all(self) -> BroadcastOperator:
+        return BroadcastOperator(self)
+
+    def to(self, room: Rooms) -> BroadcastOperator:
+        return self._all.to(room)
+
+    in_ = to
+
+    def except_(self, room: Rooms) -> BroadcastOperator:
+        return self._all.except_(room)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self._all.volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self._all.local
+
+    def compress(self, compress: bool) -> BroadcastOperator:
+        return self._all.compress(compress)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self._all.timeout(seconds)
+
+    def emit(self, event: str, *args: Any, to: Rooms = None, skip: Rooms = None,
+             callback: Callable[[list[list[Any]]], Any] | None = None) -> None:
+        """Broadcasts `event` to the namespace (or to the rooms `to`, except `skip`); see
+        :meth:`BroadcastOperator.emit`."""
+        self._all.to(to).except_(skip).emit(event, *args, callback=callback)
+
+    def send(self, *args: Any, to: Rooms = None, skip: Rooms = None) -> None:
+        self.emit("message", *args, to=to, skip=skip)
+
+    # -- from C (loop thread) -----------------------------------------------------------------------------------
+
+    def _middleware(self, handle: int, next_handle: int) -> None:
+        socket = self.server._sockets.get(handle)
+        if socket is None:
+            socket = Socket(self.server, self, handle)
+            self.server._sockets[handle] = socket
+        self._run_middlewares(socket, next_handle, 0)
+
+    def _run_middlewares(self, socket: Socket, next_handle: int, index: int) -> None:
+        middlewares = self._middlewares
+        while index < len(middlewares):
+            function, deferred = middlewares[index]
+            index += 1
+            try:
+                if deferred:
+                    function(socket, Next(self, socket, next_handle, index))
+                    return
+                function(socket)
+            except BaseException as error:  # noqa: BLE001 - refused below
+                self._decide(socket, next_handle, error)
+                return
+        self._decide(socket, next_handle, None)
+
+    def _decide(self, socket: Socket, next_handle: int, error: BaseException | None) -> None:
+        message: bytes | None = None
+        data: bytes | None = None
+        if error is not None:
+            if isinstance(error, ConnectionRefused):
+                message = _lib.c_str(str(error.message))
+                if error.data is not None:
+                    try:
+                        data = json.dumps(error.data, separators=(",", ":"), ensure_ascii=False).encode()
+                    except (TypeError, ValueError):
+                        log.exception("sio: the data of ConnectionRefused is not JSON; refusing without it")
+            else:
+                log.error("sio: middleware of %s raised; refusing %s", self.name, socket.id,
+                          exc_info=(type(error), error, error.__traceback__))
+                message = b"server error"
+            self.server._sockets.pop(socket._handle, None)
+        code = lib.sio_next(next_handle, message, data)
+        if code != 0:
+            log.error("sio: sio_next failed for %s: %s", socket.id, SIOError.from_code(code))
+
+    def _connected(self, handle: int) -> None:
+        server = self.server
+        socket = server._sockets.get(handle)
+        if socket is None:
+            socket = Socket(server, self, handle)
+            server._sockets[handle] = socket
+        socket.connected = True
+        self._sockets[socket.id] = socket
+        _check(lib.sio_socket_on_any(handle, _EVENT_CALLBACK, server._key), "sio_socket_on_any")
+        _check(lib.sio_socket_on_disconnecting(handle, _DISCONNECTING_CALLBACK, server._key),
+               "sio_socket_on_disconnecting")
+        _check(lib.sio_socket_on_disconnect(handle, _DISCONNECT_CALLBACK, server._key), "sio_socket_on_disconnect")
+        for handler in list(self._connect_handlers):
+            server._invoke(f"connection handler of {self.name}", handler, socket)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Server
+
+_UINT_OPTIONS = {
+    "ping_interval": (_lib.OPT_PING_INTERVAL, 1000),
+    "ping_timeout": (_lib.OPT_PING_TIMEOUT, 1000),
+    "upgrade_timeout": (_lib.OPT_UPGRADE_TIMEOUT, 1000),
+    "connect_timeout": (_lib.OPT_CONNECT_TIMEOUT, 1000),
+    "max_http_buffer_size": (_lib.OPT_MAX_HTTP_BUFFER_SIZE, 1),
+    "max_attachments": (_lib.OPT_MAX_ATTACHMENTS, 1),
+    "max_buffered_bytes": (_lib.OPT_MAX_BUFFERED_BYTES, 1),
+}
+
+
+class Server:
+    """A Socket.IO server (Engine.IO v4 / Socket.IO v5, any official client connects).
+
+    Options (None keeps libsio's default; durations in seconds as in python-socketio):
+
+    ``path`` ("/socket.io/"), ``ping_interval`` (25), ``ping_timeout`` (20), ``upgrade_timeout`` (10),
+    ``max_http_buffer_size`` (1 000 000 bytes), ``transports`` (["polling", "websocket"]), ``allow_upgrades``
+    (True), ``cors_allowed_origins`` (None = CORS off; "*" any origin; "reflect" echo the origin; or a list),
+    ``cors_credentials`` (False), ``cookie`` (a cookie name; None = no cookie), ``http_compression`` (True) and
+    ``compression_threshold`` (1024 bytes), ``connect_timeout`` (45), ``max_attachments`` (10 per packet),
+    ``connection_state_recovery`` (False; True, or a dict with ``max_disconnection_duration`` (seconds, 120) and
+    ``skip_middlewares`` (True)), ``max_buffered_bytes`` (16 MiB queued for a client that does not read).
+
+    Use as a context manager, or call :meth:`close` when done.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str | None = None,
+        ping_interval: float | None = None,
+        ping_timeout: float | None = None,
+        upgrade_timeout: float | None = None,
+        max_http_buffer_size: int | None = None,
+        transports: Iterable[str] | str | None = None,
+        allow_upgrades: bool | None = None,
+        cors_allowed_origins: str | Iterable[str] | None = None,
+        cors_credentials: bool | None = None,
+        cookie: str | None = None,
+        http_compression: bool | None = None,
+        compression_threshold: int | None = None,
+        connect_timeout: float | None = None,
+        max_attachments: int | None = None,
+        connection_state_recovery: bool | Mapping[str, Any] | None = None,
+        max_buffered_bytes: int | None = None,
+    ) -> None:
+        self._handle: int | None = None
+        self._key = next(_keys)
+        self._api_lock = threading.RLock()
+        self._state_lock = threading.RLock()
+        self._state = "created"  # created -> running -> stopped -> closed
+        self._thread: threading.Thread | None = None
+        self._loop_ident: int | None = None
+        self._stopped = threading.Event()
+        self._close_requested = False
+        self._listening = False
+        self._namespaces: dict[str, Namespace] = {}
+        self._sockets: dict[int, Socket] = {}
+        self._pending_tasks: set[int] = set()
+        self._http_handler: Callable[[str, str], HTTPResponse] | None = None
+        self._http_registered = False
+
+        options = lib.sio_options_new()
+        if not options:
+            raise MemoryError("sio_options_new")
+        try:
+            self._apply_options(options, locals())
+            set_library_log_level(_lib_log.getEffectiveLevel())
+            out = ctypes.c_void_p()
+            _check(lib.sio_server_create(ctypes.byref(out), options), "sio_server_create")
+            self._handle = out.value
+        finally:
+            lib.sio_options_free(options)
+        _objects[self._key] = self
+        _live_servers.add(self)
+        self.of("/")
+
+    @staticmethod
+    def _apply_options(options: int, values: dict[str, Any]) -> None:
+        def check(code: int, name: str, value: Any) -> None:
+            if code != 0:
+                raise InvalidArgumentError(code, f"option {name}={value!r}")
+
+        def set_string(key: int, name: str, value: str) -> None:
+            check(lib.sio_options_set_string(options, key, _lib.c_str(value)), name, value)
+
+        def set_bool(key: int, name: str, value: bool) -> None:
+            check(lib.sio_options_set_bool(options, key, bool(value)), name, value)
+
+        def set_uint(key: int, name: str, value: float, scale: int) -> None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise InvalidArgumentError(_lib.EINVAL, f"option {name}={value!r}")
+            check(lib.sio_options_set_uint(options, key, int(round(value * scale))), name, value)
+
+        if values["path"] is not None:
+            set_string(_lib.OPT_PATH, "path", values["path"])
+        for name, (key, scale) in _UINT_OPTIONS.items():
+            if values[name] is not None:
+                set_uint(key, name, values[name], scale)
+        transports = values["transports"]
+        if transports is not None:
+            text = transports if isinstance(transports, str) else ",".join(transports)
+            set_string(_lib.OPT_TRANSPORTS, "transports", text)
+        if values["allow_upgrades"] is not None:
+            set_bool(_lib.OPT_ALLOW_UPGRADES, "allow_upgrades", values["allow_upgrades"])
+        origins = values["cors_allowed_origins"]
+        if origins is not None:
+            text = origins if isinstance(origins, str) else ",".join(origins)
+            set_string(_lib.OPT_CORS_ORIGIN, "cors_allowed_origins", text)
+        if values["cors_credentials"] is not None:
+            set_bool(_lib.OPT_CORS_CREDENTIALS, "cors_credentials", values["cors_credentials"])
+        if values["cookie"] is not None:
+            set_string(_lib.OPT_COOKIE, "cookie", values["cookie"])
+        if values["http_compression"] is False:
+            set_uint(_lib.OPT_HTTP_COMPRESSION_THRESHOLD, "http_compression", 0, 1)
+        elif values["compression_threshold"] is not None:
+            if values["compression_threshold"] == 0:
+                raise InvalidArgumentError(_lib.EINVAL, "compression_threshold=0 (use http_compression=False)")
+            set_uint(_lib.OPT_HTTP_COMPRESSION_THRESHOLD, "compression_threshold", values["compression_threshold"], 1)
+        recovery = values["connection_state_recovery"]
+        if recovery is not None and recovery is not False:
+            settings: Mapping[str, Any] = recovery if isinstance(recovery, Mapping) else {}
+            unknown = set(settings) - {"max_disconnection_duration", "skip_middlewares"}
+            if unknown:
+                raise InvalidArgumentError(_lib.EINVAL, f"connection_state_recovery keys {sorted(unknown)}")
+            if settings.get("max_disconnection_duration") is not None:
+                set_uint(_lib.OPT_RECOVERY_MAX_DISCONNECTION, "max_disconnection_duration",
+                         settings["max_disconnection_duration"], 1000)
+            if settings.get("skip_middlewares") is not None:
+                set_bool(_lib.OPT_RECOVERY_SKIP_MIDDLEWARES, "skip_middlewares", settings["skip_middlewares"])
+            set_bool(_lib.OPT_RECOVERY, "connection_state_recovery", True)
+
+    def __repr__(self) -> str:
+        port = self.port if self._listening and self._handle is not None else None
+        return f"<sio.Server {self._state} port={port}>"
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- threads ----------------------------------------------------------------------------------------------
+
+    def _in_loop(self) -> bool:
+        return self._loop_ident is not None and threading.get_ident() == self._loop_ident
+
+    def _api(self) -> Any:
+        """Held around direct C calls made off the loop thread, so that close() cannot free the server under them."""
+        return _ApiGuard(self)
+
+    def _on_loop(self, work: Callable[[], Any], *, wait: bool,
+                 future: concurrent.futures.Future[Any] | None = None) -> Any:
+        """Runs `work` where [LOOP] functions may be called: here when on the loop thread or before the server
+        started, else posted to the loop. With `wait`, blocks for its result (refused on the loop thread, where it
+        never needs to wait). `future` (if given) fails with ClosedError if the server drops the posted work."""
+        if self._in_loop():
+            return work()
+        with self._state_lock:
+            if self._state == "created":
+                if self._handle is None:
+                    raise ClosedError(_lib.ECLOSED, "the server is closed")
+                return work()
+        if self._state != "running":
+            raise ClosedError(_lib.ECLOSED, "the server is not running")
+        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def task() -> None:
+            if not result.set_running_or_notify_cancel():
+                return
+            try:
+                result.set_result(work())
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+                result.set_exception(error)
+                if not wait:
+                    log.error("sio: posted work failed", exc_info=(type(error), error, error.__traceback__))
+
+        self._post(task, dependants=[result] + ([future] if future is not None else []))
+        if not wait:
+            return None
+        return result.result()
+
+    def _post(self, work: Callable[[], None], dependants: list[concurrent.futures.Future[Any]] | None = None) -> None:
+        key = next(_keys)
+
+        def run() -> None:
+            work()
+
+        run.dependants = dependants or []  # type: ignore[attr-defined]
+        _tasks[key] = (self, run)
+        self._pending_tasks.add(key)
+        with self._api():
+            code = lib.sio_server_post(self._handle, _TASK_CALLBACK, key)
+        if code != 0:
+            _tasks.pop(key, None)
+            self._pending_tasks.discard(key)
+            raise SIOError.from_code(code, "sio_server_post")
+
+    def post(self, function: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        """Runs ``function(*args)`` on the loop thread soon (now if already there). Returns its future. From any
+        thread: the way to run several loop-thread operations together."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def task() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(function(*args))
+            except BaseException as error:  # noqa: BLE001
+                future.set_exception(error)
+
+        if self._in_loop():
+            task()
+        else:
+            self._post(task, dependants=[future])
+        return future
+
+    def _invoke(self, what: str, function: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        try:
+            return True, function(*args)
+        except Exception:  # noqa: BLE001 - an application error must not stop the server
+            log.exception("sio: %s raised", what)
+            return False, None
+
+    # -- namespaces and handlers --------------------------------------------------------------------------------
+
+    def of(self, name: str = "/") -> Namespace:
+        """The namespace `name` (created on first use)."""
+        if not name.startswith("/"):
+            name = "/" + name
+        existing = self._namespaces.get(name)
+        if existing is not None:
+            return existing
+        encoded = _lib.c_str(name)
+
+        def create() -> Namespace:
+            known = self._namespaces.get(name)
+            if known is not None:
+                return known
+            handle = lib.sio_server_of(self._handle, encoded)
+            if not handle:
+                raise InvalidArgumentError(_lib.EINVAL, f"namespace {name!r}")
+            namespace = Namespace(self, name, handle)
+            _check(lib.sio_namespace_on_connection(handle, _CONNECTION_CALLBACK, namespace._key),
+                   "sio_namespace_on_connection")
+            self._namespaces[name] = namespace
+            return namespace
+
+        return self._on_loop(create, wait=True)  # type: ignore[no-any-return]
+
+    @property
+    def namespaces(self) -> dict[str, Namespace]:
+        return dict(self._namespaces)
+
+    @overload
+    def on(self, event: str, handler: None = None, namespace: str | None = None) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F, namespace: str | None = None) -> F: ...
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None) -> Any:
+        """Registers a handler on `namespace` (default "/"); see :meth:`Namespace.on`. Usable as a decorator."""
+        target = self.of(namespace or "/")
+        return target.on(event) if handler is None else target.on(event, handler)
+
+    @overload
+    def event(self, name_or_handler: F, namespace: str | None = None) -> F: ...
+
+    @overload
+    def event(self, name_or_handler: str, namespace: str | None = None) -> Callable[[F], F]: ...
+
+    def event(self, name_or_handler: Any, namespace: str | None = None) -> Any:
+        """``@server.event`` (named after the function) or ``@server.event("chat message")``."""
+        return self.of(namespace or "/").event(name_or_handler)
+
+    def on_connection(self, handler: F) -> F:
+        """``@server.on_connection``: ``handler(socket)`` for the main namespace."""
+        return self.of("/").on_connection(handler)
+
+    def on_disconnect(self, handler: F) -> F:
+        return self.of("/").on_disconnect(handler)
+
+    @overload
+    def use(self, middleware: F, *, namespace: str | None = None, deferred: bool = False) -> F: ...
+
+    @overload
+    def use(self, middleware: None = None, *, namespace: str | None = None,
+            deferred: bool = False) -> Callable[[F], F]: ...
+
+    def use(self, middleware: Callable[..., Any] | None = None, *, namespace: str | None = None,
+            deferred: bool = False) -> Any:
+        """Adds a middleware to `namespace` (default "/"); see :meth:`Namespace.use`."""
+        return self.of(namespace or "/").use(middleware, deferred=deferred)
+
+    def on_http_request(self, handler: Callable[[str, str], HTTPResponse]) -> Callable[[str, str], HTTPResponse]:
+        """``handler(method, path)`` answers plain HTTP requests outside the Socket.IO path (to serve a page):
+        return ``(status, content_type, body)``, ``(status, body)`` or None (404). Runs on the loop thread."""
+
+        def register() -> None:
+            if not self._http_registered:
+                _check(lib.sio_server_on_http_request(self._handle, _HTTP_CALLBACK, self._key),
+                       "sio_server_on_http_request")
+                self._http_registered = True
+
+        self._http_handler = handler
+        self._on_loop(register, wait=True)
+        return handler
+
+    # -- broadcasting (main namespace) -----------------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any, to: Rooms = None, room: Rooms = None, skip_sid: Rooms = None,
+             namespace: str | None = None, callback: Callable[[list[list[Any]]], Any] | None = None) -> None:
+        """Broadcasts `event` to `namespace` (default "/"), to the rooms `to` (or `room`) if given, except the rooms
+        (or socket ids) `skip_sid`. With `callback`, see :meth:`BroadcastOperator.emit`. Any thread."""
+        targets = _room_names(to) + _room_names(room)
+        self.of(namespace or "/").emit(event, *args, to=targets, skip=skip_sid, callback=callback)
+
+    def send(self, *args: Any, to: Rooms = None, skip_sid: Rooms = None, namespace: str | None = None) -> None:
+        self.emit("message", *args, to=to, skip_sid=skip_sid, namespace=namespace)
+
+    def to(self, room: Rooms) -> BroadcastOperator:
+        return self.of("/").to(room)
+
+    in_ = to
+
+    def except_(self, room: Rooms) -> BroadcastOperator:
+        return self.of("/").except_(room)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self.of("/").volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self.of("/").local
+
+    def compress(self, compress: bool) -> BroadcastOperator:
+        return self.of("/").compress(compress)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self.of("/").timeout(seconds)
+
+    def get_socket(self, sid: str, namespace: str | None = None) -> Socket | None:
+        return self.of(namespace or "/").get_socket(sid)
+
+    # -- lifecycle --------------------------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful after listening on port 0)."""
+        with self._api():
+            return _check(lib.sio_server_port(self._handle), "sio_server_port")
+
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
+    def _listen_once(self, listen: Callable[[], int], what: str) -> int:
+        # One listener per server: libsio 0.1.0 replaces the first listener with the second and then crashes when
+        # the first one accepts a connection (see the README), so a second call is refused here.
+        def work() -> None:
+            if self._listening:
+                raise StateError(_lib.ESTATE, "the server already listens (one address per server)")
+            _check(listen(), what)
+            self._listening = True
+
+        self._on_loop(work, wait=True)
+        return self.port
+
+    def listen(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listens on `host` and `port` (0: a free one); returns the port. Once per server, before or after
+        :meth:`start`."""
+        encoded = _lib.c_str(host)
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} out of range")
+        return self._listen_once(lambda: lib.sio_server_listen(self._handle, encoded, port), f"listen on {host}:{port}")
+
+    def listen_fd(self, fd: int | Any) -> int:
+        """Listens on an already bound TCP socket: a file descriptor or a :class:`socket.socket` (e.g. from a
+        supervisor); it need not be listening yet. The server works on a duplicate of it, so the caller keeps (and
+        closes) its own. Returns the port. Once per server, instead of :meth:`listen`."""
+        number = fd.fileno() if hasattr(fd, "fileno") else int(fd)
+        duplicate = os.dup(number)  # libsio owns (and closes) what it is given
+
+        def listen() -> int:
+            return lib.sio_server_listen_fd(self._handle, duplicate)  # type: ignore[no-any-return]
+
+        try:
+            return self._listen_once(listen, f"listen on fd {number}")
+        except StateError:
+            os.close(duplicate)  # refused before libsio saw it
+            raise
+
+    def start(self, host: str | None = None, port: int | None = None) -> int:
+        """Starts the server's loop on a new thread and returns the port. Listens first on `host`/`port` if given
+        (defaults 127.0.0.1:5000 when the server does not listen yet)."""
+        if self._state != "created":
+            raise StateError(_lib.ESTATE, f"the server is {self._state}")
+        if host is not None or port is not None or not self._listening:
+            self.listen(host or "127.0.0.1", 5000 if port is None else port)
+        with self._state_lock:
+            if self._state != "created":
+                raise StateError(_lib.ESTATE, f"the server is {self._state}")
+            self._state = "running"
+            self._thread = threading.Thread(target=self._run_loop, name="sio-loop", daemon=True)
+            self._thread.start()
+        return self.port
+
+    def _run_loop(self) -> None:
+        self._loop_ident = threading.get_ident()
+        code = 0
+        try:
+            code = lib.sio_server_run(self._handle)
+        finally:
+            self._ended()
+        if code != 0:
+            log.error("sio: sio_server_run: %s", SIOError.from_code(code))
+
+    def _ended(self) -> None:
+        """On the loop thread once the loop has returned: fail what will never complete, free if asked."""
+        with self._state_lock:
+            if self._state == "running":
+                self._state = "stopped"
+        for key in list(self._pending_tasks):
+            entry = _tasks.pop(key, None)
+            if entry is not None:
+                for future in getattr(entry[1], "dependants", []):
+                    if not future.done():
+                        future.set_exception(ClosedError(_lib.ECLOSED, "the server stopped before running it"))
+        self._pending_tasks.clear()
+        for key, waiter in list(_waiters.items()):
+            if waiter.server is self:
+                _waiters.pop(key, None)
+                waiter.fail(ClosedError(_lib.ECLOSED, "the server stopped"))
+        for socket in self._sockets.values():
+            socket.connected = False
+        self._sockets.clear()
+        for namespace in self._namespaces.values():
+            namespace._sockets.clear()
+        self._stopped.set()
+        if self._close_requested:
+            self._destroy()
+
+    def run(self, host: str | None = None, port: int | None = None) -> None:
+        """Starts the server (see :meth:`start`) and blocks until it stops. Ctrl-C stops it gracefully and returns.
+        """
+        self.start(host, port)
+        try:
+            while not self._stopped.wait(0.25):
+                pass
+        except KeyboardInterrupt:
+            log.info("sio: interrupted, stopping")
+            self.stop()
+            self.wait()
+
+    def stop(self) -> None:
+        """Stops gracefully: every client gets a disconnect ("server shutting down"), connections close once their
+        output is written (at most 2 s), then the loop ends. Any thread, any number of times."""
+        with self._state_lock:
+            if self._state == "created":
+                self._state = "stopped"
+                self._stopped.set()
+                return
+        if self._handle is None:
+            return
+        with self._api():
+            if self._handle is not None:
+                _check(lib.sio_server_stop(self._handle), "sio_server_stop")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Waits until the loop has ended (after :meth:`stop`). True if it has. Not on the loop thread."""
+        if self._in_loop():
+            raise RuntimeError("Server.wait() on the loop thread would wait for itself")
+        thread = self._thread
+        if thread is None:
+            return self._state != "running"
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def close(self) -> None:
+        """Stops, waits and frees the server. On the loop thread (inside a handler) it stops the server and frees it
+        when the loop has ended. The server cannot be used afterwards."""
+        self._close_requested = True
+        self.stop()
+        if self._in_loop():
+            return
+        self.wait()
+        self._destroy()
+
+    def _destroy(self) -> None:
+        with self._api_lock:
+            handle, self._handle = self._handle, None
+            self._state = "closed"
+            self._listening = False
+        if handle is not None:
+            lib.sio_server_destroy(handle)
+        _live_servers.discard(self)
+        _objects.pop(self._key, None)
+        for namespace in self._namespaces.values():
+            _objects.pop(namespace._key, None)
+
+    # -- from C (loop thread) -----------------------------------------------------------------------------------
+
+    def _event(self, handle: int, event: str, args: int | None, ack: int | None) -> None:
+        socket = self._sockets.get(handle)
+        if socket is None:
+            log.warning("sio: event %r for an unknown socket", event)
+            return
+        try:
+            values = _decode_args(args)
+        except ValueError:
+            log.exception("sio: undecodable arguments for %r from %s", event, socket.id)
+            return
+        namespace = socket.namespace
+        handler = socket._handlers.get(event)
+        if handler is not None:
+            call_args: tuple[Any, ...] = tuple(values)
+        else:
+            handler = namespace._handlers.get(event)
+            if handler is not None:
+                call_args = (socket, *values)
+            else:
+                handler = socket._handlers.get("*")
+                if handler is not None:
+                    call_args = (event, *values)
+                else:
+                    handler = namespace._handlers.get("*")
+                    if handler is None:
+                        log.debug("sio: no handler for %r on %s", event, namespace.name)
+                        return
+                    call_args = (socket, event, *values)
+        ok, result = self._invoke(f"handler of {event!r} on {namespace.name}", handler, *call_args)
+        if not ok or not ack:
+            if not ok and ack:
+                log.warning("sio: the acknowledgement of %r from %s is not sent (its handler raised)",
+                            event, socket.id)
+            return
+        if isinstance(result, concurrent.futures.Future):
+            self._defer_ack(ack, result, event)
+        else:
+            self._send_ack(ack, result, event)
+
+    def _send_ack(self, ack: int, result: Any, event: str) -> None:
+        try:
+            payload, attachments = _codec.encode(_ack_values(result))
+        except (TypeError, ValueError):
+            log.exception("sio: the return value of the %r handler is not JSON; no acknowledgement sent", event)
+            return
+        array, count, keep = _lib.buffers(attachments)
+        code = lib.sio_ack_send(ack, payload, len(payload), array, count)
+        del keep
+        if code != 0:
+            log.warning("sio: acknowledgement of %r not sent: %s", event, SIOError.from_code(code))
+
+    def _defer_ack(self, ack: int, future: concurrent.futures.Future[Any], event: str) -> None:
+        def done(completed: concurrent.futures.Future[Any]) -> None:
+            def send() -> None:
+                if completed.cancelled() or completed.exception() is not None:
+                    error = None if completed.cancelled() else completed.exception()
+                    log.error("sio: the deferred acknowledgement of %r failed; not sent", event,
+                              exc_info=None if error is None else (type(error), error, error.__traceback__))
+                    return
+                self._send_ack(ack, completed.result(), event)
+
+            try:
+                self._on_loop(send, wait=False)
+            except SIOError:
+                log.debug("sio: deferred acknowledgement of %r dropped: the server stopped", event)
+
+        future.add_done_callback(done)
+
+    def _disconnecting(self, handle: int, reason: str) -> None:
+        socket = self._sockets.get(handle)
+        if socket is None:
+            return
+        own = socket._handlers.get("disconnecting")
+        if own is not None:
+            self._invoke("socket disconnecting handler", own, reason)
+        handler = socket.namespace._handlers.get("disconnecting")
+        if handler is not None:
+            self._invoke(f"disconnecting handler of {socket.namespace.name}", handler, socket, reason)
+
+    def _disconnected(self, handle: int, reason: str) -> None:
+        socket = self._sockets.pop(handle, None)
+        if socket is None:
+            return
+        socket.connected = False
+        socket.namespace._sockets.pop(socket.id, None)
+        own = socket._handlers.get("disconnect")
+        if own is not None:
+            self._invoke("socket disconnect handler", own, reason)
+        handler = socket.namespace._handlers.get("disconnect")
+        if handler is not None:
+            self._invoke(f"disconnect handler of {socket.namespace.name}", handler, socket, reason)
+
+    def _http(self, request: int, method: str, path: str) -> None:
+        handler = self._http_handler
+        response: Any = None
+        if handler is not None:
+            ok, response = self._invoke(f"HTTP handler ({method} {path})", handler, method, path)
+            if not ok:
+                lib.sio_http_respond(request, 500, b"text/plain; charset=utf-8", b"Internal Server Error", 21)
+                return
+        if response is None:
+            lib.sio_http_respond(request, 404, b"text/plain; charset=utf-8", b"Not Found", 9)
+            return
+        try:
+            if len(response) == 3:
+                status, content_type, body = response
+            else:
+                status, body = response
+                content_type = "text/html; charset=utf-8" if isinstance(body, str) else "application/octet-stream"
+            data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+            kind = None if content_type is None else _lib.c_str(content_type)
+            code = lib.sio_http_respond(request, int(status), kind, data, len(data))
+            _check(code, "sio_http_respond")
+        except Exception:  # noqa: BLE001
+            log.exception("sio: bad response from the HTTP handler for %s %s", method, path)
+            lib.sio_http_respond(request, 500, b"text/plain; charset=utf-8", b"Internal Server Error", 21)
+
+
+class _ApiGuard:
+    __slots__ = ("server",)
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def __enter__(self) -> None:
+        self.server._api_lock.acquire()
+        if self.server._handle is None:
+            self.server._api_lock.release()
+            raise ClosedError(_lib.ECLOSED, "the server is closed")
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server._api_lock.release()
+
