@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import resource
-import shutil
 import signal
 import socket
 import statistics
@@ -32,6 +31,8 @@ BUILD = os.path.join(HERE, ".build")
 LOADGEN_SRC = os.path.join(HERE, "loadgen", "loadgen.c")
 LOADGEN_BIN = os.path.join(BUILD, "loadgen")
 PEER = os.path.join(HERE, "peers", "python_socketio_server.py")
+FLOOR_SRC = os.path.join(HERE, "floor", "floor_server.c")
+FLOOR_BIN = os.path.join(BUILD, "floor_server")
 REQUIREMENTS = os.path.join(HERE, "requirements.txt")
 
 SCENARIOS = ["connect", "echo-ack", "broadcast", "polling-echo"]
@@ -119,8 +120,9 @@ def on_signal(signum, _frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def spawn(cmd, **kw):
-    p = subprocess.Popen(cmd, start_new_session=True, **kw)
+def spawn(cmd, cpus=None, **kw):
+    pre = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    p = subprocess.Popen(cmd, start_new_session=True, preexec_fn=pre, **kw)
     CHILDREN.append(p)
     return p
 
@@ -132,15 +134,26 @@ def raise_fd_limit():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def build_loadgen():
+def build_c(out, src, deps=()):
     os.makedirs(BUILD, exist_ok=True)
-    srcs = [LOADGEN_SRC, os.path.join(HERE, "loadgen", "hist.h")]
-    if os.path.exists(LOADGEN_BIN) and all(os.path.getmtime(LOADGEN_BIN) >= os.path.getmtime(s) for s in srcs):
+    if os.path.exists(out) and all(os.path.getmtime(out) >= os.path.getmtime(s) for s in (src, *deps)):
         return
     cc = os.environ.get("CC", "cc")
-    cmd = [cc, "-O2", "-std=c11", "-Wall", "-Wextra", "-o", LOADGEN_BIN, LOADGEN_SRC, "-luv", "-lcrypto"]
-    log("building the load generator: " + " ".join(cmd))
+    cmd = [cc, "-O2", "-std=c11", "-Wall", "-Wextra", "-o", out, src, "-luv", "-lcrypto"]
+    log("building: " + " ".join(cmd))
     subprocess.run(cmd, check=True, timeout=120)
+
+
+def machine_busy_cores(seconds=1.0):
+    """Cores kept busy by anything on the machine, measured over a short idle period."""
+    def busy():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return sum(v) - v[3] - v[4], sum(v)
+    b0, t0 = busy()
+    time.sleep(seconds)
+    b1, t1 = busy()
+    return (b1 - b0) / max(1, t1 - t0) * (os.cpu_count() or 1)
 
 
 def ensure_venv():
@@ -163,6 +176,9 @@ def ensure_venv():
 def find_ours(arg):
     if arg:
         return os.path.abspath(arg)
+    default = os.path.join(ROOT, ".build", "release", "sio-bench-server")
+    if os.access(default, os.X_OK):
+        return default  # what `swift build -c release --show-bin-path` names with the default scratch path
     try:
         out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
@@ -196,6 +212,8 @@ def wait_port(port, proc, limit=30.0):
 def server_cmd(which, port, ours_bin, venv_py):
     if which == "ours":
         return [ours_bin, "--port", str(port)]
+    if which == "floor":
+        return [FLOOR_BIN, "--port", str(port)]
     return [venv_py, PEER, "--port", str(port)]
 
 
@@ -211,15 +229,29 @@ def time_limit(params):
             + params.get("hold", 0) + params.get("drain", 0) + 30)
 
 
-def run_one(scenario, params, which, ours_bin, venv_py, logdir):
+def wait_idle(limit):
+    """Waits (at most limit seconds) until the machine is nearly idle; returns the last busy figure."""
+    deadline = time.monotonic() + limit
+    busy = machine_busy_cores(0.5)
+    while busy > 0.25 and time.monotonic() < deadline:
+        time.sleep(2)
+        busy = machine_busy_cores(0.5)
+    return busy
+
+
+def run_one(scenario, params, which, ours_bin, venv_py, logdir, pin=False):
     port = free_port()
     errlog = open(os.path.join(logdir, f"{which}-{scenario}.server.log"), "ab")
-    srv = spawn(server_cmd(which, port, ours_bin, venv_py), stdout=errlog, stderr=errlog, stdin=subprocess.DEVNULL)
+    ncpu = os.cpu_count() or 1
+    srv_cpus = {ncpu - 1} if pin and ncpu > 1 else None
+    lg_cpus = set(range(ncpu - 1)) if pin and ncpu > 1 else None
+    srv = spawn(server_cmd(which, port, ours_bin, venv_py), cpus=srv_cpus, stdout=errlog, stderr=errlog,
+                stdin=subprocess.DEVNULL)
     try:
         wait_port(port, srv)
         time.sleep(0.3)  # let the server settle before the RSS baseline
         cmd = loadgen_cmd(scenario, params, port, srv.pid)
-        lg = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        lg = spawn(cmd, cpus=lg_cpus, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         try:
             out, err = lg.communicate(timeout=time_limit(params))
         except subprocess.TimeoutExpired:
@@ -243,15 +275,18 @@ def median(vals):
     return statistics.median(vals) if vals else None
 
 
-def summarize(runs):
+def summarize(sc, runs):
     if not runs:
         return {}
     keys = set()
     for r in runs:
         keys.update(k for k, v in r.get("metrics", {}).items() if isinstance(v, (int, float)))
     med = {k: median([r["metrics"].get(k) for r in runs]) for k in sorted(keys)}
-    med["loadgen_cpu_util_max"] = max(r["window"].get("loadgen_cpu_util", 0) for r in runs)
-    med["server_cpu_util"] = median([r["window"].get("server_cpu_util") for r in runs])
+    # the connect scenario's busy phase is the setup window; the others' is the measured window
+    win = "setup_window" if sc == "connect" else "window"
+    med["loadgen_cpu_util_max"] = max(r.get(win, {}).get("loadgen_cpu_util", 0) for r in runs)
+    med["server_cpu_util"] = median([r.get(win, {}).get("server_cpu_util") for r in runs])
+    med["other_cpu_util_max"] = max(r.get(win, {}).get("other_cpu_util", 0) for r in runs)
     med["all_ok"] = all(r.get("ok") for r in runs)
     return med
 
@@ -278,40 +313,49 @@ def bar_ok(bar, v):
     return v >= x if op == ">=" else v <= x
 
 
-def build_table(results, quick):
+EXTRA_ROWS = [
+    ("loadgen_cpu_util_max", "loadgen CPU, cores (max)", False, None),
+    ("other_cpu_util_max", "other CPU on machine, cores (max)", False, None),
+]
+
+
+def build_table(results, quick, servers):
     rows = []
     for sc, res in results.items():
-        ours = res.get("ours", {}).get("median", {})
-        peer = res.get("peer", {}).get("median", {})
-        for key, label, higher, bar in ROWS[sc] + [("loadgen_cpu_util_max", "loadgen CPU util (max)", False, None)]:
-            o, p = ours.get(key), peer.get(key)
+        for key, label, higher, bar in ROWS[sc] + EXTRA_ROWS:
+            vals = {s: res.get(s, {}).get("median", {}).get(key) for s in servers}
+            o, p = vals.get("ours"), vals.get("peer")
             ratio = o / p if isinstance(o, (int, float)) and isinstance(p, (int, float)) and p else None
-            ok = bar_ok(bar, o) if not quick else None
-            rows.append({"scenario": sc, "metric": key, "label": label, "ours": o, "peer": p, "ratio": ratio,
+            if key.endswith("_cpu_util_max"):
+                ratio = None  # context rows: a ratio means nothing
+            ok = bar_ok(bar, o) if not quick and "ours" in servers else None
+            rows.append({"scenario": sc, "metric": key, "label": label, **vals, "ratio": ratio,
                          "higher_is_better": higher,
                          "bar": f"{bar[0]} {bar[1]}" if bar else None, "bar_met": ok})
     return rows
 
 
-def print_table(rows, quick):
-    hdr = ["scenario", "metric", "ours", "peer", "ours/peer", "bar (ours)"]
+def print_table(rows, quick, servers):
+    hdr = ["scenario", "metric"] + servers + ["ours/peer", "bar (ours)"]
     lines = []
     for r in rows:
         bar = r["bar"] or ""
         if bar and r["bar_met"] is not None:
             bar += "  ok" if r["bar_met"] else "  MISSED"
-        lines.append([r["scenario"], r["label"] + (" (higher better)" if r["higher_is_better"] else ""),
-                      fmt(r["ours"]), fmt(r["peer"]), f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-", bar])
+        lines.append([r["scenario"], r["label"] + (" (higher better)" if r["higher_is_better"] else "")]
+                     + [fmt(r.get(s)) for s in servers]
+                     + [f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-", bar])
     widths = [max(len(str(x)) for x in col) for col in zip(hdr, *lines)]
+    right = set(range(2, 3 + len(servers)))
     print()
-    print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)).rstrip())
     print("  ".join("-" * w for w in widths))
     last = None
     for ln in lines:
         if last is not None and ln[0] != last:
             print()
         last = ln[0]
-        print("  ".join((c.rjust(w) if i in (2, 3, 4) else c.ljust(w)) for i, (c, w) in enumerate(zip(ln, widths))))
+        print("  ".join((c.rjust(w) if i in right else c.ljust(w)) for i, (c, w) in enumerate(zip(ln, widths))).rstrip())
     if quick:
         print("\n(--quick: small sizes; the bars apply to the full-size run only)")
 
@@ -357,8 +401,15 @@ def main():
     ap.add_argument("--ours-bin", help="path of sio-bench-server (default: from swift build -c release --show-bin-path)")
     ap.add_argument("--no-peer", action="store_true", help="do not run the python-socketio peer")
     ap.add_argument("--no-ours", action="store_true", help="do not run our server (peer only)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also run Benchmarks/floor/floor_server.c, a minimal C server of the contract "
+                         "(WebSocket scenarios only): the machine's floor, and proof the load generator keeps up")
     ap.add_argument("--reps", type=int, help="repetitions per scenario and server (default 3, 1 with --quick)")
     ap.add_argument("--json", help="write the results as JSON to this path")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin the server to the last CPU and the load generator to the others")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                    help="before each run, wait up to SECONDS for the machine to be idle (shared machines)")
     ap.add_argument("--set", action="append", metavar="SCENARIO.PARAM=VALUE",
                     help="override a load generator parameter, e.g. broadcast.rate=500 (repeatable)")
     args = ap.parse_args()
@@ -372,7 +423,7 @@ def main():
     reps = args.reps if args.reps else (1 if args.quick else 3)
     if reps < 1 or reps > 20:
         ap.error("--reps must be 1..20")
-    servers = [s for s, skip in (("ours", args.no_ours), ("peer", args.no_peer)) if not skip]
+    servers = [s for s, run in (("ours", not args.no_ours), ("peer", not args.no_peer), ("floor", args.floor)) if run]
     if not servers:
         ap.error("nothing to run (--no-ours and --no-peer)")
     sizes = QUICK if args.quick else FULL
@@ -385,7 +436,13 @@ def main():
         need = max(sizes[s]["clients"] for s in scenarios) + 100
         if nofile < need:
             log(f"warning: RLIMIT_NOFILE is {nofile}, below the {need} descriptors the largest scenario needs")
-        build_loadgen()
+        build_c(LOADGEN_BIN, LOADGEN_SRC, [os.path.join(HERE, "loadgen", "hist.h")])
+        if "floor" in servers:
+            build_c(FLOOR_BIN, FLOOR_SRC)
+        busy = machine_busy_cores()
+        log(f"machine: {busy:.2f} cores busy before the run")
+        if busy > 0.2:
+            log("warning: the machine is not idle; CPU figures will be noisy (see 'other CPU' in the table)")
         ours_bin = venv_py = None
         if "ours" in servers:
             ours_bin = find_ours(args.ours_bin)
@@ -408,29 +465,37 @@ def main():
             for rep in range(reps):
                 order = servers if rep % 2 == 0 else list(reversed(servers))
                 for which in order:
+                    if which == "floor" and sc == "polling-echo":
+                        continue  # the floor server speaks WebSocket only
+                    if args.wait_idle > 0:
+                        b = wait_idle(args.wait_idle)
+                        if b > 0.25:
+                            log(f"  the machine is still busy ({b:.2f} cores); running anyway")
                     log(f"{sc} rep {rep + 1}/{reps}: {which}")
                     try:
-                        r = run_one(sc, params, which, ours_bin, venv_py, logdir)
+                        r = run_one(sc, params, which, ours_bin, venv_py, logdir, pin=args.pin)
                     except RuntimeError as e:
                         log(f"  failed: {e}")
                         r = {"ok": False, "error": str(e), "metrics": {}, "window": {}}
                     m = r.get("metrics", {})
                     brief = ", ".join(f"{k}={fmt(m.get(k))}" for k, *_ in ROWS[sc] if k in m)
-                    log(f"  {brief}; loadgen cpu {fmt(r.get('window', {}).get('loadgen_cpu_util'))}"
+                    win = r.get("setup_window" if sc == "connect" else "window", {})
+                    log(f"  {brief}; loadgen cpu {fmt(win.get('loadgen_cpu_util'))}, other cpu {fmt(win.get('other_cpu_util'))}"
                         + ("" if r.get("ok") else f"; NOT OK: {r.get('error') or r.get('errors', {}).get('first')}"))
                     runs[which].append(r)
                     time.sleep(0.5)
             for which in servers:
-                results[sc][which] = {"runs": runs[which], "median": summarize([r for r in runs[which] if r.get("metrics")])}
+                results[sc][which] = {"runs": runs[which], "median": summarize(sc, [r for r in runs[which] if r.get("metrics")])}
 
-        rows = build_table(results, args.quick)
-        print_table(rows, args.quick)
+        rows = build_table(results, args.quick, servers)
+        print_table(rows, args.quick, servers)
         log(f"finished in {time.time() - started:.0f}s")
         if args.json:
             doc = {
                 "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "machine": machine_info(),
-                "quick": args.quick, "reps": reps, "servers": servers,
+                "machine_busy_cores_before": busy,
+                "quick": args.quick, "reps": reps, "servers": servers, "pin": args.pin,
                 "ours_bin": ours_bin,
                 "peer": "python-socketio 5.18.1 (aiohttp + uvloop)" if "peer" in servers else None,
                 "scenarios": results, "table": rows,

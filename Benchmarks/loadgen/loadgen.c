@@ -23,7 +23,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -60,6 +62,7 @@ static struct {
     double drain;         /* broadcast: wait after the last send, s */
     const char *room;
     int quiet;
+    int batch_us; /* sleep this long after each loop turn that read data: fewer, larger reads */
 } cfg = {
     .host = "127.0.0.1", .port = 0, .path = "/socket.io/", .nsp = "/",
     .clients = -1, .window = 256, .hold = 5, .inflight = 4, .duration = 5, .warmup = 1,
@@ -240,14 +243,32 @@ static double self_cpu_us(void) {
            (double)ru.ru_stime.tv_usec;
 }
 
+/* Busy CPU time of the whole machine (all cores, /proc/stat), us; *softirq gets the softirq part. */
+static double machine_busy_us(double *softirq) {
+    *softirq = -1;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7]);
+    fclose(f);
+    if (n < 4) return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; /* all but idle and iowait */
+    *softirq = (double)v[6] * 1e6 / (double)(hz > 0 ? hz : 100);
+    return (double)busy * 1e6 / (double)(hz > 0 ? hz : 100);
+}
+
 typedef struct {
     uint64_t t;
     double self_cpu;
+    double machine, softirq;
     psample_t srv;
 } mark_t;
 
 static mark_t mark_now(void) {
     mark_t m;
+    m.machine = machine_busy_us(&m.softirq);
     m.srv = proc_sample();
     m.self_cpu = self_cpu_us();
     m.t = now_ns();
@@ -323,6 +344,8 @@ static struct {
     uint64_t errors;
     char first_error[256];
     uv_timer_t t_phase, t_tick, t_setup;
+    uv_check_t batch;
+    uint64_t reads, turn_reads;
     mark_t m_before, m_start, m_end, m_setup0, m_setup1;
     uint64_t t_first_done, t_last_done;
     /* echo-ack / polling */
@@ -430,6 +453,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b) {
         sock_eof(s, (int)nread);
         return;
     }
+    g.reads++;
+    g.turn_reads++;
     char *p;
     size_t n;
     int from_in = s->in.len > 0;
@@ -1165,6 +1190,25 @@ static void jbool(const char *k, int v) {
     printf("\"%s\":%s", k, v ? "true" : "false");
 }
 
+/* Closes with RST instead of FIN (SO_LINGER 0), so that no client port is left in TIME_WAIT:
+ * repeated runs of 10,000 connections would otherwise crowd the ephemeral port range. */
+static void linger0(sock_t *s) {
+    uv_os_fd_t fd;
+    if (!s->inited || s->closing || uv_fileno((uv_handle_t *)&s->tcp, &fd) != 0) return;
+    struct linger l = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+static void reset_all(void) {
+    for (int i = 0; i < g.total; i++) {
+        if (g.ws) linger0(&g.ws[i].s);
+        if (g.pcs) {
+            linger0(&g.pcs[i].ch[0]);
+            linger0(&g.pcs[i].ch[1]);
+        }
+    }
+}
+
 static double ns_to_us(uint64_t v) { return (double)v / 1000.0; }
 static double ns_to_ms(uint64_t v) { return (double)v / 1e6; }
 
@@ -1179,6 +1223,18 @@ static void emit_window(const char *name, const mark_t *a, const mark_t *b) {
         jnum("server_cpu_util", wall > 0 ? (b->srv.cpu_us - a->srv.cpu_us) / 1e6 / wall : 0);
         jnum("server_rss_kb_start", (double)a->srv.rss_kb);
         jnum("server_rss_kb_end", (double)b->srv.rss_kb);
+    }
+    if (a->machine >= 0 && b->machine >= 0 && wall > 0) {
+        /* every core's busy time: the server, the load generator, the kernel's softirq work (loopback
+         * TCP receive processing, charged to no process), and anything else running on the machine
+         * (other_cpu_util shows how much of that there was) */
+        double mach = (b->machine - a->machine) / 1e6 / wall;
+        double sirq = (b->softirq - a->softirq) / 1e6 / wall;
+        jnum("machine_cpu_util", mach);
+        jnum("softirq_cpu_util", sirq);
+        if (a->srv.ok && b->srv.ok)
+            jnum("other_cpu_util",
+                 mach - sirq - (b->srv.cpu_us - a->srv.cpu_us + b->self_cpu - a->self_cpu) / 1e6 / wall);
     }
     jclose();
 }
@@ -1226,6 +1282,7 @@ static void finish(void) {
     jnum("dropped", g.dropped);
     jnum("setup_s", (double)(g.m_setup1.t - g.m_setup0.t) / 1e9);
     jnum("pings_answered", (double)g.pings);
+    jnum("reads", (double)g.reads);
     jclose();
     jopen("errors");
     jnum("count", (double)g.errors);
@@ -1309,6 +1366,7 @@ static void finish(void) {
     jbool("ok", ok);
     printf("}\n");
     fflush(stdout);
+    reset_all();
     logmsg("done");
     _exit(0); /* the kernel closes every socket */
 }
@@ -1561,6 +1619,15 @@ static void pc_on_ready(pc_t *pc) {
     pc_post_kick(pc);
 }
 
+static void on_batch_check(uv_check_t *h) {
+    (void)h;
+    if (g.turn_reads && g.phase != PH_SETUP) {
+        struct timespec ts = {0, (long)cfg.batch_us * 1000};
+        nanosleep(&ts, NULL);
+    }
+    g.turn_reads = 0;
+}
+
 static void on_setup_timeout(uv_timer_t *t) {
     (void)t;
     if (g.phase != PH_SETUP) return;
@@ -1601,6 +1668,8 @@ static void usage(void) {
             "  --room NAME       broadcast room (default bench)\n"
             "  --server-pid PID  sample the server's CPU time and RSS from /proc\n"
             "  --timeout S       limit of the setup phase (default 60)\n"
+            "  --batch-us U      after each loop turn that read data, sleep U microseconds (default 0):\n"
+            "                    fewer, larger reads; adds up to U to every measured latency\n"
             "  --quiet           no progress on stderr\n");
     exit(2);
 }
@@ -1638,6 +1707,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--room")) cfg.room = v;
         else if (!strcmp(a, "--server-pid")) cfg.server_pid = atoi(v);
         else if (!strcmp(a, "--timeout")) cfg.timeout = atof(v);
+        else if (!strcmp(a, "--batch-us")) cfg.batch_us = atoi(v);
         else usage();
     }
     if (cfg.port <= 0 || cfg.port > 65535) die("--port is required");
@@ -1688,6 +1758,12 @@ int main(int argc, char **argv) {
     uv_timer_init(g.loop, &g.t_phase);
     uv_timer_init(g.loop, &g.t_tick);
     uv_timer_init(g.loop, &g.t_setup);
+    if (cfg.batch_us > 0) {
+        if (cfg.batch_us > 100000) die("--batch-us must be at most 100000");
+        uv_check_init(g.loop, &g.batch);
+        uv_check_start(&g.batch, on_batch_check);
+        uv_unref((uv_handle_t *)&g.batch);
+    }
     if (cfg.sc == SC_BROADCAST) {
         g.receivers = cfg.clients;
         g.total = cfg.clients + 1; /* the last client is the sender */
