@@ -22,7 +22,12 @@ public final class EngineServer: HTTPServerHandler {
     public init(loop: EventLoop, options: EngineOptions = EngineOptions()) {
         self.loop = loop
         self.options = options
+        handshakeTail = Array((",\"pingInterval\":\(options.pingInterval),\"pingTimeout\":\(options.pingTimeout)"
+            + ",\"maxPayload\":\(options.maxHttpBufferSize)}").utf8)
     }
+
+    /// The end of every open packet (after `upgrades`), the same for all sessions: built once.
+    let handshakeTail: [UInt8]
 
     /// Listens on its own HTTP server at `host:port` (port 0 picks one, see `port`). The server closes itself
     /// gracefully when the loop stops.

@@ -47,13 +47,16 @@ public final class EngineSocket: TimerTarget {
     public var transportName: EngineTransportName { transport.name }
     public var isOpen: Bool { state == .open }
 
-    /// Sends the open packet and starts the heartbeat.
+    /// Sends the open packet and starts the heartbeat. `upgrades` is empty or `["websocket"]`.
     func open(upgrades: [String]) {
-        var handshake = "{\"sid\":\"\(id)\",\"upgrades\":["
-        handshake += upgrades.map { "\"\($0)\"" }.joined(separator: ",")
-        handshake += "],\"pingInterval\":\(server.options.pingInterval),\"pingTimeout\":\(server.options.pingTimeout)"
-        handshake += ",\"maxPayload\":\(server.options.maxHttpBufferSize)}"
-        transport.send(EngineMessage(type: .open, data: Array(handshake.utf8)))
+        var handshake: [UInt8] = []
+        handshake.reserveCapacity(128)
+        handshake.append(contentsOf: "{\"sid\":\"".utf8)
+        handshake.append(contentsOf: id.utf8)
+        handshake.append(contentsOf: "\",\"upgrades\":".utf8)
+        handshake.append(contentsOf: upgrades.isEmpty ? "[]".utf8 : "[\"websocket\"]".utf8)
+        handshake.append(contentsOf: server.handshakeTail)
+        transport.send(EngineMessage(type: .open, data: handshake))
         heartbeatDeadline = server.loop.now + server.options.pingInterval
         reschedule()
     }

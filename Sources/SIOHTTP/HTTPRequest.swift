@@ -9,6 +9,8 @@ public struct HTTPRequest: Sendable {
     public var httpMinor: Int
     /// The client wants the connection kept open after the response.
     public var keepAlive: Bool
+    /// Query parameters, percent-decoded, in order; parsed once, over UTF-8 bytes.
+    public let query: [(name: String, value: String)]
 
     public init(method: String, target: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
                 httpMajor: Int = 1, httpMinor: Int = 1, keepAlive: Bool = true) {
@@ -19,11 +21,12 @@ public struct HTTPRequest: Sendable {
         self.httpMajor = httpMajor
         self.httpMinor = httpMinor
         self.keepAlive = keepAlive
+        query = QueryString.parse(target.utf8)
     }
 
     /// The first value of a header (name in any case).
     public func header(_ name: String) -> String? {
-        let lower = name.lowercased()
+        let lower = name.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") } ? name.lowercased() : name
         return headers.first { $0.name == lower }?.value
     }
 
@@ -39,42 +42,59 @@ public struct HTTPRequest: Sendable {
         return target[target.index(after: mark)...]
     }
 
-    /// Query parameters, percent-decoded, in order.
-    public var query: [(name: String, value: String)] { QueryString.parse(queryString) }
-
     /// The first value of a query parameter.
     public func queryValue(_ name: String) -> String? {
-        for pair in queryString.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if QueryString.decode(parts[0]) == name {
-                return parts.count > 1 ? QueryString.decode(parts[1]) : ""
-            }
-        }
-        return nil
+        query.first { $0.name == name }?.value
     }
 }
 
 /// `application/x-www-form-urlencoded` query decoding.
 public enum QueryString {
-    public static func parse(_ query: Substring) -> [(name: String, value: String)] {
-        query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
-        }
+    /// The parameters of the query in a request target (what follows `?`), or of a bare query string.
+    public static func parse(_ target: String.UTF8View) -> [(name: String, value: String)] {
+        let bytes = Array(target)
+        guard let mark = bytes.firstIndex(of: UInt8(ascii: "?")) else { return [] }
+        return parse(bytes[(mark + 1)...])
     }
 
+    public static func parse(_ query: Substring) -> [(name: String, value: String)] {
+        parse(ArraySlice(query.utf8))
+    }
+
+    /// Splits on `&` and the first `=` of each pair, byte by byte (no Character work on the hot path).
+    static func parse(_ bytes: ArraySlice<UInt8>) -> [(name: String, value: String)] {
+        var items: [(name: String, value: String)] = []
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+            if end > start {
+                let pair = bytes[start..<end]
+                if let equals = pair.firstIndex(of: UInt8(ascii: "=")) {
+                    items.append((decode(pair[..<equals]), decode(pair[(equals + 1)...])))
+                } else {
+                    items.append((decode(pair), ""))
+                }
+            }
+            start = end + 1
+        }
+        return items
+    }
+
+    public static func decode(_ text: Substring) -> String { decode(ArraySlice(text.utf8)) }
+
     /// Percent-decoding with `+` as space; malformed escapes are kept literally, invalid UTF-8 is repaired.
-    public static func decode(_ text: Substring) -> String {
-        let utf8 = Array(text.utf8)
-        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(text) }
+    static func decode(_ utf8: ArraySlice<UInt8>) -> String {
+        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
+            return String(decoding: utf8, as: UTF8.self)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(utf8.count)
-        var index = 0
-        while index < utf8.count {
+        var index = utf8.startIndex
+        while index < utf8.endIndex {
             let byte = utf8[index]
             if byte == UInt8(ascii: "+") {
                 out.append(UInt8(ascii: " "))
-            } else if byte == UInt8(ascii: "%"), index + 2 < utf8.count,
+            } else if byte == UInt8(ascii: "%"), index + 2 < utf8.endIndex,
                       let high = hexValue(utf8[index + 1]), let low = hexValue(utf8[index + 2]) {
                 out.append(high << 4 | low)
                 index += 2

@@ -17,17 +17,24 @@ public struct HTTPResponse: Sendable {
     /// Status line, headers (plus `Content-Length` and `Connection`), blank line, body.
     public func serialized(keepAlive: Bool) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(128 + headers.count * 40 + body.count)
-        out.append(contentsOf: "HTTP/1.1 \(status) \(HTTPResponse.reason(status))\r\n".utf8)
+        out.reserveCapacity(128 + headers.count * 48 + body.count)
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(status, to: &out)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: HTTPResponse.reason(status).utf8)
+        out.append(contentsOf: "\r\n".utf8)
+        var explicitLength = false
         for header in headers {
             out.append(contentsOf: header.name.utf8)
             out.append(contentsOf: ": ".utf8)
             out.append(contentsOf: header.value.utf8)
             out.append(contentsOf: "\r\n".utf8)
+            if header.name.utf8.count == 14, header.name.lowercased() == "content-length" { explicitLength = true }
         }
-        let explicitLength = headers.contains { $0.name.lowercased() == "content-length" }
         if status != 101 && status != 204 && status != 304 && !explicitLength {
-            out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+            out.append(contentsOf: "Content-Length: ".utf8)
+            appendDecimal(body.count, to: &out)
+            out.append(contentsOf: "\r\n".utf8)
         }
         if status != 101 {
             out.append(contentsOf: (keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n").utf8)
@@ -35,6 +42,11 @@ public struct HTTPResponse: Sendable {
         out.append(contentsOf: "\r\n".utf8)
         out.append(contentsOf: body)
         return out
+    }
+
+    private func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value >= 10 { appendDecimal(value / 10, to: &out) }
+        out.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
     public static func reason(_ status: Int) -> String {

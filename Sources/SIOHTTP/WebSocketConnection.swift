@@ -17,7 +17,8 @@ public final class WebSocketConnection: ConnectionHandler {
     public var delegate: (any WebSocketDelegate)?
     private var parser: WebSocketFrameParser
     private var closing = false
-    private let log = Logger("websocket")
+    /// One logger for all connections: resolving a level takes a lock, so never per connection.
+    private static let log = Logger("websocket")
 
     /// Takes over `tcp` (after the 101 response was queued) and parses `remainder`, the bytes that came with the
     /// handshake.
@@ -79,7 +80,7 @@ public final class WebSocketConnection: ConnectionHandler {
             }
         }
         if let failure {
-            log.debug("closing \(tcp.remoteAddress): \(failure.reason)")
+            Self.log.debug("closing \(tcp.remoteAddress): \(failure.reason)")
             close(code: failure.code, reason: failure.reason)
         }
     }

@@ -3,6 +3,8 @@ import COpenSSL
 /// The server side of the RFC 6455 opening handshake.
 public enum WebSocketHandshake {
     static let guid = Array("258EAFA5-E914-47DA-95CA-C5AB0DC85B11".utf8)
+    /// OpenSSL 3's one-shot SHA1() looks the algorithm up on every call; fetch it once.
+    nonisolated(unsafe) static let sha1 = EVP_MD_fetch(nil, "SHA1", nil)
 
     /// Why an upgrade request is not a valid WebSocket handshake; the text is what the `ws` library answers with.
     public static func validate(_ request: HTTPRequest) -> String? {
@@ -36,7 +38,7 @@ public enum WebSocketHandshake {
         input.append(contentsOf: guid)
         var digest = [UInt8](repeating: 0, count: Int(SHA_DIGEST_LENGTH))
         _ = input.withUnsafeBufferPointer { src in
-            digest.withUnsafeMutableBufferPointer { dst in SHA1(src.baseAddress, src.count, dst.baseAddress) }
+            digest.withUnsafeMutableBufferPointer { dst in EVP_Digest(src.baseAddress, src.count, dst.baseAddress, nil, sha1, nil) }
         }
         var encoded = [UInt8](repeating: 0, count: 29)  // 28 characters and EVP_EncodeBlock's NUL
         let length = encoded.withUnsafeMutableBufferPointer { EVP_EncodeBlock($0.baseAddress, digest, Int32(digest.count)) }

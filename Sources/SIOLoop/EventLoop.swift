@@ -38,12 +38,13 @@ public final class EventLoop: @unchecked Sendable {
     private var submitted: [() -> Void] = []
     private var stopRequested = false
 
-    private var timers = TimerQueue()
+    // The loop's own queues are touched only on its thread and never re-entered: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var timers = TimerQueue()
     private var armedDeadline: UInt64 = .max
 
-    var flushQueue: [TCPConnection] = []
+    @exclusivity(unchecked) var flushQueue: [TCPConnection] = []
     /// Every open connection, so a stop can close them properly when the grace period ends.
-    var connections: [ObjectIdentifier: TCPConnection] = [:]
+    @exclusivity(unchecked) var connections: [ObjectIdentifier: TCPConnection] = [:]
     var endOfTurn: [() -> Void] = []
     private var shutdownHooks: [(id: Int, hook: () -> Void)] = []
     private var nextHookID = 0

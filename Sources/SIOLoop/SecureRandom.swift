@@ -2,7 +2,25 @@ import CLibUV
 
 /// Bytes from the kernel's CSPRNG (`uv_random`: getrandom on Linux), for session ids and anything unguessable.
 public enum SecureRandom {
+    /// Bytes fetched from the kernel 4 KiB at a time (one getrandom call per ~270 ids, not two per connection);
+    /// each byte is handed out once.
+    private static let poolLock = Lock()
+    nonisolated(unsafe) private static var pool = [UInt8](repeating: 0, count: 4096)
+    nonisolated(unsafe) private static var poolUsed = 4096
+
     public static func bytes(_ count: Int) -> [UInt8] {
+        guard count <= 256 else { return fresh(count) }
+        return poolLock.withLock {
+            if poolUsed + count > pool.count {
+                pool = fresh(pool.count)
+                poolUsed = 0
+            }
+            defer { poolUsed += count }
+            return Array(pool[poolUsed..<(poolUsed + count)])
+        }
+    }
+
+    private static func fresh(_ count: Int) -> [UInt8] {
         var random = [UInt8](repeating: 0, count: count)
         let rc = random.withUnsafeMutableBytes { uv_random(nil, nil, $0.baseAddress, $0.count, 0, nil) }
         // getrandom only fails before the kernel's pool is seeded at boot, or with invalid arguments.

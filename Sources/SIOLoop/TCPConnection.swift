@@ -21,7 +21,7 @@ public final class TCPConnection {
     let handle: UnsafeMutablePointer<uv_tcp_t>
     public var handler: (any ConnectionHandler)?
 
-    private var pending: [[UInt8]] = []
+    @exclusivity(unchecked) private var pending: [[UInt8]] = []
     /// Bytes queued this turn, not yet handed to the kernel.
     public private(set) var pendingBytes = 0
     /// Bytes handed to `uv_write` and not yet confirmed written.

@@ -12,6 +12,7 @@ public protocol TimerTarget: AnyObject {
 
 /// Where a target sits in the heap, and when it is due. Owned by the target, managed by `TimerQueue`.
 public struct TimerSlot {
+    /// When the target is due (meaningful while scheduled).
     fileprivate(set) public var deadline: UInt64 = 0
     fileprivate var heapIndex: Int = -1
 
@@ -20,26 +21,31 @@ public struct TimerSlot {
     public var isScheduled: Bool { heapIndex >= 0 }
 }
 
-/// Min-heap of targets by deadline (milliseconds of the loop clock). Loop thread only.
+/// Min-heap of targets by deadline (milliseconds of the loop clock). Loop thread only. Entries carry their deadline
+/// so sifting compares plain integers; a target's slot is written only when it moves.
 public struct TimerQueue {
-    private var heap: [any TimerTarget] = []
+    private struct Entry {
+        var deadline: UInt64
+        let target: any TimerTarget
+    }
+
+    private var heap: [Entry] = []
 
     public init() {}
 
     public var count: Int { heap.count }
-    public var earliestDeadline: UInt64? { heap.first?.timerSlot.deadline }
+    public var earliestDeadline: UInt64? { heap.first?.deadline }
 
     /// Schedules or reschedules `target` at `deadline`.
     public mutating func schedule(_ target: any TimerTarget, at deadline: UInt64) {
         let index = target.timerSlot.heapIndex
+        target.timerSlot.deadline = deadline
         if index >= 0 {
-            let earlier = deadline < target.timerSlot.deadline
-            target.timerSlot.deadline = deadline
+            let earlier = deadline < heap[index].deadline
+            heap[index].deadline = deadline
             if earlier { siftUp(index) } else { siftDown(index) }
         } else {
-            target.timerSlot.deadline = deadline
-            target.timerSlot.heapIndex = heap.count
-            heap.append(target)
+            heap.append(Entry(deadline: deadline, target: target))
             siftUp(heap.count - 1)
         }
     }
@@ -52,19 +58,17 @@ public struct TimerQueue {
 
     /// Removes and returns the earliest target if it is due at `now`.
     public mutating func popDue(now: UInt64) -> (any TimerTarget)? {
-        guard let first = heap.first, first.timerSlot.deadline <= now else { return nil }
+        guard let first = heap.first, first.deadline <= now else { return nil }
         removeAt(0)
-        return first
+        return first.target
     }
 
     private mutating func removeAt(_ index: Int) {
-        let removed = heap[index]
-        removed.timerSlot.heapIndex = -1
+        heap[index].target.timerSlot.heapIndex = -1
         let last = heap.removeLast()
         guard index < heap.count else { return }
         heap[index] = last
-        last.timerSlot.heapIndex = index
-        if index > 0, last.timerSlot.deadline < heap[(index - 1) / 2].timerSlot.deadline {
+        if index > 0, last.deadline < heap[(index - 1) / 2].deadline {
             siftUp(index)
         } else {
             siftDown(index)
@@ -74,34 +78,32 @@ public struct TimerQueue {
     private mutating func siftUp(_ start: Int) {
         var child = start
         let moving = heap[child]
-        let deadline = moving.timerSlot.deadline
         while child > 0 {
             let parent = (child - 1) / 2
-            guard deadline < heap[parent].timerSlot.deadline else { break }
+            guard moving.deadline < heap[parent].deadline else { break }
             heap[child] = heap[parent]
-            heap[child].timerSlot.heapIndex = child
+            heap[child].target.timerSlot.heapIndex = child
             child = parent
         }
         heap[child] = moving
-        moving.timerSlot.heapIndex = child
+        moving.target.timerSlot.heapIndex = child
     }
 
     private mutating func siftDown(_ start: Int) {
         var parent = start
         let moving = heap[parent]
-        let deadline = moving.timerSlot.deadline
         let count = heap.count
         while true {
             let left = 2 * parent + 1
             guard left < count else { break }
             let right = left + 1
-            let smaller = right < count && heap[right].timerSlot.deadline < heap[left].timerSlot.deadline ? right : left
-            guard heap[smaller].timerSlot.deadline < deadline else { break }
+            let smaller = right < count && heap[right].deadline < heap[left].deadline ? right : left
+            guard heap[smaller].deadline < moving.deadline else { break }
             heap[parent] = heap[smaller]
-            heap[parent].timerSlot.heapIndex = parent
+            heap[parent].target.timerSlot.heapIndex = parent
             parent = smaller
         }
         heap[parent] = moving
-        moving.timerSlot.heapIndex = parent
+        moving.target.timerSlot.heapIndex = parent
     }
 }
