@@ -19,6 +19,8 @@ let package = Package(
         .executable(name: "sio-protocol-server", targets: ["sio-protocol-server"]),
         .executable(name: "sio-bench-server", targets: ["sio-bench-server"]),
         .executable(name: "sio-chat", targets: ["sio-chat"]),
+        .library(name: "SocketIORedis", targets: ["SocketIORedis"]),
+        .executable(name: "sio-cluster-node", targets: ["sio-cluster-node"]),
     ],
     targets: [
         // System libraries (Debian -dev packages); see scripts/bootstrap.sh.
@@ -26,6 +28,9 @@ let package = Package(
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Redis (hiredis async with its libuv adapter) and msgpack-c, for SocketIORedis; see scripts/bootstrap-redis.sh.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CMsgpack", pkgConfig: "msgpack", providers: [.apt(["libmsgpack-dev"])]),
 
         // Pure codecs: bytes in, values out, no I/O.
         .target(name: "EngineIOCodec", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
@@ -48,6 +53,11 @@ let package = Package(
             name: "SocketIO", dependencies: ["EngineIO", "SIOHTTP", "SocketIOCodec", "SIOLoop"],
             swiftSettings: swiftSettings),
 
+        // The Redis adapter: scale out over Redis pub/sub, wire-compatible with Node's @socket.io/redis-adapter 8.x.
+        .target(
+            name: "SocketIORedis", dependencies: ["SocketIO", "SIOLoop", "CLibUV", "CHiredis", "CMsgpack"],
+            exclude: ["NEEDS-FROM-SOCKETIO.md"], swiftSettings: swiftSettings),
+
         // The C ABI: every export of Include/sio.h, over the Swift API. Built as libsio.so (scripts/build-libsio.sh).
         .target(name: "SIOCABI", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
 
@@ -56,6 +66,8 @@ let package = Package(
 
         .executableTarget(name: "sio-chat", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
         .executableTarget(name: "sio-bench-server", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "sio-cluster-node", dependencies: ["SocketIO", "SocketIORedis"], swiftSettings: swiftSettings),
 
         .testTarget(name: "EngineIOCodecTests", dependencies: ["EngineIOCodec"], swiftSettings: swiftSettings),
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"], swiftSettings: swiftSettings),
@@ -63,5 +75,8 @@ let package = Package(
         .testTarget(name: "SIOLoopTests", dependencies: ["SIOLoop"], swiftSettings: swiftSettings),
         .testTarget(name: "SIOHTTPTests", dependencies: ["SIOHTTP"], swiftSettings: swiftSettings),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SocketIORedisTests", dependencies: ["SocketIORedis", "SocketIO"], exclude: ["Fixtures"],
+            swiftSettings: swiftSettings),
     ]
 )

@@ -12,7 +12,7 @@ REQUIREMENTS="$ROOT/Tests/integration/requirements.txt"
 STAMP="$VENV/.requirements.sha256"
 PYTHON="${PYTHON:-python3}"
 
-DEB_PACKAGES=(libuv1-dev libhttp-parser-dev libssl-dev zlib1g-dev pkg-config)
+DEB_PACKAGES=(libuv1-dev libhttp-parser-dev libssl-dev zlib1g-dev libhiredis-dev libmsgpack-dev pkg-config)
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 

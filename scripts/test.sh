@@ -2,7 +2,8 @@
 # Runs every test, installing what it needs first (Debian packages, .venv, Chromium, the client bundle):
 #   Swift unit tests · Engine.IO and Socket.IO integration tests with the real python-engineio / python-socketio
 #   clients · the C ABI (C programs against the installed libsio.so, valgrind) · the Python binding · the official
-#   browser client in headless Chromium · a short fuzz run of every decoder.
+#   browser client in headless Chromium · a cluster of nodes over Redis behind nginx · a short fuzz run of every
+#   decoder.
 # Extra arguments go to the integration pytest run, e.g.  scripts/test.sh -k handshake -x
 # Exits non-zero if any step fails; a pytest run that collects no tests (exit 5) counts as a failure.
 set -euo pipefail
@@ -33,6 +34,7 @@ run() {
 
 section "bootstrap"
 bash scripts/bootstrap.sh
+bash scripts/bootstrap-redis.sh
 bash scripts/bootstrap-browser.sh
 
 section "swift build (debug, with tests)"
@@ -60,6 +62,9 @@ run "Python binding tests" "$PYTEST" bindings/python/tests
 
 section "browser end to end (Tests/browser)"
 run "browser tests" "$PYTEST" Tests/browser
+
+section "cluster over Redis and behind nginx (Tests/cluster)"
+run "cluster tests" "$PYTEST" Tests/cluster
 
 section "fuzz smoke (Fuzz)"
 run "fuzz smoke" make -C Fuzz smoke

@@ -3,16 +3,14 @@ public struct HTTPRequest: Sendable {
     public var method: String
     /// The request target as sent: path and query (`/socket.io/?EIO=4&transport=polling`).
     public var target: String
-    public var headers: [(name: String, value: String)]
+    public var headers: HTTPHeaders
     public var body: [UInt8]
     public var httpMajor: Int
     public var httpMinor: Int
     /// The client wants the connection kept open after the response.
     public var keepAlive: Bool
-    /// Query parameters, percent-decoded, in order; parsed once, over UTF-8 bytes.
-    public let query: [(name: String, value: String)]
 
-    public init(method: String, target: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+    public init(method: String, target: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [],
                 httpMajor: Int = 1, httpMinor: Int = 1, keepAlive: Bool = true) {
         self.method = method
         self.target = target
@@ -21,14 +19,13 @@ public struct HTTPRequest: Sendable {
         self.httpMajor = httpMajor
         self.httpMinor = httpMinor
         self.keepAlive = keepAlive
-        query = QueryString.parse(target.utf8)
     }
 
     /// The first value of a header (name in any case).
-    public func header(_ name: String) -> String? {
-        let lower = name.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") } ? name.lowercased() : name
-        return headers.first { $0.name == lower }?.value
-    }
+    public func header(_ name: String) -> String? { headers[name] }
+
+    /// Query parameters, percent-decoded, in order (parsed on each call, over UTF-8 bytes).
+    public var query: [(name: String, value: String)] { QueryString.parse(target.utf8) }
 
     /// The path without the query.
     public var path: String {
@@ -42,10 +39,8 @@ public struct HTTPRequest: Sendable {
         return target[target.index(after: mark)...]
     }
 
-    /// The first value of a query parameter.
-    public func queryValue(_ name: String) -> String? {
-        query.first { $0.name == name }?.value
-    }
+    /// The first value of a query parameter, found without building the whole list.
+    public func queryValue(_ name: String) -> String? { QueryString.value(of: name, in: target.utf8) }
 }
 
 /// `application/x-www-form-urlencoded` query decoding.
@@ -55,6 +50,24 @@ public enum QueryString {
         let bytes = Array(target)
         guard let mark = bytes.firstIndex(of: UInt8(ascii: "?")) else { return [] }
         return parse(bytes[(mark + 1)...])
+    }
+
+    /// The first value of `name` in the query of a request target.
+    public static func value(of name: String, in target: String.UTF8View) -> String? {
+        guard let mark = target.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        let wanted = Array(name.utf8)
+        var start = target.index(after: mark)
+        while start < target.endIndex {
+            let end = target[start...].firstIndex(of: UInt8(ascii: "&")) ?? target.endIndex
+            let equals = target[start..<end].firstIndex(of: UInt8(ascii: "=")) ?? end
+            let key = target[start..<equals]
+            let plain = !key.contains(UInt8(ascii: "%")) && !key.contains(UInt8(ascii: "+"))
+            if plain ? key.elementsEqual(wanted) : decode(ArraySlice(key)) == name {
+                return equals < end ? decode(ArraySlice(target[target.index(after: equals)..<end])) : ""
+            }
+            start = end < target.endIndex ? target.index(after: end) : end
+        }
+        return nil
     }
 
     public static func parse(_ query: Substring) -> [(name: String, value: String)] {

@@ -129,7 +129,7 @@ private struct ParserState {
     var field: [UInt8] = []
     var value: [UInt8] = []
     var lastWasValue = false
-    var headers: [(name: String, value: String)] = []
+    var headers = HTTPHeaders()
     var headerBytes = 0
     var body: [UInt8] = []
     var inMessage = false
@@ -148,7 +148,7 @@ private struct ParserState {
         url.removeAll(keepingCapacity: true)
         field.removeAll(keepingCapacity: true)
         value.removeAll(keepingCapacity: true)
-        headers.removeAll()
+        headers = HTTPHeaders()
         headerBytes = 0
         body = []
         lastWasValue = false
@@ -166,7 +166,7 @@ private struct ParserState {
     }
 
     mutating func commitHeader() {
-        headers.append((String(decoding: field, as: UTF8.self).lowercased(), String(decoding: value, as: UTF8.self)))
+        headers.append(name: field, value: value)
         if headers.count > limits.maxHeaderCount { failure = .headersTooLarge }
         field.removeAll(keepingCapacity: true)
         value.removeAll(keepingCapacity: true)
@@ -183,7 +183,8 @@ private struct ParserState {
             method: method, target: String(decoding: url, as: UTF8.self), headers: headers,
             httpMajor: Int(parser.http_major), httpMinor: Int(parser.http_minor),
             keepAlive: http_should_keep_alive(&parser) != 0)
-        let chunked = headers.contains { $0.name == "transfer-encoding" && $0.value.lowercased().contains("chunked") }
+        headers.shrink()
+        let chunked = headers["transfer-encoding"]?.lowercased().contains("chunked") ?? false
         if parser.upgrade == 0, chunked || (declared != UInt64.max && declared > 0), let current {
             completed.append(.bodyStarted(current))
         }

@@ -25,6 +25,9 @@ public struct LoopError: Error, CustomStringConvertible, Equatable {
 /// buffer; connections that queued output are flushed together (one `uv_write` each) before the loop polls again.
 public final class EventLoop: @unchecked Sendable {
     let uvLoop: UnsafeMutablePointer<uv_loop_t>
+    /// The libuv loop, for C libraries that integrate with libuv themselves (hiredis in SocketIORedis).
+    /// Loop thread only; never run or close it.
+    public var uvLoopPointer: OpaquePointer { OpaquePointer(uvLoop) }
     private let wakeup: UnsafeMutablePointer<uv_async_t>
     private let beforePoll: UnsafeMutablePointer<uv_prepare_t>
     private let afterPoll: UnsafeMutablePointer<uv_check_t>
@@ -43,8 +46,37 @@ public final class EventLoop: @unchecked Sendable {
     private var armedDeadline: UInt64 = .max
 
     @exclusivity(unchecked) var flushQueue: [TCPConnection] = []
-    /// Every open connection, so a stop can close them properly when the grace period ends.
-    @exclusivity(unchecked) var connections: [ObjectIdentifier: TCPConnection] = [:]
+    /// Every open connection, as an intrusive list (no allocation per connection), so a stop can close them
+    /// properly when the grace period ends. Connections keep themselves alive through their handle.
+    @exclusivity(unchecked) unowned(unsafe) var firstConnection: TCPConnection?
+
+    func link(_ connection: TCPConnection) {
+        connection.nextInLoop = firstConnection
+        firstConnection?.previousInLoop = connection
+        firstConnection = connection
+    }
+
+    func unlink(_ connection: TCPConnection) {
+        if let previous = connection.previousInLoop {
+            previous.nextInLoop = connection.nextInLoop
+        } else if firstConnection === connection {
+            firstConnection = connection.nextInLoop
+        }
+        connection.nextInLoop?.previousInLoop = connection.previousInLoop
+        connection.previousInLoop = nil
+        connection.nextInLoop = nil
+    }
+
+    /// The open connections, in no particular order.
+    var openConnections: [TCPConnection] {
+        var all: [TCPConnection] = []
+        var cursor = firstConnection
+        while let connection = cursor {
+            all.append(connection)
+            cursor = connection.nextInLoop
+        }
+        return all
+    }
     var endOfTurn: [() -> Void] = []
     private var shutdownHooks: [(id: Int, hook: () -> Void)] = []
     private var nextHookID = 0
@@ -199,7 +231,7 @@ public final class EventLoop: @unchecked Sendable {
         graceTimer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         uv_timer_start(graceTimer, { timer in
             let loop = EventLoop.from(timer!.pointee.data)
-            for connection in Array(loop.connections.values) { connection.close(afterFlush: false) }
+            for connection in loop.openConnections { connection.close(afterFlush: false) }
             uv_close(handlePointer(timer!), nil)
             // Anything else still open (a listener nobody closed) must not keep the loop alive.
             uv_walk(timer!.pointee.loop, { handle, _ in

@@ -30,13 +30,23 @@ public enum SecureRandom {
 
     private static let base64url = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-    /// An unguessable id: 15 random bytes as 20 base64url characters, as the reference's `base64id` makes them.
-    public static func identifier() -> String {
-        let random = bytes(15)
+    /// An unguessable id: 15 random bytes as 20 base64url characters (120 bits), as the reference's `base64id`
+    /// makes them. For credentials: Engine.IO session ids, recovery's private ids.
+    public static func identifier() -> String { identifier(randomBytes: 15) }
+
+    /// A public id of 15 base64url characters (90 bits): short enough for Swift's inline strings, so holding one
+    /// costs no allocation. For ids other clients may see anyway, such as Socket.IO socket ids.
+    public static func shortIdentifier() -> String {
+        let text = identifier(randomBytes: 12)  // 16 characters
+        return String(text.utf8.prefix(15))!
+    }
+
+    private static func identifier(randomBytes count: Int) -> String {
+        let random = bytes(count)
         var text: [UInt8] = []
-        text.reserveCapacity(20)
+        text.reserveCapacity(count / 3 * 4)
         var index = 0
-        while index < 15 {
+        while index < count {
             let chunk = UInt32(random[index]) << 16 | UInt32(random[index + 1]) << 8 | UInt32(random[index + 2])
             text.append(base64url[Int(chunk >> 18 & 63)])
             text.append(base64url[Int(chunk >> 12 & 63)])

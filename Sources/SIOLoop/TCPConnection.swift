@@ -28,6 +28,10 @@ public final class TCPConnection {
     public private(set) var inFlightBytes = 0
     private var queuedForFlush = false
 
+    /// Links of the loop's list of open connections.
+    unowned(unsafe) var previousInLoop: TCPConnection?
+    unowned(unsafe) var nextInLoop: TCPConnection?
+
     private enum State { case open, closing, closed }
     private var state = State.open
     private var reading = false
@@ -38,7 +42,7 @@ public final class TCPConnection {
         // Retained by the handle; released in the close callback.
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
         uv_tcp_nodelay(handle, 1)
-        loop.connections[ObjectIdentifier(self)] = self
+        loop.link(self)
     }
 
     deinit {
@@ -193,7 +197,7 @@ public final class TCPConnection {
         state = .closed
         pending.removeAll()
         pendingBytes = 0
-        loop.connections.removeValue(forKey: ObjectIdentifier(self))
+        loop.unlink(self)
         guard uv_is_closing(handlePointer(handle)) == 0 else { return }
         uv_close(handlePointer(handle)) { handle in
             let connection = Unmanaged<TCPConnection>.fromOpaque(handle!.pointee.data!).takeRetainedValue()

@@ -35,6 +35,15 @@ public struct RemoteSocket {
     public let rooms: Set<String>
     public let data: JSONValue
     public let socket: Socket?
+
+    /// A socket of this server (`socket` set) or one another node described (`socket` nil).
+    public init(id: String, handshake: Handshake, rooms: Set<String>, data: JSONValue, socket: Socket? = nil) {
+        self.id = id
+        self.handshake = handshake
+        self.rooms = rooms
+        self.data = data
+        self.socket = socket
+    }
 }
 
 /// A session kept after a recoverable disconnect.

@@ -9,7 +9,17 @@ final class Client: EngineSocketDelegate, TimerTarget {
     let engine: EngineSocket
     unowned let server: SocketIOServer
     private var decoder: SocketIOPacketDecoder
-    private var sockets: [String: Socket] = [:]
+    /// Joined namespaces. Most clients join one: it is held inline, further ones in a small array (a dictionary,
+    /// or even an array for the first, costs an allocation per connection).
+    private var firstSocket: Socket?
+    private var moreSockets: [Socket] = []
+
+    private var sockets: [Socket] {
+        guard let firstSocket else { return moreSockets }
+        return [firstSocket] + moreSockets
+    }
+
+    private var joinsNothing: Bool { firstSocket == nil && moreSockets.isEmpty }
     var timerSlot = TimerSlot()
 
     init(server: SocketIOServer, engine: EngineSocket) {
@@ -39,25 +49,35 @@ final class Client: EngineSocketDelegate, TimerTarget {
 
     // MARK: Namespaces
 
+    private func socket(in namespace: String) -> Socket? {
+        if let firstSocket, firstSocket.namespace.name == namespace { return firstSocket }
+        return moreSockets.first { $0.namespace.name == namespace }
+    }
+
     func register(_ socket: Socket) {
-        sockets[socket.namespace.name] = socket
+        if let current = self.socket(in: socket.namespace.name) { unregister(current) }
+        if firstSocket == nil { firstSocket = socket } else { moreSockets.append(socket) }
         server.loop.cancelTimer(self)
     }
 
     func unregister(_ socket: Socket) {
-        if sockets[socket.namespace.name] === socket { sockets.removeValue(forKey: socket.namespace.name) }
+        if firstSocket === socket {
+            firstSocket = moreSockets.isEmpty ? nil : moreSockets.removeFirst()
+        } else {
+            moreSockets.removeAll { $0 === socket }
+        }
     }
 
     /// connectTimeout: the client joined no namespace in time.
     func timerFired(now: UInt64) {
-        guard sockets.isEmpty else { return }
+        guard joinsNothing else { return }
         engine.close(reason: .forcedClose)
     }
 
     /// `socket.disconnect(close: true)`, as the reference's `_disconnect`: every socket gets its DISCONNECT packet
     /// and leaves ("server namespace disconnect"), then the connection closes.
     func disconnectAll() {
-        for socket in Array(sockets.values) { socket.disconnect(close: false) }
+        for socket in sockets { socket.disconnect(close: false) }
         engine.close(reason: .forcedClose)
     }
 
@@ -68,7 +88,7 @@ final class Client: EngineSocketDelegate, TimerTarget {
     }
 
     private func closeSockets(_ reason: DisconnectReason) {
-        for socket in Array(sockets.values) { socket.close(reason: reason) }
+        for socket in sockets { socket.close(reason: reason) }
     }
 
     // MARK: Engine.IO events
@@ -110,7 +130,7 @@ final class Client: EngineSocketDelegate, TimerTarget {
     /// joined; anything else (an event before CONNECT, to a refused namespace, a second CONNECT) is a client in an
     /// invalid state and its connection is closed ("forced server close").
     private func route(_ packet: SocketIOPacket) {
-        let socket = sockets[packet.namespace]
+        let socket = socket(in: packet.namespace)
         if socket == nil, packet.type == .connect {
             connect(namespace: packet.namespace, auth: packet.payload)
         } else if let socket, packet.type != .connect, packet.type != .connectError {

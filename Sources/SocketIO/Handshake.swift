@@ -7,12 +7,12 @@ import Glibc
 /// What a client sent when it connected to a namespace: the HTTP handshake of its Engine.IO session and the auth
 /// payload of its CONNECT packet.
 public struct Handshake: Sendable {
-    /// Request headers (names lower-cased).
-    public let headers: [(name: String, value: String)]
-    /// The handshake request's query string, raw.
-    public let queryString: String
+    /// Request headers (names lower-cased), in one compact buffer.
+    public let headers: HTTPHeaders
     /// The CONNECT packet's auth payload as JSON text (`{}` when none).
-    public let auth: [UInt8]
+    public var auth: [UInt8] { sentAuth ?? Handshake.emptyAuth }
+    private let sentAuth: [UInt8]?
+    private static let emptyAuth: [UInt8] = Array("{}".utf8)
     public let address: String
     /// Milliseconds since the epoch when the namespace connection was made.
     public let time: UInt64
@@ -21,22 +21,34 @@ public struct Handshake: Sendable {
 
     init(request: HTTPRequest, auth: [UInt8]?, address: String, time: UInt64) {
         headers = request.headers
-        queryString = String(request.queryString)
         url = request.target
-        self.auth = auth ?? Array("{}".utf8)
+        sentAuth = auth
         self.address = address
         self.time = time
         secure = false
     }
 
-    public func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.first { $0.name == lower }?.value
+    /// A handshake known from elsewhere (another node of a cluster).
+    public init(headers: HTTPHeaders, url: String, auth: [UInt8], address: String, time: UInt64, secure: Bool = false) {
+        self.headers = headers
+        self.url = url
+        sentAuth = auth
+        self.address = address
+        self.time = time
+        self.secure = secure
     }
 
-    public var query: [(name: String, value: String)] { QueryString.parse(Substring(queryString)) }
+    public func header(_ name: String) -> String? { headers[name] }
 
-    public func queryValue(_ name: String) -> String? { query.first { $0.name == name }?.value }
+    /// The handshake request's query string, raw (derived from `url`, not stored twice).
+    public var queryString: Substring {
+        guard let mark = url.utf8.firstIndex(of: UInt8(ascii: "?")) else { return "" }
+        return url[url.index(after: mark)...]
+    }
+
+    public var query: [(name: String, value: String)] { QueryString.parse(url.utf8) }
+
+    public func queryValue(_ name: String) -> String? { QueryString.value(of: name, in: url.utf8) }
 
     public var authText: String { String(decoding: auth, as: UTF8.self) }
 

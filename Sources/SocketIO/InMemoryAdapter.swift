@@ -57,6 +57,9 @@ public final class InMemoryAdapter: SocketIOAdapter {
         Set(rooms.keys).union(namespace.sockets.keys)
     }
 
+    /// True when a local socket is in `room` (its own id room included): two dictionary lookups.
+    public func hasRoom(_ room: String) -> Bool { rooms[room] != nil || namespace.sockets[room] != nil }
+
     /// Calls `body` once for each local socket `options` reaches.
     func forEachSocket(_ options: BroadcastOptions, _ body: (Socket) -> Void) {
         let sockets = namespace.sockets
@@ -169,7 +172,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
     /// Appends an offset to a broadcast's arguments and keeps it for recovering clients.
     private func store(_ event: OutgoingEvent, options: BroadcastOptions) -> SocketIOArguments {
         pruneExpired()
-        let offset = SecureRandom.identifier()
+        let offset = SecureRandom.shortIdentifier()  // public: sent to every recipient
         var quoted: [UInt8] = []
         JSONScanner.appendQuoted(offset, to: &quoted)
         var stamped = event

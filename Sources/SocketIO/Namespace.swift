@@ -29,6 +29,7 @@ public final class Namespace {
 
     var middlewares: [Middleware] = []
     var connectionHandlers: [(Socket) -> Void] = []
+    var eventHandlers: [String: [(Socket, SocketIOArguments, SocketIOAck?) -> Void]] = [:]
     private var ackCounter: UInt64 = 0
     private var pendingBroadcastAcks: [ObjectIdentifier: BroadcastAckCollector] = [:]
     let log: Logger
@@ -42,6 +43,7 @@ public final class Namespace {
         if let parent {
             middlewares = parent.middlewares
             connectionHandlers = parent.connectionHandlers
+            eventHandlers = parent.eventHandlers
         }
     }
 
@@ -53,6 +55,21 @@ public final class Namespace {
     /// Called for each socket that joined, after its CONNECT reply was queued.
     public func onConnection(_ handler: @escaping (Socket) -> Void) {
         connectionHandlers.append(handler)
+    }
+
+    /// Handles `event` from every socket of the namespace (after the socket's own handlers), as python-socketio's
+    /// `@sio.on(event)` does. One closure for all sockets: the memory-lean way to serve many connections.
+    public func on(_ event: String, _ handler: @escaping (_ socket: Socket, _ arguments: SocketIOArguments,
+                                                         _ ack: SocketIOAck?) -> Void) {
+        eventHandlers[event, default: []].append(handler)
+    }
+
+    func dispatch(_ event: String, socket: Socket, _ arguments: SocketIOArguments, _ ack: SocketIOAck?) {
+        guard let list = eventHandlers[event] else { return }
+        for handler in list {
+            guard socket.connected else { return }
+            handler(socket, arguments, ack)
+        }
     }
 
     func track(_ collector: BroadcastAckCollector) {
@@ -111,7 +128,7 @@ public final class Namespace {
         let handshake = Handshake(request: client.engine.request, auth: auth, address: client.engine.remoteAddress,
                                   time: server.wallClockMilliseconds())
         let socket = Socket(namespace: self, client: client, handshake: handshake,
-                            id: restored?.session.sid ?? SecureRandom.identifier(),
+                            id: restored?.session.sid ?? SecureRandom.shortIdentifier(),
                             pid: recovery == nil ? nil : restored?.session.pid ?? SecureRandom.identifier())
         if let restored {
             socket.recovered = true
@@ -167,6 +184,7 @@ public final class ParentNamespace {
     let predicate: (_ name: String, _ auth: [UInt8]?) -> Bool
     var middlewares: [Middleware] = []
     var connectionHandlers: [(Socket) -> Void] = []
+    var eventHandlers: [String: [(Socket, SocketIOArguments, SocketIOAck?) -> Void]] = [:]
     public private(set) var children: [Namespace] = []
 
     init(predicate: @escaping (_ name: String, _ auth: [UInt8]?) -> Bool) {
@@ -181,6 +199,12 @@ public final class ParentNamespace {
     public func onConnection(_ handler: @escaping (Socket) -> Void) {
         connectionHandlers.append(handler)
         for child in children { child.onConnection(handler) }
+    }
+
+    /// Handles `event` in every child namespace.
+    public func on(_ event: String, _ handler: @escaping (Socket, SocketIOArguments, SocketIOAck?) -> Void) {
+        eventHandlers[event, default: []].append(handler)
+        for child in children { child.on(event, handler) }
     }
 
     /// Emits to every socket of every child namespace.

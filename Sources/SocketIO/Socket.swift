@@ -29,13 +29,30 @@ public final class Socket {
     /// True when this socket continues a session restored by connection state recovery.
     public internal(set) var recovered = false
 
-    private var handlers: [String: [EventHandler]] = [:]
-    private var anyHandlers: [(String, SocketIOArguments, SocketIOAck?) -> Void] = []
-    private var anyOutgoingHandlers: [(String, SocketIOArguments) -> Void] = []
-    private var disconnectingHandlers: [(DisconnectReason) -> Void] = []
+    /// Event handlers in registration order. An array, not a dictionary: a socket has a handful, and a dictionary
+    /// plus one array per event cost hundreds of bytes per connection.
+    private var handlers: [(event: String, handler: EventHandler)] = []
     private var disconnectHandlers: [(DisconnectReason) -> Void] = []
-    private var errorHandlers: [(Error) -> Void] = []
-    private var packetMiddlewares: [PacketMiddleware] = []
+    /// Listeners most sockets never have, kept out of line so an idle socket does not pay for them.
+    private final class Extras {
+        var anyHandlers: [(String, SocketIOArguments, SocketIOAck?) -> Void] = []
+        var anyOutgoingHandlers: [(String, SocketIOArguments) -> Void] = []
+        var disconnectingHandlers: [(DisconnectReason) -> Void] = []
+        var errorHandlers: [(Error) -> Void] = []
+        var packetMiddlewares: [PacketMiddleware] = []
+    }
+    private var extras: Extras?
+    private var more: Extras {
+        if let extras { return extras }
+        let created = Extras()
+        extras = created
+        return created
+    }
+    private var anyHandlers: [(String, SocketIOArguments, SocketIOAck?) -> Void] { extras?.anyHandlers ?? [] }
+    private var anyOutgoingHandlers: [(String, SocketIOArguments) -> Void] { extras?.anyOutgoingHandlers ?? [] }
+    private var disconnectingHandlers: [(DisconnectReason) -> Void] { extras?.disconnectingHandlers ?? [] }
+    private var errorHandlers: [(Error) -> Void] { extras?.errorHandlers ?? [] }
+    private var packetMiddlewares: [PacketMiddleware] { extras?.packetMiddlewares ?? [] }
     private var pendingAcks: [UInt64: PendingAck] = [:]
 
     init(namespace: Namespace, client: Client, handshake: Handshake, id: String, pid: String?) {
@@ -51,26 +68,26 @@ public final class Socket {
     // MARK: Listening
 
     public func on(_ event: String, _ handler: @escaping EventHandler) {
-        handlers[event, default: []].append(handler)
+        handlers.append((event, handler))
     }
 
     public func off(_ event: String) {
-        handlers.removeValue(forKey: event)
+        handlers.removeAll { $0.event == event }
     }
 
     /// Called for every incoming event, before the event's own handlers.
     public func onAny(_ handler: @escaping (String, SocketIOArguments, SocketIOAck?) -> Void) {
-        anyHandlers.append(handler)
+        more.anyHandlers.append(handler)
     }
 
     /// Called for every event sent to this client.
     public func onAnyOutgoing(_ handler: @escaping (String, SocketIOArguments) -> Void) {
-        anyOutgoingHandlers.append(handler)
+        more.anyOutgoingHandlers.append(handler)
     }
 
     /// Called when the socket is about to leave, while it is still in its rooms.
     public func onDisconnecting(_ handler: @escaping (DisconnectReason) -> Void) {
-        disconnectingHandlers.append(handler)
+        more.disconnectingHandlers.append(handler)
     }
 
     public func onDisconnect(_ handler: @escaping (DisconnectReason) -> Void) {
@@ -78,12 +95,12 @@ public final class Socket {
     }
 
     public func onError(_ handler: @escaping (Error) -> Void) {
-        errorHandlers.append(handler)
+        more.errorHandlers.append(handler)
     }
 
     /// Adds a middleware run for each incoming event.
     public func use(_ middleware: @escaping PacketMiddleware) {
-        packetMiddlewares.append(middleware)
+        more.packetMiddlewares.append(middleware)
     }
 
     // MARK: Emitting
@@ -199,9 +216,12 @@ public final class Socket {
         }
     }
 
+    /// The socket's own handlers for the event, then the namespace's.
     private func dispatch(_ name: String, _ arguments: SocketIOArguments, _ ack: SocketIOAck?) {
-        guard connected, let list = handlers[name] else { return }
-        for handler in list { handler(arguments, ack) }
+        guard connected else { return }
+        for entry in handlers where entry.event == name { entry.handler(arguments, ack) }
+        guard connected else { return }
+        namespace.dispatch(name, socket: self, arguments, ack)
     }
 
     private func runPacketMiddlewares(index: Int, _ name: String, _ arguments: SocketIOArguments,
@@ -269,13 +289,9 @@ public final class Socket {
         }
         let finalHandlers = disconnectHandlers
         handlers.removeAll()
-        anyHandlers.removeAll()
-        anyOutgoingHandlers.removeAll()
-        disconnectingHandlers.removeAll()
         disconnectHandlers.removeAll()
-        packetMiddlewares.removeAll()
+        extras = nil
         for handler in finalHandlers { handler(reason) }
-        errorHandlers.removeAll()
         userData = nil
     }
 }

@@ -23,23 +23,22 @@ var options = SocketIOOptions()
 options.engine.cors = CORSOptions(origin: .any)
 let io = SocketIOServer(loop: loop, options: options)
 
+// Handlers are registered once per namespace (not per socket): an idle connection then carries no closures.
 for name in ["/", "/chat"] {
     let namespace = io.of(name)
-    namespace.onConnection { socket in
-        // `echo`: the same arguments back, untouched bytes.
-        socket.on("echo") { arguments, _ in socket.emit("echo", arguments) }
-        socket.on("echo-ack") { arguments, ack in ack?.send(arguments) }
-        socket.on("join") { arguments, ack in
-            if let room = (try? arguments.values())?.first?.stringValue { socket.join(room) }
-            ack?.send(true)
-        }
-        // `broadcast`: `bcast` with the same object to `object.room`, or to the whole namespace. The object is
-        // parsed once per broadcast to find the room; recipients share one encoded frame.
-        socket.on("broadcast") { arguments, _ in
-            let room = (try? arguments.values())?.first?["room"]?.stringValue
-            let target = room.map { namespace.to($0) } ?? namespace.broadcastOperator
-            target.emit("bcast", arguments)
-        }
+    // `echo`: the same arguments back, untouched bytes.
+    namespace.on("echo") { socket, arguments, _ in socket.emit("echo", arguments) }
+    namespace.on("echo-ack") { _, arguments, ack in ack?.send(arguments) }
+    namespace.on("join") { socket, arguments, ack in
+        if let room = (try? arguments.values())?.first?.stringValue { socket.join(room) }
+        ack?.send(true)
+    }
+    // `broadcast`: `bcast` with the same object to `object.room`, or to the whole namespace. The object is parsed
+    // once per broadcast to find the room; recipients share one encoded frame.
+    namespace.on("broadcast") { _, arguments, _ in
+        let room = (try? arguments.values())?.first?["room"]?.stringValue
+        let target = room.map { namespace.to($0) } ?? namespace.broadcastOperator
+        target.emit("bcast", arguments)
     }
 }
 

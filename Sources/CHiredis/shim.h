@@ -1,0 +1,111 @@
+// hiredis 0.14 (Debian libhiredis-dev): the async API on a libuv loop, for SocketIORedis.
+//
+// The libuv glue is hiredis's own adapter (hiredis/adapters/libuv.h) with one fix, the one hiredis 1.0 made:
+// libuv reports a socket error (POLLERR, e.g. a refused connection) by calling the poll callback with a non-zero
+// status and stopping the handle; 0.14's adapter returns on that status, so hiredis never learns that the connect
+// failed or the connection broke and the context hangs forever. Here the error is handed to hiredis as the events
+// the context was waiting for, and hiredis's read/write path finds the socket error and reports it.
+#ifndef SIO_CHIREDIS_SHIM_H
+#define SIO_CHIREDIS_SHIM_H
+
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+typedef struct sio_redis_uv_events {
+    redisAsyncContext *context;
+    uv_poll_t handle;
+    int events;
+} sio_redis_uv_events;
+
+static inline void sio_redis_uv_poll(uv_poll_t *handle, int status, int events) {
+    sio_redis_uv_events *p = (sio_redis_uv_events *)handle->data;
+    int ev = status ? p->events : events;
+    if (p->context != NULL && (ev & UV_READABLE)) redisAsyncHandleRead(p->context);
+    if (p->context != NULL && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
+}
+
+static inline void sio_redis_uv_update(sio_redis_uv_events *p) {
+    if (p->events) {
+        uv_poll_start(&p->handle, p->events, sio_redis_uv_poll);
+    } else {
+        uv_poll_stop(&p->handle);
+    }
+}
+
+static inline void sio_redis_uv_add_read(void *privdata) {
+    sio_redis_uv_events *p = (sio_redis_uv_events *)privdata;
+    p->events |= UV_READABLE;
+    sio_redis_uv_update(p);
+}
+
+static inline void sio_redis_uv_del_read(void *privdata) {
+    sio_redis_uv_events *p = (sio_redis_uv_events *)privdata;
+    p->events &= ~UV_READABLE;
+    sio_redis_uv_update(p);
+}
+
+static inline void sio_redis_uv_add_write(void *privdata) {
+    sio_redis_uv_events *p = (sio_redis_uv_events *)privdata;
+    p->events |= UV_WRITABLE;
+    sio_redis_uv_update(p);
+}
+
+static inline void sio_redis_uv_del_write(void *privdata) {
+    sio_redis_uv_events *p = (sio_redis_uv_events *)privdata;
+    p->events &= ~UV_WRITABLE;
+    sio_redis_uv_update(p);
+}
+
+static inline void sio_redis_uv_on_close(uv_handle_t *handle) {
+    free(handle->data);
+}
+
+static inline void sio_redis_uv_cleanup(void *privdata) {
+    sio_redis_uv_events *p = (sio_redis_uv_events *)privdata;
+    p->context = NULL;  // the context is being freed
+    uv_close((uv_handle_t *)&p->handle, sio_redis_uv_on_close);
+}
+
+/// Attaches an async context to a libuv loop (passed untyped, so Swift does not need this module's view of
+/// `uv_loop_t` to be CLibUV's). Returns REDIS_OK or REDIS_ERR.
+static inline int sio_redis_libuv_attach(redisAsyncContext *ac, void *loop) {
+    if (ac->ev.data != NULL) return REDIS_ERR;
+    sio_redis_uv_events *p = (sio_redis_uv_events *)calloc(1, sizeof(*p));
+    if (p == NULL) return REDIS_ERR;
+    if (uv_poll_init((uv_loop_t *)loop, &p->handle, ac->c.fd) != 0) {
+        free(p);
+        return REDIS_ERR;
+    }
+    ac->ev.addRead = sio_redis_uv_add_read;
+    ac->ev.delRead = sio_redis_uv_del_read;
+    ac->ev.addWrite = sio_redis_uv_add_write;
+    ac->ev.delWrite = sio_redis_uv_del_write;
+    ac->ev.cleanup = sio_redis_uv_cleanup;
+    ac->ev.data = p;
+    p->handle.data = p;
+    p->context = ac;
+    return REDIS_OK;
+}
+
+/// The user pointer of an async context (callbacks receive a const context).
+static inline void *sio_redis_context_data(const redisAsyncContext *ac) {
+    return ac->data;
+}
+
+static inline void sio_redis_set_context_data(redisAsyncContext *ac, void *data) {
+    ac->data = data;
+}
+
+/// The error of a context, or 0.
+static inline int sio_redis_context_error(const redisAsyncContext *ac) {
+    return ac->err;
+}
+
+static inline const char *sio_redis_context_errstr(const redisAsyncContext *ac) {
+    return ac->errstr;
+}
+
+#endif

@@ -1,0 +1,187 @@
+import SocketIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a binary value is written as JSON.
+public enum BinaryJSONStyle: Sendable {
+    /// A Socket.IO placeholder `{"_placeholder":true,"num":N}`, the bytes appended to the attachments: how
+    /// arguments travel to clients.
+    case placeholder
+    /// `{"type":"Buffer","data":[...]}`, what `JSON.stringify` makes of a Node Buffer: how binaries travel inside
+    /// the adapter's JSON requests (serverSideEmit) and responses.
+    case nodeBuffer
+}
+
+extension MsgPackValue {
+    /// A JSON value as notepack would see the JavaScript value `JSON.parse` makes of it. Socket.IO placeholders
+    /// become the binaries they stand for when `attachments` is given.
+    public init(json: JSONValue, attachments: [[UInt8]]? = nil) {
+        switch json {
+        case .null: self = .null
+        case .bool(let flag): self = .bool(flag)
+        case .number(let number): self = .number(number)
+        case .string(let text): self = .string(text)
+        case .array(let elements):
+            self = .array(elements.map { MsgPackValue(json: $0, attachments: attachments) })
+        case .object(let members):
+            if let attachments, let index = MsgPackValue.placeholderIndex(members), index < attachments.count {
+                self = .binary(attachments[index])
+            } else {
+                self = .map(members.map { ($0.0, MsgPackValue(json: $0.1, attachments: attachments)) })
+            }
+        }
+    }
+
+    /// The attachment index of a placeholder object `{"_placeholder":true,"num":N}`, or nil.
+    static func placeholderIndex(_ members: [(String, JSONValue)]) -> Int? {
+        guard members.contains(where: { $0.0 == "_placeholder" && $0.1 == .bool(true) }),
+              let num = members.last(where: { $0.0 == "num" })?.1.intValue, num >= 0 else { return nil }
+        return num
+    }
+
+    /// Writes the value as JSON text, as `JSON.stringify` would write the JavaScript value notepack decodes.
+    /// Binaries become placeholders (appended to `attachments`) or Buffer objects, per `binary`.
+    public func appendJSON(to out: inout [UInt8], attachments: inout [[UInt8]], binary: BinaryJSONStyle = .placeholder) {
+        switch self {
+        case .null, .undefined:
+            out.append(contentsOf: Array("null".utf8))
+        case .bool(let flag):
+            out.append(contentsOf: Array((flag ? "true" : "false").utf8))
+        case .int, .uint, .double:
+            // Non-finite numbers come out as `null`, as JSON.stringify writes them.
+            out.append(contentsOf: Array((javaScriptText ?? "null").utf8))
+        case .string(let text):
+            JSONScanner.appendQuoted(text, to: &out)
+        case .binary(let data):
+            switch binary {
+            case .placeholder:
+                out.append(contentsOf: Array("{\"_placeholder\":true,\"num\":\(attachments.count)}".utf8))
+                attachments.append(data)
+            case .nodeBuffer:
+                out.append(contentsOf: Array("{\"type\":\"Buffer\",\"data\":[".utf8))
+                for (position, byte) in data.enumerated() {
+                    if position > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(contentsOf: Array(String(byte).utf8))
+                }
+                out.append(contentsOf: Array("]}".utf8))
+            }
+        case .array(let elements):
+            out.append(UInt8(ascii: "["))
+            for (position, element) in elements.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                element.appendJSON(to: &out, attachments: &attachments, binary: binary)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .map(let members):
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for (key, member) in members where !member.isUndefined {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                JSONScanner.appendQuoted(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                member.appendJSON(to: &out, attachments: &attachments, binary: binary)
+            }
+            out.append(UInt8(ascii: "}"))
+        case .ext(let type, let data):
+            if type == -1, let date = MsgPackValue.isoDate(timestamp: data) {
+                JSONScanner.appendQuoted(date, to: &out)
+            } else {
+                // Unknown extensions decode to objects with no enumerable members in notepack.
+                out.append(contentsOf: Array("{}".utf8))
+            }
+        }
+    }
+
+    /// The value as a `JSONValue` (binaries as Buffer objects unless told otherwise; placeholders have no meaning
+    /// without their attachments).
+    public func jsonValue() -> JSONValue {
+        switch self {
+        case .null, .undefined: return .null
+        case .bool(let flag): return .bool(flag)
+        case .int(let number): return .number(Double(number))
+        case .uint(let number): return .number(Double(number))
+        case .double(let number): return .number(number)
+        case .string(let text): return .string(text)
+        case .binary(let data):
+            return .object([("type", .string("Buffer")), ("data", .array(data.map { .number(Double($0)) }))])
+        case .array(let elements): return .array(elements.map { $0.jsonValue() })
+        case .map(let members):
+            return .object(members.filter { !$0.1.isUndefined }.map { ($0.0, $0.1.jsonValue()) })
+        case .ext(let type, let data):
+            if type == -1, let date = MsgPackValue.isoDate(timestamp: data) { return .string(date) }
+            return .object([])
+        }
+    }
+
+    /// A msgpack timestamp (ext -1) as `Date.prototype.toJSON` writes it, e.g. `2026-11-27T10:33:30.111Z`.
+    static func isoDate(timestamp data: [UInt8]) -> String? {
+        func big(_ bytes: ArraySlice<UInt8>) -> UInt64 { bytes.reduce(0) { $0 << 8 | UInt64($1) } }
+        var seconds: Int64
+        var nanoseconds: UInt64
+        switch data.count {
+        case 4:
+            seconds = Int64(big(data[0..<4]))
+            nanoseconds = 0
+        case 8:
+            let value = big(data[0..<8])
+            nanoseconds = value >> 34
+            seconds = Int64(value & 0x3_FFFF_FFFF)
+        case 12:
+            nanoseconds = big(data[0..<4])
+            seconds = Int64(bitPattern: big(data[4..<12]))
+        default:
+            return nil
+        }
+        var time = time_t(seconds)
+        var parts = tm()
+        guard gmtime_r(&time, &parts) != nil else { return nil }
+        let millis = nanoseconds / 1_000_000
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
+    }
+}
+
+extension JSONValue {
+    /// The value with every Socket.IO placeholder replaced by the Buffer object `JSON.stringify` makes of the
+    /// binary it stands for (how Node's adapter sends binaries inside JSON requests).
+    func replacingPlaceholders(_ attachments: [[UInt8]]) -> JSONValue {
+        guard !attachments.isEmpty else { return self }
+        switch self {
+        case .array(let elements):
+            return .array(elements.map { $0.replacingPlaceholders(attachments) })
+        case .object(let members):
+            if let index = MsgPackValue.placeholderIndex(members), index < attachments.count {
+                return MsgPackValue.binary(attachments[index]).jsonValue()
+            }
+            return .object(members.map { ($0.0, $0.1.replacingPlaceholders(attachments)) })
+        default:
+            return self
+        }
+    }
+}
+
+extension SocketIOArguments {
+    /// Arguments from wire values (the elements after the event name); binaries become attachments.
+    static func fromWire(_ values: ArraySlice<MsgPackValue>) throws -> SocketIOArguments {
+        var json: [UInt8] = [UInt8(ascii: "[")]
+        var attachments: [[UInt8]] = []
+        for (position, value) in values.enumerated() {
+            if position > 0 { json.append(UInt8(ascii: ",")) }
+            value.appendJSON(to: &json, attachments: &attachments)
+        }
+        json.append(UInt8(ascii: "]"))
+        return try SocketIOArguments(json: json, attachments: attachments)
+    }
+
+    /// The arguments as wire values (placeholders resolved to binaries).
+    func wireValues() -> [MsgPackValue] {
+        guard let values = try? self.values() else { return [] }
+        return values.map { MsgPackValue(json: $0, attachments: attachments) }
+    }
+}
