@@ -59,12 +59,12 @@ let package = Package(
             exclude: ["NEEDS-FROM-SOCKETIO.md"], swiftSettings: swiftSettings),
 
         // The C ABI: every export of Include/sio.h, over the Swift API. Built as libsio.so (scripts/build-libsio.sh).
-        .target(name: "SIOCABI", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
+        .target(name: "SIOCABI", dependencies: ["SocketIO", "SocketIORedis"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "sio-protocol-server", dependencies: ["EngineIO", "SocketIO"], swiftSettings: swiftSettings),
 
-        .executableTarget(name: "sio-chat", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
+        .executableTarget(name: "sio-chat", dependencies: ["SocketIO", "SocketIORedis"], swiftSettings: swiftSettings),
         .executableTarget(name: "sio-bench-server", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "sio-cluster-node", dependencies: ["SocketIO", "SocketIORedis"], swiftSettings: swiftSettings),

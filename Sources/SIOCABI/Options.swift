@@ -1,10 +1,14 @@
 import SocketIO
+import SocketIORedis
 
 /// `sio_options_t`: Socket.IO options being set up from C.
 final class OptionsBox {
     var options = SocketIOOptions()
     var storedRecovery = ConnectionStateRecovery()
     var corsCredentials = false
+    /// Scale-out over Redis (SIO_OPT_REDIS_*): the adapter is made when the server is created.
+    var redisURL: String?
+    var redis = RedisAdapterOptions()
 }
 
 @_cdecl("sio_options_new")
@@ -58,6 +62,7 @@ public func sio_options_set_uint(_ pointer: OpaquePointer?, _ key: Int32, _ valu
         box.pendingRecovery = recovery
     }
     case 17: return bytes { box.options.engine.maxBufferedBytes = $0 }
+    case 20: return ms { box.redis.requestsTimeout = max($0, 1) }
     default: return SIOError.invalidArgument.rawValue
     }
 }
@@ -105,6 +110,16 @@ public func sio_options_set_string(_ pointer: OpaquePointer?, _ key: Int32, _ va
         default: cors.origin = .list(text.split(separator: ",").map { String($0).trimmingCharacters(" ") })
         }
         box.options.engine.cors = cors
+    case 18:
+        guard !text.isEmpty else {
+            box.redisURL = nil
+            return 0
+        }
+        guard (try? RedisEndpoint(url: text)) != nil else { return SIOError.invalidArgument.rawValue }
+        box.redisURL = text
+    case 19:
+        guard !text.isEmpty else { return SIOError.invalidArgument.rawValue }
+        box.redis.key = text
     case 10:
         guard !text.isEmpty else {
             box.options.engine.cookie = nil

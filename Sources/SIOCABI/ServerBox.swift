@@ -1,4 +1,5 @@
 import SocketIO
+import SocketIORedis
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,9 +23,10 @@ final class ServerBox {
     var httpHandler: (callback: sio_http_cb, userData: UnsafeMutableRawPointer?)?
     private let clientBundleRoute = HTTPFallback(box: nil)
 
-    init(options: SocketIOOptions) throws {
+    init(options: SocketIOOptions, redisURL: String? = nil, redis: RedisAdapterOptions = RedisAdapterOptions()) throws {
         loop = try EventLoop()
         io = SocketIOServer(loop: loop, options: options)
+        if let redisURL { io.adapterFactory = try RedisAdapter.factory(url: redisURL, options: redis) }
         http = HTTPServer(loop: loop, limits: io.engine.httpLimits)
         http.handler = router
         // `<path>socket.io.js` (and .min.js, .map, ...) go to the host's HTTP handler, ahead of the Socket.IO path,
@@ -227,9 +229,10 @@ public typealias sio_http_cb = @convention(c) (OpaquePointer?, OpaquePointer?, U
 public func sio_server_create(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ options: OpaquePointer?) -> Int32 {
     guard let out else { return SIOError.invalidArgument.rawValue }
     out.pointee = nil
-    let settings = optionsBox(options)?.options ?? SocketIOOptions()
+    let settings = optionsBox(options)
     do {
-        let box = try ServerBox(options: settings)
+        let box = try ServerBox(options: settings?.options ?? SocketIOOptions(), redisURL: settings?.redisURL,
+                                redis: settings?.redis ?? RedisAdapterOptions())
         out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
         return 0
     } catch {

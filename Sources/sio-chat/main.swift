@@ -1,6 +1,7 @@
 // sio-chat: the Socket.IO tutorial's chat room, grown up. Serves the page at `/`, the official client bundle at
 // /socket.io/socket.io.js, and a chat on `/` and on `/chat`.
 import SocketIO
+import SocketIORedis
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,13 +11,17 @@ struct ChatArguments {
     var port = 3000
     var clientJS: String?
     var logLevel: LogLevel?
+    var redis: String?
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
+                        [--redis redis://HOST:PORT]
 
           --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
                              scripts/fetch-client-js.sh downloads it
           --log-level LEVEL  log verbosity (default error); SIO_DEBUG=engine,socket.io* adds debug lines
+          --redis URL        scale out: several sio-chat (or Node socket.io) servers share rooms through Redis
+                             (each keeps its own recent history); see docs/REDIS.md for the load balancer
         """
 
     static func parse(_ list: [String]) -> ChatArguments {
@@ -33,6 +38,7 @@ struct ChatArguments {
                 guard let port = Int(value(argument)), (0...65535).contains(port) else { fail("--port needs 0-65535") }
                 result.port = port
             case "--client-js": result.clientJS = value(argument)
+            case "--redis": result.redis = value(argument)
             case "--log-level":
                 let name = value(argument)
                 guard let level = [LogLevel.error, .warn, .info, .debug].first(where: { $0.name == name }) else {
@@ -80,6 +86,13 @@ let loop = try EventLoop()
 var options = SocketIOOptions()
 options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 120_000)
 let io = SocketIOServer(loop: loop, options: options)
+if let url = arguments.redis {
+    do {
+        io.adapterFactory = try RedisAdapter.factory(url: url)
+    } catch {
+        ChatArguments.fail("--redis: \(error)")
+    }
+}
 let rooms = [ChatRoom(namespace: io.of("/"), clock: wallClockMilliseconds),
              ChatRoom(namespace: io.of("/chat"), clock: wallClockMilliseconds)]
 

@@ -903,6 +903,7 @@ _UINT_OPTIONS = {
     "max_http_buffer_size": (_lib.OPT_MAX_HTTP_BUFFER_SIZE, 1),
     "max_attachments": (_lib.OPT_MAX_ATTACHMENTS, 1),
     "max_buffered_bytes": (_lib.OPT_MAX_BUFFERED_BYTES, 1),
+    "redis_requests_timeout": (_lib.OPT_REDIS_REQUESTS_TIMEOUT, 1000),
 }
 
 
@@ -917,7 +918,9 @@ class Server:
     ``cors_credentials`` (False), ``cookie`` (a cookie name; None = no cookie), ``http_compression`` (True) and
     ``compression_threshold`` (1024 bytes), ``connect_timeout`` (45), ``max_attachments`` (10 per packet),
     ``connection_state_recovery`` (False; True, or a dict with ``max_disconnection_duration`` (seconds, 120) and
-    ``skip_middlewares`` (True)), ``max_buffered_bytes`` (16 MiB queued for a client that does not read).
+    ``skip_middlewares`` (True)), ``max_buffered_bytes`` (16 MiB queued for a client that does not read),
+    ``redis_url`` (None = this server alone; "redis://host:port" scales out over Redis, wire-compatible with Node's
+    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds).
 
     Use as a context manager, or call :meth:`close` when done.
     """
@@ -941,6 +944,9 @@ class Server:
         max_attachments: int | None = None,
         connection_state_recovery: bool | Mapping[str, Any] | None = None,
         max_buffered_bytes: int | None = None,
+        redis_url: str | None = None,
+        redis_key: str | None = None,
+        redis_requests_timeout: float | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1009,6 +1015,10 @@ class Server:
             set_bool(_lib.OPT_CORS_CREDENTIALS, "cors_credentials", values["cors_credentials"])
         if values["cookie"] is not None:
             set_string(_lib.OPT_COOKIE, "cookie", values["cookie"])
+        if values["redis_url"] is not None:
+            set_string(_lib.OPT_REDIS_URL, "redis_url", values["redis_url"])
+        if values["redis_key"] is not None:
+            set_string(_lib.OPT_REDIS_KEY, "redis_key", values["redis_key"])
         if values["http_compression"] is False:
             set_uint(_lib.OPT_HTTP_COMPRESSION_THRESHOLD, "http_compression", 0, 1)
         elif values["compression_threshold"] is not None:

@@ -1,0 +1,109 @@
+"""The Redis option on every surface: `sio-chat --redis` and the C ABI's SIO_OPT_REDIS_URL through the Python
+binding. Two servers on one Redis; a client of each; what one says reaches the other."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+import pytest
+import socketio
+
+from cluster_util import HOST, ROOT, Process, RedisServer, free_port, wait_port, wait_until
+
+
+@pytest.fixture
+def redis(tools):
+    server = RedisServer(tools["redis-server"]).start()
+    yield server
+    server.stop()
+
+
+class Chat(Process):
+    """sio-chat with --redis."""
+
+    def __init__(self, redis_url: str, name: str):
+        super().__init__(f"chat-{name}")
+        self.redis_url = redis_url
+        self.port = 0
+
+    def start(self) -> "Chat":
+        bin_dir = pathlib.Path(os.environ.get("SIO_BIN_DIR") or ROOT / ".build" / "debug")
+        for _attempt in range(3):
+            self.port = free_port()
+            self._spawn([str(bin_dir / "sio-chat"), "--host", HOST, "--port", str(self.port), "--redis", self.redis_url])
+            if wait_port(self.port, self.proc):
+                return self
+            self.stop()
+        raise RuntimeError(f"sio-chat did not start:\n{self.log_text()}")
+
+
+def recording_client(url: str, event: str, transports: list[str] | None = None):
+    client = socketio.Client(reconnection=False)
+    received: list = []
+    client.on(event, lambda *args: received.append(args))
+    client.connect(url, transports=transports, wait_timeout=10)
+    return client, received
+
+
+def test_sio_chat_rooms_span_servers_over_redis(redis):
+    first = Chat(f"redis://{HOST}:{redis.port}", "a").start()
+    second = Chat(f"redis://{HOST}:{redis.port}", "b").start()
+    alice, alice_got = recording_client(f"http://{HOST}:{first.port}", "chat message", ["websocket"])
+    bob, bob_got = recording_client(f"http://{HOST}:{second.port}", "chat message", ["polling"])
+    try:
+        # Subscriptions are made when each server connects to Redis: say hello until the other side hears it.
+        def crossed() -> bool:
+            alice.emit("chat message", "hello from a")
+            return any(args[0] == "hello from a" for args in bob_got)
+
+        wait_until(crossed, timeout=10, interval=0.3, message="a message from server a reaching server b")
+        bob.emit("chat message", "hello from b")
+        wait_until(lambda: any(args[0] == "hello from b" for args in alice_got), message="b's message on server a")
+        meta = next(args[1] for args in bob_got if args[0] == "hello from a")
+        assert "nickname" in meta and "time" in meta
+    finally:
+        alice.disconnect()
+        bob.disconnect()
+        first.stop()
+        second.stop()
+
+
+def test_python_binding_servers_share_rooms_over_redis(redis):
+    lib = ROOT / "build" / "lib" / "libsio.so"
+    if not lib.exists() and not os.environ.get("SIO_LIBRARY"):
+        pytest.fail("build/lib/libsio.so missing: run scripts/build-libsio.sh", pytrace=False)
+    os.environ.setdefault("SIO_LIBRARY", str(lib))
+    sys.path.insert(0, str(ROOT / "bindings" / "python" / "src"))
+    import sio  # noqa: E402  (the binding under test, over the C ABI)
+
+    servers = []
+    for _ in range(2):
+        server = sio.Server(redis_url=f"redis://{HOST}:{redis.port}", redis_key="surfaces")
+
+        @server.on("connection")
+        def joined(socket):
+            socket.join("room")
+
+        @server.event("say")
+        def say(socket, text, _server=server):
+            _server.to("room").emit("heard", text)
+
+        servers.append(server)
+    ports = [server.start(HOST, 0) for server in servers]
+    clients = [recording_client(f"http://{HOST}:{port}", "heard") for port in ports]
+    try:
+        def crossed() -> bool:
+            clients[0][0].emit("say", "across")
+            return any(args[0] == "across" for args in clients[1][1])
+
+        wait_until(crossed, timeout=10, interval=0.3, message="a broadcast from server 0 reaching server 1's client")
+        assert any(args[0] == "across" for args in clients[0][1]), "the sender's own server delivered it too"
+        with pytest.raises(Exception):
+            sio.Server(redis_url="not a url")
+    finally:
+        for client, _ in clients:
+            client.disconnect()
+        for server in servers:
+            server.close()
