@@ -50,6 +50,16 @@ public enum EngineIOCodec {
         return EnginePacket(type: type, data: Array(bytes.dropFirst()))
     }
 
+    /// A text segment of a polling payload. The body arrived as bytes; like the reference (which decodes it with
+    /// Node's UTF-8 decoder), invalid sequences become U+FFFD, so text packets are always valid UTF-8.
+    public static func decodePollingSegment(_ bytes: UnsafeRawBufferPointer) throws -> EnginePacket {
+        var packet = try decodeText(bytes)
+        if !packet.isBinary, String(validating: packet.data, as: UTF8.self) == nil {
+            packet.data = Array(String(decoding: packet.data, as: UTF8.self).utf8)
+        }
+        return packet
+    }
+
     public static func decodeText(_ bytes: [UInt8]) throws -> EnginePacket {
         do {
             return try bytes.withUnsafeBytes { raw throws in try decodeText(raw) }
@@ -70,7 +80,7 @@ public enum EngineIOCodec {
                 if index == raw.count || raw[index] == recordSeparator {
                     if packets.count == maxPackets { failure = EngineDecodeError.tooManyPackets; return }
                     do {
-                        packets.append(try decodeText(UnsafeRawBufferPointer(rebasing: raw[start..<index])))
+                        packets.append(try decodePollingSegment(UnsafeRawBufferPointer(rebasing: raw[start..<index])))
                     } catch {
                         failure = error
                         return

@@ -57,9 +57,9 @@ struct HTTPRequestParser {
         state.pointee.parser.data = UnsafeMutableRawPointer(state)
         let parsed = http_parser_execute(&state.pointee.parser, &Self.settings,
                                          base.assumingMemoryBound(to: CChar.self), bytes.count)
+        if let failure = state.pointee.failure { throw failure }
         outputs.append(contentsOf: state.pointee.completed)
         state.pointee.completed.removeAll(keepingCapacity: true)
-        if let failure = state.pointee.failure { throw failure }
         let errno = http_errno(rawValue: state.pointee.parser.http_errno)
         if errno != HPE_OK {
             throw .malformed(String(cString: http_errno_description(errno)))
@@ -86,7 +86,7 @@ struct HTTPRequestParser {
         }
         s.on_url = { parser, at, length in
             let st = ParserState.from(parser)
-            guard st.pointee.countHeaderBytes(length) else { return 1 }
+            guard st.pointee.countHeaderBytes(length) else { return -1 }
             st.pointee.url.append(contentsOf: UnsafeRawBufferPointer(start: at, count: length))
             return 0
         }
@@ -94,17 +94,17 @@ struct HTTPRequestParser {
             let st = ParserState.from(parser)
             if st.pointee.lastWasValue {
                 st.pointee.commitHeader()
-                if st.pointee.failure != nil { return 1 }
+                if st.pointee.failure != nil { return -1 }
             }
             st.pointee.lastWasValue = false
-            guard st.pointee.countHeaderBytes(length) else { return 1 }
+            guard st.pointee.countHeaderBytes(length) else { return -1 }
             st.pointee.field.append(contentsOf: UnsafeRawBufferPointer(start: at, count: length))
             return 0
         }
         s.on_header_value = { parser, at, length in
             let st = ParserState.from(parser)
             st.pointee.lastWasValue = true
-            guard st.pointee.countHeaderBytes(length) else { return 1 }
+            guard st.pointee.countHeaderBytes(length) else { return -1 }
             st.pointee.value.append(contentsOf: UnsafeRawBufferPointer(start: at, count: length))
             return 0
         }
@@ -165,7 +165,26 @@ private struct ParserState {
         return true
     }
 
+    /// RFC 7230 3.2.6 `tchar`: a field name with a space, a colon or a control byte is refused (400), so
+    /// `Transfer-Encoding : chunked` cannot smuggle a body past the framing.
+    static func isToken(_ bytes: [UInt8]) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        return bytes.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return true
+            default:
+                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
+    }
+
     mutating func commitHeader() {
+        guard ParserState.isToken(field) else {
+            failure = .malformed("invalid header name")
+            return
+        }
         headers.append(name: field, value: value)
         if headers.count > limits.maxHeaderCount { failure = .headersTooLarge }
         field.removeAll(keepingCapacity: true)
@@ -174,6 +193,7 @@ private struct ParserState {
 
     mutating func headersComplete() -> Int32 {
         if lastWasValue || !field.isEmpty { commitHeader() }
+        if failure != nil { return -1 }
         guard headers.count <= limits.maxHeaderCount else { return fail(.headersTooLarge) }
         // Refuse an oversize body up front from its declared length, before reading any of it.
         let declared = parser.content_length
@@ -211,8 +231,9 @@ private struct ParserState {
         return 0
     }
 
+    /// Records the failure and stops the parser. -1, not 1: from on_headers_complete, 1 means "skip the body".
     mutating func fail(_ failure: HTTPParseFailure) -> Int32 {
         self.failure = failure
-        return 1
+        return -1
     }
 }

@@ -34,6 +34,14 @@ import Testing
                             EnginePacket(type: .message, data: [1, 2, 3, 4], isBinary: true)])
     }
 
+    /// Fuzz finding: text over polling is made valid UTF-8 the way Node's decoder does (U+FFFD), so an echo never
+    /// puts invalid UTF-8 into a WebSocket text frame.
+    @Test func repairsInvalidUTF8InPollingText() throws {
+        let packets = try EngineIOCodec.decodePayload([UInt8(ascii: "4"), 0x61, 0xFF, 0x62, 0x1e] + Array("bAQ==".utf8))
+        #expect(packets[0].data == [0x61, 0xEF, 0xBF, 0xBD, 0x62])
+        #expect(packets[1] == EnginePacket(type: .message, data: [1], isBinary: true))
+    }
+
     @Test func encodesThePayloadTheSpecShows() {
         var text: [UInt8] = []
         EngineIOCodec.appendPollingSegment(EnginePacket(type: .message, data: bytes("hello")), to: &text)

@@ -66,6 +66,27 @@ import Testing
         #expect(remainder == [0xC2, 0x81, 0xC2, 0x80])  // the two characters above, UTF-8 encoded
     }
 
+    /// Fuzz finding http-header-name: a field name must be a token (RFC 7230 3.2.4), or `Transfer-Encoding :`
+    /// would be honoured under another name.
+    @Test(arguments: ["X Y: z", "Transfer-Encoding : chunked", "X\u{01}: z"])
+    func refusesHeaderNamesThatAreNotTokens(_ line: String) {
+        #expect(throws: HTTPParseFailure.self) { try parse("POST /x HTTP/1.1\r\n\(line)\r\n\r\n") }
+    }
+
+    /// Fuzz finding http-continues-after-refusal: nothing parsed after a refused request is handed out.
+    @Test func handsOutNothingAfterARefusal() throws {
+        var limits = HTTPLimits()
+        limits.maxBodyBytes = 10
+        let parser = HTTPRequestParser(limits: limits)
+        defer { parser.deallocate() }
+        var outputs: [HTTPRequestParser.Output] = []
+        let text = "POST /a HTTP/1.1\r\nContent-Length: 11\r\n\r\nGET /after-refusal HTTP/1.1\r\n\r\n"
+        #expect(throws: HTTPParseFailure.bodyTooLarge) {
+            try Array(text.utf8).withUnsafeBytes { try parser.feed($0, into: &outputs) }
+        }
+        #expect(outputs.isEmpty)
+    }
+
     @Test func refusesGarbage() {
         #expect(throws: HTTPParseFailure.self) { try parse("NOT HTTP AT ALL\r\n\r\n") }
     }
