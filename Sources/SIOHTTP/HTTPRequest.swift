@@ -59,6 +59,11 @@ public enum QueryString {
         var start = target.index(after: mark)
         while start < target.endIndex {
             let end = target[start...].firstIndex(of: UInt8(ascii: "&")) ?? target.endIndex
+            guard end > start else {
+                // An empty pair (`&&`): skipped, as `parse` skips it.
+                start = target.index(after: end)
+                continue
+            }
             let equals = target[start..<end].firstIndex(of: UInt8(ascii: "=")) ?? end
             let key = target[start..<equals]
             let plain = !key.contains(UInt8(ascii: "%")) && !key.contains(UInt8(ascii: "+"))

@@ -204,7 +204,9 @@ private struct ParserState {
             httpMajor: Int(parser.http_major), httpMinor: Int(parser.http_minor),
             keepAlive: http_should_keep_alive(&parser) != 0)
         headers.shrink()
-        let chunked = headers["transfer-encoding"]?.lowercased().contains("chunked") ?? false
+        // Ask the parser itself whether the body is chunked: it decides from every Transfer-Encoding line, not
+        // only the first.
+        let chunked = parser.flags & F_CHUNKED.rawValue != 0
         if parser.upgrade == 0, chunked || (declared != UInt64.max && declared > 0), let current {
             completed.append(.bodyStarted(current))
         }

@@ -87,6 +87,24 @@ import Testing
         #expect(outputs.isEmpty)
     }
 
+    /// Fuzz finding http-chunked-body-started: the parser's own chunked flag announces the body, whichever
+    /// Transfer-Encoding line says chunked.
+    @Test func announcesAChunkedBodyDeclaredOnASecondLine() throws {
+        let outputs = try parse("POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        guard case .bodyStarted = outputs.first else {
+            Issue.record("no bodyStarted: \(outputs)")
+            return
+        }
+    }
+
+    /// Fuzz finding http-query-empty-pair: `queryValue` agrees with `query` about empty pairs.
+    @Test func queryValueSkipsEmptyPairsAsQueryDoes() {
+        let request = HTTPRequest(method: "GET", target: "/engine.io/?&=x&EIO=4")
+        #expect(request.query.first { $0.name == "" }?.value == "x")
+        #expect(request.queryValue("") == "x")
+        #expect(request.queryValue("EIO") == "4")
+    }
+
     @Test func refusesGarbage() {
         #expect(throws: HTTPParseFailure.self) { try parse("NOT HTTP AT ALL\r\n\r\n") }
     }
