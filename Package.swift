@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "SIOCABI", dependencies: ["SocketIO", "SocketIORedis"], swiftSettings: swiftSettings),
 
         .executableTarget(
-            name: "sio-protocol-server", dependencies: ["EngineIO", "SocketIO"], swiftSettings: swiftSettings),
+            name: "sio-protocol-server", dependencies: ["EngineIO", "SocketIO", "WebSocketCodec"], swiftSettings: swiftSettings),
 
         .executableTarget(name: "sio-chat", dependencies: ["SocketIO", "SocketIORedis"], swiftSettings: swiftSettings),
         .executableTarget(name: "sio-bench-server", dependencies: ["SocketIO"], swiftSettings: swiftSettings),

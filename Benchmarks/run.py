@@ -7,6 +7,10 @@ generator (Benchmarks/loadgen, built here with cc) against it with the same para
 the server. The load generator samples the server's CPU time (utime+stime, /proc/PID/stat) and RSS
 (VmRSS) at the boundaries of the measured window. The table shows medians over the repetitions.
 
+cluster-broadcast (ours only) runs the broadcast scenario on a cluster: a fresh redis-server and two
+sio-cluster-node processes on it, the receivers alternating between the two nodes, the sender on the
+first; the table shows it next to the single-node broadcast figure.
+
 Loopback only; every wait is bounded; everything started here is stopped on exit, Ctrl-C or failure.
 Standard library only (the venv is for the peer).
 """
@@ -17,11 +21,13 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,7 +41,10 @@ FLOOR_SRC = os.path.join(HERE, "floor", "floor_server.c")
 FLOOR_BIN = os.path.join(BUILD, "floor_server")
 REQUIREMENTS = os.path.join(HERE, "requirements.txt")
 
-SCENARIOS = ["connect", "echo-ack", "broadcast", "polling-echo"]
+SCENARIOS = ["connect", "echo-ack", "broadcast", "polling-echo", "cluster-broadcast"]
+# Scenarios run on a two-node cluster over Redis (our server only): the load generator's scenario, the
+# single-node scenario the table puts next to it.
+CLUSTER = {"cluster-broadcast": ("broadcast", "broadcast")}
 
 # Full size (the issue's figures) and --quick (a smoke run of about a minute).
 FULL = {
@@ -43,12 +52,14 @@ FULL = {
     "echo-ack": {"clients": 100, "inflight": 4, "duration": 5, "warmup": 1, "timeout": 60},
     "broadcast": {"clients": 1000, "rate": 1000, "duration": 5, "drain": 10, "timeout": 60},
     "polling-echo": {"clients": 50, "inflight": 1, "duration": 5, "warmup": 1, "timeout": 60},
+    "cluster-broadcast": {"clients": 1000, "rate": 1000, "duration": 5, "drain": 10, "timeout": 60},
 }
 QUICK = {
     "connect": {"clients": 1000, "window": 256, "hold": 2, "timeout": 60},
     "echo-ack": {"clients": 20, "inflight": 4, "duration": 2, "warmup": 0.5, "timeout": 30},
     "broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
     "polling-echo": {"clients": 10, "inflight": 1, "duration": 2, "warmup": 0.5, "timeout": 30},
+    "cluster-broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
 }
 
 # (metric key in loadgen's "metrics", label, higher is better, bar for ours at full size or None)
@@ -80,6 +91,21 @@ ROWS = {
         ("rtt_p50_us", "round trip p50 us", False, None),
         ("rtt_p99_us", "round trip p99 us", False, None),
         ("server_cpu_us_per_round_trip", "server CPU us/round trip", False, None),
+    ],
+    # the ours column holds the two-node figures; "ours, 1 node" the single-node broadcast of the same run
+    "cluster-broadcast": [
+        ("deliveries_per_s", "deliveries/s", True, None),
+        ("latency_p50_us", "fan-out latency p50 us", False, None),
+        ("latency_p99_us", "fan-out latency p99 us", False, None),
+        ("latency_p99_us_port1", "  p99 us, receivers on the sender's node", False, None),
+        ("latency_p99_us_port2", "  p99 us, receivers on the other node", False, None),
+        ("lost", "lost deliveries", False, ("<=", 0)),
+        ("order_violations", "order violations", False, ("<=", 0)),
+        ("server_cpu_us_per_delivery", "server CPU us/delivery (both nodes)", False, None),
+        ("server_cpu_util", "server CPU, cores (both nodes)", False, None),
+        ("server_cpu_util_node1", "  cores, the sender's node", False, None),
+        ("server_cpu_util_node2", "  cores, the other node", False, None),
+        ("aux_cpu_us_per_broadcast", "redis-server CPU us/broadcast", False, None),
     ],
 }
 
@@ -217,8 +243,8 @@ def server_cmd(which, port, ours_bin, venv_py):
     return [venv_py, PEER, "--port", str(port)]
 
 
-def loadgen_cmd(scenario, params, port, pid):
-    cmd = [LOADGEN_BIN, scenario, "--port", str(port), "--server-pid", str(pid)]
+def loadgen_cmd(scenario, params, port, pid, extra=()):
+    cmd = [LOADGEN_BIN, scenario, "--port", str(port), "--server-pid", str(pid), *extra]
     for k, v in params.items():
         cmd += [f"--{k}", str(v)]
     return cmd
@@ -239,35 +265,136 @@ def wait_idle(limit):
     return busy
 
 
-def run_one(scenario, params, which, ours_bin, venv_py, logdir, pin=False):
-    port = free_port()
-    errlog = open(os.path.join(logdir, f"{which}-{scenario}.server.log"), "ab")
+def pin_sets(pin):
     ncpu = os.cpu_count() or 1
     srv_cpus = {ncpu - 1} if pin and ncpu > 1 else None
     lg_cpus = set(range(ncpu - 1)) if pin and ncpu > 1 else None
+    return srv_cpus, lg_cpus
+
+
+def run_loadgen(cmd, params, lg_cpus, servers):
+    """Runs the load generator; returns its JSON with server_alive_after (every process in servers alive)."""
+    lg = spawn(cmd, cpus=lg_cpus, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        out, err = lg.communicate(timeout=time_limit(params))
+    except subprocess.TimeoutExpired:
+        stop_child(lg)
+        raise RuntimeError("load generator timed out")
+    CHILDREN.remove(lg)
+    if lg.returncode != 0:
+        raise RuntimeError(f"load generator failed ({lg.returncode}): {err.decode(errors='replace').strip()}")
+    res = json.loads(out)
+    res["server_alive_after"] = all(p.poll() is None for p in servers)
+    if not res["server_alive_after"]:
+        res["ok"] = False
+    return res
+
+
+def run_one(scenario, params, which, ours_bin, venv_py, logdir, pin=False):
+    port = free_port()
+    errlog = open(os.path.join(logdir, f"{which}-{scenario}.server.log"), "ab")
+    srv_cpus, lg_cpus = pin_sets(pin)
     srv = spawn(server_cmd(which, port, ours_bin, venv_py), cpus=srv_cpus, stdout=errlog, stderr=errlog,
                 stdin=subprocess.DEVNULL)
     try:
         wait_port(port, srv)
         time.sleep(0.3)  # let the server settle before the RSS baseline
-        cmd = loadgen_cmd(scenario, params, port, srv.pid)
-        lg = spawn(cmd, cpus=lg_cpus, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        try:
-            out, err = lg.communicate(timeout=time_limit(params))
-        except subprocess.TimeoutExpired:
-            stop_child(lg)
-            raise RuntimeError("load generator timed out")
-        CHILDREN.remove(lg)
-        if lg.returncode != 0:
-            raise RuntimeError(f"load generator failed ({lg.returncode}): {err.decode(errors='replace').strip()}")
-        res = json.loads(out)
-        res["server_alive_after"] = srv.poll() is None
-        if not res["server_alive_after"]:
-            res["ok"] = False
-        return res
+        return run_loadgen(loadgen_cmd(scenario, params, port, srv.pid), params, lg_cpus, [srv])
     finally:
         stop_child(srv)
         errlog.close()
+
+
+def redis_command(port, *parts, timeout=2.0):
+    """One RESP command on a fresh connection; returns the raw reply bytes (enough for NUMSUB)."""
+    req = b"".join([b"*%d\r\n" % len(parts)] + [b"$%d\r\n%s\r\n" % (len(x.encode()), x.encode()) for x in parts])
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(req)
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            if data.startswith(b"*2\r\n") and data.count(b"\r\n") >= 4:  # *2 $len channel :count
+                break
+            if data.startswith(b"-"):
+                break
+        return data
+
+
+def redis_numsub(port, channel):
+    reply = redis_command(port, "PUBSUB", "NUMSUB", channel)
+    lines = reply.split(b"\r\n")
+    if len(lines) >= 4 and lines[3].startswith(b":"):
+        return int(lines[3][1:])
+    raise RuntimeError(f"unexpected PUBSUB NUMSUB reply {reply[:80]!r}")
+
+
+def wait_subscribed(redis_port, nodes, want, limit=15.0):
+    """Waits until `want` nodes listen on the request channel of `/` (each node subscribes to it after
+    pattern-subscribing to the broadcast channels, on the same connection)."""
+    deadline = time.monotonic() + limit
+    n = 0
+    while time.monotonic() < deadline:
+        for p in nodes:
+            if p.poll() is not None:
+                raise RuntimeError(f"cluster node exited with code {p.returncode}")
+        try:
+            n = redis_numsub(redis_port, "socket.io-request#/#")
+        except (OSError, RuntimeError):
+            n = 0
+        if n >= want:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"only {n} of {want} cluster nodes subscribed to Redis within {limit:.0f}s")
+
+
+def run_cluster(scenario, params, cluster_bin, redis_bin, logdir, pin=False):
+    """A fresh redis-server and two sio-cluster-node processes on it; the receivers alternate between the
+    nodes (loadgen --port2), the sender is on the first; CPU: both nodes (server), redis-server (aux)."""
+    lg_scenario = CLUSTER[scenario][0]
+    srv_cpus, lg_cpus = pin_sets(pin)
+    logs = []
+    procs = []
+    with tempfile.TemporaryDirectory(prefix="redis-", dir=BUILD) as rdir:
+        try:
+            rport = free_port()
+            rlog = open(os.path.join(logdir, f"ours-{scenario}.redis.log"), "ab")
+            logs.append(rlog)
+            redis = spawn([redis_bin, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                           "--dir", rdir, "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"],
+                          cpus=srv_cpus, stdout=rlog, stderr=rlog, stdin=subprocess.DEVNULL)
+            procs.append(redis)
+            wait_port(rport, redis)
+            nodes, ports = [], []
+            for name in ("A", "B"):
+                port = free_port()
+                log_ = open(os.path.join(logdir, f"ours-{scenario}.node-{name}.log"), "ab")
+                logs.append(log_)
+                node = spawn([cluster_bin, "--port", str(port), "--redis", f"redis://127.0.0.1:{rport}",
+                              "--name", f"bench-{name}", "--host", "127.0.0.1"],
+                             cpus=srv_cpus, stdout=log_, stderr=log_, stdin=subprocess.DEVNULL)
+                procs.append(node)
+                nodes.append(node)
+                ports.append(port)
+            for node, port in zip(nodes, ports):
+                wait_port(port, node)
+            wait_subscribed(rport, nodes, len(nodes))
+            time.sleep(0.3)  # let the servers settle before the RSS baseline
+            pids = ",".join(str(n.pid) for n in nodes)
+            cmd = loadgen_cmd(lg_scenario, params, ports[0], pids,
+                              ["--port2", str(ports[1]), "--join-ack", "--aux-pid", str(redis.pid)])
+            res = run_loadgen(cmd, params, lg_cpus, procs)
+            res["cluster"] = {"nodes": len(nodes), "ports": ports, "redis_port": rport,
+                              "node_pids": [n.pid for n in nodes], "redis_pid": redis.pid}
+            return res
+        finally:
+            for p in reversed(procs):  # the nodes first, then redis
+                stop_child(p)
+            for f in logs:
+                f.close()
 
 
 def median(vals):
@@ -286,6 +413,13 @@ def summarize(sc, runs):
     win = "setup_window" if sc == "connect" else "window"
     med["loadgen_cpu_util_max"] = max(r.get(win, {}).get("loadgen_cpu_util", 0) for r in runs)
     med["server_cpu_util"] = median([r.get(win, {}).get("server_cpu_util") for r in runs])
+    if any("aux_cpu_util" in r.get(win, {}) for r in runs):
+        med["aux_cpu_util"] = median([r.get(win, {}).get("aux_cpu_util") for r in runs])
+    if any("server_cpu_us_each" in r.get(win, {}) for r in runs):  # several server processes: each one's cores
+        for i in range(max(len(r.get(win, {}).get("server_cpu_us_each", [])) for r in runs)):
+            med[f"server_cpu_util_node{i + 1}"] = median(
+                [w["server_cpu_us_each"][i] / 1e6 / w["wall_s"] for w in (r.get(win, {}) for r in runs)
+                 if len(w.get("server_cpu_us_each", [])) > i and w.get("wall_s")])
     med["other_cpu_util_max"] = max(r.get(win, {}).get("other_cpu_util", 0) for r in runs)
     med["all_ok"] = all(r.get("ok") for r in runs)
     return med
@@ -319,34 +453,54 @@ EXTRA_ROWS = [
 ]
 
 
+def ratio_of(a, b):
+    return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+
+
 def build_table(results, quick, servers):
     rows = []
     for sc, res in results.items():
         for key, label, higher, bar in ROWS[sc] + EXTRA_ROWS:
             vals = {s: res.get(s, {}).get("median", {}).get(key) for s in servers}
             o, p = vals.get("ours"), vals.get("peer")
-            ratio = o / p if isinstance(o, (int, float)) and isinstance(p, (int, float)) and p else None
+            ratio = ratio_of(o, p)
+            extra = {}
+            if sc in CLUSTER:
+                # the single-node figure of the same run, next to the cluster's
+                single = results.get(CLUSTER[sc][1], {}).get("ours", {}).get("median", {}).get(key)
+                extra = {"single_node": single, "cluster_vs_single": ratio_of(o, single)}
             if key.endswith("_cpu_util_max"):
                 ratio = None  # context rows: a ratio means nothing
+                if extra:
+                    extra["cluster_vs_single"] = None
             ok = bar_ok(bar, o) if not quick and "ours" in servers else None
-            rows.append({"scenario": sc, "metric": key, "label": label, **vals, "ratio": ratio,
+            rows.append({"scenario": sc, "metric": key, "label": label, **vals, "ratio": ratio, **extra,
                          "higher_is_better": higher,
                          "bar": f"{bar[0]} {bar[1]}" if bar else None, "bar_met": ok})
     return rows
 
 
 def print_table(rows, quick, servers):
-    hdr = ["scenario", "metric"] + servers + ["ours/peer", "bar (ours)"]
+    cluster = any(r["scenario"] in CLUSTER for r in rows)
+    hdr = (["scenario", "metric"] + servers + (["ours, 1 node", "2 nodes/1 node"] if cluster else [])
+           + ["ours/peer", "bar (ours)"])
     lines = []
     for r in rows:
         bar = r["bar"] or ""
         if bar and r["bar_met"] is not None:
             bar += "  ok" if r["bar_met"] else "  MISSED"
+        side = []
+        if cluster:
+            if r["scenario"] in CLUSTER:
+                cvs = r.get("cluster_vs_single")
+                side = [fmt(r.get("single_node")), f"{cvs:.2f}x" if cvs is not None else "-"]
+            else:
+                side = ["", ""]
         lines.append([r["scenario"], r["label"] + (" (higher better)" if r["higher_is_better"] else "")]
-                     + [fmt(r.get(s)) for s in servers]
+                     + [fmt(r.get(s)) for s in servers] + side
                      + [f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-", bar])
     widths = [max(len(str(x)) for x in col) for col in zip(hdr, *lines)]
-    right = set(range(2, 3 + len(servers)))
+    right = set(range(2, 3 + len(servers) + (2 if cluster else 0)))
     print()
     print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)).rstrip())
     print("  ".join("-" * w for w in widths))
@@ -356,6 +510,9 @@ def print_table(rows, quick, servers):
             print()
         last = ln[0]
         print("  ".join((c.rjust(w) if i in right else c.ljust(w)) for i, (c, w) in enumerate(zip(ln, widths))).rstrip())
+    if cluster:
+        print("\n(cluster-broadcast: the ours column is two sio-cluster-node processes on one redis-server, "
+              "receivers split between them;\n 'ours, 1 node' is the broadcast row of this run, one sio-bench-server)")
     if quick:
         print("\n(--quick: small sizes; the bars apply to the full-size run only)")
 
@@ -380,6 +537,41 @@ def machine_info():
     except (OSError, subprocess.TimeoutExpired):
         pass
     return info
+
+
+def find_cluster_node(arg, ours_bin):
+    """sio-cluster-node: --cluster-bin, else next to our server, else the release build (built when missing)."""
+    if arg:
+        return os.path.abspath(arg)
+    if ours_bin:
+        beside = os.path.join(os.path.dirname(ours_bin), "sio-cluster-node")
+        if os.access(beside, os.X_OK):
+            return beside
+    default = os.path.join(ROOT, ".build", "release", "sio-cluster-node")
+    if os.access(default, os.X_OK):
+        return default
+    cmd = ["swift", "build", "-c", "release", "--product", "sio-cluster-node"]
+    log("building: " + " ".join(cmd) + " (in " + ROOT + ")")
+    try:
+        subprocess.run(cmd, cwd=ROOT, check=True, timeout=3600)
+        out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120, check=True)
+        return os.path.join(out.stdout.strip().splitlines()[-1], "sio-cluster-node")
+    except (OSError, subprocess.SubprocessError, IndexError) as e:
+        log(f"building sio-cluster-node failed: {e}")
+        return default
+
+
+def find_redis(arg):
+    return arg or shutil.which("redis-server") or ("/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK)
+                                                    else None)
+
+
+def tool_version(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
 
 
 def parse_set(items):
@@ -412,14 +604,31 @@ def main():
                     help="before each run, wait up to SECONDS for the machine to be idle (shared machines)")
     ap.add_argument("--set", action="append", metavar="SCENARIO.PARAM=VALUE",
                     help="override a load generator parameter, e.g. broadcast.rate=500 (repeatable)")
+    ap.add_argument("--cluster-bin", help="path of sio-cluster-node for cluster-broadcast (default: next to our "
+                                          "server, else the release build, built when missing)")
+    ap.add_argument("--redis-server", help="path of redis-server for cluster-broadcast (default: from PATH)")
     args = ap.parse_args()
 
-    scenarios = SCENARIOS
+    redis_bin = find_redis(args.redis_server)
+    scenarios = list(SCENARIOS)
     if args.only:
         scenarios = [s for item in args.only for s in item.split(",") if s]
         for s in scenarios:
             if s not in SCENARIOS:
                 ap.error(f"unknown scenario {s!r}; choose from {', '.join(SCENARIOS)}")
+        if any(s in CLUSTER for s in scenarios):
+            if args.no_ours:
+                ap.error("the cluster scenarios run our server only: drop --no-ours")
+            if not redis_bin:
+                ap.error("cluster-broadcast needs redis-server (apt-get install redis-server, or --redis-server PATH)")
+    else:
+        drop = []
+        if args.no_ours:
+            drop = list(CLUSTER)
+        elif not redis_bin:
+            drop = list(CLUSTER)
+            log("note: redis-server not found; skipping " + ", ".join(drop))
+        scenarios = [s for s in scenarios if s not in drop]
     reps = args.reps if args.reps else (1 if args.quick else 3)
     if reps < 1 or reps > 20:
         ap.error("--reps must be 1..20")
@@ -443,13 +652,20 @@ def main():
         log(f"machine: {busy:.2f} cores busy before the run")
         if busy > 0.2:
             log("warning: the machine is not idle; CPU figures will be noisy (see 'other CPU' in the table)")
-        ours_bin = venv_py = None
+        ours_bin = venv_py = cluster_bin = None
         if "ours" in servers:
             ours_bin = find_ours(args.ours_bin)
-            if not os.access(ours_bin, os.X_OK):
+            if not os.access(ours_bin, os.X_OK) and any(s not in CLUSTER for s in scenarios):
                 log(f"our server is not built: {ours_bin} (build it with `swift build -c release`, "
                     "pass --ours-bin PATH, or run the peer alone with --no-ours)")
                 return 2
+        if any(s in CLUSTER for s in scenarios):
+            cluster_bin = find_cluster_node(args.cluster_bin, ours_bin)
+            if not os.access(cluster_bin, os.X_OK):
+                log(f"sio-cluster-node is not built: {cluster_bin} (swift build -c release --product "
+                    "sio-cluster-node, or --cluster-bin PATH)")
+                return 2
+            log(f"cluster: {cluster_bin}, {redis_bin}")
         if "peer" in servers:
             venv_py = ensure_venv()
         logdir = os.path.join(BUILD, "logs")
@@ -467,13 +683,18 @@ def main():
                 for which in order:
                     if which == "floor" and sc == "polling-echo":
                         continue  # the floor server speaks WebSocket only
+                    if sc in CLUSTER and which != "ours":
+                        continue  # a cluster of our nodes only
                     if args.wait_idle > 0:
                         b = wait_idle(args.wait_idle)
                         if b > 0.25:
                             log(f"  the machine is still busy ({b:.2f} cores); running anyway")
                     log(f"{sc} rep {rep + 1}/{reps}: {which}")
                     try:
-                        r = run_one(sc, params, which, ours_bin, venv_py, logdir, pin=args.pin)
+                        if sc in CLUSTER:
+                            r = run_cluster(sc, params, cluster_bin, redis_bin, logdir, pin=args.pin)
+                        else:
+                            r = run_one(sc, params, which, ours_bin, venv_py, logdir, pin=args.pin)
                     except RuntimeError as e:
                         log(f"  failed: {e}")
                         r = {"ok": False, "error": str(e), "metrics": {}, "window": {}}
@@ -497,6 +718,8 @@ def main():
                 "machine_busy_cores_before": busy,
                 "quick": args.quick, "reps": reps, "servers": servers, "pin": args.pin,
                 "ours_bin": ours_bin,
+                "cluster_bin": cluster_bin,
+                "redis_server": (tool_version([redis_bin, "--version"]) if cluster_bin and redis_bin else None),
                 "peer": "python-socketio 5.18.1 (aiohttp + uvloop)" if "peer" in servers else None,
                 "scenarios": results, "table": rows,
             }

@@ -124,7 +124,10 @@ typedef enum {
                                            broadcasts, fetchSockets... span every server on that Redis, wire-
                                            compatible with Node's @socket.io/redis-adapter 8 (docs/REDIS.md) */
     SIO_OPT_REDIS_KEY = 19,             /* string, "socket.io"                           (redis-adapter key) */
-    SIO_OPT_REDIS_REQUESTS_TIMEOUT = 20 /* uint ms, 5000                                 (requestsTimeout) */
+    SIO_OPT_REDIS_REQUESTS_TIMEOUT = 20, /* uint ms, 5000                                (requestsTimeout) */
+    SIO_OPT_PER_MESSAGE_DEFLATE = 21,   /* bool, false: WebSocket compression (RFC 7692) for clients that offer it,
+                                           without context takeover                     (perMessageDeflate) */
+    SIO_OPT_PER_MESSAGE_DEFLATE_THRESHOLD = 22 /* uint bytes, 1024: smaller messages are sent uncompressed */
 } sio_option_t;
 
 /* A new options object with the defaults, or NULL when out of memory. Free with sio_options_free. [ANY THREAD] */
@@ -186,6 +189,17 @@ typedef struct sio_http_request_s sio_http_request_t;
 typedef void (*sio_http_cb)(sio_server_t *server, sio_http_request_t *request, const char *method, const char *path,
                             void *user_data);
 int sio_server_on_http_request(sio_server_t *server, sio_http_cb cb, void *user_data); /* [LOOP] */
+/* During a sio_http_cb or sio_allow_request_cb: a request header (any case) or NULL, and the request target (path
+ * and query). Strings live until the callback returns. */
+const char *sio_http_request_header(sio_http_request_t *request, const char *name);
+const char *sio_http_request_url(sio_http_request_t *request);
+
+/* Decides whether a handshake may open a session, before any namespace is involved (the reference's
+ * allowRequest): return true to accept, false to refuse with HTTP 403 {"code":4,"message":"Forbidden"}. `request`
+ * is valid during the callback (read it with sio_http_request_header / sio_http_request_url). NULL removes it. */
+typedef bool (*sio_allow_request_cb)(sio_server_t *server, sio_http_request_t *request, void *user_data);
+int sio_server_on_allow_request(sio_server_t *server, sio_allow_request_cb cb, void *user_data); /* [LOOP] */
+
 /* `content_type` may be NULL (no header); `body` is copied. [LOOP, inside the sio_http_cb] */
 int sio_http_respond(sio_http_request_t *request, int status, const char *content_type, const void *body,
                      size_t body_len);

@@ -3,12 +3,14 @@
  * Scenarios (one JSON object on stdout, progress on stderr):
  *   connect       open N WebSocket clients with a concurrency window, then hold them idle
  *   echo-ack      C WebSocket clients, each keeping K "echo-ack" acks in flight
- *   broadcast     N receivers join a room, one sender emits "broadcast" at R/s
+ *   broadcast     N receivers join a room, one sender emits "broadcast" at R/s (with --port2 the
+ *                 receivers alternate between two servers of one cluster; the sender stays on --port)
  *   polling-echo  C long-polling clients (GET + POST keep-alive connections), "echo" round trips
  *
  * With --server-pid PID it samples the server's CPU time (utime+stime from /proc/PID/stat)
- * and RSS (VmRSS) at the exact boundaries of the measured window. Its own CPU time comes
- * from getrusage, so a reader can see it was not the bottleneck.
+ * and RSS (VmRSS) at the exact boundaries of the measured window (PID,PID,...: the sum over
+ * several server processes; --aux-pid PID: one more process, e.g. redis-server, reported apart).
+ * Its own CPU time comes from getrusage, so a reader can see it was not the bottleneck.
  *
  * Build: cc -O2 -std=c11 -Wall -Wextra -o loadgen loadgen.c -luv -lcrypto
  */
@@ -37,6 +39,7 @@
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define MAX_MESSAGE (16u * 1024u * 1024u)
 #define ACK_SLOTS 64
+#define MAX_PIDS 8
 
 /* ------------------------------------------------------------------ config */
 
@@ -57,7 +60,13 @@ static struct {
     double warmup;        /* s before the measured window */
     double rate;          /* broadcast: messages/s */
     int payload;          /* bytes of the JSON object argument */
-    int server_pid;
+    int server_pid;          /* the first of server_pids */
+    int server_pids[MAX_PIDS];
+    int nserver_pids;
+    const char *server_pid_arg;
+    int aux_pid;             /* sampled apart (e.g. redis-server of a cluster) */
+    int port2;               /* broadcast: receivers alternate between port and port2 (0: off) */
+    int join_ack;            /* broadcast: the join barrier is the ack of join, not an echo */
     double timeout;       /* setup phase limit, s */
     double drain;         /* broadcast: wait after the last send, s */
     const char *room;
@@ -199,11 +208,11 @@ typedef struct {
     int ok;
 } psample_t;
 
-static psample_t proc_sample(void) {
+static psample_t proc_sample_pid(int pid) {
     psample_t s = {0, 0, 0};
-    if (cfg.server_pid <= 0) return s;
+    if (pid <= 0) return s;
     char path[64], text[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", cfg.server_pid);
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f) return s;
     size_t n = fread(text, 1, sizeof text - 1, f);
@@ -221,7 +230,7 @@ static psample_t proc_sample(void) {
     }
     long hz = sysconf(_SC_CLK_TCK);
     s.cpu_us = (double)(ut + st) * 1e6 / (double)(hz > 0 ? hz : 100);
-    snprintf(path, sizeof path, "/proc/%d/status", cfg.server_pid);
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
     f = fopen(path, "r");
     if (!f) return s;
     char line[256];
@@ -235,6 +244,23 @@ static psample_t proc_sample(void) {
     s.ok = 1;
     return s;
 }
+
+/* The server: the sum over every --server-pid (ok only when each was read); each[] gets them one by one. */
+static psample_t proc_sample_each(psample_t *each) {
+    psample_t s = {0, 0, 0};
+    if (cfg.nserver_pids == 0) return s;
+    s.ok = 1;
+    for (int i = 0; i < cfg.nserver_pids; i++) {
+        psample_t one = proc_sample_pid(cfg.server_pids[i]);
+        if (each) each[i] = one;
+        s.cpu_us += one.cpu_us;
+        s.rss_kb += one.rss_kb;
+        if (!one.ok) s.ok = 0;
+    }
+    return s;
+}
+
+static psample_t proc_sample(void) { return proc_sample_each(NULL); }
 
 static double self_cpu_us(void) {
     struct rusage ru;
@@ -264,12 +290,15 @@ typedef struct {
     double self_cpu;
     double machine, softirq;
     psample_t srv;
+    psample_t srv_each[MAX_PIDS];
+    psample_t aux;
 } mark_t;
 
 static mark_t mark_now(void) {
     mark_t m;
     m.machine = machine_busy_us(&m.softirq);
-    m.srv = proc_sample();
+    m.srv = proc_sample_each(m.srv_each);
+    m.aux = proc_sample_pid(cfg.aux_pid);
     m.self_cpu = self_cpu_us();
     m.t = now_ns();
     return m;
@@ -297,6 +326,7 @@ typedef struct wsc {
     int idx;
     int state;
     int sender;
+    int node;  /* 0: --port, 1: --port2 */
     int ready; /* broadcast barrier passed */
     buf_t frag;
     int frag_op;
@@ -329,8 +359,8 @@ enum { PH_SETUP, PH_BARRIER, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_HOLD, PH_DONE }
 
 static struct {
     uv_loop_t *loop;
-    struct sockaddr_in addr;
-    char hostport[128];
+    struct sockaddr_in addr, addr2;
+    char hostport[128], hostport2[128];
     char nsp_prefix[128]; /* "" or "/chat," */
     size_t nsp_len;
     int phase;
@@ -340,6 +370,8 @@ static struct {
     wsc_t *ws;
     pc_t *pcs;
     hist_t lat;  /* measured latency (ns) */
+    hist_t lat_node[2]; /* broadcast with --port2: latency of the receivers on each server */
+    uint64_t received_node[2];
     hist_t conn; /* time to connect (ns) */
     uint64_t errors;
     char first_error[256];
@@ -504,7 +536,8 @@ static int sock_connect(sock_t *s) {
     s->connected = 0;
     s->writing = 0;
     uv_tcp_nodelay(&s->tcp, 1);
-    rc = uv_tcp_connect(&s->creq, &s->tcp, (const struct sockaddr *)&g.addr, on_connect);
+    const struct sockaddr_in *addr = s->kind == K_WS && ((wsc_t *)s)->node ? &g.addr2 : &g.addr;
+    rc = uv_tcp_connect(&s->creq, &s->tcp, (const struct sockaddr *)addr, on_connect);
     return rc;
 }
 
@@ -646,7 +679,7 @@ static void ws_on_connected(wsc_t *c) {
     buf_str(o, "GET ");
     buf_str(o, cfg.path);
     buf_str(o, "?EIO=4&transport=websocket HTTP/1.1\r\nHost: ");
-    buf_str(o, g.hostport);
+    buf_str(o, c->node ? g.hostport2 : g.hostport);
     buf_str(o, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
     buf_str(o, c->key);
     buf_str(o, "\r\nSec-WebSocket-Version: 13\r\n\r\n");
@@ -1223,6 +1256,18 @@ static void emit_window(const char *name, const mark_t *a, const mark_t *b) {
         jnum("server_cpu_util", wall > 0 ? (b->srv.cpu_us - a->srv.cpu_us) / 1e6 / wall : 0);
         jnum("server_rss_kb_start", (double)a->srv.rss_kb);
         jnum("server_rss_kb_end", (double)b->srv.rss_kb);
+        if (cfg.nserver_pids > 1) {
+            jsep();
+            printf("\"server_cpu_us_each\":[");
+            for (int i = 0; i < cfg.nserver_pids; i++)
+                printf("%s%.0f", i ? "," : "", b->srv_each[i].cpu_us - a->srv_each[i].cpu_us);
+            printf("]");
+        }
+    }
+    double aux = a->aux.ok && b->aux.ok ? b->aux.cpu_us - a->aux.cpu_us : 0;
+    if (a->aux.ok && b->aux.ok) {
+        jnum("aux_cpu_us", aux);
+        jnum("aux_cpu_util", wall > 0 ? aux / 1e6 / wall : 0);
     }
     if (a->machine >= 0 && b->machine >= 0 && wall > 0) {
         /* every core's busy time: the server, the load generator, the kernel's softirq work (loopback
@@ -1234,7 +1279,7 @@ static void emit_window(const char *name, const mark_t *a, const mark_t *b) {
         jnum("softirq_cpu_util", sirq);
         if (a->srv.ok && b->srv.ok)
             jnum("other_cpu_util",
-                 mach - sirq - (b->srv.cpu_us - a->srv.cpu_us + b->self_cpu - a->self_cpu) / 1e6 / wall);
+                 mach - sirq - (b->srv.cpu_us - a->srv.cpu_us + aux + b->self_cpu - a->self_cpu) / 1e6 / wall);
     }
     jclose();
 }
@@ -1272,8 +1317,16 @@ static void finish(void) {
         jnum("rate", cfg.rate);
         jnum("drain_s", cfg.drain);
         jstr("room", cfg.room);
+        if (cfg.join_ack) jstr("barrier", "join-ack");
+        if (cfg.port2) {
+            jnum("port2", cfg.port2);
+            jnum("receivers_port1", (double)(g.receivers - g.receivers / 2)); /* even indexes */
+            jnum("receivers_port2", (double)(g.receivers / 2));               /* odd indexes */
+        }
     }
     jnum("server_pid", cfg.server_pid);
+    if (cfg.nserver_pids > 1) jstr("server_pids", cfg.server_pid_arg);
+    if (cfg.aux_pid > 0) jnum("aux_pid", cfg.aux_pid);
     jclose();
     jopen("setup");
     jnum("clients", g.total);
@@ -1358,6 +1411,25 @@ static void finish(void) {
         jnum("latency_mean_us", hist_mean(&g.lat) / 1000.0);
         jnum("drain_ms", g.t_last_recv > g.t_send_end ? (double)(g.t_last_recv - g.t_send_end) / 1e6 : 0);
         jnum("server_cpu_us_per_delivery", cpu >= 0 && g.received ? cpu / (double)g.received : -1);
+        if (g.m_start.aux.ok && g.m_end.aux.ok) {
+            double aux = g.m_end.aux.cpu_us - g.m_start.aux.cpu_us;
+            jnum("aux_cpu_us_per_delivery", g.received ? aux / (double)g.received : -1);
+            jnum("aux_cpu_us_per_broadcast", g.sent ? aux / (double)g.sent : -1);
+        }
+        if (cfg.port2) {
+            /* port1: the receivers on the sender's server; port2: those on the other one */
+            for (int k = 0; k < 2; k++) {
+                char key[64];
+                snprintf(key, sizeof key, "received_port%d", k + 1);
+                jnum(key, (double)g.received_node[k]);
+                snprintf(key, sizeof key, "latency_p50_us_port%d", k + 1);
+                jnum(key, ns_to_us(hist_pct(&g.lat_node[k], 0.50)));
+                snprintf(key, sizeof key, "latency_p99_us_port%d", k + 1);
+                jnum(key, ns_to_us(hist_pct(&g.lat_node[k], 0.99)));
+                snprintf(key, sizeof key, "latency_max_us_port%d", k + 1);
+                jnum(key, ns_to_us(g.lat_node[k].max));
+            }
+        }
         if (expected != g.received || g.order_viol) ok = 0;
     }
     jclose();
@@ -1380,6 +1452,7 @@ static void start_client(int i) {
     } else {
         wsc_t *c = &g.ws[i];
         c->idx = i;
+        c->node = cfg.port2 && i < g.receivers ? (i & 1) : 0; /* receivers alternate; the sender on --port */
         c->s.kind = K_WS;
         c->s.owner = c;
         start_ws(c);
@@ -1400,9 +1473,22 @@ static void send_ack_req(wsc_t *c) {
     sio_send(c, '2', id, g.body.p, g.body.len);
 }
 
+static void start_sending(void);
+
+static void barrier_passed(wsc_t *c) {
+    c->ready = 1;
+    g.ready++;
+    if (g.ready >= g.receivers - (g.failed + g.dropped)) start_sending();
+}
+
 static void ws_on_ack(wsc_t *c, uint64_t id, const char *p, size_t n) {
     (void)p;
     (void)n;
+    if (cfg.sc == SC_BROADCAST) {
+        /* --join-ack: 431[...] answers the join */
+        if (cfg.join_ack && id == 1 && !c->sender && !c->ready && g.phase == PH_BARRIER) barrier_passed(c);
+        return;
+    }
     if (cfg.sc != SC_ECHO_ACK) return;
     uint64_t t = now_ns();
     if (g.phase == PH_MEASURE) {
@@ -1411,8 +1497,6 @@ static void ws_on_ack(wsc_t *c, uint64_t id, const char *p, size_t n) {
     }
     if (g.phase == PH_WARMUP || g.phase == PH_MEASURE) send_ack_req(c);
 }
-
-static void start_sending(void);
 
 static void ws_on_event(wsc_t *c, const char *id, size_t idl, const char *p, size_t n) {
     (void)id;
@@ -1430,6 +1514,10 @@ static void ws_on_event(wsc_t *c, const char *id, size_t idl, const char *p, siz
         c->recv++;
         g.t_last_recv = now * 1000;
         hist_add(&g.lat, now > t ? (now - t) * 1000 : 0);
+        if (cfg.port2) {
+            g.received_node[c->node]++;
+            hist_add(&g.lat_node[c->node], now > t ? (now - t) * 1000 : 0);
+        }
         if ((int64_t)seq <= c->last_seq) {
             c->viol++;
             g.order_viol++;
@@ -1444,10 +1532,9 @@ static void ws_on_event(wsc_t *c, const char *id, size_t idl, const char *p, siz
             g.m_end = mark_now();
             finish();
         }
-    } else if (n > 8 && memcmp(p, "[\"echo\",", 8) == 0 && !c->sender && !c->ready && g.phase == PH_BARRIER) {
-        c->ready = 1;
-        g.ready++;
-        if (g.ready >= g.receivers - (g.failed + g.dropped)) start_sending();
+    } else if (!cfg.join_ack && n > 8 && memcmp(p, "[\"echo\",", 8) == 0 && !c->sender && !c->ready &&
+               g.phase == PH_BARRIER) {
+        barrier_passed(c);
     }
 }
 
@@ -1603,8 +1690,12 @@ static void setup_done(void) {
         for (int i = 0; i < g.receivers; i++) {
             wsc_t *c = &g.ws[i];
             if (c->state != WS_READY) continue;
-            sio_send(c, '2', NULL, join, (size_t)jl);
-            sio_send(c, '2', NULL, "[\"echo\",\"joined\"]", 17);
+            if (cfg.join_ack) {
+                sio_send(c, '2', "1", join, (size_t)jl); /* 421["join","bench"]: the ack is the barrier */
+            } else {
+                sio_send(c, '2', NULL, join, (size_t)jl);
+                sio_send(c, '2', NULL, "[\"echo\",\"joined\"]", 17);
+            }
             sock_flush(&c->s);
         }
         uv_timer_start(&g.t_phase, on_barrier_timeout, (uint64_t)(cfg.timeout * 1000), 0);
@@ -1666,7 +1757,13 @@ static void usage(void) {
             "  --payload B       size of the JSON object argument in bytes (default 64)\n"
             "  --drain S         broadcast: wait at most S after the last send (default 10)\n"
             "  --room NAME       broadcast room (default bench)\n"
-            "  --server-pid PID  sample the server's CPU time and RSS from /proc\n"
+            "  --port2 N         broadcast: a second server of the same cluster; the receivers alternate\n"
+            "                    between --port and --port2, the sender stays on --port\n"
+            "  --join-ack        broadcast: receivers send join with an ack id and the ack is the barrier\n"
+            "                    (instead of an echo after the join)\n"
+            "  --server-pid PID  sample the server's CPU time and RSS from /proc; PID,PID,...: the sum\n"
+            "                    over several server processes (up to 8)\n"
+            "  --aux-pid PID     sample one more process's CPU time apart (e.g. redis-server)\n"
             "  --timeout S       limit of the setup phase (default 60)\n"
             "  --batch-us U      after each loop turn that read data, sleep U microseconds (default 0):\n"
             "                    fewer, larger reads; adds up to U to every measured latency\n"
@@ -1689,6 +1786,10 @@ int main(int argc, char **argv) {
             cfg.quiet = 1;
             continue;
         }
+        if (!strcmp(a, "--join-ack")) {
+            cfg.join_ack = 1;
+            continue;
+        }
         if (i + 1 >= argc) usage();
         const char *v = argv[++i];
         if (!strcmp(a, "--host")) cfg.host = v;
@@ -1705,7 +1806,21 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--payload")) cfg.payload = atoi(v);
         else if (!strcmp(a, "--drain")) cfg.drain = atof(v);
         else if (!strcmp(a, "--room")) cfg.room = v;
-        else if (!strcmp(a, "--server-pid")) cfg.server_pid = atoi(v);
+        else if (!strcmp(a, "--server-pid")) {
+            cfg.server_pid_arg = v;
+            cfg.nserver_pids = 0;
+            for (const char *q = v; *q;) {
+                char *end;
+                long pid = strtol(q, &end, 10);
+                if (end == q || pid <= 0 || pid > 0x7fffffff || cfg.nserver_pids >= MAX_PIDS || (*end && *end != ','))
+                    die("--server-pid wants PID or PID,PID,... (at most %d)", MAX_PIDS);
+                cfg.server_pids[cfg.nserver_pids++] = (int)pid;
+                q = *end ? end + 1 : end;
+            }
+            cfg.server_pid = cfg.nserver_pids ? cfg.server_pids[0] : 0;
+        }
+        else if (!strcmp(a, "--aux-pid")) cfg.aux_pid = atoi(v);
+        else if (!strcmp(a, "--port2")) cfg.port2 = atoi(v);
         else if (!strcmp(a, "--timeout")) cfg.timeout = atof(v);
         else if (!strcmp(a, "--batch-us")) cfg.batch_us = atoi(v);
         else usage();
@@ -1726,6 +1841,12 @@ int main(int argc, char **argv) {
     if (uv_ip4_addr(cfg.host, cfg.port, &g.addr) != 0) die("--host must be an IPv4 address");
     if ((ntohl(g.addr.sin_addr.s_addr) >> 24) != 127) die("--host must be a loopback address (127.0.0.0/8)");
     snprintf(g.hostport, sizeof g.hostport, "%s:%d", cfg.host, cfg.port);
+    if (cfg.port2) {
+        if (cfg.port2 < 0 || cfg.port2 > 65535) die("bad --port2");
+        if (cfg.sc != SC_BROADCAST) die("--port2 is for the broadcast scenario");
+        uv_ip4_addr(cfg.host, cfg.port2, &g.addr2);
+        snprintf(g.hostport2, sizeof g.hostport2, "%s:%d", cfg.host, cfg.port2);
+    }
     if (strcmp(cfg.nsp, "/") != 0) snprintf(g.nsp_prefix, sizeof g.nsp_prefix, "%s,", cfg.nsp);
     g.nsp_len = strlen(g.nsp_prefix);
 
@@ -1781,7 +1902,10 @@ int main(int argc, char **argv) {
     g.m_before = mark_now();
     g.m_setup0 = g.m_before;
     g.phase = PH_SETUP;
-    logmsg("%s: %d clients to %s%s", cfg.scenario, g.total, g.hostport, cfg.nsp);
+    if (cfg.port2)
+        logmsg("%s: %d clients to %s%s and %s%s", cfg.scenario, g.total, g.hostport, cfg.nsp, g.hostport2, cfg.nsp);
+    else
+        logmsg("%s: %d clients to %s%s", cfg.scenario, g.total, g.hostport, cfg.nsp);
     uv_timer_start(&g.t_setup, on_setup_timeout, (uint64_t)(cfg.timeout * 1000), 0);
     launch_more();
     uv_run(g.loop, UV_RUN_DEFAULT);

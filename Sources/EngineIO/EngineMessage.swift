@@ -51,6 +51,32 @@ public final class EngineMessage {
         return segment
     }()
 
+    /// The frame compressed with permessage-deflate, built once per message for every recipient with the same
+    /// stateless terms (no server context takeover, same window): the compressed bytes do not depend on who sends.
+    private var deflatedFrame: [UInt8]?
+    private var deflatedWindowBits = 0
+
+    func webSocketFrame(deflate: PerMessageDeflate) -> [UInt8] {
+        let shareable = deflate.parameters.serverNoContextTakeover
+        if shareable, let cached = deflatedFrame, deflatedWindowBits == deflate.parameters.serverMaxWindowBits {
+            return cached
+        }
+        var payload: [UInt8] = []
+        if !isBinary {
+            payload.reserveCapacity(data.count + 1)
+            payload.append(type.wireByte)
+        }
+        payload.append(contentsOf: data)
+        guard let frame = deflate.compressedFrame(opcode: isBinary ? .binary : .text, payload: payload) else {
+            return webSocketFrame
+        }
+        if shareable {
+            deflatedFrame = frame
+            deflatedWindowBits = deflate.parameters.serverMaxWindowBits
+        }
+        return frame
+    }
+
     fileprivate func prepared() -> EngineMessage {
         _ = webSocketFrame
         _ = pollingSegment

@@ -1,4 +1,5 @@
 import SIOHTTP
+import WebSocketCodec
 
 /// Engine.IO server options, with the reference server's names and defaults.
 public struct EngineOptions {
@@ -25,6 +26,12 @@ public struct EngineOptions {
     public var cookie: CookieOptions?
     /// gzip/deflate of polling responses of at least this many bytes; nil turns compression off.
     public var httpCompressionThreshold: Int? = 1024
+    /// WebSocket permessage-deflate (RFC 7692), off by default as in the reference. When on, messages of at least
+    /// `perMessageDeflateThreshold` bytes are compressed for clients that offered the extension. The default terms
+    /// (no context takeover either way) keep idle connections free of zlib memory and let a broadcast be
+    /// compressed once for all recipients.
+    public var perMessageDeflate: PerMessageDeflate.Options?
+    public var perMessageDeflateThreshold = 1024
     /// Outgoing bytes one session may have queued (a client that does not read) before it is closed.
     /// Volatile messages are dropped earlier, as soon as anything is still queued.
     public var maxBufferedBytes = 16 * 1024 * 1024

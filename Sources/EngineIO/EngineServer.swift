@@ -1,6 +1,7 @@
 import EngineIOCodec
 import SIOHTTP
 import SIOLoop
+import WebSocketCodec
 
 /// An Engine.IO v4 server: handshakes, sessions by sid, the polling and websocket transports and the upgrade
 /// between them, answered exactly as the reference server answers (error codes 0-5, CORS, compression).
@@ -93,13 +94,13 @@ public final class EngineServer: HTTPServerHandler {
             exchange.respond(preflightResponse(for: request))
             return
         }
-        if let code = verify(request, upgrade: false) {
-            refuse(exchange, code)
+        if let (code, message) = verify(request, upgrade: false) {
+            refuse(exchange, code, message: message)
             return
         }
         if let sid = request.queryValue("sid") {
             guard let polling = sessions[sid]?.transport as? PollingTransport else {
-                refuse(exchange, .badRequest)
+                refuse(exchange, .badRequest, message: nil)
                 return
             }
             polling.handle(exchange)
@@ -126,8 +127,8 @@ public final class EngineServer: HTTPServerHandler {
             connection.close()
             return
         }
-        if let code = verify(request, upgrade: true) {
-            connection.write(WebSocketHandshake.refusal(status: code.status, message: code.message))
+        if let (code, message) = verify(request, upgrade: true) {
+            connection.write(WebSocketHandshake.refusal(status: code.status, message: message ?? code.message))
             connection.close()
             return
         }
@@ -140,9 +141,17 @@ public final class EngineServer: HTTPServerHandler {
         var extra: [(name: String, value: String)] = []
         let newID = sid == nil ? SecureRandom.identifier() : nil
         if let newID, let cookie = options.cookie { extra.append(("Set-Cookie", cookieValue(cookie, newID))) }
+        var deflate: PerMessageDeflate?
+        if let terms = options.perMessageDeflate, let offer = request.header("sec-websocket-extensions"),
+           let agreed = PerMessageDeflate.negotiate(offer: offer, options: terms) {
+            deflate = PerMessageDeflate(parameters: agreed, options: terms)
+            extra.append(("Sec-WebSocket-Extensions", agreed.responseHeaderValue))
+        }
         connection.write(WebSocketHandshake.response(forKey: request.header("sec-websocket-key")!, extraHeaders: extra))
-        let websocket = WebSocketConnection(tcp: connection, maxMessageSize: options.maxHttpBufferSize)
-        let transport = WebSocketTransport(connection: websocket)
+        let websocket = WebSocketConnection(tcp: connection, maxMessageSize: options.maxHttpBufferSize,
+                                            perMessageDeflate: deflate)
+        let transport = WebSocketTransport(connection: websocket, deflate: deflate,
+                                           deflateThreshold: options.perMessageDeflateThreshold)
         if let sid {
             if let socket = sessions[sid], socket.canUpgrade {
                 socket.beginUpgrade(transport)
@@ -177,29 +186,28 @@ public final class EngineServer: HTTPServerHandler {
 
     // MARK: Verification, as the reference's `verify` and `handshake`
 
-    func verify(_ request: HTTPRequest, upgrade: Bool) -> EngineErrorCode? {
+    /// Why a request is refused, if it is: the error code, and for `allowRequest` refusals the hook's message.
+    /// The hook runs once per handshake.
+    func verify(_ request: HTTPRequest, upgrade: Bool) -> (EngineErrorCode, String?)? {
         guard let name = request.queryValue("transport"), let transport = EngineTransportName(rawValue: name),
-              options.transports.contains(transport) else { return .unknownTransport }
+              options.transports.contains(transport) else { return (.unknownTransport, nil) }
         if let origin = request.header("origin"), origin.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
-            return .badRequest
+            return (.badRequest, nil)
         }
         if let sid = request.queryValue("sid") {
-            guard let socket = sessions[sid] else { return .unknownSid }
-            if !upgrade, socket.transportName != transport { return .badRequest }
+            guard let socket = sessions[sid] else { return (.unknownSid, nil) }
+            if !upgrade, socket.transportName != transport { return (.badRequest, nil) }
             return nil
         }
-        guard request.method == "GET" else { return .badHandshakeMethod }
-        if transport == .websocket, !upgrade { return .badRequest }
-        if let allow = options.allowRequest, allow(request) != nil { return .forbidden }
-        guard request.queryValue("EIO") == "4" else { return .unsupportedProtocolVersion }
+        guard request.method == "GET" else { return (.badHandshakeMethod, nil) }
+        if transport == .websocket, !upgrade { return (.badRequest, nil) }
+        if let allow = options.allowRequest, let refusal = allow(request) { return (.forbidden, refusal.message) }
+        guard request.queryValue("EIO") == "4" else { return (.unsupportedProtocolVersion, nil) }
         return nil
     }
 
-    private func refuse(_ exchange: HTTPExchange, _ code: EngineErrorCode) {
-        var message = code.message
-        if code == .forbidden, let allow = options.allowRequest, let refusal = allow(exchange.request) {
-            message = refusal.message
-        }
+    private func refuse(_ exchange: HTTPExchange, _ code: EngineErrorCode, message override: String?) {
+        let message = override ?? code.message
         var body: [UInt8] = Array("{\"code\":\(code.rawValue),\"message\":".utf8)
         JSONText.appendQuoted(message, to: &body)
         body.append(UInt8(ascii: "}"))

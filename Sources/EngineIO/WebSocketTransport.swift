@@ -5,11 +5,16 @@ import WebSocketCodec
 /// Engine.IO over one WebSocket: each packet is one frame (text `<type digit><data>`, or binary raw bytes).
 final class WebSocketTransport: EngineTransport, WebSocketDelegate {
     let connection: WebSocketConnection
+    /// The negotiated permessage-deflate, and the size from which messages are compressed.
+    private let deflate: PerMessageDeflate?
+    private let deflateThreshold: Int
     /// Writes beyond this many queued bytes mean the client is not keeping up: volatile messages are dropped.
     private static let writableThreshold = 64 * 1024
 
-    init(connection: WebSocketConnection) {
+    init(connection: WebSocketConnection, deflate: PerMessageDeflate? = nil, deflateThreshold: Int = 1024) {
         self.connection = connection
+        self.deflate = deflate
+        self.deflateThreshold = deflateThreshold
         super.init()
         connection.delegate = self
     }
@@ -19,7 +24,11 @@ final class WebSocketTransport: EngineTransport, WebSocketDelegate {
     override var bufferedBytes: Int { connection.bufferedBytes }
 
     override func send(_ message: EngineMessage) {
-        connection.send(frame: message.webSocketFrame)
+        if let deflate, message.compress, message.data.count >= deflateThreshold {
+            connection.send(frame: message.webSocketFrame(deflate: deflate))
+        } else {
+            connection.send(frame: message.webSocketFrame)
+        }
     }
 
     override func close(reason: EngineCloseReason) -> Bool {

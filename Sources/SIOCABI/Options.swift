@@ -1,5 +1,6 @@
 import SocketIO
 import SocketIORedis
+import WebSocketCodec
 
 /// `sio_options_t`: Socket.IO options being set up from C.
 final class OptionsBox {
@@ -63,6 +64,7 @@ public func sio_options_set_uint(_ pointer: OpaquePointer?, _ key: Int32, _ valu
     }
     case 17: return bytes { box.options.engine.maxBufferedBytes = $0 }
     case 20: return ms { box.redis.requestsTimeout = max($0, 1) }
+    case 22: return bytes { box.options.engine.perMessageDeflateThreshold = $0 }
     default: return SIOError.invalidArgument.rawValue
     }
 }
@@ -77,6 +79,7 @@ public func sio_options_set_bool(_ pointer: OpaquePointer?, _ key: Int32, _ valu
         box.corsCredentials = value
         box.options.engine.cors?.credentials = value
     case 14: box.options.connectionStateRecovery = value ? box.pendingRecovery : nil
+    case 21: box.options.engine.perMessageDeflate = value ? PerMessageDeflate.Options() : nil
     case 16:
         box.pendingRecovery.skipMiddlewares = value
         if box.options.connectionStateRecovery != nil { box.options.connectionStateRecovery = box.pendingRecovery }

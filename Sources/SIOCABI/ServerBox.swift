@@ -23,9 +23,15 @@ final class ServerBox {
     var httpHandler: (callback: sio_http_cb, userData: UnsafeMutableRawPointer?)?
     private let clientBundleRoute = HTTPFallback(box: nil)
 
+    /// The host's allow-request callback, consulted for every new session (set any time before start).
+    let gate = AllowRequestGate()
+
     init(options: SocketIOOptions, redisURL: String? = nil, redis: RedisAdapterOptions = RedisAdapterOptions()) throws {
         loop = try EventLoop()
-        io = SocketIOServer(loop: loop, options: options)
+        var settings = options
+        let gate = self.gate
+        settings.engine.allowRequest = { request in gate.decide(request) }
+        io = SocketIOServer(loop: loop, options: settings)
         if let redisURL { io.adapterFactory = try RedisAdapter.factory(url: redisURL, options: redis) }
         http = HTTPServer(loop: loop, limits: io.engine.httpLimits)
         http.handler = router
@@ -36,6 +42,7 @@ final class ServerBox {
         loop.addShutdownHook { [unowned self] in http.close() }
         router.fallback = { [unowned self] exchange in serveOther(exchange) }
         clientBundleRoute.box = self
+        gate.server = self
     }
 
     var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
@@ -172,7 +179,7 @@ final class ServerBox {
             exchange.respond(HTTPResponse(status: 404, text: "Not Found"))
             return
         }
-        let request = HTTPRequestBox(exchange: exchange)
+        let request = HTTPRequestBox(request: exchange.request, exchange: exchange)
         let pointer = OpaquePointer(Unmanaged.passUnretained(request).toOpaque())
         withExtendedLifetime(request) {
             exchange.request.method.withCString { method in
@@ -213,10 +220,46 @@ final class HTTPFallback: HTTPServerHandler {
     }
 }
 
-/// `sio_http_request_t`: valid during the HTTP callback only.
+/// `sio_http_request_t`: valid during the HTTP or allow-request callback only.
 final class HTTPRequestBox {
+    let request: HTTPRequest
     var exchange: HTTPExchange?
-    init(exchange: HTTPExchange) { self.exchange = exchange }
+    /// C strings handed out during the callback.
+    var strings: [CString] = []
+
+    init(request: HTTPRequest, exchange: HTTPExchange? = nil) {
+        self.request = request
+        self.exchange = exchange
+    }
+
+    var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    static func from(_ pointer: OpaquePointer?) -> HTTPRequestBox? {
+        guard let pointer else { return nil }
+        return Unmanaged<HTTPRequestBox>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+
+    func keep(_ text: String?) -> UnsafePointer<CChar>? {
+        guard let text else { return nil }
+        let string = CString(text)
+        strings.append(string)
+        return UnsafePointer(string.pointer)
+    }
+}
+
+public typealias sio_allow_request_cb = @convention(c) (OpaquePointer?, OpaquePointer?, UnsafeMutableRawPointer?) -> Bool
+
+/// Asks the host's `sio_allow_request_cb`, if any, whether a handshake may open a session.
+final class AllowRequestGate {
+    weak var server: ServerBox?
+    var handler: (callback: sio_allow_request_cb, userData: UnsafeMutableRawPointer?)?
+
+    func decide(_ request: HTTPRequest) -> EngineRefusal? {
+        guard let handler, let server else { return nil }
+        let box = HTTPRequestBox(request: request)
+        let allowed = withExtendedLifetime(box) { handler.callback(server.pointer, box.pointer, handler.userData) }
+        return allowed ? nil : EngineRefusal()
+    }
 }
 
 public typealias sio_task_cb = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void
@@ -315,6 +358,7 @@ public func sio_http_respond(_ request: OpaquePointer?, _ status: Int32, _ conte
         return SIOError.invalidArgument.rawValue
     }
     let box = Unmanaged<HTTPRequestBox>.fromOpaque(UnsafeRawPointer(request)).takeUnretainedValue()
+    // An allow-request callback's request has no exchange: it is answered by the engine.
     guard let exchange = box.exchange, !exchange.isAnswered else { return SIOError.state.rawValue }
     var headers: [(name: String, value: String)] = []
     if let contentType {
@@ -327,4 +371,25 @@ public func sio_http_respond(_ request: OpaquePointer?, _ status: Int32, _ conte
     let bytes = length == 0 ? [] : Array(UnsafeRawBufferPointer(start: body, count: length))
     exchange.respond(HTTPResponse(status: Int(status), headers: headers, body: bytes))
     return 0
+}
+
+@_cdecl("sio_server_on_allow_request")
+public func sio_server_on_allow_request(_ server: OpaquePointer?, _ callback: sio_allow_request_cb?,
+                                        _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    guard let box = ServerBox.from(server) else { return SIOError.invalidArgument.rawValue }
+    guard box.mayTouchLoop else { return SIOError.thread.rawValue }
+    box.gate.handler = callback.map { ($0, userData) }
+    return 0
+}
+
+@_cdecl("sio_http_request_header")
+public func sio_http_request_header(_ request: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
+    guard let box = HTTPRequestBox.from(request), let name = swiftString(name) else { return nil }
+    return box.keep(box.request.header(name))
+}
+
+@_cdecl("sio_http_request_url")
+public func sio_http_request_url(_ request: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let box = HTTPRequestBox.from(request) else { return nil }
+    return box.keep(box.request.target)
 }

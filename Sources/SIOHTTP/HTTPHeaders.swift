@@ -4,7 +4,9 @@
 /// allocation instead of an array of string pairs (which cost several allocations per connection).
 public struct HTTPHeaders: Sequence, Sendable, ExpressibleByArrayLiteral {
     private var storage: [UInt8] = []
-    public private(set) var count = 0
+
+    /// Number of headers (two NUL bytes per header; counted, not stored).
+    public var count: Int { storage.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } / 2 }
 
     public init() {}
 
@@ -24,7 +26,6 @@ public struct HTTPHeaders: Sequence, Sendable, ExpressibleByArrayLiteral {
         storage.append(0)
         for byte in value.utf8 where byte != 0 { storage.append(byte) }
         storage.append(0)
-        count += 1
     }
 
     /// Appends raw bytes as they came from the parser.
@@ -35,7 +36,6 @@ public struct HTTPHeaders: Sequence, Sendable, ExpressibleByArrayLiteral {
         storage.append(0)
         for byte in value where byte != 0 { storage.append(byte) }
         storage.append(0)
-        count += 1
     }
 
     /// Gives back memory the parser over-reserved (headers live as long as their session).

@@ -5,8 +5,10 @@ public struct HTTPRequest: Sendable {
     public var target: String
     public var headers: HTTPHeaders
     public var body: [UInt8]
-    public var httpMajor: Int
-    public var httpMinor: Int
+    /// Stored narrow: a session keeps its handshake request for its whole life.
+    private var version: (major: UInt8, minor: UInt8)
+    public var httpMajor: Int { Int(version.major) }
+    public var httpMinor: Int { Int(version.minor) }
     /// The client wants the connection kept open after the response.
     public var keepAlive: Bool
 
@@ -16,8 +18,7 @@ public struct HTTPRequest: Sendable {
         self.target = target
         self.headers = headers
         self.body = body
-        self.httpMajor = httpMajor
-        self.httpMinor = httpMinor
+        self.version = (UInt8(clamping: httpMajor), UInt8(clamping: httpMinor))
         self.keepAlive = keepAlive
     }
 

@@ -130,6 +130,7 @@ private struct ParserState {
     var value: [UInt8] = []
     var lastWasValue = false
     var headers = HTTPHeaders()
+    var headerCount = 0
     var headerBytes = 0
     var body: [UInt8] = []
     var inMessage = false
@@ -149,6 +150,7 @@ private struct ParserState {
         field.removeAll(keepingCapacity: true)
         value.removeAll(keepingCapacity: true)
         headers = HTTPHeaders()
+        headerCount = 0
         headerBytes = 0
         body = []
         lastWasValue = false
@@ -186,7 +188,8 @@ private struct ParserState {
             return
         }
         headers.append(name: field, value: value)
-        if headers.count > limits.maxHeaderCount { failure = .headersTooLarge }
+        headerCount += 1
+        if headerCount > limits.maxHeaderCount { failure = .headersTooLarge }
         field.removeAll(keepingCapacity: true)
         value.removeAll(keepingCapacity: true)
     }
@@ -194,7 +197,7 @@ private struct ParserState {
     mutating func headersComplete() -> Int32 {
         if lastWasValue || !field.isEmpty { commitHeader() }
         if failure != nil { return -1 }
-        guard headers.count <= limits.maxHeaderCount else { return fail(.headersTooLarge) }
+        guard headerCount <= limits.maxHeaderCount else { return fail(.headersTooLarge) }
         // Refuse an oversize body up front from its declared length, before reading any of it.
         let declared = parser.content_length
         if declared != UInt64.max, declared > UInt64(limits.maxBodyBytes) { return fail(.bodyTooLarge) }

@@ -22,9 +22,9 @@ public final class WebSocketConnection: ConnectionHandler {
 
     /// Takes over `tcp` (after the 101 response was queued) and parses `remainder`, the bytes that came with the
     /// handshake.
-    public init(tcp: TCPConnection, maxMessageSize: Int) {
+    public init(tcp: TCPConnection, maxMessageSize: Int, perMessageDeflate: PerMessageDeflate? = nil) {
         self.tcp = tcp
-        self.parser = WebSocketFrameParser(maxMessageSize: maxMessageSize)
+        self.parser = WebSocketFrameParser(maxMessageSize: maxMessageSize, perMessageDeflate: perMessageDeflate)
     }
 
     /// Starts reading; `remainder` holds bytes that arrived together with the handshake.

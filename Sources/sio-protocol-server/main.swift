@@ -3,6 +3,7 @@
 import EngineIO
 import SIOHTTP
 import SocketIO
+import WebSocketCodec
 import SIOLoop
 #if canImport(Glibc)
 import Glibc
@@ -65,8 +66,18 @@ let echo = EchoHandler()
 let engine = EngineServer(loop: loop, options: engineOptions)
 engine.onConnection = { socket in socket.delegate = echo }
 
+// The same echo with WebSocket permessage-deflate on (threshold 0: every message compressed), for the project's own
+// compression tests; the suites never use this path.
+var deflateOptions = engineOptions
+deflateOptions.path = "/deflate.io/"
+deflateOptions.perMessageDeflate = PerMessageDeflate.Options()
+deflateOptions.perMessageDeflateThreshold = 0
+let deflateEngine = EngineServer(loop: loop, options: deflateOptions)
+deflateEngine.onConnection = { socket in socket.delegate = echo }
+
 let router = HTTPRouter()
 router.add(prefix: engineOptions.path, engine)
+router.add(prefix: deflateOptions.path, deflateEngine)
 let io = SocketIOSuite.make(loop: loop)
 io.attach(to: router)
 let http = HTTPServer(loop: loop, limits: engine.httpLimits)
@@ -80,6 +91,7 @@ do {
 }
 loop.addShutdownHook {
     engine.close()
+    deflateEngine.close()
     io.close()
     http.close()
 }

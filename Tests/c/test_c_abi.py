@@ -110,7 +110,7 @@ def programs(installed, tmp_path_factory) -> dict[str, pathlib.Path]:
     cflags = installed.pkg_config("--cflags")
     libs = installed.pkg_config("--libs")
     built = {}
-    for name in ("abi_server", "misuse"):
+    for name in ("abi_server", "misuse", "allow_request"):
         binary = out / name
         run(["cc", *C_FLAGS, "-g", *cflags, "-o", binary, HERE / f"{name}.c", *libs, "-lpthread"], env=installed.env)
         built[name] = binary
@@ -809,3 +809,31 @@ def test_chat_example_serves_the_client_js(chat_server, installed, tmp_path):
     finally:
         with_js.kill()
         without_js.kill()
+
+
+def test_allow_request_refuses_handshakes_with_403(programs, installed):
+    """sio_server_on_allow_request: the host refuses a handshake (403, code 4) by header or query; others open."""
+    import requests
+
+    for _ in range(3):
+        port = free_port()
+        server = Program([programs["allow_request"], port], installed.env)
+        try:
+            server.wait_line(r"^LISTENING \d+$", timeout=10)
+            break
+        except Exception:
+            server.kill()
+    else:
+        pytest.fail(f"allow_request did not start\n{server.output()}", pytrace=False)
+    base = f"http://{HOST}:{port}/socket.io/?EIO=4&transport=polling"
+    try:
+        denied = requests.get(base, headers={"X-Deny": "yes"}, timeout=5)
+        assert denied.status_code == 403, denied.text
+        assert denied.json() == {"code": 4, "message": "Forbidden"}
+        assert requests.get(base + "&deny=1", timeout=5).status_code == 403
+        opened = requests.get(base, timeout=5)
+        assert opened.status_code == 200 and opened.text.startswith("0{"), opened.text
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+    assert_clean_exit(server)
+    assert server.matching(r"^SEEN 1 2$"), server.output()
