@@ -37,7 +37,8 @@ public struct HTTPRequest: Sendable {
     /// The raw query string (after `?`), or "".
     public var queryString: Substring {
         guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return "" }
-        return target[target.index(after: mark)...]
+        // A UTF-8 step, not a Character step: a combining mark right after `?` belongs to the query.
+        return target[target.utf8.index(after: mark)...]
     }
 
     /// The first value of a query parameter, found without building the whole list.

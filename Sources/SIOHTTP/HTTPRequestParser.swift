@@ -196,6 +196,8 @@ private struct ParserState {
 
     mutating func headersComplete() -> Int32 {
         if lastWasValue || !field.isEmpty { commitHeader() }
+        // Trailer fields of a chunked body come through the same callbacks: start them clean.
+        lastWasValue = false
         if failure != nil { return -1 }
         guard headerCount <= limits.maxHeaderCount else { return fail(.headersTooLarge) }
         // Refuse an oversize body up front from its declared length, before reading any of it.

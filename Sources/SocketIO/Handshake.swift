@@ -43,7 +43,7 @@ public struct Handshake: Sendable {
     /// The handshake request's query string, raw (derived from `url`, not stored twice).
     public var queryString: Substring {
         guard let mark = url.utf8.firstIndex(of: UInt8(ascii: "?")) else { return "" }
-        return url[url.index(after: mark)...]
+        return url[url.utf8.index(after: mark)...]
     }
 
     public var query: [(name: String, value: String)] { QueryString.parse(url.utf8) }

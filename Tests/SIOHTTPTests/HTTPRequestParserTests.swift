@@ -105,6 +105,20 @@ import Testing
         #expect(request.queryValue("EIO") == "4")
     }
 
+    /// Fuzz finding http-query-string-combining: the query starts right after `?`, by bytes.
+    @Test func keepsACombiningMarkAfterTheQuestionMark() {
+        let request = HTTPRequest(method: "GET", target: "/x?\u{64B}EIO=4")
+        #expect(request.queryString == "\u{64B}EIO=4")
+    }
+
+    /// Fuzz finding http-trailer-refused: a chunked request with a trailer field is a valid request.
+    @Test func acceptsAChunkedBodyWithATrailer() throws {
+        let text = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n"
+        let parsed = requests(try parse(text))
+        #expect(parsed.count == 1)
+        #expect(parsed.first?.body == Array("abc".utf8))
+    }
+
     @Test func refusesGarbage() {
         #expect(throws: HTTPParseFailure.self) { try parse("NOT HTTP AT ALL\r\n\r\n") }
     }
