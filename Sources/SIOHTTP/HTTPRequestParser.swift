@@ -182,9 +182,18 @@ private struct ParserState {
         }
     }
 
+    /// RFC 7230 3.2 field-value: visible bytes, space, tab and obs-text; no other control byte.
+    static func isFieldValue(_ bytes: [UInt8]) -> Bool {
+        !bytes.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }
+    }
+
     mutating func commitHeader() {
         guard ParserState.isToken(field) else {
             failure = .malformed("invalid header name")
+            return
+        }
+        guard ParserState.isFieldValue(value) else {
+            failure = .malformed("invalid header value")
             return
         }
         headers.append(name: field, value: value)
@@ -199,6 +208,8 @@ private struct ParserState {
         // Trailer fields of a chunked body come through the same callbacks: start them clean.
         lastWasValue = false
         if failure != nil { return -1 }
+        // RFC 7230 3.1.1: the request-target has no whitespace or control bytes (the lenient parser lets a tab by).
+        if url.contains(where: { $0 <= 0x20 || $0 == 0x7F }) { return fail(.malformed("invalid request target")) }
         guard headerCount <= limits.maxHeaderCount else { return fail(.headersTooLarge) }
         // Refuse an oversize body up front from its declared length, before reading any of it.
         let declared = parser.content_length

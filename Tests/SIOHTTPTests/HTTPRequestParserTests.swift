@@ -68,7 +68,7 @@ import Testing
 
     /// Fuzz finding http-header-name: a field name must be a token (RFC 7230 3.2.4), or `Transfer-Encoding :`
     /// would be honoured under another name.
-    @Test(arguments: ["X Y: z", "Transfer-Encoding : chunked", "X\u{01}: z"])
+    @Test(arguments: ["X Y: z", "Transfer-Encoding : chunked", "X\u{01}: z", "X-Folded:\u{1f}one", "X: a\u{7f}b"])
     func refusesHeaderNamesThatAreNotTokens(_ line: String) {
         #expect(throws: HTTPParseFailure.self) { try parse("POST /x HTTP/1.1\r\n\(line)\r\n\r\n") }
     }
@@ -117,6 +117,11 @@ import Testing
         let parsed = requests(try parse(text))
         #expect(parsed.count == 1)
         #expect(parsed.first?.body == Array("abc".utf8))
+    }
+
+    /// Fuzz finding: a tab inside the request target is refused.
+    @Test func refusesControlBytesInTheTarget() {
+        #expect(throws: HTTPParseFailure.self) { try parse("GET /engine.\to/?EIO=4 HTTP/1.1\r\n\r\n") }
     }
 
     @Test func refusesGarbage() {
