@@ -66,8 +66,8 @@ run "browser tests" "$PYTEST" Tests/browser
 section "cluster over Redis and behind nginx (Tests/cluster)"
 run "cluster tests" "$PYTEST" Tests/cluster
 
-section "fuzz smoke (Fuzz)"
-run "fuzz smoke" make -C Fuzz smoke
+section "fuzz: every past finding, then a short reproducible run of each harness (Fuzz)"
+run "fuzz regressions and smoke" make -C Fuzz regress smoke
 
 section "summary"
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -60,11 +60,15 @@ fuzz)
     extra=(-use_value_profile=1)
     ;;
 smoke)
+    # Reproducible for CI: a fixed seed and a fixed number of runs (about SECONDS at this machine's speed), so the
+    # same inputs are tried on every run and a failure means a regression, not a lucky new discovery. The time
+    # limit below only caps a much slower machine.
     corpus=.build/smoke/$harness
     rm -rf "$corpus"
     mkdir -p "$corpus"
     dirs=("$corpus" "corpus/$harness")
-    extra=()
+    extra=(-seed=1 -runs=$((seconds * 4000)))
+    seconds=$((seconds * 3))
     ;;
 *)
     echo "run.sh: unknown mode $mode" >&2

@@ -65,6 +65,19 @@ final class HandleTable: @unchecked Sendable {
     }
 }
 
+/// An object handed to C as an unretained pointer whose life Swift controls (a server, a namespace, a request or
+/// arguments during a callback).
+protocol UnretainedHandle: AnyObject {}
+
+extension UnretainedHandle {
+    var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    static func from(_ pointer: OpaquePointer?) -> Self? {
+        guard let pointer else { return nil }
+        return Unmanaged<Self>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+}
+
 /// A C string owned by Swift, freed with its owner.
 final class CString {
     let pointer: UnsafeMutablePointer<CChar>

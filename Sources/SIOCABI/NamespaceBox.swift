@@ -4,7 +4,7 @@ public typealias sio_connection_cb = @convention(c) (OpaquePointer?, UnsafeMutab
 public typealias sio_middleware_cb = @convention(c) (OpaquePointer?, OpaquePointer?, UnsafeMutableRawPointer?) -> Void
 
 /// `sio_namespace_t`: lives as long as its server (which keeps it).
-final class NamespaceBox {
+final class NamespaceBox: UnretainedHandle {
     unowned let server: ServerBox
     let namespace: Namespace
     let name: CString
@@ -15,12 +15,7 @@ final class NamespaceBox {
         name = CString(namespace.name)
     }
 
-    var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
 
-    static func from(_ pointer: OpaquePointer?) -> NamespaceBox? {
-        guard let pointer else { return nil }
-        return Unmanaged<NamespaceBox>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
-    }
 }
 
 /// `sio_next_t`: a middleware's continuation, kept in the handle table until `sio_next` consumes it.

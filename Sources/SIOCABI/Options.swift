@@ -3,7 +3,7 @@ import SocketIORedis
 import WebSocketCodec
 
 /// `sio_options_t`: Socket.IO options being set up from C.
-final class OptionsBox {
+final class OptionsBox: UnretainedHandle {
     var options = SocketIOOptions()
     var storedRecovery = ConnectionStateRecovery()
     var corsCredentials = false
@@ -23,10 +23,7 @@ public func sio_options_free(_ options: OpaquePointer?) {
     Unmanaged<OptionsBox>.fromOpaque(UnsafeRawPointer(options)).release()
 }
 
-func optionsBox(_ pointer: OpaquePointer?) -> OptionsBox? {
-    guard let pointer else { return nil }
-    return Unmanaged<OptionsBox>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
-}
+func optionsBox(_ pointer: OpaquePointer?) -> OptionsBox? { OptionsBox.from(pointer) }
 
 /// Milliseconds and sizes beyond these are refused as mistakes rather than honoured.
 private let maxMilliseconds: UInt64 = 24 * 3600 * 1000

@@ -6,7 +6,7 @@ import Glibc
 
 /// `sio_server_t`: a Socket.IO server, its loop, and the C-facing state around them. Retained by the C handle
 /// from `sio_server_create` until `sio_server_destroy`.
-final class ServerBox {
+final class ServerBox: UnretainedHandle {
     enum State { case created, running, stopped }
 
     let loop: EventLoop
@@ -45,12 +45,7 @@ final class ServerBox {
         gate.server = self
     }
 
-    var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
 
-    static func from(_ pointer: OpaquePointer?) -> ServerBox? {
-        guard let pointer else { return nil }
-        return Unmanaged<ServerBox>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
-    }
 
     // MARK: Threads and state
 
@@ -221,7 +216,7 @@ final class HTTPFallback: HTTPServerHandler {
 }
 
 /// `sio_http_request_t`: valid during the HTTP or allow-request callback only.
-final class HTTPRequestBox {
+final class HTTPRequestBox: UnretainedHandle {
     let request: HTTPRequest
     var exchange: HTTPExchange?
     /// C strings handed out during the callback.
@@ -232,12 +227,7 @@ final class HTTPRequestBox {
         self.exchange = exchange
     }
 
-    var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
 
-    static func from(_ pointer: OpaquePointer?) -> HTTPRequestBox? {
-        guard let pointer else { return nil }
-        return Unmanaged<HTTPRequestBox>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
-    }
 
     func keep(_ text: String?) -> UnsafePointer<CChar>? {
         guard let text else { return nil }
@@ -354,10 +344,9 @@ public func sio_server_on_http_request(_ server: OpaquePointer?, _ callback: sio
 @_cdecl("sio_http_respond")
 public func sio_http_respond(_ request: OpaquePointer?, _ status: Int32, _ contentType: UnsafePointer<CChar>?,
                              _ body: UnsafeRawPointer?, _ length: Int) -> Int32 {
-    guard let request, (100...599).contains(status), length >= 0, body != nil || length == 0 else {
+    guard let box = HTTPRequestBox.from(request), (100...599).contains(status), length >= 0, body != nil || length == 0 else {
         return SIOError.invalidArgument.rawValue
     }
-    let box = Unmanaged<HTTPRequestBox>.fromOpaque(UnsafeRawPointer(request)).takeUnretainedValue()
     // An allow-request callback's request has no exchange: it is answered by the engine.
     guard let exchange = box.exchange, !exchange.isAnswered else { return SIOError.state.rawValue }
     var headers: [(name: String, value: String)] = []

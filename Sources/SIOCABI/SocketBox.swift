@@ -93,21 +93,16 @@ final class AckBox {
 }
 
 /// `sio_args_t`: a view of arguments, valid during one callback.
-final class ArgsBox {
+final class ArgsBox: UnretainedHandle {
     let arguments: SocketIOArguments
     init(_ arguments: SocketIOArguments) { self.arguments = arguments }
 
-    var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
 
     static func with<T>(_ arguments: SocketIOArguments, _ body: (OpaquePointer) -> T) -> T {
         let box = ArgsBox(arguments)
         return withExtendedLifetime(box) { body(box.pointer) }
     }
 
-    static func from(_ pointer: OpaquePointer?) -> ArgsBox? {
-        guard let pointer else { return nil }
-        return Unmanaged<ArgsBox>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
-    }
 }
 
 /// Reads `args_json`/`binaries` from C into validated arguments; nil when they are not valid.

@@ -57,13 +57,15 @@ struct HTTPRequestParser {
         state.pointee.parser.data = UnsafeMutableRawPointer(state)
         let parsed = http_parser_execute(&state.pointee.parser, &Self.settings,
                                          base.assumingMemoryBound(to: CChar.self), bytes.count)
-        if let failure = state.pointee.failure { throw failure }
+        // A failure, ours or the parser's, wins over whatever this read completed: nothing after a refusal is
+        // handed out, however the bytes were split into reads.
+        let errno = http_errno(rawValue: state.pointee.parser.http_errno)
+        if state.pointee.failure != nil || errno != HPE_OK {
+            state.pointee.completed.removeAll(keepingCapacity: true)
+            throw state.pointee.failure ?? .malformed(String(cString: http_errno_description(errno)))
+        }
         outputs.append(contentsOf: state.pointee.completed)
         state.pointee.completed.removeAll(keepingCapacity: true)
-        let errno = http_errno(rawValue: state.pointee.parser.http_errno)
-        if errno != HPE_OK {
-            throw .malformed(String(cString: http_errno_description(errno)))
-        }
         if state.pointee.parser.upgrade != 0, let request = state.pointee.upgradeRequest {
             state.pointee.upgradeRequest = nil
             let rest = parsed < bytes.count ? Array(UnsafeRawBufferPointer(rebasing: bytes[parsed...])) : []
@@ -236,6 +238,13 @@ private struct ParserState {
     }
 
     mutating func messageComplete() -> Int32 {
+        // A chunked body's last trailer field ends with the message, not with another field: check it here, so
+        // the verdict does not depend on how the bytes were split into reads.
+        if lastWasValue || !field.isEmpty {
+            commitHeader()
+            lastWasValue = false
+        }
+        if failure != nil { return -1 }
         inMessage = false
         guard var request = current else { return 0 }
         current = nil

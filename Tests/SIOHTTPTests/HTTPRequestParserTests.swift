@@ -119,6 +119,13 @@ import Testing
         #expect(parsed.first?.body == Array("abc".utf8))
     }
 
+    /// Fuzz finding (CI smoke): the last trailer field is checked like the others, whole or byte by byte.
+    @Test func refusesAControlByteInTheLastTrailer() {
+        let text = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Trailer:\u{0f}\r\n\r\n"
+        #expect(throws: HTTPParseFailure.self) { try parse(text) }
+        #expect(throws: HTTPParseFailure.self) { try parse(text, chunk: 1) }
+    }
+
     /// Fuzz finding: a tab inside the request target is refused.
     @Test func refusesControlBytesInTheTarget() {
         #expect(throws: HTTPParseFailure.self) { try parse("GET /engine.\to/?EIO=4 HTTP/1.1\r\n\r\n") }
