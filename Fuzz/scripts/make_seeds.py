@@ -370,4 +370,78 @@ h("no-body-allowed", "POST /x HTTP/1.1\r\nContent-Length: 1\r\n\r\na", limits=3)
 h("tiny-limits", "GET / HTTP/1.1\r\nA: b\r\n\r\n", limits=2)
 write("http_request", hs)
 
+# ---------------------------------------------------------------- msgpack
+# A small notepack-style encoder (what Node's redis adapter publishes), for the seeds of the msgpack harness.
+def mp(v):
+    if v is None:
+        return b"\xc0"
+    if v is True:
+        return b"\xc3"
+    if v is False:
+        return b"\xc2"
+    if isinstance(v, int):
+        if 0 <= v < 128:
+            return bytes([v])
+        if -32 <= v < 0:
+            return struct.pack("b", v)
+        if 0 <= v < 1 << 8:
+            return b"\xcc" + struct.pack(">B", v)
+        if 0 <= v < 1 << 16:
+            return b"\xcd" + struct.pack(">H", v)
+        if 0 <= v < 1 << 32:
+            return b"\xce" + struct.pack(">I", v)
+        if 0 <= v:
+            return b"\xcf" + struct.pack(">Q", v)
+        if v >= -(1 << 7):
+            return b"\xd0" + struct.pack(">b", v)
+        if v >= -(1 << 31):
+            return b"\xd2" + struct.pack(">i", v)
+        return b"\xd3" + struct.pack(">q", v)
+    if isinstance(v, float):
+        return b"\xcb" + struct.pack(">d", v)
+    if isinstance(v, str):
+        d = v.encode()
+        if len(d) < 32:
+            return bytes([0xA0 | len(d)]) + d
+        return b"\xd9" + bytes([len(d)]) + d
+    if isinstance(v, (bytes, bytearray)):
+        return b"\xc4" + bytes([len(v)]) + bytes(v)
+    if isinstance(v, list):
+        return bytes([0x90 | len(v)]) + b"".join(mp(x) for x in v)
+    if isinstance(v, dict):
+        return bytes([0x80 | len(v)]) + b"".join(mp(k) + mp(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+packet = {"type": 2, "data": ["chat message", "hello"], "nsp": "/"}
+opts = {"rooms": ["room1"], "except": [], "flags": {}}
+binpacket = {"type": 5, "data": ["file", b"\x01\x02\x03"], "nsp": "/chat"}
+msgs = [
+    ("broadcast", mp(["uid-1", packet, opts])),
+    ("broadcast-binary", mp(["uid-1", binpacket, {"rooms": [], "except": ["sid"], "flags": {"volatile": True}}])),
+    ("request-broadcast-ack", mp({"uid": "uid-1", "requestId": "r1", "type": 7, "packet": packet, "opts": opts})),
+    ("response-ack", mp({"type": 9, "requestId": "r1", "packet": [1, "two", {"3": [False]}]})),
+    ("request-sockets", mp({"uid": "u", "requestId": "r2", "type": 0, "rooms": ["a", "b"]})),
+    ("numbers", mp([0, 127, 128, 255, 65536, 1 << 40, (1 << 64) - 1, -1, -33, -129, -(1 << 63), 1.5, -0.0, 1e300])),
+    ("float32", b"\x92\xca\x3f\xc0\x00\x00\xca\x7f\x80\x00\x00"),
+    ("undefined-ext0", b"\x93\xd4\x00\x00\x01\xd4\x00\x00"),
+    ("undefined-in-map", b"\x82\xa1a\xd4\x00\x00\xa1b\x01"),
+    ("arraybuffer-ext0", b"\xc7\x03\x00abc"),
+    ("timestamp-ext-1", b"\xd6\xff\x5f\x5e\x10\x00"),
+    ("timestamp96", b"\xc7\x0c\xff" + b"\x00" * 4 + struct.pack(">q", 1600000000)),
+    ("map-non-string-keys", b"\x85\x01\xa1x\xc0\xa1y\xc3\xa1z\xcb" + struct.pack(">d", 0.1) + b"\xa1w\xff\xa1v"),
+    ("map-repeated-key", b"\x82\xa1k\x01\xa1k\x02"),
+    ("str16-bin16", b"\x92\xda\x00\x03abc\xc5\x00\x02\x00\xff"),
+    ("str-invalid-utf8", b"\xa2\xff\xfe"),
+    ("nested-32", b"\x91" * 31 + b"\x90"),
+    ("nested-33", b"\x91" * 32 + b"\x90"),
+    ("array16-short", b"\xdc\x00\x10\x01\x02"),
+    ("bad-str32-huge", b"\xdb\x7f\xff\xff\xffabc"),
+    ("bad-truncated", mp(["uid-1", packet, opts])[:-3]),
+    ("bad-trailing", mp([1, 2]) + b"\x03"),
+    ("bad-c1", b"\xc1"),
+    ("bad-empty", b""),
+]
+write("msgpack", msgs)
+
 print("seeds written under", os.path.normpath(ROOT))

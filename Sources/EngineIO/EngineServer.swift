@@ -53,7 +53,7 @@ public final class EngineServer: HTTPServerHandler {
 
     /// True for requests under `options.path`.
     public func handles(_ request: HTTPRequest) -> Bool {
-        request.target.hasPrefix(options.path)
+        request.target.utf8.starts(with: options.path.utf8)  // bytes, not canonical equivalence
     }
 
     /// Closes every session and stops listening.

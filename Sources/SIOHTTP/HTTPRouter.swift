@@ -13,7 +13,7 @@ public final class HTTPRouter: HTTPServerHandler {
     }
 
     private func route(_ request: HTTPRequest) -> (any HTTPServerHandler)? {
-        routes.first { request.target.hasPrefix($0.prefix) }?.handler
+        routes.first { request.target.utf8.starts(with: $0.prefix.utf8) }?.handler  // exact bytes
     }
 
     public func httpServer(handle exchange: HTTPExchange) {

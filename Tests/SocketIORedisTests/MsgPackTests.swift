@@ -53,6 +53,22 @@ struct MsgPackTests {
         #expect(throws: (any Error).self) { try RedisWire.Broadcast.decode(WireCaptureTests.hexBytes(text)) }
     }
 
+    /// Fuzz finding msgpack-alloc: msgpack-c sizes an array's or map's storage from its header, before any member
+    /// arrived. Counts and lengths the input cannot hold are refused before msgpack-c sees them.
+    @Test(arguments: ["dd0fffffff", "df7fffffff01", "dbffffffff61", "c6000100006162", "dc00039001", "c9000000020161"])
+    func declaredSizesBeyondTheInputAreRefused(_ text: String) {
+        let bytes = WireCaptureTests.hexBytes(text)
+        #expect(!bytes.withUnsafeBytes(declaredSizesFit))
+        #expect(throws: MsgPackError.self) { try MsgPackValue.decode(bytes) }
+    }
+
+    @Test(arguments: ["dc0003010203", "de0001a161c0", "c4020102", "c70301010203", "d40000", "93a0a0a0"])
+    func declaredSizesThatFitAreAccepted(_ text: String) throws {
+        let bytes = WireCaptureTests.hexBytes(text)
+        #expect(bytes.withUnsafeBytes(declaredSizesFit))
+        _ = try MsgPackValue.decode(bytes)
+    }
+
     @Test func deepNestingIsRefusedNotCrashed() {
         let deep = [UInt8](repeating: 0x91, count: 100_000) + [0x00]
         #expect(throws: MsgPackError.self) { try MsgPackValue.decode(deep) }
