@@ -444,4 +444,36 @@ msgs = [
 ]
 write("msgpack", msgs)
 
+# ---------------------------------------------------------------- redis_message
+# Every message of the reference capture (Node socket.io 4.8.3 + @socket.io/redis-adapter 8.2.0, the copy the unit
+# tests read), plus hand-made requests and responses for the branches the capture does not reach.
+CAPTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "SocketIORedisTests",
+                       "Fixtures", "wire-capture.json")
+import json
+with open(CAPTURE) as f:
+    captured = json.load(f)["messages"]
+redis = [("capture-%s-%d" % (m["scenario"], m["index"]), bytes.fromhex(m["payload_hex"])) for m in captured]
+J = lambda v: json.dumps(v, separators=(",", ":")).encode()
+redis += [
+    ("legacy-join", J({"uid": "u", "requestId": "r", "type": 2, "sid": "abc", "room": "r1"})),
+    ("legacy-disconnect", J({"uid": "u", "requestId": "r", "type": 4, "sid": "abc", "close": True})),
+    ("legacy-sockets", J({"uid": "u", "requestId": "r", "type": 0, "rooms": ["a", 1, None]})),
+    ("sse-number-event", J({"uid": "u", "type": 6, "data": [42, {"type": "Buffer", "data": [1, 2]}]})),
+    ("sse-placeholder-without-attachment", J({"uid": "u", "type": 6, "data": ["e", {"_placeholder": True, "num": 0}]})),
+    ("response-client-count", J({"type": 8, "requestId": "r", "clientCount": 3})),
+    ("response-client-count-huge", J({"type": 8, "requestId": "r", "clientCount": 1e300})),
+    ("response-sse", J({"type": 6, "requestId": "r", "data": {"a": [1, "b", None]}})),
+    ("response-fetch-odd", J({"requestId": "r", "sockets": [{"id": "s", "handshake": {"headers": {"a": ["x", "y"],
+        "b": 1}, "issued": -5, "auth": {"t": 1}}, "rooms": []}, {"noid": 1}, 7]})),
+    # A 96-bit timestamp far beyond the years a JavaScript Date holds.
+    ("response-ack-timestamp", b"\x83\xa4type\x09\xa9requestId\xa1r\xa6packet\xc7\x0c\xff" + b"\x00" * 4
+        + struct.pack(">q", 1 << 62)),
+    ("broadcast-flags-timeout", mp(["u", {"type": 2, "data": ["e"], "nsp": "/"},
+                                    {"rooms": [], "except": [], "flags": {"timeout": 1e19, "volatile": 1}}])),
+    ("broadcast-ack-id", mp(["u", {"type": 5, "data": ["e", b"\x00"], "nsp": "/", "id": 7}, {}])),
+    ("bad-json", b'{"type":'),
+    ("bad-type", J({"uid": "u", "type": 99})),
+]
+write("redis_message", redis)
+
 print("seeds written under", os.path.normpath(ROOT))

@@ -64,36 +64,3 @@ public struct SocketIOArguments: Sendable, Equatable {
         return SocketIOArguments(trustedJSON: out, attachments: attachments)
     }
 }
-
-/// Errors the Socket.IO layer reports to the application.
-public enum SocketIOError: Error, Equatable, Sendable {
-    /// An acknowledgement did not arrive in time ("operation has timed out").
-    case timeout
-    /// The socket disconnected before the acknowledgement arrived.
-    case disconnected
-    /// Arguments were not valid.
-    case invalidArguments(String)
-}
-
-/// The reply a client asked for with its event. Send it once; later calls do nothing.
-public final class SocketIOAck {
-    private weak var socket: Socket?
-    private let id: UInt64
-    public private(set) var isSent = false
-
-    init(socket: Socket, id: UInt64) {
-        self.socket = socket
-        self.id = id
-    }
-
-    /// Sends the acknowledgement with these arguments.
-    public func send(_ arguments: SocketIOArguments) {
-        guard !isSent else { return }
-        isSent = true
-        socket?.sendAck(id: id, arguments)
-    }
-
-    public func send(_ values: JSONValue...) { send(SocketIOArguments(values)) }
-    public func callAsFunction(_ arguments: SocketIOArguments) { send(arguments) }
-    public func callAsFunction(_ values: JSONValue...) { send(SocketIOArguments(values)) }
-}

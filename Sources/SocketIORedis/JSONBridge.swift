@@ -85,8 +85,8 @@ extension MsgPackValue {
             }
             out.append(UInt8(ascii: "}"))
         case .ext(let type, let data):
-            if type == -1, let date = MsgPackValue.isoDate(timestamp: data) {
-                JSONScanner.appendQuoted(date, to: &out)
+            if type == -1, let date = MsgPackValue.timestampJSON(data) {
+                out.append(contentsOf: date.serialize())
             } else {
                 // Unknown extensions decode to objects with no enumerable members in notepack.
                 out.append(contentsOf: Array("{}".utf8))
@@ -110,40 +110,45 @@ extension MsgPackValue {
         case .map(let members):
             return .object(members.filter { !$0.1.isUndefined }.map { ($0.0, $0.1.jsonValue()) })
         case .ext(let type, let data):
-            if type == -1, let date = MsgPackValue.isoDate(timestamp: data) { return .string(date) }
+            if type == -1, let date = MsgPackValue.timestampJSON(data) { return date }
             return .object([])
         }
     }
 
-    /// A msgpack timestamp (ext -1) as `Date.prototype.toJSON` writes it, e.g. `2026-11-27T10:33:30.111Z`.
-    static func isoDate(timestamp data: [UInt8]) -> String? {
+    /// A msgpack timestamp (ext -1) as JSON, as notepack's `Date` and then `Date.prototype.toJSON` write it: an ISO
+    /// date (`2026-11-27T10:33:30.111Z`; years beyond 0-9999 as `+275760`), null beyond the ±8.64e15 ms a
+    /// JavaScript Date holds. Nil when the data is not a timestamp (4, 8 or 12 bytes).
+    static func timestampJSON(_ data: [UInt8]) -> JSONValue? {
         func big(_ bytes: ArraySlice<UInt8>) -> UInt64 { bytes.reduce(0) { $0 << 8 | UInt64($1) } }
-        var seconds: Int64
-        var nanoseconds: UInt64
+        let seconds: Int64, nanoseconds: UInt64
         switch data.count {
         case 4:
-            seconds = Int64(big(data[0..<4]))
-            nanoseconds = 0
+            (seconds, nanoseconds) = (Int64(big(data[0..<4])), 0)
         case 8:
             let value = big(data[0..<8])
-            nanoseconds = value >> 34
-            seconds = Int64(value & 0x3_FFFF_FFFF)
+            (seconds, nanoseconds) = (Int64(value & 0x3_FFFF_FFFF), value >> 34)
         case 12:
-            nanoseconds = big(data[0..<4])
-            seconds = Int64(bitPattern: big(data[4..<12]))
+            (seconds, nanoseconds) = (Int64(bitPattern: big(data[4..<12])), big(data[0..<4]))
         default:
             return nil
         }
-        var time = time_t(seconds)
+        // As `new Date(seconds * 1e3 + nanoseconds / 1e6)`: doubles, the time clipped toward zero.
+        let exact = Double(seconds) * 1000 + Double(nanoseconds) / 1_000_000
+        guard exact.magnitude <= 8.64e15 else { return .null }
+        let millis = Int64(exact.rounded(.towardZero))
+        // Within ±8.64e15 ms the year is within ±275,760: no overflow below, and gmtime_r cannot fail.
+        var time = time_t((millis - ((millis % 1000) + 1000) % 1000) / 1000)
         var parts = tm()
-        guard gmtime_r(&time, &parts) != nil else { return nil }
-        let millis = nanoseconds / 1_000_000
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
+        guard gmtime_r(&time, &parts) != nil else { return .null }
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value.magnitude)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
+        let year = Int(parts.tm_year) + 1900
+        let yearText = (0...9999).contains(year) ? pad(year, 4) : (year < 0 ? "-" : "+") + pad(year, 6)
+        return .string("\(yearText)-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2))."
+            + "\(pad(Int((millis % 1000 + 1000) % 1000), 3))Z")
     }
 }
 

@@ -345,16 +345,15 @@ public final class RedisAdapter: SocketIOAdapter {
 
     private func receivedRequest(_ payload: [UInt8]) {
         guard !closed else { return }
-        guard let request = try? RedisWire.decodeMessage(payload), let typeNumber = request["type"]?.intValue,
-              let type = RedisWire.RequestType(rawValue: typeNumber) else {
+        guard let request = try? RedisWire.Request(decoding: payload) else {
             log.debug("ignoring a malformed request")
             return
         }
-        let requestId = request["requestId"]?.stringValue
-        switch type {
+        let requestId = request.requestId
+        switch request.type {
         case .sockets:
             guard let requestId, requests[requestId] == nil else { return }
-            let ids = local.sockets(BroadcastOptions(rooms: Set(request["rooms"]?.stringArray ?? [])))
+            let ids = local.sockets(BroadcastOptions(rooms: Set(request.rooms)))
             publishResponse(to: request, RedisWire.socketsResponse(requestId: requestId, sockets: ids))
 
         case .allRooms:
@@ -362,28 +361,27 @@ public final class RedisAdapter: SocketIOAdapter {
             publishResponse(to: request, RedisWire.allRoomsResponse(requestId: requestId, rooms: local.allRooms().sorted()))
 
         case .remoteJoin, .remoteLeave, .remoteDisconnect:
-            if let opts = request["opts"] {
-                let target = RedisWire.Options(opts).broadcastOptions
-                let rooms = request["rooms"]?.stringArray ?? []
-                switch type {
-                case .remoteJoin: local.addSockets(target, rooms: rooms)
-                case .remoteLeave: local.deleteSockets(target, rooms: rooms)
-                default: local.disconnectSockets(target, close: request["close"]?.boolValue ?? false)
+            if let options = request.options {
+                let target = options.broadcastOptions
+                switch request.type {
+                case .remoteJoin: local.addSockets(target, rooms: request.rooms)
+                case .remoteLeave: local.deleteSockets(target, rooms: request.rooms)
+                default: local.disconnectSockets(target, close: request.close)
                 }
                 return
             }
             // The legacy form: one socket by id, answered with `{requestId}`.
-            guard let sid = request["sid"]?.stringValue, let socket = namespace.sockets[sid] else { return }
-            switch type {
-            case .remoteJoin: if let room = request["room"]?.stringValue { socket.join(room) }
-            case .remoteLeave: if let room = request["room"]?.stringValue { socket.leave(room) }
-            default: socket.disconnect(close: request["close"]?.boolValue ?? false)
+            guard let sid = request.sid, let socket = namespace.sockets[sid] else { return }
+            switch request.type {
+            case .remoteJoin: if let room = request.room { socket.join(room) }
+            case .remoteLeave: if let room = request.room { socket.leave(room) }
+            default: socket.disconnect(close: request.close)
             }
             if let requestId { publishResponse(to: request, RedisWire.emptyResponse(requestId: requestId)) }
 
         case .remoteFetch:
             guard let requestId, requests[requestId] == nil else { return }
-            let target = RedisWire.Options(request["opts"]).broadcastOptions
+            let target = (request.options ?? RedisWire.Options()).broadcastOptions
             local.fetchSockets(target) { [weak self] sockets in
                 guard let self else { return }
                 self.publishResponse(to: request, RedisWire.fetchResponse(
@@ -391,10 +389,8 @@ public final class RedisAdapter: SocketIOAdapter {
             }
 
         case .serverSideEmit:
-            if request["uid"]?.stringValue == uid { return }
-            guard let data = request["data"]?.arrayValue, let first = data.first else { return }
-            let event = first.stringValue ?? first.javaScriptText ?? ""
-            guard let arguments = try? SocketIOArguments.fromWire(data.dropFirst()) else { return }
+            if request.uid == uid { return }
+            guard let (event, arguments) = request.serverSideEvent() else { return }
             var ack: ServerSideAck?
             if let requestId {
                 // Answered on the shared response channel, as the reference does.
@@ -406,10 +402,9 @@ public final class RedisAdapter: SocketIOAdapter {
             for handler in serverSideHandlers[event] ?? [] { handler(arguments, ack) }
 
         case .broadcast:
-            guard let requestId, ackRequests[requestId] == nil,
-                  let packetValue = request["packet"], let packet = RedisWire.Packet(packetValue),
+            guard let requestId, ackRequests[requestId] == nil, let packet = request.packet,
                   let event = packet.event, let arguments = try? packet.arguments() else { return }
-            let target = RedisWire.Options(request["opts"]).broadcastOptions
+            let target = (request.options ?? RedisWire.Options()).broadcastOptions
             local.broadcastWithAck(
                 OutgoingEvent(event: event, arguments: arguments), options: target,
                 clientCount: { [weak self] count in
@@ -426,9 +421,9 @@ public final class RedisAdapter: SocketIOAdapter {
         }
     }
 
-    private func publishResponse(to request: MsgPackValue, _ body: [UInt8]) {
+    private func publishResponse(to request: RedisWire.Request, _ body: [UInt8]) {
         guard !closed else { return }
-        if options.publishOnSpecificResponseChannel, let requester = request["uid"]?.stringValue {
+        if options.publishOnSpecificResponseChannel, let requester = request.uid {
             client.publish(channels.specificResponse(uid: requester), body)
         } else {
             client.publish(channels.response, body)
@@ -436,15 +431,14 @@ public final class RedisAdapter: SocketIOAdapter {
     }
 
     private func receivedResponse(_ payload: [UInt8]) {
-        guard !closed, let response = try? RedisWire.decodeMessage(payload),
-              let requestId = response["requestId"]?.stringValue else { return }
+        guard !closed, let response = try? RedisWire.Response(decoding: payload) else { return }
+        let requestId = response.requestId
         if let pending = ackRequests[requestId] {
-            switch response["type"]?.intValue {
+            switch response.type {
             case RedisWire.RequestType.broadcastClientCount.rawValue:
-                pending.clientCount(response["clientCount"]?.intValue ?? 0)
+                pending.clientCount(response.clientCount ?? 0)
             case RedisWire.RequestType.broadcastAck.rawValue:
-                let packet = response["packet"]
-                let arguments = packet.flatMap { try? SocketIOArguments.fromWire([$0]) } ?? .none
+                let arguments = response.packet.flatMap { try? SocketIOArguments.fromWire([$0]) } ?? .none
                 pending.ack(arguments)
             default:
                 break
@@ -455,16 +449,16 @@ public final class RedisAdapter: SocketIOAdapter {
         switch request.type {
         case .remoteFetch:
             request.messageCount += 1
-            guard let sockets = response["sockets"]?.arrayValue else { return }
-            request.sockets.append(contentsOf: sockets.compactMap(RedisAdapter.remoteSocket))
+            guard let sockets = response.sockets else { return }
+            request.sockets.append(contentsOf: sockets.map(RedisAdapter.remoteSocket))
             if request.messageCount == request.numSub { finish(request, error: nil) }
         case .allRooms:
             request.messageCount += 1
-            guard let rooms = response["rooms"]?.stringArray else { return }
+            guard let rooms = response.rooms else { return }
             request.rooms.formUnion(rooms)
             if request.messageCount == request.numSub { finish(request, error: nil) }
         case .serverSideEmit:
-            request.responses.append(response["data"]?.jsonValue() ?? .null)
+            request.responses.append(response.data?.jsonValue() ?? .null)
             if request.responses.count == request.numSub { finish(request, error: nil) }
         }
     }
@@ -481,26 +475,11 @@ public final class RedisAdapter: SocketIOAdapter {
     }
 
     /// A socket another node described.
-    static func remoteSocket(_ value: MsgPackValue) -> RemoteSocket? {
-        guard let id = value["id"]?.stringValue else { return nil }
-        let handshake = value["handshake"]
-        var headers: [(name: String, value: String)] = []
-        if case .map(let members)? = handshake?["headers"] {
-            for (name, header) in members {
-                if let text = header.stringValue {
-                    headers.append((name, text))
-                } else if let list = header.stringArray {
-                    headers.append((name, list.joined(separator: ", ")))
-                }
-            }
-        }
-        let url = handshake?["url"]?.stringValue ?? ""
-        let auth = handshake?["auth"].map { $0.jsonValue().serialize() } ?? Array("{}".utf8)
-        let time = handshake?["issued"]?.doubleValue.flatMap { $0 >= 0 ? UInt64(exactly: $0.rounded()) : nil } ?? 0
-        let built = Handshake(headers: HTTPHeaders(headers), url: url, auth: auth, address: handshake?["address"]?.stringValue ?? "",
-                                  time: time, secure: handshake?["secure"]?.boolValue ?? false)
-        let rooms = Set(value["rooms"]?.stringArray ?? [id])
-        return RemoteSocket(id: id, handshake: built, rooms: rooms, data: value["data"]?.jsonValue() ?? .null)
+    static func remoteSocket(_ described: RedisWire.SocketDescription) -> RemoteSocket {
+        let headers = HTTPHeaders(described.headers.map { (name: $0.name, value: $0.value) })
+        let handshake = Handshake(headers: headers, url: described.url, auth: described.auth,
+                                  address: described.address, time: described.issued, secure: described.secure)
+        return RemoteSocket(id: described.id, handshake: handshake, rooms: described.rooms, data: described.data)
     }
 
     // MARK: Closing

@@ -47,6 +47,29 @@ struct MsgPackTests {
         #expect(value.jsonValue() == .string("2026-11-27T10:33:30.111Z"))
     }
 
+    /// 96-bit timestamps against what Node 20 prints for `JSON.stringify(new Date(s * 1e3 + ns / 1e6))`: years
+    /// beyond 0-9999, sub-millisecond rounding toward zero, and null past a Date's range (fuzz finding
+    /// redis-timestamp-year: a year near Int32.max trapped).
+    @Test(arguments: [
+        (Int64(1_795_775_610), UInt32(111_000_000), "\"2026-11-27T10:33:30.111Z\""),
+        (-1, 1, "\"1969-12-31T23:59:59.001Z\""), (-1, 500_000_000, "\"1969-12-31T23:59:59.500Z\""),
+        (0, 4_294_967_295, "\"1970-01-01T00:00:04.294Z\""), (-62_167_219_200, 0, "\"0000-01-01T00:00:00.000Z\""),
+        (-62_167_219_201, 999_000_000, "\"-000001-12-31T23:59:59.999Z\""),
+        (253_402_300_800, 0, "\"+010000-01-01T00:00:00.000Z\""), (8_640_000_000_000, 0, "\"+275760-09-13T00:00:00.000Z\""),
+        (8_640_000_000_000, 1_000_000, "null"), (-8_640_000_000_000, 0, "\"-271821-04-20T00:00:00.000Z\""),
+        (-8_640_000_000_001, 0, "null"), (67_767_976_233_532_799, 0, "null"), (Int64.min, 0, "null"),
+    ])
+    func timestampsAsJavaScriptDates(_ seconds: Int64, _ nanoseconds: UInt32, _ expected: String) throws {
+        var bytes: [UInt8] = [0xc7, 0x0c, 0xff]
+        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: nanoseconds >> UInt32(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: seconds >> Int64(shift))) }
+        let value = try MsgPackValue.decode(bytes)
+        #expect(String(decoding: value.jsonValue().serialize(), as: UTF8.self) == expected)
+        var json: [UInt8] = [], attachments: [[UInt8]] = []
+        value.appendJSON(to: &json, attachments: &attachments)
+        #expect(String(decoding: json, as: UTF8.self) == expected)
+    }
+
     @Test(arguments: ["", "c1", "92", "9201", "a5616263", "8201", "00ff", "dc0001", "c4ff00"])
     func malformedMessagesAreRefused(_ text: String) {
         #expect(throws: MsgPackError.self) { try MsgPackValue.decode(WireCaptureTests.hexBytes(text)) }

@@ -185,7 +185,7 @@ struct WireCaptureTests {
             // Each socket read into a RemoteSocket, then written back as this adapter answers: same bytes.
             var rewritten: [JSONValue] = []
             for socket in sockets {
-                let remote = try #require(RedisAdapter.remoteSocket(socket))
+                let remote = RedisAdapter.remoteSocket(try #require(RedisWire.SocketDescription(socket)))
                 #expect(remote.id == socket["id"]!.stringValue!)
                 #expect(remote.socket == nil)
                 #expect(remote.rooms == Set(socket["rooms"]!.stringArray!))
