@@ -48,21 +48,22 @@ ERROR_MESSAGES = {
 # URLs and payloads
 
 
-def eio_url(base: str, **query) -> str:
-    """`base` + `/engine.io/?EIO=4&transport=polling` with `query` merged in; a value of None drops the key."""
+def eio_url(base: str, path: str = EIO_PATH, **query) -> str:
+    """`base` + `path` (`/engine.io/`) + `?EIO=4&transport=polling` with `query` merged in; a value of None drops
+    the key."""
     params = {"EIO": "4", "transport": "polling"}
     params.update(query)
     params = {k: v for k, v in params.items() if v is not None}
-    return f"{base}{EIO_PATH}?{urllib.parse.urlencode(params)}"
+    return f"{base}{path}?{urllib.parse.urlencode(params)}"
 
 
 def ws_base(base: str) -> str:
     return "ws://" + base.split("://", 1)[1]
 
 
-def eio_ws_url(base: str, **query) -> str:
+def eio_ws_url(base: str, path: str = EIO_PATH, **query) -> str:
     query.setdefault("transport", "websocket")
-    return ws_base(eio_url(base, **query))
+    return ws_base(eio_url(base, path, **query))
 
 
 def request_target(**query) -> str:
@@ -102,28 +103,29 @@ def assert_error(response: requests.Response, status: int, code: int) -> None:
 # HTTP long-polling by hand
 
 
-def handshake(base: str, **query) -> dict:
+def handshake(base: str, path: str = EIO_PATH, **query) -> dict:
     """A polling handshake; returns the open packet's JSON."""
-    r = requests.get(eio_url(base, **query), timeout=5)
+    r = requests.get(eio_url(base, path, **query), timeout=5)
     assert r.status_code == 200, f"handshake: HTTP {r.status_code} {r.text[:300]!r}"
     return parse_open(r.text)
 
 
 class Polling:
-    """One HTTP long-polling session driven by hand."""
+    """One HTTP long-polling session driven by hand (on `/engine.io/` unless `path` says otherwise)."""
 
-    def __init__(self, base: str, sid: str, open_packet: dict | None = None):
+    def __init__(self, base: str, sid: str, open_packet: dict | None = None, path: str = EIO_PATH):
         self.base = base
         self.sid = sid
         self.open_packet = open_packet or {}
+        self.path = path
 
     @classmethod
-    def open(cls, base: str, **query) -> "Polling":
-        data = handshake(base, **query)
-        return cls(base, data["sid"], data)
+    def open(cls, base: str, path: str = EIO_PATH, **query) -> "Polling":
+        data = handshake(base, path, **query)
+        return cls(base, data["sid"], data, path)
 
     def url(self, **query) -> str:
-        return eio_url(self.base, sid=self.sid, **query)
+        return eio_url(self.base, self.path, sid=self.sid, **query)
 
     def get(self, timeout: float = 5, **kwargs) -> requests.Response:
         return requests.get(self.url(), timeout=timeout, **kwargs)
@@ -444,8 +446,8 @@ class RawWebSocket:
 # websocket-client
 
 
-def ws_connect(base: str, timeout: float = 5, **query) -> websocket.WebSocket:
-    return websocket.create_connection(eio_ws_url(base, **query), timeout=timeout)
+def ws_connect(base: str, timeout: float = 5, path: str = EIO_PATH, **query) -> websocket.WebSocket:
+    return websocket.create_connection(eio_ws_url(base, path, **query), timeout=timeout)
 
 
 def ws_next(ws: websocket.WebSocket, timeout: float = 5) -> tuple[str, object]:
@@ -541,3 +543,45 @@ class EchoClient:
             self.client.disconnect()
         except Exception:  # teardown of an already broken client must not mask the test's own result
             pass
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the conformance suites' helpers
+
+
+def in_background(fn, *args, **kwargs):
+    """Runs fn in a thread; returns a callable that joins it and returns its result (or re-raises)."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as e:  # noqa: BLE001 - handed back to the caller
+            box["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+
+    def result(timeout=10):
+        t.join(timeout)
+        assert not t.is_alive(), f"background request still running after {timeout} s"
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return result
+
+
+def ws_refused(url):
+    """A WebSocket connection attempt the server must refuse: no 101, or closed right after it."""
+    try:
+        ws = websocket.create_connection(url, timeout=5)
+    except websocket.WebSocketBadStatusException as e:
+        assert e.status_code == 400, f"{url}: expected the upgrade refused with HTTP 400, got {e.status_code}"
+        return
+    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+        return
+    try:
+        ws_expect_closed(ws, timeout=3)
+    finally:
+        ws.close()

@@ -18,13 +18,12 @@ import json
 import logging
 import threading
 import time
-import urllib.parse
 
 import requests
 import socketio
 import websocket
 
-from eio_util import SEP, Polling, decode_payload, parse_open, ws_next
+from eio_util import SEP, Polling, decode_payload, eio_url, eio_ws_url, parse_open, ws_connect, ws_next
 
 SIO_PATH = "/socket.io/"
 
@@ -35,19 +34,15 @@ SIO_PATH = "/socket.io/"
 
 def sio_url(base: str, **query) -> str:
     """`base` + `/socket.io/?EIO=4&transport=polling` with `query` merged in; a value of None drops the key."""
-    params = {"EIO": "4", "transport": "polling"}
-    params.update(query)
-    params = {k: v for k, v in params.items() if v is not None}
-    return f"{base}{SIO_PATH}?{urllib.parse.urlencode(params)}"
+    return eio_url(base, SIO_PATH, **query)
 
 
 def sio_ws_url(base: str, **query) -> str:
-    query.setdefault("transport", "websocket")
-    return "ws://" + sio_url(base, **query).split("://", 1)[1]
+    return eio_ws_url(base, SIO_PATH, **query)
 
 
 def sio_ws_connect(base: str, timeout: float = 5, **query) -> websocket.WebSocket:
-    return websocket.create_connection(sio_ws_url(base, **query), timeout=timeout)
+    return ws_connect(base, timeout, SIO_PATH, **query)
 
 
 class SioPolling(Polling):
@@ -55,13 +50,7 @@ class SioPolling(Polling):
 
     @classmethod
     def open(cls, base: str, **query) -> "SioPolling":
-        r = requests.get(sio_url(base, **query), timeout=5)
-        assert r.status_code == 200, f"handshake: HTTP {r.status_code} {r.text[:300]!r}"
-        data = parse_open(r.text)
-        return cls(base, data["sid"], data)
-
-    def url(self, **query) -> str:
-        return sio_url(self.base, sid=self.sid, **query)
+        return super().open(base, SIO_PATH, **query)
 
 
 # --------------------------------------------------------------------------------------------------------------

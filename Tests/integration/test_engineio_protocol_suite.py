@@ -1,69 +1,60 @@
 """The cases of the official Engine.IO v4 conformance suite (socketio/engine.io-protocol, test-suite/), one test per
 case, rewritten in Python: requests for HTTP long-polling, websocket-client for WebSocket.
 
+The handshake, heartbeat and close cases run on both endpoints of the protocol server (the `endpoint` fixture):
+`/engine.io/` (plain Engine.IO, which echoes messages) and `/socket.io/` (Engine.IO carrying Socket.IO), as the
+Socket.IO suite (socketio/socket.io-protocol) repeats them; the message and upgrade cases depend on the echo and run
+on `/engine.io/` (test_socketio_protocol_suite.py has their Socket.IO forms).
+
 Where the original depends on a race it usually wins (two requests "at the same time", a poll right at the ping
 timeout), the port makes the intended order explicit and allows some slack instead.
 """
 
-import threading
 import time
 
 import pytest
 import requests
-import websocket
 
 from eio_util import (
-    MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, SEP, Polling, eio_url, eio_ws_url, parse_open, ws_connect,
-    ws_expect_closed, ws_next,
+    EIO_PATH, MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, SEP, Polling, eio_url, eio_ws_url, in_background, parse_open,
+    ws_connect, ws_expect_closed, ws_next, ws_refused,
 )
+from sio_util import SIO_PATH
 
 OPEN_KEYS = {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
 
 
-def _in_background(fn, *args, **kwargs):
-    """Runs fn in a thread; returns a callable that joins it and returns its result (or re-raises)."""
-    box = {}
+class Endpoint:
+    """One Engine.IO endpoint of the protocol server: its URLs, WebSocket connections and polling sessions."""
 
-    def run():
-        try:
-            box["value"] = fn(*args, **kwargs)
-        except BaseException as e:  # noqa: BLE001 - handed back to the caller
-            box["error"] = e
+    def __init__(self, base: str, path: str):
+        self.base = base
+        self.path = path
 
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
+    def url(self, **query) -> str:
+        return eio_url(self.base, self.path, **query)
 
-    def result(timeout=10):
-        t.join(timeout)
-        assert not t.is_alive(), f"background request still running after {timeout} s"
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
+    def ws_url(self, **query) -> str:
+        return eio_ws_url(self.base, self.path, **query)
 
-    return result
+    def ws_connect(self, **query):
+        return ws_connect(self.base, path=self.path, **query)
+
+    def polling(self, **query) -> Polling:
+        return Polling.open(self.base, self.path, **query)
 
 
-def _ws_refused(url):
-    """A WebSocket connection attempt the server must refuse: no 101, or closed right after it."""
-    try:
-        ws = websocket.create_connection(url, timeout=5)
-    except websocket.WebSocketBadStatusException as e:
-        assert e.status_code == 400, f"{url}: expected the upgrade refused with HTTP 400, got {e.status_code}"
-        return
-    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
-        return
-    try:
-        ws_expect_closed(ws, timeout=3)
-    finally:
-        ws.close()
+@pytest.fixture(params=[EIO_PATH, SIO_PATH], ids=["engine.io", "socket.io"])
+def endpoint(request, server):
+    return Endpoint(server.url, request.param)
 
 
 # ------------------------------------------------------------------------------------------------------------
 # handshake / HTTP long-polling
 
 
-def test_handshake_polling_opens_session(server):
-    r = requests.get(eio_url(server.url), timeout=5)
+def test_handshake_polling_opens_session(endpoint):
+    r = requests.get(endpoint.url(), timeout=5)
     assert r.status_code == 200
     assert r.text.startswith("0")
     value = parse_open(r.text)
@@ -75,27 +66,27 @@ def test_handshake_polling_opens_session(server):
     assert value["maxPayload"] == MAX_PAYLOAD
 
 
-def test_handshake_polling_invalid_eio(server):
-    assert requests.get(eio_url(server.url, EIO=None), timeout=5).status_code == 400
-    assert requests.get(eio_url(server.url, EIO="abc"), timeout=5).status_code == 400
+def test_handshake_polling_invalid_eio(endpoint):
+    assert requests.get(endpoint.url(EIO=None), timeout=5).status_code == 400
+    assert requests.get(endpoint.url(EIO="abc"), timeout=5).status_code == 400
 
 
-def test_handshake_polling_invalid_transport(server):
-    assert requests.get(eio_url(server.url, transport=None), timeout=5).status_code == 400
-    assert requests.get(eio_url(server.url, transport="abc"), timeout=5).status_code == 400
+def test_handshake_polling_invalid_transport(endpoint):
+    assert requests.get(endpoint.url(transport=None), timeout=5).status_code == 400
+    assert requests.get(endpoint.url(transport="abc"), timeout=5).status_code == 400
 
 
-def test_handshake_polling_invalid_method(server):
-    assert requests.post(eio_url(server.url), timeout=5).status_code == 400
-    assert requests.put(eio_url(server.url), timeout=5).status_code == 400
+def test_handshake_polling_invalid_method(endpoint):
+    assert requests.post(endpoint.url(), timeout=5).status_code == 400
+    assert requests.put(endpoint.url(), timeout=5).status_code == 400
 
 
 # ------------------------------------------------------------------------------------------------------------
 # handshake / WebSocket
 
 
-def test_handshake_websocket_opens_session(server):
-    ws = ws_connect(server.url)
+def test_handshake_websocket_opens_session(endpoint):
+    ws = endpoint.ws_connect()
     try:
         kind, data = ws_next(ws)
         assert kind == "text" and data.startswith("0"), (kind, data)
@@ -110,14 +101,14 @@ def test_handshake_websocket_opens_session(server):
         ws.close()
 
 
-def test_handshake_websocket_invalid_eio(server):
-    _ws_refused(eio_ws_url(server.url, EIO=None))
-    _ws_refused(eio_ws_url(server.url, EIO="abc"))
+def test_handshake_websocket_invalid_eio(endpoint):
+    ws_refused(endpoint.ws_url(EIO=None))
+    ws_refused(endpoint.ws_url(EIO="abc"))
 
 
-def test_handshake_websocket_invalid_transport(server):
-    _ws_refused(eio_ws_url(server.url, transport=None))
-    _ws_refused(eio_ws_url(server.url, transport="abc"))
+def test_handshake_websocket_invalid_transport(endpoint):
+    ws_refused(endpoint.ws_url(transport=None))
+    ws_refused(endpoint.ws_url(transport="abc"))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -154,7 +145,7 @@ def test_message_polling_invalid_packet_closes_session(server):
 def test_message_polling_duplicate_poll_closes_session(server):
     for _attempt in range(3):
         session = Polling.open(server.url)
-        first = _in_background(session.get, timeout=5)
+        first = in_background(session.get, timeout=5)
         time.sleep(0.05)  # the first poll is now pending on the server
         second = requests.get(session.url(t="burst"), timeout=5)
         first_response = first()
@@ -207,8 +198,8 @@ def test_message_websocket_invalid_packet_closes_session(server):
 # heartbeat
 
 
-def test_heartbeat_polling_ping_pong(server):
-    session = Polling.open(server.url)
+def test_heartbeat_polling_ping_pong(endpoint):
+    session = endpoint.polling()
     for _ in range(3):
         poll = session.get()
         assert poll.status_code == 200
@@ -217,14 +208,14 @@ def test_heartbeat_polling_ping_pong(server):
         assert push.status_code == 200
 
 
-def test_heartbeat_polling_ping_timeout_closes_session(server):
-    session = Polling.open(server.url)
+def test_heartbeat_polling_ping_timeout_closes_session(endpoint):
+    session = endpoint.polling()
     time.sleep(PING_INTERVAL + PING_TIMEOUT + 0.3)  # the suite sleeps exactly 500 ms; some slack avoids a race
     assert session.get().status_code == 400
 
 
-def test_heartbeat_websocket_ping_pong(server):
-    ws = ws_connect(server.url)
+def test_heartbeat_websocket_ping_pong(endpoint):
+    ws = endpoint.ws_connect()
     try:
         assert ws_next(ws)[0] == "text"  # handshake
         for _ in range(3):
@@ -234,8 +225,8 @@ def test_heartbeat_websocket_ping_pong(server):
         ws.close()
 
 
-def test_heartbeat_websocket_ping_timeout_closes_session(server):
-    ws = ws_connect(server.url)
+def test_heartbeat_websocket_ping_timeout_closes_session(endpoint):
+    ws = endpoint.ws_connect()
     try:
         assert ws_next(ws)[0] == "text"  # handshake
         ws_expect_closed(ws, timeout=PING_INTERVAL + PING_TIMEOUT + 1.5)
@@ -247,10 +238,10 @@ def test_heartbeat_websocket_ping_timeout_closes_session(server):
 # close
 
 
-def test_close_polling_forcefully_closes_session(server):
+def test_close_polling_forcefully_closes_session(endpoint):
     for _attempt in range(3):
-        session = Polling.open(server.url)
-        pending = _in_background(session.get, timeout=5)
+        session = endpoint.polling()
+        pending = in_background(session.get, timeout=5)
         time.sleep(0.05)  # the poll is pending on the server when the close packet arrives
         push = session.post("1")
         poll = pending()
@@ -264,8 +255,8 @@ def test_close_polling_forcefully_closes_session(server):
     pytest.fail("the ping timer beat the close packet three times")
 
 
-def test_close_websocket_forcefully_closes_session(server):
-    ws = ws_connect(server.url)
+def test_close_websocket_forcefully_closes_session(endpoint):
+    ws = endpoint.ws_connect()
     try:
         assert ws_next(ws)[0] == "text"  # handshake
         ws.send("1")
@@ -325,7 +316,7 @@ def test_upgrade_ignores_websocket_with_same_sid_after_upgrade(server):
         assert ws_next(ws) == ("text", "3probe")
         ws.send("5")
         time.sleep(0.05)
-        _ws_refused(eio_ws_url(server.url, sid=session.sid))
+        ws_refused(eio_ws_url(server.url, sid=session.sid))
         ws.send("4hello")
         kind, data = ws_next(ws)
         while (kind, data) == ("text", "2"):

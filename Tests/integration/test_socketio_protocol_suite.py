@@ -1,7 +1,8 @@
 """The cases of the official Socket.IO v5 conformance suite (socketio/socket.io-protocol, test-suite/test-suite.js),
 one test per case, rewritten in Python against `/socket.io/`: requests for HTTP long-polling, websocket-client for
 WebSocket. The suite has two parts: the Engine.IO cases again (on the Socket.IO endpoint, with the same heartbeat
-settings) and the Socket.IO cases.
+settings) and the Socket.IO cases. The Engine.IO handshake, heartbeat and close cases run on /socket.io/ from
+test_engineio_protocol_suite.py (its `endpoint` fixture); the upgrade cases, which differ here, stay below.
 
 Deviations from the original, each to remove a race it usually wins, never to relax what it checks:
 - the original awaits one frame at a time and ignores pings only in `waitForPackets`; here pings are answered and
@@ -11,64 +12,13 @@ Deviations from the original, each to remove a race it usually wins, never to re
 """
 
 import json
-import threading
 import time
 
 import pytest
-import requests
-import websocket
 
-from eio_util import MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, ws_expect_closed, ws_next
-from sio_util import SioPolling, WireSocket, sio_url, sio_ws_connect, sio_ws_url
+from eio_util import ws_next, ws_refused
+from sio_util import SioPolling, WireSocket, sio_ws_connect, sio_ws_url
 
-OPEN_KEYS = {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
-
-
-def _in_background(fn, *args, **kwargs):
-    """Runs fn in a thread; returns a callable that joins it and returns its result (or re-raises)."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args, **kwargs)
-        except BaseException as e:  # noqa: BLE001 - handed back to the caller
-            box["error"] = e
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-
-    def result(timeout=10):
-        t.join(timeout)
-        assert not t.is_alive(), f"background request still running after {timeout} s"
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-
-    return result
-
-
-def _ws_refused(url):
-    """A WebSocket connection attempt the server must refuse: no 101, or closed right after it."""
-    try:
-        ws = websocket.create_connection(url, timeout=5)
-    except websocket.WebSocketBadStatusException as e:
-        assert e.status_code == 400, f"{url}: expected the upgrade refused with HTTP 400, got {e.status_code}"
-        return
-    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
-        return
-    try:
-        ws_expect_closed(ws, timeout=3)
-    finally:
-        ws.close()
-
-
-def _check_open_packet(value: dict, upgrades: list) -> None:
-    assert set(value) == OPEN_KEYS, value
-    assert isinstance(value["sid"], str)
-    assert value["upgrades"] == upgrades
-    assert value["pingInterval"] == int(PING_INTERVAL * 1000)
-    assert value["pingTimeout"] == int(PING_TIMEOUT * 1000)
-    assert value["maxPayload"] == MAX_PAYLOAD
 
 
 def _next_non_ping(ws, timeout=5):
@@ -95,127 +45,6 @@ def wire(server):
 
 # ==============================================================================================================
 # Engine.IO protocol (on /socket.io/)
-# --------------------------------------------------------------------------------------------------------------
-# handshake / HTTP long-polling
-
-
-def test_eio_handshake_polling_opens_session(server):
-    r = requests.get(sio_url(server.url), timeout=5)
-    assert r.status_code == 200
-    assert r.text.startswith("0")
-    _check_open_packet(json.loads(r.text[1:]), ["websocket"])
-
-
-def test_eio_handshake_polling_invalid_eio(server):
-    assert requests.get(sio_url(server.url, EIO=None), timeout=5).status_code == 400
-    assert requests.get(sio_url(server.url, EIO="abc"), timeout=5).status_code == 400
-
-
-def test_eio_handshake_polling_invalid_transport(server):
-    assert requests.get(sio_url(server.url, transport=None), timeout=5).status_code == 400
-    assert requests.get(sio_url(server.url, transport="abc"), timeout=5).status_code == 400
-
-
-def test_eio_handshake_polling_invalid_method(server):
-    assert requests.post(sio_url(server.url), timeout=5).status_code == 400
-    assert requests.put(sio_url(server.url), timeout=5).status_code == 400
-
-
-# --------------------------------------------------------------------------------------------------------------
-# handshake / WebSocket
-
-
-def test_eio_handshake_websocket_opens_session(server):
-    ws = sio_ws_connect(server.url)
-    try:
-        kind, data = ws_next(ws)
-        assert kind == "text" and data.startswith("0"), (kind, data)
-        _check_open_packet(json.loads(data[1:]), [])
-    finally:
-        ws.close()
-
-
-def test_eio_handshake_websocket_invalid_eio(server):
-    _ws_refused(sio_ws_url(server.url, EIO=None))
-    _ws_refused(sio_ws_url(server.url, EIO="abc"))
-
-
-def test_eio_handshake_websocket_invalid_transport(server):
-    _ws_refused(sio_ws_url(server.url, transport=None))
-    _ws_refused(sio_ws_url(server.url, transport="abc"))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# heartbeat
-
-
-def test_eio_heartbeat_polling_ping_pong(server):
-    session = SioPolling.open(server.url)
-    for _ in range(3):
-        poll = session.get()
-        assert poll.status_code == 200
-        assert poll.text == "2"
-        push = session.post("3")
-        assert push.status_code == 200
-
-
-def test_eio_heartbeat_polling_ping_timeout_closes_session(server):
-    session = SioPolling.open(server.url)
-    time.sleep(PING_INTERVAL + PING_TIMEOUT + 0.3)  # the suite sleeps exactly 500 ms; some slack avoids a race
-    assert session.get().status_code == 400
-
-
-def test_eio_heartbeat_websocket_ping_pong(server):
-    ws = sio_ws_connect(server.url)
-    try:
-        assert ws_next(ws)[0] == "text"  # handshake
-        for _ in range(3):
-            assert ws_next(ws, timeout=2) == ("text", "2")
-            ws.send("3")
-    finally:
-        ws.close()
-
-
-def test_eio_heartbeat_websocket_ping_timeout_closes_session(server):
-    ws = sio_ws_connect(server.url)
-    try:
-        assert ws_next(ws)[0] == "text"  # handshake
-        ws_expect_closed(ws, timeout=PING_INTERVAL + PING_TIMEOUT + 1.5)
-    finally:
-        ws.close()
-
-
-# --------------------------------------------------------------------------------------------------------------
-# close
-
-
-def test_eio_close_polling_forcefully_closes_session(server):
-    for _attempt in range(3):
-        session = SioPolling.open(server.url)
-        pending = _in_background(session.get, timeout=5)
-        time.sleep(0.05)  # the poll is pending on the server when the close packet arrives
-        push = session.post("1")
-        poll = pending()
-        if poll.text == "2":
-            continue  # the ping timer fired first: try again
-        assert poll.status_code == 200
-        assert poll.text == "6"
-        assert push.status_code == 200
-        assert session.get().status_code == 400
-        return
-    pytest.fail("the ping timer beat the close packet three times")
-
-
-def test_eio_close_websocket_forcefully_closes_session(server):
-    ws = sio_ws_connect(server.url)
-    try:
-        assert ws_next(ws)[0] == "text"  # handshake
-        ws.send("1")
-        ws_expect_closed(ws, timeout=2)
-    finally:
-        ws.close()
-
-
 # --------------------------------------------------------------------------------------------------------------
 # upgrade
 
@@ -256,7 +85,7 @@ def test_eio_upgrade_ignores_websocket_with_same_sid_after_upgrade(server):
         assert ws_next(ws) == ("text", "3probe")
         ws.send("5")
         time.sleep(0.05)
-        _ws_refused(sio_ws_url(server.url, sid=session.sid))
+        ws_refused(sio_ws_url(server.url, sid=session.sid))
     finally:
         ws.close()
 
