@@ -40,10 +40,13 @@ extern "C" {
 /* Version                                                                                                          */
 
 #define SIO_VERSION_MAJOR 0
-#define SIO_VERSION_MINOR 1
+#define SIO_VERSION_MINOR 2
 #define SIO_VERSION_PATCH 0
-#define SIO_VERSION_STRING "0.1.0"
-/* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library. */
+#define SIO_VERSION_STRING "0.2.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
+ * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
+ *   0.2.0  sio_server_on_connection_error.
+ *   0.1.0  the first release. */
 #define SIO_VERSION_NUMBER (SIO_VERSION_MAJOR * 10000 + SIO_VERSION_MINOR * 100 + SIO_VERSION_PATCH)
 
 /* The library's version, "MAJOR.MINOR.PATCH". Static string. [ANY THREAD] */
@@ -189,8 +192,8 @@ typedef struct sio_http_request_s sio_http_request_t;
 typedef void (*sio_http_cb)(sio_server_t *server, sio_http_request_t *request, const char *method, const char *path,
                             void *user_data);
 int sio_server_on_http_request(sio_server_t *server, sio_http_cb cb, void *user_data); /* [LOOP] */
-/* During a sio_http_cb or sio_allow_request_cb: a request header (any case) or NULL, and the request target (path
- * and query). Strings live until the callback returns. */
+/* During a sio_http_cb, sio_allow_request_cb or sio_connection_error_cb: a request header (any case) or NULL, and
+ * the request target (path and query). Strings live until the callback returns. */
 const char *sio_http_request_header(sio_http_request_t *request, const char *name);
 const char *sio_http_request_url(sio_http_request_t *request);
 
@@ -199,6 +202,20 @@ const char *sio_http_request_url(sio_http_request_t *request);
  * is valid during the callback (read it with sio_http_request_header / sio_http_request_url). NULL removes it. */
 typedef bool (*sio_allow_request_cb)(sio_server_t *server, sio_http_request_t *request, void *user_data);
 int sio_server_on_allow_request(sio_server_t *server, sio_allow_request_cb cb, void *user_data); /* [LOOP] */
+
+/* Every request the engine refuses with an Engine.IO error code (the reference's `connection_error` event): the way
+ * to see why clients cannot connect. `code` is 0 unknown transport, 1 unknown session id (a client still using a
+ * session the server forgot: a restart, or a load balancer without sticky sessions), 2 bad handshake method, 3 bad
+ * request, 4 forbidden (sio_allow_request_cb refused), 5 unsupported protocol version (an Engine.IO v3 client);
+ * `message` is its text ("Session ID unknown"); `context_json` a JSON object with the details, string values, keys
+ * as the reference's: {"transport":..}, {"sid":..}, {"method":..}, {"protocol":..}, {"message":..}, or {"name":
+ * "TRANSPORT_MISMATCH","transport":..,"previousTransport":..} / {"name":"TRANSPORT_HANDSHAKE_ERROR"}. The request
+ * has been answered already (sio_http_respond returns SIO_ESTATE); read it with sio_http_request_header /
+ * sio_http_request_url. Everything is borrowed until the callback returns. Runs on the loop thread. NULL removes
+ * it. Since 0.2.0. */
+typedef void (*sio_connection_error_cb)(sio_server_t *server, sio_http_request_t *request, int code,
+                                        const char *message, const char *context_json, void *user_data);
+int sio_server_on_connection_error(sio_server_t *server, sio_connection_error_cb cb, void *user_data); /* [LOOP] */
 
 /* `content_type` may be NULL (no header); `body` is copied. [LOOP, inside the sio_http_cb] */
 int sio_http_respond(sio_http_request_t *request, int status, const char *content_type, const void *body,

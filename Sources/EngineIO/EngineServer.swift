@@ -14,6 +14,8 @@ public final class EngineServer: HTTPServerHandler {
     public var onConnection: ((EngineSocket) -> Void)?
     /// Requests outside `options.path` when this server listens itself (default: 404).
     public var onOtherRequest: ((HTTPExchange) -> Void)?
+    /// Every request refused with an Engine.IO error code (the reference's `connection_error` event).
+    public var onConnectionError: ((EngineConnectionError) -> Void)?
 
     private var sessions: [String: EngineSocket] = [:]
     private var http: HTTPServer?
@@ -94,13 +96,14 @@ public final class EngineServer: HTTPServerHandler {
             exchange.respond(preflightResponse(for: request))
             return
         }
-        if let (code, message) = verify(request, upgrade: false) {
-            refuse(exchange, code, message: message)
+        if let refusal = verify(request, upgrade: false) {
+            refuse(exchange, refusal)
             return
         }
         if let sid = request.queryValue("sid") {
             guard let polling = sessions[sid]?.transport as? PollingTransport else {
-                refuse(exchange, .badRequest, message: nil)
+                refuse(exchange, EngineRequestRefusal(code: .badRequest, context: [
+                    ("name", "TRANSPORT_MISMATCH"), ("transport", "polling"), ("previousTransport", "websocket")]))
                 return
             }
             polling.handle(exchange)
@@ -127,9 +130,11 @@ public final class EngineServer: HTTPServerHandler {
             connection.close()
             return
         }
-        if let (code, message) = verify(request, upgrade: true) {
-            connection.write(WebSocketHandshake.refusal(status: code.status, message: message ?? code.message))
+        if let refusal = verify(request, upgrade: true) {
+            connection.write(WebSocketHandshake.refusal(status: refusal.code.status,
+                                                        message: refusal.message ?? refusal.code.message))
             connection.close()
+            report(refusal, request: request, remoteAddress: connection.remoteAddress)
             return
         }
         if let problem = WebSocketHandshake.validate(request) {
@@ -186,34 +191,55 @@ public final class EngineServer: HTTPServerHandler {
 
     // MARK: Verification, as the reference's `verify` and `handshake`
 
-    /// Why a request is refused, if it is: the error code, and for `allowRequest` refusals the hook's message.
-    /// The hook runs once per handshake.
-    func verify(_ request: HTTPRequest, upgrade: Bool) -> (EngineErrorCode, String?)? {
-        guard let name = request.queryValue("transport"), let transport = EngineTransportName(rawValue: name),
-              options.transports.contains(transport) else { return (.unknownTransport, nil) }
+    /// Why a request is refused, if it is: the error code, the context the reference reports with it, and for
+    /// `allowRequest` refusals the hook's message. The hook runs once per handshake.
+    func verify(_ request: HTTPRequest, upgrade: Bool) -> EngineRequestRefusal? {
+        let name = request.queryValue("transport")
+        guard let name, let transport = EngineTransportName(rawValue: name), options.transports.contains(transport) else {
+            return EngineRequestRefusal(code: .unknownTransport, context: [("transport", name ?? "")])
+        }
         if let origin = request.header("origin"), origin.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
-            return (.badRequest, nil)
+            return EngineRequestRefusal(code: .badRequest, context: [("name", "INVALID_ORIGIN"), ("origin", origin)])
         }
         if let sid = request.queryValue("sid") {
-            guard let socket = sessions[sid] else { return (.unknownSid, nil) }
-            if !upgrade, socket.transportName != transport { return (.badRequest, nil) }
+            guard let socket = sessions[sid] else { return EngineRequestRefusal(code: .unknownSid, context: [("sid", sid)]) }
+            if !upgrade, socket.transportName != transport {
+                return EngineRequestRefusal(code: .badRequest, context: [
+                    ("name", "TRANSPORT_MISMATCH"), ("transport", name), ("previousTransport", socket.transportName.rawValue)])
+            }
             return nil
         }
-        guard request.method == "GET" else { return (.badHandshakeMethod, nil) }
-        if transport == .websocket, !upgrade { return (.badRequest, nil) }
-        if let allow = options.allowRequest, let refusal = allow(request) { return (.forbidden, refusal.message) }
-        guard request.queryValue("EIO") == "4" else { return (.unsupportedProtocolVersion, nil) }
+        guard request.method == "GET" else {
+            return EngineRequestRefusal(code: .badHandshakeMethod, context: [("method", request.method)])
+        }
+        if transport == .websocket, !upgrade {
+            return EngineRequestRefusal(code: .badRequest, context: [("name", "TRANSPORT_HANDSHAKE_ERROR")])
+        }
+        if let allow = options.allowRequest, let refusal = allow(request) {
+            return EngineRequestRefusal(code: .forbidden, message: refusal.message, context: [("message", refusal.message)])
+        }
+        guard let version = request.queryValue("EIO"), version == "4" else {
+            return EngineRequestRefusal(code: .unsupportedProtocolVersion, context: [("protocol", request.queryValue("EIO") ?? "")])
+        }
         return nil
     }
 
-    private func refuse(_ exchange: HTTPExchange, _ code: EngineErrorCode, message override: String?) {
-        let message = override ?? code.message
+    private func refuse(_ exchange: HTTPExchange, _ refusal: EngineRequestRefusal) {
+        let code = refusal.code
+        let remoteAddress = exchange.remoteAddress  // gone once answered
         var body: [UInt8] = Array("{\"code\":\(code.rawValue),\"message\":".utf8)
-        JSONText.appendQuoted(message, to: &body)
+        JSONText.appendQuoted(refusal.message ?? code.message, to: &body)
         body.append(UInt8(ascii: "}"))
         var headers = corsHeaders(for: exchange.request)
         headers.append(("Content-Type", "application/json"))
         exchange.respond(HTTPResponse(status: code.status, headers: headers, body: body))
+        report(refusal, request: exchange.request, remoteAddress: remoteAddress)
+    }
+
+    private func report(_ refusal: EngineRequestRefusal, request: HTTPRequest, remoteAddress: String) {
+        log.debug("refused \(request.method) \(request.target) from \(remoteAddress): \(refusal.code.message)")
+        onConnectionError?(EngineConnectionError(request: request, remoteAddress: remoteAddress, code: refusal.code,
+                                                 context: refusal.context))
     }
 
     // MARK: Headers

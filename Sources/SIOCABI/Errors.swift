@@ -39,8 +39,8 @@ enum SIOError: Int32, CaseIterable {
     }
 }
 
-let versionString: StaticString = "0.1.0"
-let versionNumber: Int32 = 100
+let versionString: StaticString = "0.2.0"
+let versionNumber: Int32 = 200
 
 @_cdecl("sio_version")
 public func sio_version() -> UnsafePointer<CChar> {

@@ -80,6 +80,33 @@ router.add(prefix: engineOptions.path, engine)
 router.add(prefix: deflateOptions.path, deflateEngine)
 let io = SocketIOSuite.make(loop: loop)
 io.attach(to: router)
+
+// The project's own test hook for `connection_error`: every refusal of /engine.io/ and /socket.io/ is kept (the last
+// 100), and `GET /connection-errors` lists them as JSON lines, oldest first (`?clear=1` empties the list after).
+var connectionErrors: [String] = []
+func record(_ error: EngineConnectionError) {
+    var line: [UInt8] = Array("{\"code\":\(error.code.rawValue),\"message\":".utf8)
+    JSONScanner.appendQuoted(error.message, to: &line)
+    line += Array(",\"context\":\(error.contextJSON),\"method\":".utf8)
+    JSONScanner.appendQuoted(error.request.method, to: &line)
+    line += Array(",\"url\":".utf8)
+    JSONScanner.appendQuoted(error.request.target, to: &line)
+    line += Array(",\"address\":".utf8)
+    JSONScanner.appendQuoted(error.remoteAddress, to: &line)
+    line.append(UInt8(ascii: "}"))
+    connectionErrors.append(String(decoding: line, as: UTF8.self))
+    if connectionErrors.count > 100 { connectionErrors.removeFirst() }
+}
+engine.onConnectionError = record
+io.engine.onConnectionError = record
+router.fallback = { exchange in
+    guard exchange.request.target.utf8.starts(with: "/connection-errors".utf8) else {
+        exchange.respond(HTTPResponse(status: 404, text: "Not Found"))
+        return
+    }
+    exchange.respond(HTTPResponse(status: 200, text: connectionErrors.map { $0 + "\n" }.joined()))
+    if exchange.request.queryValue("clear") == "1" { connectionErrors.removeAll() }
+}
 let http = HTTPServer(loop: loop, limits: engine.httpLimits)
 http.handler = router
 

@@ -1,6 +1,7 @@
-/* The allow-request hook and HTTP request accessors: a server that refuses handshakes carrying the header
- * `X-Deny` (any value) or the query `deny=1`, and counts what it saw. Prints `LISTENING <port>`, runs on its own
- * thread until SIGTERM, then `SEEN <allowed> <refused>` and `EXIT 0`. Usage: allow_request PORT */
+/* The allow-request hook, the connection-error hook and HTTP request accessors: a server that refuses handshakes
+ * carrying the header `X-Deny` (any value) or the query `deny=1`, and counts what it saw. Each connection error is
+ * printed as `ERROR <code> <message>|<context_json>|<url>|<x-trace header or ->`. Prints `LISTENING <port>`, runs
+ * on its own thread until SIGTERM, then `SEEN <allowed> <refused>` and `EXIT 0`. Usage: allow_request PORT */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +30,17 @@ static bool allow(sio_server_t *server, sio_http_request_t *request, void *user_
     return true;
 }
 
+static void connection_error(sio_server_t *server, sio_http_request_t *request, int code, const char *message,
+                             const char *context_json, void *user_data) {
+    (void)server;
+    if (user_data != (void *)&refused) printf("FAIL user_data\n");
+    const char *trace = sio_http_request_header(request, "X-Trace");
+    /* Answered already: responding again is refused. */
+    if (sio_http_respond(request, 200, NULL, "", 0) != SIO_ESTATE) printf("FAIL respond to an answered request\n");
+    printf("ERROR %d %s|%s|%s|%s\n", code, message, context_json, sio_http_request_url(request), trace ? trace : "-");
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     sigset_t signals;
@@ -41,6 +53,8 @@ int main(int argc, char **argv) {
     if (sio_server_on_allow_request(NULL, allow, NULL) != SIO_EINVAL) printf("FAIL NULL server accepted\n");
     if (sio_http_request_url(NULL) != NULL || sio_http_request_header(NULL, "x") != NULL) printf("FAIL NULL request\n");
     if (sio_server_on_allow_request(server, allow, NULL) != SIO_OK) return 1;
+    if (sio_server_on_connection_error(NULL, connection_error, NULL) != SIO_EINVAL) printf("FAIL NULL server accepted\n");
+    if (sio_server_on_connection_error(server, connection_error, &refused) != SIO_OK) return 1;
     int rc = sio_server_listen(server, "127.0.0.1", (uint16_t)atoi(argv[1]));
     if (rc != SIO_OK) {
         fprintf(stderr, "listen: %s\n", sio_strerror(rc));

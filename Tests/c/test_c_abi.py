@@ -812,7 +812,8 @@ def test_chat_example_serves_the_client_js(chat_server, installed, tmp_path):
 
 
 def test_allow_request_refuses_handshakes_with_403(programs, installed):
-    """sio_server_on_allow_request: the host refuses a handshake (403, code 4) by header or query; others open."""
+    """sio_server_on_allow_request: the host refuses a handshake (403, code 4) by header or query; others open.
+    sio_server_on_connection_error: every refusal reaches the host with its code, message, context and request."""
     import requests
 
     for _ in range(3):
@@ -833,7 +834,24 @@ def test_allow_request_refuses_handshakes_with_403(programs, installed):
         assert requests.get(base + "&deny=1", timeout=5).status_code == 403
         opened = requests.get(base, timeout=5)
         assert opened.status_code == 200 and opened.text.startswith("0{"), opened.text
+        # sio_server_on_connection_error: each refusal reported with the reference's code, message and context.
+        sid = opened.text.split('"sid":"', 1)[1].split('"', 1)[0]
+        assert requests.get(base + "&sid=nope", headers={"X-Trace": "t1"}, timeout=5).status_code == 400
+        assert requests.get(base.replace("EIO=4", "EIO=3"), timeout=5).status_code == 400
+        assert requests.get(base.replace("polling", "websocket") + f"&sid={sid}", timeout=5).status_code == 400
+        server.wait_line(r"^ERROR 3 ", timeout=5)
     finally:
         server.proc.send_signal(signal.SIGTERM)
     assert_clean_exit(server)
-    assert server.matching(r"^SEEN 1 2$"), server.output()
+    # The EIO=3 handshake passed allowRequest (asked first, as in the reference) and was refused for its version.
+    assert server.matching(r"^SEEN 2 2$"), server.output()
+    errors = [line for line in server.output().splitlines() if line.startswith("ERROR ")]
+    assert errors == [
+        "ERROR 4 Forbidden|{\"message\":\"Forbidden\"}|/socket.io/?EIO=4&transport=polling|-",
+        "ERROR 4 Forbidden|{\"message\":\"Forbidden\"}|/socket.io/?EIO=4&transport=polling&deny=1|-",
+        "ERROR 1 Session ID unknown|{\"sid\":\"nope\"}|/socket.io/?EIO=4&transport=polling&sid=nope|t1",
+        "ERROR 5 Unsupported protocol version|{\"protocol\":\"3\"}|/socket.io/?EIO=3&transport=polling|-",
+        "ERROR 3 Bad request|{\"name\":\"TRANSPORT_MISMATCH\",\"transport\":\"websocket\","
+        f"\"previousTransport\":\"polling\"}}|/socket.io/?EIO=4&transport=websocket&sid={sid}|-",
+    ], server.output()
+    assert "FAIL" not in server.output(), server.output()

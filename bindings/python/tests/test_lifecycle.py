@@ -402,3 +402,49 @@ def test_run_stops_gracefully_on_ctrl_c():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_connection_errors_reach_the_handler(server, clients):
+    """Server.on_connection_error: each refusal with its code, message, context, url and headers; a client that
+    connects normally causes none."""
+    reports: list[sio.ConnectionErrorReport] = []
+    server.on_connection_error(reports.append)
+    url = started(server)
+    clients(url)  # a real python-socketio client: accepted, nothing reported
+    base = url + "/socket.io/?EIO=4&transport=polling"
+    for target, headers in [(base + "&sid=stale", {"Origin": "http://example.test", "User-Agent": "probe/1"}),
+                            (base.replace("EIO=4", "EIO=3"), {}),
+                            (base.replace("polling", "carrier-pigeon"), {})]:
+        request = urllib.request.Request(target, headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 400
+    wait_for(lambda: len(reports) == 3, what="three reports")
+    stale, old, unknown = reports
+    assert (stale.code, stale.message, stale.context) == (1, "Session ID unknown", {"sid": "stale"})
+    assert stale.url == "/socket.io/?EIO=4&transport=polling&sid=stale"
+    assert stale.headers["origin"] == "http://example.test"
+    assert stale.headers["user-agent"] == "probe/1"
+    assert (old.code, old.context) == (5, {"protocol": "3"})
+    assert (unknown.code, unknown.message, unknown.context) == (0, "Transport unknown", {"transport": "carrier-pigeon"})
+    assert "Session ID unknown" in repr(stale)
+
+
+def test_client_bundle_path_reaches_the_http_handler(server):
+    """`/socket.io/socket.io.js` (the reference's serveClient path) goes to on_http_request, so a Python host can
+    serve the official client bundle next to its page; other paths under /socket.io/ stay the engine's."""
+    seen = []
+
+    def handler(method: str, path: str):
+        seen.append((method, path))
+        return 200, "application/javascript; charset=utf-8", "/* bundle */"
+
+    server.on_http_request(handler)
+    url = started(server)
+    with urllib.request.urlopen(url + "/socket.io/socket.io.js", timeout=5) as response:
+        assert response.status == 200
+        assert response.read() == b"/* bundle */"
+        assert response.headers["Content-Type"].startswith("application/javascript")
+    with urllib.request.urlopen(url + "/socket.io/?EIO=4&transport=polling", timeout=5) as response:
+        assert response.read().startswith(b"0{")
+    assert seen == [("GET", "/socket.io/socket.io.js")]

@@ -32,6 +32,7 @@ from .errors import (
 from .server import (
     RESERVED_EVENTS,
     BroadcastOperator,
+    ConnectionErrorReport,
     Handshake,
     HTTPResponse,
     Namespace,
@@ -41,7 +42,7 @@ from .server import (
     set_library_log_level,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: The version of the loaded libsio ("MAJOR.MINOR.PATCH").
 library_version: str = _lib.lib.sio_version().decode()
@@ -54,6 +55,7 @@ __all__ = [
     "AckTimeoutError",
     "BroadcastOperator",
     "ClosedError",
+    "ConnectionErrorReport",
     "ConnectionRefused",
     "Error",
     "Handshake",

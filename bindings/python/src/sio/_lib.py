@@ -28,7 +28,7 @@ from ctypes import (
 #: The library major version this binding speaks (``SIO_VERSION_MAJOR``).
 ABI_MAJOR = 0
 #: The oldest library version (``SIO_VERSION_NUMBER``) this binding was written against.
-MIN_VERSION_NUMBER = 100
+MIN_VERSION_NUMBER = 200
 
 # Error codes (SIO_ERRNO_MAP).
 OK = 0
@@ -84,6 +84,7 @@ class Buffer(Structure):
 LOG_CB = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)
 TASK_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 HTTP_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_char_p, c_void_p)
+CONNECTION_ERROR_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
 CONNECTION_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 MIDDLEWARE_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p)
 BROADCAST_ACK_CB = CFUNCTYPE(None, c_int, POINTER(c_void_p), c_size_t, c_void_p)
@@ -121,6 +122,9 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_server_post": (c_int, [c_void_p, TASK_CB, c_void_p]),
     "sio_server_on_http_request": (c_int, [c_void_p, HTTP_CB, c_void_p]),
     "sio_http_respond": (c_int, [c_void_p, c_int, c_char_p, c_char_p, c_size_t]),
+    "sio_http_request_header": (c_char_p, [c_void_p, c_char_p]),
+    "sio_http_request_url": (c_char_p, [c_void_p]),
+    "sio_server_on_connection_error": (c_int, [c_void_p, CONNECTION_ERROR_CB, c_void_p]),
     "sio_args_json": (c_void_p, [c_void_p, _size_p]),
     "sio_args_binary_count": (c_size_t, [c_void_p]),
     "sio_args_binary": (c_void_p, [c_void_p, c_size_t, _size_p]),

@@ -171,6 +171,12 @@ def _on_http(_server: int | None, request: int | None, method: bytes | None, pat
     server._http(request or 0, _text(method), _text(path))
 
 
+def _on_connection_error(_server: int | None, request: int | None, code: int, message: bytes | None,
+                         context: bytes | None, user_data: int | None) -> None:
+    server: Server = _objects[user_data or 0]
+    server._connection_error(request or 0, code, _text(message), _text(context))
+
+
 _LOG_CALLBACK = _lib.LOG_CB(_guard("log", _on_log))
 _TASK_CALLBACK = _lib.TASK_CB(_guard("task", _on_task))
 _CONNECTION_CALLBACK = _lib.CONNECTION_CB(_guard("connection", _on_connection))
@@ -181,6 +187,7 @@ _DISCONNECT_CALLBACK = _lib.DISCONNECT_CB(_guard("disconnect", _on_disconnect))
 _ACK_CALLBACK = _lib.ACK_CB(_guard("ack", _on_ack))
 _BROADCAST_ACK_CALLBACK = _lib.BROADCAST_ACK_CB(_guard("broadcast ack", _on_broadcast_ack))
 _HTTP_CALLBACK = _lib.HTTP_CB(_guard("http", _on_http))
+_CONNECTION_ERROR_CALLBACK = _lib.CONNECTION_ERROR_CB(_guard("connection error", _on_connection_error))
 
 lib.sio_set_log_callback(_LOG_CALLBACK, None)
 
@@ -342,6 +349,29 @@ class Handshake:
 
     def __repr__(self) -> str:
         return f"Handshake(auth={self.auth!r}, address={self.address!r})"
+
+
+class ConnectionErrorReport:
+    """A request the engine refused (the reference's ``connection_error`` event), for finding out why clients
+    cannot connect: ``code`` (0 unknown transport, 1 unknown session id, 2 bad handshake method, 3 bad request,
+    4 forbidden, 5 unsupported protocol version), ``message`` (its text, "Session ID unknown"), ``context`` (a dict
+    with the reference's keys: ``sid``, ``transport``, ``method``, ``protocol``, ``message``, or ``name`` with
+    ``TRANSPORT_MISMATCH`` / ``TRANSPORT_HANDSHAKE_ERROR``), ``url`` (path and query) and ``headers`` (the request
+    headers most useful for diagnosis, by lower-case name: those of ``HEADERS`` the request had)."""
+
+    HEADERS = ("host", "origin", "referer", "user-agent", "x-forwarded-for")
+    __slots__ = ("code", "message", "context", "url", "headers")
+
+    def __init__(self, code: int, message: str, context: dict[str, str], url: str, headers: dict[str, str]) -> None:
+        self.code = code
+        self.message = message
+        self.context = context
+        self.url = url
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return (f"ConnectionErrorReport(code={self.code}, message={self.message!r}, context={self.context!r}, "
+                f"url={self.url!r})")
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -963,6 +993,8 @@ class Server:
         self._pending_tasks: set[int] = set()
         self._http_handler: Callable[[str, str], HTTPResponse] | None = None
         self._http_registered = False
+        self._connection_error_handler: Callable[[ConnectionErrorReport], Any] | None = None
+        self._connection_error_registered = False
 
         options = lib.sio_options_new()
         if not options:
@@ -1214,6 +1246,21 @@ class Server:
         self._on_loop(register, wait=True)
         return handler
 
+    def on_connection_error(self, handler: Callable[[ConnectionErrorReport], Any]) -> Callable[[ConnectionErrorReport], Any]:
+        """``handler(report)`` for every request the engine refuses with an Engine.IO error code (the reference's
+        ``io.engine.on("connection_error")``): see :class:`ConnectionErrorReport`. The request was answered already.
+        Runs on the loop thread; usable as a decorator."""
+
+        def register() -> None:
+            if not self._connection_error_registered:
+                _check(lib.sio_server_on_connection_error(self._handle, _CONNECTION_ERROR_CALLBACK, self._key),
+                       "sio_server_on_connection_error")
+                self._connection_error_registered = True
+
+        self._connection_error_handler = handler
+        self._on_loop(register, wait=True)
+        return handler
+
     # -- broadcasting (main namespace) -----------------------------------------------------------------------------
 
     def emit(self, event: str, *args: Any, to: Rooms = None, room: Rooms = None, skip_sid: Rooms = None,
@@ -1264,8 +1311,8 @@ class Server:
         return self._state == "running"
 
     def _listen_once(self, listen: Callable[[], int], what: str) -> int:
-        # One listener per server: libsio 0.1.0 replaces the first listener with the second and then crashes when
-        # the first one accepts a connection (see the README), so a second call is refused here.
+        # One listener per server here: libsio reports only the first listener's port (sio_server_port), so the
+        # port a second listen on port 0 picked could not be returned (see the README).
         def work() -> None:
             if self._listening:
                 raise StateError(_lib.ESTATE, "the server already listens (one address per server)")
@@ -1525,6 +1572,22 @@ class Server:
         except Exception:  # noqa: BLE001
             log.exception("sio: bad response from the HTTP handler for %s %s", method, path)
             lib.sio_http_respond(request, 500, b"text/plain; charset=utf-8", b"Internal Server Error", 21)
+
+    def _connection_error(self, request: int, code: int, message: str, context: str) -> None:
+        handler = self._connection_error_handler
+        if handler is None:
+            return
+        try:
+            details = json.loads(context) if context else {}
+        except ValueError:
+            details = {}
+        headers = {}
+        for name in ConnectionErrorReport.HEADERS:
+            value = lib.sio_http_request_header(request, name.encode())
+            if value is not None:
+                headers[name] = value.decode("utf-8", "replace")
+        url = (lib.sio_http_request_url(request) or b"").decode("utf-8", "replace")
+        self._invoke("connection error handler", handler, ConnectionErrorReport(code, message, details, url, headers))
 
 
 class _ApiGuard:
