@@ -56,7 +56,7 @@ let package = Package(
         // The Redis adapter: scale out over Redis pub/sub, wire-compatible with Node's @socket.io/redis-adapter 8.x.
         .target(
             name: "SocketIORedis", dependencies: ["SocketIO", "SIOLoop", "CLibUV", "CHiredis", "CMsgpack"],
-            exclude: ["NEEDS-FROM-SOCKETIO.md"], swiftSettings: swiftSettings),
+            swiftSettings: swiftSettings),
 
         // The C ABI: every export of Include/sio.h, over the Swift API. Built as libsio.so (scripts/build-libsio.sh).
         .target(name: "SIOCABI", dependencies: ["SocketIO", "SocketIORedis"], swiftSettings: swiftSettings),

@@ -45,7 +45,7 @@ extern "C" {
 #define SIO_VERSION_STRING "0.2.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
- *   0.2.0  sio_server_on_connection_error.
+ *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event.
  *   0.1.0  the first release. */
 #define SIO_VERSION_NUMBER (SIO_VERSION_MAJOR * 10000 + SIO_VERSION_MINOR * 100 + SIO_VERSION_PATCH)
 
@@ -252,6 +252,18 @@ const char *sio_namespace_name(const sio_namespace_t *ns);
 /* A socket joined the namespace (its CONNECT reply is already queued). Register its handlers here. */
 typedef void (*sio_connection_cb)(sio_socket_t *socket, void *user_data);
 int sio_namespace_on_connection(sio_namespace_t *ns, sio_connection_cb cb, void *user_data); /* [LOOP] */
+
+/* Room changes of the namespace on this server (the reference adapter's create-room, delete-room, join-room and
+ * leave-room events): for presence lists and per-room state. `event` is a sio_room_event_t; `room` and `socket_id`
+ * are borrowed during the callback, `socket_id` is NULL for SIO_ROOM_CREATED and SIO_ROOM_DELETED. As in the
+ * reference, each socket's own room (named by its id) is reported too: created and joined when the socket connects,
+ * left and deleted when it disconnects. Callbacks registered before any socket joins see every change; several may
+ * be registered and run in order. A room event callback may join and leave rooms, except for a socket that is
+ * disconnecting (ignored). Since 0.2.0. */
+typedef enum { SIO_ROOM_CREATED = 0, SIO_ROOM_DELETED = 1, SIO_ROOM_JOINED = 2, SIO_ROOM_LEFT = 3 } sio_room_event_t;
+typedef void (*sio_room_event_cb)(sio_namespace_t *ns, int event, const char *room, const char *socket_id,
+                                  void *user_data);
+int sio_namespace_on_room_event(sio_namespace_t *ns, sio_room_event_cb cb, void *user_data); /* [LOOP] */
 
 /* Middleware: decide whether `socket` may join. Call sio_next exactly once, now or later (from any thread). The
  * socket is not connected yet: you may read its handshake (auth, query, headers) and set its user data. */

@@ -26,25 +26,34 @@ public final class InMemoryAdapter: SocketIOAdapter {
     // MARK: Rooms
 
     public func addAll(_ socketID: String, rooms newRooms: [String]) {
+        let reporting = namespace.reportsRoomEvents
         for room in newRooms where room != socketID {
-            rooms[room, default: []].insert(socketID)
+            let created = reporting && rooms[room] == nil
+            let joined = rooms[room, default: []].insert(socketID).inserted
             socketRooms[socketID, default: []].insert(room)
+            if created { namespace.report(.created(room: room)) }
+            if joined, reporting { namespace.report(.joined(room: room, socketID: socketID)) }
         }
     }
 
     public func delete(_ socketID: String, room: String) {
         guard socketRooms[socketID]?.remove(room) != nil else { return }
         if socketRooms[socketID]?.isEmpty == true { socketRooms.removeValue(forKey: socketID) }
-        rooms[room]?.remove(socketID)
-        if rooms[room]?.isEmpty == true { rooms.removeValue(forKey: room) }
+        leave(socketID, room)
     }
 
     public func deleteAll(_ socketID: String) {
         guard let joined = socketRooms.removeValue(forKey: socketID) else { return }
-        for room in joined {
-            rooms[room]?.remove(socketID)
-            if rooms[room]?.isEmpty == true { rooms.removeValue(forKey: room) }
-        }
+        for room in joined { leave(socketID, room) }
+    }
+
+    private func leave(_ socketID: String, _ room: String) {
+        rooms[room]?.remove(socketID)
+        let emptied = rooms[room]?.isEmpty == true
+        if emptied { rooms.removeValue(forKey: room) }
+        guard namespace.reportsRoomEvents else { return }
+        namespace.report(.left(room: room, socketID: socketID))
+        if emptied { namespace.report(.deleted(room: room)) }
     }
 
     public func rooms(of socketID: String) -> Set<String> {

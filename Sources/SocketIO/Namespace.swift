@@ -30,6 +30,8 @@ public final class Namespace {
     var middlewares: [Middleware] = []
     var connectionHandlers: [(Socket) -> Void] = []
     var eventHandlers: [String: [(Socket, SocketIOArguments, SocketIOAck?) -> Void]] = [:]
+    /// Empty unless someone listens: the adapter then skips the bookkeeping entirely.
+    private(set) var roomEventHandlers: [(RoomEvent) -> Void] = []
     private var ackCounter: UInt64 = 0
     private var pendingBroadcastAcks: [ObjectIdentifier: BroadcastAckCollector] = [:]
     let log: Logger
@@ -55,6 +57,18 @@ public final class Namespace {
     /// Called for each socket that joined, after its CONNECT reply was queued.
     public func onConnection(_ handler: @escaping (Socket) -> Void) {
         connectionHandlers.append(handler)
+    }
+
+    /// Called for every room change of this namespace on this server (the reference adapter's `create-room`,
+    /// `delete-room`, `join-room`, `leave-room`), in the order they happen.
+    public func onRoomEvent(_ handler: @escaping (RoomEvent) -> Void) {
+        roomEventHandlers.append(handler)
+    }
+
+    var reportsRoomEvents: Bool { !roomEventHandlers.isEmpty }
+
+    func report(_ event: RoomEvent) {
+        for handler in roomEventHandlers { handler(event) }
     }
 
     /// Handles `event` from every socket of the namespace (after the socket's own handlers), as python-socketio's
@@ -163,6 +177,11 @@ public final class Namespace {
 
     private func connect(_ socket: Socket, restored: RecoveredSession?) {
         sockets[socket.id] = socket
+        if reportsRoomEvents {
+            // The socket's own room (held by the socket table, not the adapter), as the reference's join(id).
+            report(.created(room: socket.id))
+            report(.joined(room: socket.id, socketID: socket.id))
+        }
         socket.client.register(socket)
         socket.didConnect(restoring: restored)
         for handler in connectionHandlers { handler(socket) }

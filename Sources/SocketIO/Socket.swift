@@ -276,11 +276,16 @@ public final class Socket {
             namespace.adapter.persistSession(PersistedSession(
                 sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data))
         }
+        disconnected = true  // from here on join() is ignored: a room-event handler cannot re-add a leaving socket
+        if namespace.reportsRoomEvents {
+            // The own room first: the reference leaves rooms in the order they were joined.
+            namespace.report(.left(room: id, socketID: id))
+            namespace.report(.deleted(room: id))
+        }
         namespace.adapter.deleteAll(id)
         namespace.remove(self)
         client.unregister(self)
         connected = false
-        disconnected = true
         let waiting = pendingAcks
         pendingAcks.removeAll()
         for pending in waiting.values {

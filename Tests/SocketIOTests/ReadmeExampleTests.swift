@@ -19,6 +19,12 @@ import SocketIO
                 print(result)
             }
         }
+        io.sockets.onRoomEvent { event in
+            print(event)
+        }
+        io.engine.onConnectionError = { error in
+            print(error.code, error.message, error.contextJSON)
+        }
         try io.listen(host: "127.0.0.1", port: port)
         return io
     }

@@ -382,6 +382,15 @@ static void on_disconnect(sio_socket_t *socket, const char *reason, void *ud) {
     free(c);
 }
 
+/* Room changes of "/": `ROOM <event> <room> <socket id or ->`. */
+static void on_room_event(sio_namespace_t *ns, int event, const char *room, const char *socket_id, void *ud) {
+    static const char *names[] = {"create-room", "delete-room", "join-room", "leave-room"};
+    EXPECT(ns == root_ns && ud == &root_ns);
+    EXPECT(event >= SIO_ROOM_CREATED && event <= SIO_ROOM_LEFT);
+    EXPECT((socket_id == NULL) == (event == SIO_ROOM_CREATED || event == SIO_ROOM_DELETED));
+    say("ROOM %s %s %s", names[event & 3], room, socket_id ? socket_id : "-");
+}
+
 static void on_connection(sio_socket_t *socket, void *ud) {
     (void)ud;
     EXPECT(sio_socket_connected(socket));
@@ -447,6 +456,9 @@ int main(int argc, char **argv) {
     EXPECT(root_ns && deferred);
     CHECK(sio_namespace_use(root_ns, middleware, NULL));
     CHECK(sio_namespace_on_connection(root_ns, on_connection, NULL));
+    EXPECT(sio_namespace_on_room_event(NULL, on_room_event, NULL) == SIO_EINVAL);
+    EXPECT(sio_namespace_on_room_event(root_ns, NULL, NULL) == SIO_EINVAL);
+    CHECK(sio_namespace_on_room_event(root_ns, on_room_event, &root_ns));
     CHECK(sio_namespace_use(deferred, deferred_middleware, NULL));
     CHECK(sio_namespace_on_connection(deferred, on_connection, NULL));
     CHECK(sio_server_on_http_request(server, on_http, NULL));

@@ -474,6 +474,25 @@ def test_rooms_join_leave_broadcast_except(clients):
     assert b.expect("room message") == (b.sid, None, "to one socket")
 
 
+def test_room_events(server, clients):
+    """sio_namespace_on_room_event: create / join / leave / delete in order, the socket's own room included."""
+    a = clients()
+    sid = a.sid
+    assert sorted(a.call("join", "ev-room", "ev-other")) == sorted([sid, "ev-room", "ev-other"])
+    assert sorted(a.call("leave", "ev-room")) == sorted([sid, "ev-other"])
+    a.close()
+    server.wait_line(rf"^ROOM delete-room ev-other -$", timeout=10)
+    lines = [m.group(0) for m in server.matching(rf"^ROOM \S+ (?:{re.escape(sid)}|ev-room|ev-other) \S+$")]
+    assert lines == [
+        f"ROOM create-room {sid} -", f"ROOM join-room {sid} {sid}",
+        "ROOM create-room ev-room -", f"ROOM join-room ev-room {sid}",
+        "ROOM create-room ev-other -", f"ROOM join-room ev-other {sid}",
+        f"ROOM leave-room ev-room {sid}", "ROOM delete-room ev-room -",
+        f"ROOM leave-room {sid} {sid}", f"ROOM delete-room {sid} -",
+        f"ROOM leave-room ev-other {sid}", "ROOM delete-room ev-other -",
+    ], server.output()
+
+
 def test_broadcast_with_ack(clients):
     a = clients(handlers={"poll": lambda *args: "from a"})
     b = clients(handlers={"poll": lambda *args: ("from b", 2)})

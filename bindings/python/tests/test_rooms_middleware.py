@@ -218,3 +218,34 @@ def test_join_from_another_thread_keeps_order_with_emit(server, clients):
 
     assert ThreadResult(work).result() == {socket.id, "later"}
     assert client.next_event() == ("in later", ())
+
+
+def test_room_events_follow_joins_leaves_and_disconnects(server, clients):
+    """on_room_event: the reference adapter's create-room / join-room / leave-room / delete-room, in order, for
+    rooms joined by handlers and by socketsJoin-style broadcasts, and for each socket's own room."""
+    events: list[tuple[str, str, str | None]] = []
+    server.on_room_event(lambda event, room, sid: events.append((event, room, sid)))
+    server.on("join", lambda socket, room: socket.join(room))
+    server.on("leave", lambda socket, room: socket.leave(room))
+    url = started(server)
+    alice, bob = clients(url), clients(url)
+    a, b = alice.client.get_sid("/"), bob.client.get_sid("/")
+    wait_for(lambda: ("join-room", b, b) in events, what="bob's own room")
+    assert events[:4] == [("create-room", a, None), ("join-room", a, a), ("create-room", b, None), ("join-room", b, b)]
+    del events[:]
+
+    assert alice.client.call("join", "lobby", timeout=5) is None
+    assert bob.client.call("join", "lobby", timeout=5) is None
+    assert alice.client.call("join", "lobby", timeout=5) is None  # already in: nothing reported
+    assert events == [("create-room", "lobby", None), ("join-room", "lobby", a), ("join-room", "lobby", b)]
+    del events[:]
+
+    assert alice.client.call("leave", "lobby", timeout=5) is None
+    assert events == [("leave-room", "lobby", a)]
+    del events[:]
+
+    bob.client.disconnect()
+    wait_for(lambda: ("delete-room", "lobby", None) in events, what="bob's rooms gone")
+    # In the order the rooms were joined, as the reference leaves them: the own room first.
+    assert events == [("leave-room", b, b), ("delete-room", b, None), ("leave-room", "lobby", b),
+                      ("delete-room", "lobby", None)]

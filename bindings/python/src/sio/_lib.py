@@ -85,6 +85,7 @@ LOG_CB = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)
 TASK_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 HTTP_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_char_p, c_void_p)
 CONNECTION_ERROR_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
+ROOM_EVENT_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
 CONNECTION_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 MIDDLEWARE_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p)
 BROADCAST_ACK_CB = CFUNCTYPE(None, c_int, POINTER(c_void_p), c_size_t, c_void_p)
@@ -132,6 +133,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_namespace_name": (c_char_p, [c_void_p]),
     "sio_namespace_on_connection": (c_int, [c_void_p, CONNECTION_CB, c_void_p]),
     "sio_namespace_use": (c_int, [c_void_p, MIDDLEWARE_CB, c_void_p]),
+    "sio_namespace_on_room_event": (c_int, [c_void_p, ROOM_EVENT_CB, c_void_p]),
     "sio_next": (c_int, [c_void_p, c_char_p, c_char_p]),
     "sio_namespace_broadcast": (
         c_int,

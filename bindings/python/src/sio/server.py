@@ -177,6 +177,14 @@ def _on_connection_error(_server: int | None, request: int | None, code: int, me
     server._connection_error(request or 0, code, _text(message), _text(context))
 
 
+_ROOM_EVENT_NAMES = {0: "create-room", 1: "delete-room", 2: "join-room", 3: "leave-room"}
+
+
+def _on_room_event(_ns: int | None, kind: int, room: bytes | None, sid: bytes | None, user_data: int | None) -> None:
+    namespace: Namespace = _objects[user_data or 0]
+    namespace._room_event(kind, _text(room), None if sid is None else _text(sid))
+
+
 _LOG_CALLBACK = _lib.LOG_CB(_guard("log", _on_log))
 _TASK_CALLBACK = _lib.TASK_CB(_guard("task", _on_task))
 _CONNECTION_CALLBACK = _lib.CONNECTION_CB(_guard("connection", _on_connection))
@@ -188,6 +196,7 @@ _ACK_CALLBACK = _lib.ACK_CB(_guard("ack", _on_ack))
 _BROADCAST_ACK_CALLBACK = _lib.BROADCAST_ACK_CB(_guard("broadcast ack", _on_broadcast_ack))
 _HTTP_CALLBACK = _lib.HTTP_CB(_guard("http", _on_http))
 _CONNECTION_ERROR_CALLBACK = _lib.CONNECTION_ERROR_CB(_guard("connection error", _on_connection_error))
+_ROOM_EVENT_CALLBACK = _lib.ROOM_EVENT_CB(_guard("room event", _on_room_event))
 
 lib.sio_set_log_callback(_LOG_CALLBACK, None)
 
@@ -739,6 +748,7 @@ class Namespace:
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._middlewares: list[tuple[Callable[..., Any], bool]] = []
         self._middleware_registered = False
+        self._room_event_handlers: list[Callable[[str, str, str | None], Any]] = []
         self._sockets: dict[str, Socket] = {}
 
     def __repr__(self) -> str:
@@ -786,6 +796,28 @@ class Namespace:
 
     def on_connection(self, handler: F) -> F:
         return self.on("connection", handler)
+
+    def on_room_event(self, handler: F) -> F:
+        """``handler(event, room, sid)`` for every room change of this namespace on this server, with the
+        reference adapter's event names: ``"create-room"`` and ``"delete-room"`` (``sid`` None), ``"join-room"`` and
+        ``"leave-room"``. Each socket's own room (named by its sid) is reported too, as in the reference: filter with
+        ``room != sid``. Runs on the loop thread; usable as a decorator; several allowed."""
+
+        def add() -> None:
+            if not self._room_event_handlers:
+                _check(lib.sio_namespace_on_room_event(self._handle, _ROOM_EVENT_CALLBACK, self._key),
+                       "sio_namespace_on_room_event")
+            self._room_event_handlers.append(handler)
+
+        self.server._on_loop(add, wait=True)
+        return handler
+
+    def _room_event(self, kind: int, room: str, sid: str | None) -> None:
+        name = _ROOM_EVENT_NAMES.get(kind)
+        if name is None:
+            return
+        for handler in list(self._room_event_handlers):
+            self.server._invoke(f"room event handler of {self.name}", handler, name, room, sid)
 
     def on_disconnect(self, handler: F) -> F:
         return self.on("disconnect", handler)
@@ -1245,6 +1277,10 @@ class Server:
         self._http_handler = handler
         self._on_loop(register, wait=True)
         return handler
+
+    def on_room_event(self, handler: F, *, namespace: str | None = None) -> F:
+        """Room changes of `namespace` (default "/"); see :meth:`Namespace.on_room_event`."""
+        return self.of(namespace or "/").on_room_event(handler)
 
     def on_connection_error(self, handler: Callable[[ConnectionErrorReport], Any]) -> Callable[[ConnectionErrorReport], Any]:
         """``handler(report)`` for every request the engine refuses with an Engine.IO error code (the reference's
