@@ -45,7 +45,8 @@ extern "C" {
 #define SIO_VERSION_STRING "0.2.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
- *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event.
+ *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event, sio_namespace_sockets_join,
+ *          sio_namespace_sockets_leave, sio_namespace_disconnect_sockets, sio_namespace_fetch_sockets.
  *   0.1.0  the first release. */
 #define SIO_VERSION_NUMBER (SIO_VERSION_MAJOR * 10000 + SIO_VERSION_MINOR * 100 + SIO_VERSION_PATCH)
 
@@ -292,6 +293,30 @@ int sio_namespace_broadcast(sio_namespace_t *ns, const char *const *rooms, size_
 /* Every socket of `ns`. Shorthand for sio_namespace_broadcast without rooms. [ANY THREAD] */
 int sio_namespace_emit(sio_namespace_t *ns, const char *event, const char *args_json, size_t args_len,
                        const sio_buffer_t *binaries, size_t n_binaries);
+
+/* Operations on the sockets of a selection, as the reference's io.in(rooms).except(rooms).socketsJoin /
+ * socketsLeave / disconnectSockets / fetchSockets: the sockets of `ns` in any of `rooms` (every socket when n_rooms
+ * is 0), except those in any of `except`, on every node of a Redis cluster; `flags` 0, or SIO_BROADCAST_LOCAL for
+ * this node only (other flags: SIO_EINVAL). Since 0.2.0. [ANY THREAD] */
+/* They join each of `names` (n_names of them). */
+int sio_namespace_sockets_join(sio_namespace_t *ns, const char *const *rooms, size_t n_rooms, const char *const *except,
+                               size_t n_except, unsigned flags, const char *const *names, size_t n_names);
+/* They leave each of `names`. */
+int sio_namespace_sockets_leave(sio_namespace_t *ns, const char *const *rooms, size_t n_rooms,
+                                const char *const *except, size_t n_except, unsigned flags, const char *const *names,
+                                size_t n_names);
+/* They are disconnected from `ns` (reason "server namespace disconnect"); with `close`, their connections close too
+ * (and with them the clients' other namespaces), as sio_socket_disconnect does. */
+int sio_namespace_disconnect_sockets(sio_namespace_t *ns, const char *const *rooms, size_t n_rooms,
+                                     const char *const *except, size_t n_except, unsigned flags, bool close);
+/* Called exactly once, on the loop thread, unless sio_namespace_fetch_sockets returned an error: `status` 0 and
+ * `json` (NUL-terminated, `len` bytes, borrowed) a JSON array of the sockets reached, each as the reference's
+ * RemoteSocket {"id":..,"handshake":{..},"rooms":[own id first, ..],"data":{}}. With the Redis adapter, nodes that
+ * do not answer within the requests timeout are left out. */
+typedef void (*sio_fetch_sockets_cb)(int status, const char *json, size_t len, void *user_data);
+int sio_namespace_fetch_sockets(sio_namespace_t *ns, const char *const *rooms, size_t n_rooms,
+                                const char *const *except, size_t n_except, unsigned flags, sio_fetch_sockets_cb cb,
+                                void *user_data);
 
 /* Called exactly once with the replies of a broadcast with acknowledgements: status 0 when every reached client
  * answered, SIO_ETIMEOUT (with the replies so far) when the timeout expired first, SIO_ECLOSED (with the replies so

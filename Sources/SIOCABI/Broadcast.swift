@@ -6,7 +6,7 @@ public typealias sio_broadcast_ack_cb = @convention(c) (Int32, UnsafePointer<Opa
 private let volatileFlag: UInt32 = 0x1, localFlag: UInt32 = 0x2, noCompressFlag: UInt32 = 0x4
 
 /// Reads a C array of room names; nil when any is NULL or not UTF-8.
-private func rooms(_ list: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) -> [String]? {
+func rooms(_ list: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) -> [String]? {
     guard count >= 0, count <= 100_000, list != nil || count == 0 else { return nil }
     var names: [String] = []
     for index in 0..<count {
@@ -16,7 +16,7 @@ private func rooms(_ list: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) 
     return names
 }
 
-private func target(_ box: NamespaceBox, _ to: [String], _ except: [String], _ flags: UInt32) -> BroadcastOperator {
+func target(_ box: NamespaceBox, _ to: [String], _ except: [String], _ flags: UInt32) -> BroadcastOperator {
     var target = box.namespace.broadcastOperator.to(to).except(except)
     if flags & volatileFlag != 0 { target = target.volatile }
     if flags & localFlag != 0 { target = target.local }

@@ -18,6 +18,17 @@ public struct RemoteSocket {
     }
 }
 
+extension RemoteSocket {
+    /// `{id, handshake, rooms, data}` as the reference answers REMOTE_FETCH: rooms start with the socket's own,
+    /// the rest sorted; `data` `{}` when unset, as a Node socket's default.
+    public var json: JSONValue {
+        var list: [JSONValue] = [.string(id)]
+        list += rooms.subtracting([id]).sorted().map { .string($0) }
+        return .object([("id", .string(id)), ("handshake", handshake.json), ("rooms", .array(list)),
+                        ("data", data.isNull ? .object([]) : data)])
+    }
+}
+
 /// A session kept after a recoverable disconnect.
 public struct PersistedSession {
     public let sid: String

@@ -87,8 +87,12 @@ public struct BroadcastOperator {
         namespace.adapter.fetchSockets(options, completion: completion)
     }
 
-    public func socketsJoin(_ rooms: String...) { namespace.adapter.addSockets(options, rooms: rooms) }
-    public func socketsLeave(_ rooms: String...) { namespace.adapter.deleteSockets(options, rooms: rooms) }
+    /// Makes the sockets reached join `rooms` (on every node, with a cluster adapter).
+    public func socketsJoin(_ rooms: [String]) { namespace.adapter.addSockets(options, rooms: rooms) }
+    public func socketsJoin(_ rooms: String...) { socketsJoin(rooms) }
+    /// Makes the sockets reached leave `rooms`.
+    public func socketsLeave(_ rooms: [String]) { namespace.adapter.deleteSockets(options, rooms: rooms) }
+    public func socketsLeave(_ rooms: String...) { socketsLeave(rooms) }
 
     /// Disconnects the sockets reached; with `close`, their whole connections.
     public func disconnectSockets(close: Bool = false) {

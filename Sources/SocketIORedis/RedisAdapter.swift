@@ -385,7 +385,7 @@ public final class RedisAdapter: SocketIOAdapter {
             local.fetchSockets(target) { [weak self] sockets in
                 guard let self else { return }
                 self.publishResponse(to: request, RedisWire.fetchResponse(
-                    requestId: requestId, sockets: sockets.map(RedisAdapter.socketJSON)))
+                    requestId: requestId, sockets: sockets.map(\.json)))
             }
 
         case .serverSideEmit:
@@ -464,15 +464,6 @@ public final class RedisAdapter: SocketIOAdapter {
     }
 
     // MARK: Sockets on the wire
-
-    /// `{id, handshake, rooms, data}` as the reference answers REMOTE_FETCH (`data` `{}` when unset, as a Node
-    /// socket's default).
-    static func socketJSON(_ socket: RemoteSocket) -> JSONValue {
-        var rooms: [JSONValue] = [.string(socket.id)]
-        rooms += socket.rooms.subtracting([socket.id]).sorted().map { .string($0) }
-        return .object([("id", .string(socket.id)), ("handshake", socket.handshake.json), ("rooms", .array(rooms)),
-                        ("data", socket.data.isNull ? .object([]) : socket.data)])
-    }
 
     /// A socket another node described.
     static func remoteSocket(_ described: RedisWire.SocketDescription) -> RemoteSocket {

@@ -193,7 +193,7 @@ struct WireCaptureTests {
                 #expect(remote.handshake.header("upgrade") == "websocket")
                 #expect(remote.handshake.queryValue("EIO") == "4")
                 #expect(UInt64(socket["handshake"]!["issued"]!.doubleValue!) == remote.handshake.time)
-                rewritten.append(RedisAdapter.socketJSON(remote))
+                rewritten.append(remote.json)
             }
             #expect(RedisWire.fetchResponse(requestId: answer["requestId"]!.stringValue!, sockets: rewritten)
                     == response.bytes)

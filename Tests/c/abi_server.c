@@ -317,6 +317,49 @@ static void on_ask_room(sio_socket_t *socket, const char *event, const sio_args_
     flat_args_free(&a);
 }
 
+static void fetch_done(int status, const char *json, size_t len, void *ud) {
+    sio_ack_t *ack = ud;
+    EXPECT(status == SIO_OK && json != NULL && json[len] == '\0');
+    sb_t b = {0};
+    sb_printf(&b, "[%.*s]", (int)len, json);
+    int rc = sio_ack_send(ack, b.p, b.len, NULL, 0);
+    if (rc != SIO_OK) say("FETCH_ACK %s", sio_err_name(rc));
+    sb_free(&b);
+}
+
+/* ["sockets_join"|"sockets_leave"|"disconnect_sockets"|"fetch_sockets", room or null, except or null, name]:
+ * the selection operations on "/", acknowledged with [rc] (fetch_sockets: with the sockets' JSON array). */
+static void on_operation(sio_socket_t *socket, const char *event, const sio_args_t *args, sio_ack_t *ack, void *ud) {
+    (void)socket, (void)ud;
+    size_t len;
+    const char *json = sio_args_json(args, &len);
+    flat_args_t a;
+    flat_args_parse(&a, json, len);
+    const char *rooms[1] = {a.strings[0]};
+    const char *except[1] = {a.strings[1]};
+    const char *names[1] = {a.strings[2]};
+    size_t n_rooms = rooms[0] ? 1 : 0, n_except = except[0] ? 1 : 0;
+    int rc;
+    if (strcmp(event, "sockets_join") == 0) {
+        rc = sio_namespace_sockets_join(root_ns, rooms, n_rooms, except, n_except, 0, names, 1);
+    } else if (strcmp(event, "sockets_leave") == 0) {
+        rc = sio_namespace_sockets_leave(root_ns, rooms, n_rooms, except, n_except, SIO_BROADCAST_LOCAL, names, 1);
+    } else if (strcmp(event, "disconnect_sockets") == 0) {
+        rc = sio_namespace_disconnect_sockets(root_ns, rooms, n_rooms, except, n_except, 0, false);
+    } else {
+        rc = sio_namespace_fetch_sockets(root_ns, rooms, n_rooms, except, n_except, 0, fetch_done, ack);
+        if (rc == SIO_OK) {
+            flat_args_free(&a);
+            return; /* acknowledged by fetch_done */
+        }
+    }
+    sb_t b = {0};
+    sb_printf(&b, "[%d]", rc);
+    if (ack) CHECK(sio_ack_send(ack, b.p, b.len, NULL, 0));
+    sb_free(&b);
+    flat_args_free(&a);
+}
+
 static void on_info(sio_socket_t *socket, const char *event, const sio_args_t *args, sio_ack_t *ack, void *ud) {
     (void)event, (void)args, (void)ud;
     conn_t *c = sio_socket_get_user_data(socket);
@@ -406,7 +449,9 @@ static void on_connection(sio_socket_t *socket, void *ud) {
         sio_event_cb cb;
     } handlers[] = {{"echo", on_echo},     {"ack", on_ack},           {"ask", on_ask},   {"join", on_join},
                     {"leave", on_join},    {"to_room", on_to_room},   {"info", on_info}, {"ticker", on_ticker},
-                    {"kick", on_kick},     {"ask_room", on_ask_room}, {"stop", on_stop}};
+                    {"kick", on_kick},     {"ask_room", on_ask_room}, {"stop", on_stop},
+                    {"sockets_join", on_operation}, {"sockets_leave", on_operation},
+                    {"disconnect_sockets", on_operation}, {"fetch_sockets", on_operation}};
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         CHECK(sio_socket_on(socket, handlers[i].event, handlers[i].cb, NULL));
     CHECK(sio_socket_on_disconnecting(socket, on_disconnecting, NULL));

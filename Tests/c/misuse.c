@@ -96,6 +96,20 @@ static void never_broadcast_ack(int st, const sio_args_t *const *r, size_t n, vo
     (void)st, (void)r, (void)n, (void)u;
     fail(__LINE__, "never_broadcast_ack ran", 1, 0);
 }
+
+static void never_fetch(int status, const char *json, size_t len, void *ud) {
+    (void)status, (void)json, (void)len, (void)ud;
+    fail(__LINE__, "never_fetch ran", 1, 0);
+}
+
+static void never_room_event(sio_namespace_t *ns, int event, const char *room, const char *sid, void *ud) {
+    (void)ns, (void)event, (void)room, (void)sid, (void)ud;
+}
+
+static void never_connection_error(sio_server_t *server, sio_http_request_t *request, int code, const char *message,
+                                   const char *context, void *ud) {
+    (void)server, (void)request, (void)code, (void)message, (void)context, (void)ud;
+}
 static void never_task(sio_server_t *s, void *u) {
     (void)s, (void)u;
     fail(__LINE__, "never_task ran", 1, 0);
@@ -244,6 +258,12 @@ static void check_null_handles(void) {
     EQ(sio_namespace_broadcast_with_ack(NULL, NULL, 0, NULL, 0, 0, "e", "[1]", 3, NULL, 0, 100, never_broadcast_ack,
                                         NULL),
        SIO_EINVAL);
+    EQ(sio_namespace_sockets_join(NULL, &room, 1, NULL, 0, 0, &room, 1), SIO_EINVAL);
+    EQ(sio_namespace_sockets_leave(NULL, &room, 1, NULL, 0, 0, &room, 1), SIO_EINVAL);
+    EQ(sio_namespace_disconnect_sockets(NULL, NULL, 0, NULL, 0, 0, false), SIO_EINVAL);
+    EQ(sio_namespace_fetch_sockets(NULL, NULL, 0, NULL, 0, 0, never_fetch, NULL), SIO_EINVAL);
+    EQ(sio_namespace_on_room_event(NULL, never_room_event, NULL), SIO_EINVAL);
+    EQ(sio_server_on_connection_error(NULL, never_connection_error, NULL), SIO_EINVAL);
 
     sio_socket_t *const sockets[] = {NULL, FORGED_SOCKET};
     for (size_t i = 0; i < 2; i++) {
@@ -596,6 +616,20 @@ static void check_bad_arguments(sio_socket_t *s) {
                                SIO_BROADCAST_VOLATILE | SIO_BROADCAST_LOCAL | SIO_BROADCAST_NO_COMPRESS, "e", "[1]",
                                3, NULL, 0),
        SIO_OK);
+
+    /* operations on selections: only SIO_BROADCAST_LOCAL, no NULL names, a callback for fetch */
+    EQ(sio_namespace_sockets_join(root, &room, 1, NULL, 0, SIO_BROADCAST_VOLATILE, &room, 1), SIO_EINVAL);
+    EQ(sio_namespace_sockets_join(root, &room, 1, NULL, 0, 0, with_null, 2), SIO_EINVAL);
+    EQ(sio_namespace_sockets_join(root, &room, 1, NULL, 0, 0, NULL, 1), SIO_EINVAL);
+    EQ(sio_namespace_sockets_leave(root, with_null, 2, NULL, 0, 0, &room, 1), SIO_EINVAL);
+    EQ(sio_namespace_disconnect_sockets(root, NULL, 0, with_null, 2, 0, false), SIO_EINVAL);
+    EQ(sio_namespace_disconnect_sockets(root, NULL, 0, NULL, 0, SIO_BROADCAST_NO_COMPRESS, false), SIO_EINVAL);
+    EQ(sio_namespace_fetch_sockets(root, NULL, 0, NULL, 0, 0, NULL, NULL), SIO_EINVAL);
+    EQ(sio_namespace_fetch_sockets(root, NULL, 0, NULL, 0, 0x100, never_fetch, NULL), SIO_EINVAL);
+    const char *nobody = "ops-nobody"; /* a room no socket is in: valid calls that change nothing */
+    EQ(sio_namespace_sockets_join(root, &nobody, 1, NULL, 0, SIO_BROADCAST_LOCAL, &nobody, 1), SIO_OK);
+    EQ(sio_namespace_sockets_leave(root, &nobody, 1, NULL, 0, 0, &nobody, 1), SIO_OK);
+    EQ(sio_namespace_on_room_event(root, NULL, NULL), SIO_EINVAL);
 
     /* registration with NULLs */
     EQ(sio_socket_on(s, NULL, never_event, NULL), SIO_EINVAL);

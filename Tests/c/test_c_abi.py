@@ -493,6 +493,30 @@ def test_room_events(server, clients):
     ], server.output()
 
 
+def test_operations_on_selections(server, clients):
+    """sio_namespace_sockets_join / _leave / disconnect_sockets / fetch_sockets, driven by real clients."""
+    a, b, c = clients(), clients(), clients()
+    assert a.call("join", "ops-red") and b.call("join", "ops-red")
+    # everyone in ops-red except b joins ops-blue
+    assert a.call("sockets_join", "ops-red", b.sid, "ops-blue") == 0
+    fetched = a.call("fetch_sockets", "ops-blue", None, None)
+    assert [s["id"] for s in fetched] == [a.sid]
+    assert fetched[0]["rooms"] == [a.sid, "ops-blue", "ops-red"]
+    assert fetched[0]["handshake"]["auth"] == TOKEN and fetched[0]["data"] == {}
+    everyone = {s["id"] for s in c.call("fetch_sockets", None, None, None)}
+    assert {a.sid, b.sid, c.sid} <= everyone
+    # ops-red leaves ops-red (this node only)
+    assert c.call("sockets_leave", "ops-red", None, "ops-red") == 0
+    assert c.call("fetch_sockets", "ops-red", None, None) == []
+    # disconnect everyone in ops-blue
+    assert c.call("disconnect_sockets", "ops-blue", None, None) == 0
+    assert a.expect_disconnect() == "server disconnect"  # python-socketio's name for it
+    remaining = {s["id"] for s in c.call("fetch_sockets", None, None, None)}
+    assert a.sid not in remaining and {b.sid, c.sid} <= remaining
+    b.emit("echo", "still here")
+    assert b.expect("echo") == ("still here",)
+
+
 def test_broadcast_with_ack(clients):
     a = clients(handlers={"poll": lambda *args: "from a"})
     b = clients(handlers={"poll": lambda *args: ("from b", 2)})

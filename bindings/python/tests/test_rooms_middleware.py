@@ -249,3 +249,34 @@ def test_room_events_follow_joins_leaves_and_disconnects(server, clients):
     # In the order the rooms were joined, as the reference leaves them: the own room first.
     assert events == [("leave-room", b, b), ("delete-room", b, None), ("leave-room", "lobby", b),
                       ("delete-room", "lobby", None)]
+
+
+def test_operations_on_the_sockets_of_a_selection(server, clients):
+    """sockets_join / sockets_leave / disconnect_sockets / fetch_sockets (the reference's socketsJoin, ...),
+    observed by real python-socketio clients."""
+    server.on("join", lambda socket, room: socket.join(room))
+    url = started(server)
+    a, b, c = clients(url), clients(url), clients(url)
+    sa, sb, sc = (x.client.get_sid("/") for x in (a, b, c))
+    for peer in (a, b):
+        peer.client.call("join", "red", timeout=5)
+
+    server.in_("red").except_(sb).sockets_join("blue")
+    fetched = server.in_("blue").fetch_sockets().result(timeout=5)
+    assert [s["id"] for s in fetched] == [sa]
+    assert fetched[0]["rooms"] == [sa, "blue", "red"]
+    assert fetched[0]["handshake"]["address"] == "127.0.0.1" and fetched[0]["data"] == {}
+    assert {s["id"] for s in server.fetch_sockets().result(timeout=5)} == {sa, sb, sc}
+
+    server.in_("red").local.sockets_leave(["red"])
+    assert server.in_("red").fetch_sockets().result(timeout=5) == []
+
+    server.to("blue").emit("news", "blue only")
+    assert a.next_event() == ("news", ("blue only",))
+
+    server.in_("blue").disconnect_sockets()
+    assert a.disconnects.get(timeout=5) == "server disconnect"  # python-socketio's name for it
+    wait_for(lambda: {s["id"] for s in server.fetch_sockets().result(timeout=5)} == {sb, sc}, what="a gone")
+    assert b.client.call("join", "still", timeout=5) is None
+    with pytest.raises(ValueError):  # NUL cannot cross into C
+        server.in_("red").sockets_join(["ok", "bad\0name"])

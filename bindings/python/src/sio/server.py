@@ -51,6 +51,7 @@ _keys = itertools.count(1)  # next() on itertools.count is atomic under the GIL
 _objects: dict[int, Any] = {}  # servers and namespaces, for the life of the process (few of them)
 _tasks: dict[int, tuple["Server", Callable[[], Any]]] = {}  # posted with sio_server_post, until run or dropped
 _waiters: dict[int, "_AckWaiter"] = {}  # acks we wait for, until C calls back
+_fetches: dict[int, "concurrent.futures.Future[list[dict[str, Any]]]"] = {}  # fetch_sockets waiting for C
 _live_servers: set["Server"] = set()
 
 
@@ -177,6 +178,16 @@ def _on_connection_error(_server: int | None, request: int | None, code: int, me
     server._connection_error(request or 0, code, _text(message), _text(context))
 
 
+def _on_fetch_sockets(status: int, text: int | None, length: int, user_data: int | None) -> None:
+    future = _fetches.pop(user_data or 0, None)
+    if future is None:
+        return
+    if status != 0 or not text:
+        future.set_exception(SIOError.from_code(status or _lib.ESTATE, "fetch_sockets"))
+        return
+    future.set_result(json.loads(ctypes.string_at(text, length).decode("utf-8")))
+
+
 _ROOM_EVENT_NAMES = {0: "create-room", 1: "delete-room", 2: "join-room", 3: "leave-room"}
 
 
@@ -197,6 +208,7 @@ _BROADCAST_ACK_CALLBACK = _lib.BROADCAST_ACK_CB(_guard("broadcast ack", _on_broa
 _HTTP_CALLBACK = _lib.HTTP_CB(_guard("http", _on_http))
 _CONNECTION_ERROR_CALLBACK = _lib.CONNECTION_ERROR_CB(_guard("connection error", _on_connection_error))
 _ROOM_EVENT_CALLBACK = _lib.ROOM_EVENT_CB(_guard("room event", _on_room_event))
+_FETCH_SOCKETS_CALLBACK = _lib.FETCH_SOCKETS_CB(_guard("fetch sockets", _on_fetch_sockets))
 
 lib.sio_set_log_callback(_LOG_CALLBACK, None)
 
@@ -698,6 +710,50 @@ class BroadcastOperator:
             waiter.fail(error)
         return waiter.future
 
+    # -- operations on the sockets reached (the reference's socketsJoin, socketsLeave, disconnectSockets,
+    #    fetchSockets): across every node with the Redis adapter, this one only with `local`; any thread
+
+    def _selection(self) -> tuple[Any, int, Any, int, int]:
+        to = [_lib.c_str(room) for room in self.rooms]
+        excepts = [_lib.c_str(room) for room in self.excepts]
+        return _lib.string_array(to), len(to), _lib.string_array(excepts), len(excepts), self.flags & _lib.BROADCAST_LOCAL
+
+    def sockets_join(self, room: Rooms) -> None:
+        """The sockets reached join `room` (a name or several)."""
+        names = [_lib.c_str(name) for name in _room_names(room)]
+        with self.namespace.server._api():
+            code = lib.sio_namespace_sockets_join(self.namespace._handle, *self._selection(),
+                                                  _lib.string_array(names), len(names))
+        _check(code, "sockets_join")
+
+    def sockets_leave(self, room: Rooms) -> None:
+        """The sockets reached leave `room` (a name or several)."""
+        names = [_lib.c_str(name) for name in _room_names(room)]
+        with self.namespace.server._api():
+            code = lib.sio_namespace_sockets_leave(self.namespace._handle, *self._selection(),
+                                                   _lib.string_array(names), len(names))
+        _check(code, "sockets_leave")
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnects the sockets reached from the namespace; with `close`, their whole connections."""
+        with self.namespace.server._api():
+            code = lib.sio_namespace_disconnect_sockets(self.namespace._handle, *self._selection(), bool(close))
+        _check(code, "disconnect_sockets")
+
+    def fetch_sockets(self) -> concurrent.futures.Future[list[dict[str, Any]]]:
+        """The sockets reached, as the reference describes them: dicts with ``id``, ``handshake``, ``rooms`` (own id
+        first) and ``data``. A future (other nodes answer through Redis); on the loop thread, do not wait on it."""
+        future: concurrent.futures.Future[list[dict[str, Any]]] = concurrent.futures.Future()
+        key = next(_keys)
+        _fetches[key] = future
+        with self.namespace.server._api():
+            code = lib.sio_namespace_fetch_sockets(self.namespace._handle, *self._selection(), _FETCH_SOCKETS_CALLBACK,
+                                                   key)
+        if code != 0:
+            _fetches.pop(key, None)
+            future.set_exception(SIOError.from_code(code, "fetch_sockets"))
+        return future
+
 
 # ------------------------------------------------------------------------------------------------------------------
 # Middleware continuation
@@ -884,6 +940,19 @@ class Namespace:
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         return self._all.timeout(seconds)
+
+    def fetch_sockets(self) -> concurrent.futures.Future[list[dict[str, Any]]]:
+        """Every socket of the namespace; see :meth:`BroadcastOperator.fetch_sockets`."""
+        return self._all.fetch_sockets()
+
+    def sockets_join(self, room: Rooms) -> None:
+        self._all.sockets_join(room)
+
+    def sockets_leave(self, room: Rooms) -> None:
+        self._all.sockets_leave(room)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        self._all.disconnect_sockets(close)
 
     def emit(self, event: str, *args: Any, to: Rooms = None, skip: Rooms = None,
              callback: Callable[[list[list[Any]]], Any] | None = None) -> None:
@@ -1333,6 +1402,14 @@ class Server:
 
     def get_socket(self, sid: str, namespace: str | None = None) -> Socket | None:
         return self.of(namespace or "/").get_socket(sid)
+
+    def fetch_sockets(self, namespace: str | None = None) -> concurrent.futures.Future[list[dict[str, Any]]]:
+        """Every socket of `namespace` (default "/") on every node; see :meth:`BroadcastOperator.fetch_sockets`.
+        ``server.in_("room").fetch_sockets()`` narrows it."""
+        return self.of(namespace or "/").fetch_sockets()
+
+    def disconnect_sockets(self, close: bool = False, namespace: str | None = None) -> None:
+        self.of(namespace or "/").disconnect_sockets(close)
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
