@@ -46,7 +46,8 @@ extern "C" {
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
  *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event, sio_namespace_sockets_join,
- *          sio_namespace_sockets_leave, sio_namespace_disconnect_sockets, sio_namespace_fetch_sockets.
+ *          sio_namespace_sockets_leave, sio_namespace_disconnect_sockets, sio_namespace_fetch_sockets,
+ *          sio_socket_transport.
  *   0.1.0  the first release. */
 #define SIO_VERSION_NUMBER (SIO_VERSION_MAJOR * 10000 + SIO_VERSION_MINOR * 100 + SIO_VERSION_PATCH)
 
@@ -352,6 +353,9 @@ const char *sio_socket_query(sio_socket_t *socket, const char *name);
 const char *sio_socket_header(sio_socket_t *socket, const char *name);
 /* The peer's address ("127.0.0.1"). Same lifetime. [LOOP] */
 const char *sio_socket_address(sio_socket_t *socket);
+/* The transport its connection uses now: "polling" (until an upgrade completes) or "websocket" (the reference's
+ * socket.conn.transport.name). A static string; NULL for a stale handle or off the loop thread. Since 0.2.0. [LOOP] */
+const char *sio_socket_transport(sio_socket_t *socket);
 /* The rooms it is in (its id room included), as a JSON array of strings in *json_out: free with sio_free.
  * SIO_ECLOSED for a stale handle, SIO_ETHREAD off the loop thread. [LOOP] */
 int sio_socket_rooms(sio_socket_t *socket, char **json_out);

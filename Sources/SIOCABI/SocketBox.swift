@@ -235,6 +235,13 @@ public func sio_socket_address(_ pointer: OpaquePointer?) -> UnsafePointer<CChar
     return box.cString("address") { socket.handshake.address }
 }
 
+@_cdecl("sio_socket_transport")
+public func sio_socket_transport(_ pointer: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let (_, socket) = loopSocket(pointer) else { return nil }
+    let name: StaticString = socket.transport == .websocket ? "websocket" : "polling"
+    return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
 @_cdecl("sio_socket_rooms")
 public func sio_socket_rooms(_ pointer: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guard let out else { return SIOError.invalidArgument.rawValue }

@@ -1,3 +1,4 @@
+import EngineIO
 import SIOLoop
 import SocketIOCodec
 
@@ -169,6 +170,10 @@ public final class Socket {
     public func leave(_ room: String) {
         namespace.adapter.delete(id, room: room)
     }
+
+    /// The transport the connection uses now, `.polling` until an upgrade completes (the reference's
+    /// `socket.conn.transport.name`).
+    public var transport: EngineTransportName { client.engine.transportName }
 
     /// The rooms this socket is in, its own id room included.
     public var rooms: Set<String> { namespace.adapter.rooms(of: id) }

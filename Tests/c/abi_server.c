@@ -383,6 +383,8 @@ static void on_info(sio_socket_t *socket, const char *event, const sio_args_t *a
     sb_json_string(&b, sio_socket_header(socket, "X-TEST"));
     sb_puts(&b, ",\"address\":");
     sb_json_string(&b, sio_socket_address(socket));
+    sb_puts(&b, ",\"transport\":");
+    sb_json_string(&b, sio_socket_transport(socket));
     sb_printf(&b, ",\"connected\":%s,\"events\":%d,\"ud\":%s}]", sio_socket_connected(socket) ? "true" : "false",
               c ? c->events : -1, c && strcmp(c->id, sio_socket_id(socket)) == 0 ? "true" : "false");
     if (ack) CHECK(sio_ack_send(ack, b.p, b.len, NULL, 0));

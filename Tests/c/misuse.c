@@ -286,6 +286,7 @@ static void check_null_handles(void) {
         ISNULL(sio_socket_query(s, "x"));
         ISNULL(sio_socket_header(s, "host"));
         ISNULL(sio_socket_address(s));
+        ISNULL(sio_socket_transport(s));
         json = (char *)"x";
         ERR(sio_socket_rooms(s, &json));
         ISNULL(json);
@@ -724,6 +725,7 @@ static void stale_checks(sio_server_t *srv, void *ud) {
     ISNULL(sio_socket_query(s, "x"));
     ISNULL(sio_socket_header(s, "host"));
     ISNULL(sio_socket_address(s));
+    ISNULL(sio_socket_transport(s));
     EQ(sio_socket_rooms(s, &json), SIO_ECLOSED);
     ISNULL(json);
     EQ(sio_socket_set_user_data(s, &len), SIO_ECLOSED);

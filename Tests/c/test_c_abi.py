@@ -567,9 +567,11 @@ def test_socket_info(clients):
     info = peer.call("info")
     assert info == {
         "id": peer.sid, "ns": "/", "auth": {"token": "secret", "extra": [1, "two"]}, "query": "42",
-        "missing_query": None, "header": "header value", "address": HOST, "connected": True,
-        "events": 2, "ud": True,
+        "missing_query": None, "header": "header value", "address": HOST, "transport": "websocket",
+        "connected": True, "events": 2, "ud": True,
     }
+    polling = clients(transports=["polling"])
+    assert polling.call("info")["transport"] == "polling"
 
 
 def test_second_thread_emits_while_the_loop_runs(clients):

@@ -298,3 +298,15 @@ def test_reserved_and_invalid_emits_raise(server, clients):
         socket.emit("x", object())
     with pytest.raises(ValueError):
         socket.emit("x", float("nan"))
+
+
+@pytest.mark.parametrize("transports, expected", [(["polling"], "polling"), (["websocket"], "websocket"),
+                                                  (None, "websocket")])
+def test_socket_transport(server, clients, transports, expected):
+    """Socket.transport: what the connection uses now; after an upgrade, "websocket"."""
+    sockets = []
+    server.on("connection", sockets.append)
+    url = started(server)
+    clients(url, transports=transports)
+    socket = wait_for(lambda: sockets, what="connection")[0]
+    wait_for(lambda: socket.transport == expected, what=f"transport {expected}")

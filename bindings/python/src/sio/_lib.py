@@ -175,6 +175,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     ),
     "sio_socket_join": (c_int, [c_void_p, c_char_p]),
     "sio_socket_leave": (c_int, [c_void_p, c_char_p]),
+    "sio_socket_transport": (c_char_p, [c_void_p]),
     "sio_socket_disconnect": (c_int, [c_void_p, c_bool]),
 }
 

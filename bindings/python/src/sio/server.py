@@ -446,6 +446,20 @@ class Socket:
             return None
 
     @property
+    def transport(self) -> str | None:
+        """``"polling"`` or ``"websocket"``: what the connection uses now (the reference's
+        ``socket.conn.transport.name``); None once the socket has left."""
+
+        def read() -> str | None:
+            name = lib.sio_socket_transport(self._handle)
+            return name.decode() if name else None
+
+        try:
+            return self.server._on_loop(read, wait=True)  # type: ignore[no-any-return]
+        except ClosedError:
+            return None
+
+    @property
     def rooms(self) -> set[str]:
         """The rooms the socket is in, its own ``id`` room included (empty once it has left)."""
 
