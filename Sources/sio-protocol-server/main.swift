@@ -75,7 +75,17 @@ deflateOptions.perMessageDeflateThreshold = 0
 let deflateEngine = EngineServer(loop: loop, options: deflateOptions)
 deflateEngine.onConnection = { socket in socket.delegate = echo }
 
+// The same echo with the reference's default heartbeat (25 s / 20 s), for the project's tests that send messages
+// near maxPayload: a Python client busy masking a megabyte cannot be held to answer pings within 200 ms.
+var relaxedOptions = engineOptions
+relaxedOptions.path = "/engine.io-relaxed/"
+relaxedOptions.pingInterval = 25_000
+relaxedOptions.pingTimeout = 20_000
+let relaxedEngine = EngineServer(loop: loop, options: relaxedOptions)
+relaxedEngine.onConnection = { socket in socket.delegate = echo }
+
 let router = HTTPRouter()
+router.add(prefix: relaxedOptions.path, relaxedEngine)
 router.add(prefix: engineOptions.path, engine)
 router.add(prefix: deflateOptions.path, deflateEngine)
 let io = SocketIOSuite.make(loop: loop)
@@ -119,6 +129,7 @@ do {
 loop.addShutdownHook {
     engine.close()
     deflateEngine.close()
+    relaxedEngine.close()
     io.close()
     http.close()
 }

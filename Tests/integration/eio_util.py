@@ -494,7 +494,7 @@ def ws_expect_closed(ws: websocket.WebSocket, timeout: float, answer_pings: bool
 class EchoClient:
     """An engineio.Client connected to the echo server; `roundtrip()` checks one message comes back unchanged."""
 
-    def __init__(self, base: str, transports=None):
+    def __init__(self, base: str, transports=None, path: str = "engine.io"):
         self.client = engineio.Client()
         self.messages: queue.Queue = queue.Queue()
         self.connected = threading.Event()
@@ -503,7 +503,7 @@ class EchoClient:
         self.client.on("connect", self.connected.set)
         self.client.on("message", self.messages.put)
         self.client.on("disconnect", self._on_disconnect)
-        self.client.connect(base, transports=transports, engineio_path="engine.io")
+        self.client.connect(base, transports=transports, engineio_path=path)
 
     def _on_disconnect(self, reason=None):
         self.disconnect_reason = reason
