@@ -47,7 +47,7 @@ extern "C" {
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
  *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event, sio_namespace_sockets_join,
  *          sio_namespace_sockets_leave, sio_namespace_disconnect_sockets, sio_namespace_fetch_sockets,
- *          sio_socket_transport.
+ *          sio_socket_transport, sio_namespace_server_side_emit, sio_namespace_on_server_side_emit.
  *   0.1.0  the first release. */
 #define SIO_VERSION_NUMBER (SIO_VERSION_MAJOR * 10000 + SIO_VERSION_MINOR * 100 + SIO_VERSION_PATCH)
 
@@ -318,6 +318,18 @@ typedef void (*sio_fetch_sockets_cb)(int status, const char *json, size_t len, v
 int sio_namespace_fetch_sockets(sio_namespace_t *ns, const char *const *rooms, size_t n_rooms,
                                 const char *const *except, size_t n_except, unsigned flags, sio_fetch_sockets_cb cb,
                                 void *user_data);
+
+/* Events between the servers of a cluster, never seen by clients (the reference's io.serverSideEmit and
+ * io.on(event) for them): with the Redis adapter only, SIO_ESTATE otherwise. Arguments are JSON without binary
+ * attachments. Acknowledgements are not offered here (yet). Since 0.2.0. */
+/* Sends `event` with `args_json` (a JSON array, NULL or "" for none) to every other server. [ANY THREAD] */
+int sio_namespace_server_side_emit(sio_namespace_t *ns, const char *event, const char *args_json, size_t args_len);
+/* Handles `event` coming from the other servers; `args` is borrowed during the callback. Several callbacks may be
+ * registered for one event; they run in order, on the loop thread. [LOOP] */
+typedef void (*sio_server_side_event_cb)(sio_namespace_t *ns, const char *event, const sio_args_t *args,
+                                         void *user_data);
+int sio_namespace_on_server_side_emit(sio_namespace_t *ns, const char *event, sio_server_side_event_cb cb,
+                                      void *user_data);
 
 /* Called exactly once with the replies of a broadcast with acknowledgements: status 0 when every reached client
  * answered, SIO_ETIMEOUT (with the replies so far) when the timeout expired first, SIO_ECLOSED (with the replies so

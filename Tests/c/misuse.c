@@ -102,6 +102,11 @@ static void never_fetch(int status, const char *json, size_t len, void *ud) {
     fail(__LINE__, "never_fetch ran", 1, 0);
 }
 
+static void never_server_side(sio_namespace_t *ns, const char *event, const sio_args_t *args, void *ud) {
+    (void)ns, (void)event, (void)args, (void)ud;
+    fail(__LINE__, "never_server_side ran", 1, 0);
+}
+
 static void never_room_event(sio_namespace_t *ns, int event, const char *room, const char *sid, void *ud) {
     (void)ns, (void)event, (void)room, (void)sid, (void)ud;
 }
@@ -631,6 +636,15 @@ static void check_bad_arguments(sio_socket_t *s) {
     EQ(sio_namespace_sockets_join(root, &nobody, 1, NULL, 0, SIO_BROADCAST_LOCAL, &nobody, 1), SIO_OK);
     EQ(sio_namespace_sockets_leave(root, &nobody, 1, NULL, 0, 0, &nobody, 1), SIO_OK);
     EQ(sio_namespace_on_room_event(root, NULL, NULL), SIO_EINVAL);
+    /* server-side events need the Redis adapter; bad names and JSON first */
+    EQ(sio_namespace_server_side_emit(root, "hello", "[1]", 3), SIO_ESTATE);
+    EQ(sio_namespace_server_side_emit(root, "", "[1]", 3), SIO_EINVAL);
+    EQ(sio_namespace_server_side_emit(root, "connect", "[1]", 3), SIO_EINVAL);
+    EQ(sio_namespace_server_side_emit(root, "hello", "[1", 2), SIO_EJSON);
+    EQ(sio_namespace_on_server_side_emit(root, "hello", never_server_side, NULL), SIO_ESTATE);
+    EQ(sio_namespace_on_server_side_emit(root, "hello", NULL, NULL), SIO_EINVAL);
+    EQ(sio_namespace_on_server_side_emit(NULL, "hello", never_server_side, NULL), SIO_EINVAL);
+    EQ(sio_namespace_server_side_emit(NULL, "hello", "[1]", 3), SIO_EINVAL);
 
     /* registration with NULLs */
     EQ(sio_socket_on(s, NULL, never_event, NULL), SIO_EINVAL);

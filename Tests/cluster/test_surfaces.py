@@ -70,13 +70,18 @@ def test_sio_chat_rooms_span_servers_over_redis(redis):
         second.stop()
 
 
-def test_python_binding_servers_share_rooms_over_redis(redis):
+def import_binding():
     lib = ROOT / "build" / "lib" / "libsio.so"
     if not lib.exists() and not os.environ.get("SIO_LIBRARY"):
         pytest.fail("build/lib/libsio.so missing: run scripts/build-libsio.sh", pytrace=False)
     os.environ.setdefault("SIO_LIBRARY", str(lib))
     sys.path.insert(0, str(ROOT / "bindings" / "python" / "src"))
     import sio  # noqa: E402  (the binding under test, over the C ABI)
+    return sio
+
+
+def test_python_binding_servers_share_rooms_over_redis(redis):
+    sio = import_binding()
 
     servers = []
     for _ in range(2):
@@ -107,3 +112,52 @@ def test_python_binding_servers_share_rooms_over_redis(redis):
             client.disconnect()
         for server in servers:
             server.close()
+
+
+def test_python_binding_operations_and_server_side_events_span_servers(redis):
+    """Over the C ABI: fetch_sockets, sockets_join, disconnect_sockets and server_side_emit reach the other server,
+    as the reference's fetchSockets, socketsJoin, disconnectSockets and serverSideEmit do over the Redis adapter."""
+    sio = import_binding()
+    servers = [sio.Server(redis_url=f"redis://{HOST}:{redis.port}", redis_key="operations") for _ in range(2)]
+    heard: list = []
+    servers[1].on_server_side_event("hello", lambda *args: heard.append(args))
+    ports = [server.start(HOST, 0) for server in servers]
+    (alice, _), (bob, bob_got) = (recording_client(f"http://{HOST}:{port}", "news") for port in ports)
+    try:
+        ids = {alice.get_sid("/"), bob.get_sid("/")}
+
+        def both_seen() -> bool:
+            return {s["id"] for s in servers[0].fetch_sockets().result(timeout=10)} == ids
+
+        wait_until(both_seen, timeout=10, interval=0.3, message="server 0 fetching the sockets of both servers")
+        remote = next(s for s in servers[0].fetch_sockets().result(timeout=10) if s["id"] == bob.get_sid("/"))
+        assert remote["rooms"] == [bob.get_sid("/")] and remote["handshake"]["address"] == HOST
+
+        servers[0].in_(bob.get_sid("/")).sockets_join("club")  # applied by server 1, where bob is
+        wait_until(lambda: [s["id"] for s in servers[0].in_("club").fetch_sockets().result(timeout=10)]
+                   == [bob.get_sid("/")], timeout=10, interval=0.2, message="bob in club")
+        servers[0].to("club").emit("news", "for the club")
+        wait_until(lambda: ("for the club",) in bob_got, timeout=10, message="club news on server 1")
+
+        servers[0].server_side_emit("hello", {"from": 0}, [1, 2])
+        wait_until(lambda: heard == [({"from": 0}, [1, 2])], timeout=10, message="server 1 hearing server 0")
+        with pytest.raises(sio.InvalidArgumentError):
+            servers[0].server_side_emit("hello", b"bytes")
+
+        servers[0].in_("club").disconnect_sockets()
+        wait_until(lambda: not bob.connected, timeout=10, message="bob disconnected by server 0")
+        assert alice.connected
+    finally:
+        alice.disconnect()
+        bob.disconnect()
+        for server in servers:
+            server.close()
+
+
+def test_python_binding_server_side_emit_needs_redis():
+    sio = import_binding()
+    with sio.Server() as server:
+        with pytest.raises(sio.StateError):
+            server.server_side_emit("hello")
+        with pytest.raises(sio.StateError):
+            server.on_server_side_event("hello", lambda *args: None)

@@ -188,6 +188,11 @@ def _on_fetch_sockets(status: int, text: int | None, length: int, user_data: int
     future.set_result(json.loads(ctypes.string_at(text, length).decode("utf-8")))
 
 
+def _on_server_side_event(_ns: int | None, event: bytes | None, args: int | None, user_data: int | None) -> None:
+    namespace: Namespace = _objects[user_data or 0]
+    namespace._server_side_event(_text(event), _decode_args(args))
+
+
 _ROOM_EVENT_NAMES = {0: "create-room", 1: "delete-room", 2: "join-room", 3: "leave-room"}
 
 
@@ -209,6 +214,7 @@ _HTTP_CALLBACK = _lib.HTTP_CB(_guard("http", _on_http))
 _CONNECTION_ERROR_CALLBACK = _lib.CONNECTION_ERROR_CB(_guard("connection error", _on_connection_error))
 _ROOM_EVENT_CALLBACK = _lib.ROOM_EVENT_CB(_guard("room event", _on_room_event))
 _FETCH_SOCKETS_CALLBACK = _lib.FETCH_SOCKETS_CB(_guard("fetch sockets", _on_fetch_sockets))
+_SERVER_SIDE_EVENT_CALLBACK = _lib.SERVER_SIDE_EVENT_CB(_guard("server-side event", _on_server_side_event))
 
 lib.sio_set_log_callback(_LOG_CALLBACK, None)
 
@@ -819,6 +825,7 @@ class Namespace:
         self._middlewares: list[tuple[Callable[..., Any], bool]] = []
         self._middleware_registered = False
         self._room_event_handlers: list[Callable[[str, str, str | None], Any]] = []
+        self._server_side_handlers: dict[str, list[Callable[..., Any]]] = {}
         self._sockets: dict[str, Socket] = {}
 
     def __repr__(self) -> str:
@@ -881,6 +888,41 @@ class Namespace:
 
         self.server._on_loop(add, wait=True)
         return handler
+
+    # -- between the servers of a cluster (Redis adapter) ---------------------------------------------------------
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Sends `event` to every other server of the cluster (the reference's ``serverSideEmit``), not to clients.
+        JSON arguments only (no bytes). Needs the Redis adapter (``redis_url``): :class:`StateError` otherwise."""
+        name = _event_name(event)
+        payload, attachments = _codec.encode(args)
+        if attachments:
+            raise InvalidArgumentError(_lib.EINVAL, "server_side_emit carries JSON only, not bytes")
+        with self.server._api():
+            code = lib.sio_namespace_server_side_emit(self._handle, name, payload, len(payload))
+        _check(code, f"server_side_emit {event!r}")
+
+    def on_server_side_event(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """``handler(*args)`` for `event` sent by another server with :meth:`server_side_emit` (usable as a
+        decorator). Runs on the loop thread. Needs the Redis adapter."""
+
+        def register(function: F) -> F:
+            def add() -> None:
+                if event not in self._server_side_handlers:
+                    _check(lib.sio_namespace_on_server_side_emit(self._handle, _event_name(event),
+                                                                _SERVER_SIDE_EVENT_CALLBACK, self._key),
+                           "sio_namespace_on_server_side_emit")
+                    self._server_side_handlers[event] = []
+                self._server_side_handlers[event].append(function)
+
+            self.server._on_loop(add, wait=True)
+            return function
+
+        return register if handler is None else register(handler)
+
+    def _server_side_event(self, event: str, args: list[Any]) -> None:
+        for handler in list(self._server_side_handlers.get(event, ())):
+            self.server._invoke(f"server-side handler for {event!r} of {self.name}", handler, *args)
 
     def _room_event(self, kind: int, room: str, sid: str | None) -> None:
         name = _ROOM_EVENT_NAMES.get(kind)
@@ -1424,6 +1466,15 @@ class Server:
 
     def disconnect_sockets(self, close: bool = False, namespace: str | None = None) -> None:
         self.of(namespace or "/").disconnect_sockets(close)
+
+    def server_side_emit(self, event: str, *args: Any, namespace: str | None = None) -> None:
+        """See :meth:`Namespace.server_side_emit` (default namespace "/")."""
+        self.of(namespace or "/").server_side_emit(event, *args)
+
+    def on_server_side_event(self, event: str, handler: Callable[..., Any] | None = None, *,
+                             namespace: str | None = None) -> Any:
+        """See :meth:`Namespace.on_server_side_event` (default namespace "/")."""
+        return self.of(namespace or "/").on_server_side_event(event, handler)
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
