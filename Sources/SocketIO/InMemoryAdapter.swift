@@ -27,13 +27,16 @@ public final class InMemoryAdapter: SocketIOAdapter {
 
     public func addAll(_ socketID: String, rooms newRooms: [String]) {
         let reporting = namespace.reportsRoomEvents
+        var events: [RoomEvent] = []
         for room in newRooms where room != socketID {
             let created = reporting && rooms[room] == nil
             let joined = rooms[room, default: []].insert(socketID).inserted
             socketRooms[socketID, default: []].insert(room)
-            if created { namespace.report(.created(room: room)) }
-            if joined, reporting { namespace.report(.joined(room: room, socketID: socketID)) }
+            if created { events.append(.created(room: room)) }
+            if joined, reporting { events.append(.joined(room: room, socketID: socketID)) }
         }
+        // Reported once every room is recorded: a handler that disconnects the socket then leaves nothing behind.
+        for event in events { namespace.report(event) }
     }
 
     public func delete(_ socketID: String, room: String) {

@@ -280,3 +280,28 @@ def test_operations_on_the_sockets_of_a_selection(server, clients):
     assert b.client.call("join", "still", timeout=5) is None
     with pytest.raises(ValueError):  # NUL cannot cross into C
         server.in_("red").sockets_join(["ok", "bad\0name"])
+
+
+def test_room_event_handler_may_disconnect_the_socket(server, clients):
+    """A handler that disconnects a socket on join-room leaves no room behind: every room created is deleted, and
+    joins after the disconnection (the rest of the same call) are ignored."""
+    events: list[tuple[str, str, str | None]] = []
+
+    def handler(event: str, room: str, sid: str | None) -> None:
+        events.append((event, room, sid))
+        if event == "join-room" and room == "trap" and sid:
+            server.get_socket(sid).disconnect()
+
+    server.on_room_event(handler)
+    server.on("join", lambda socket, rooms: socket.join(rooms))
+    url = started(server)
+    victim = clients(url)
+    sid = victim.client.get_sid("/")
+    victim.client.emit("join", ["trap", "after"])
+    wait_for(lambda: ("delete-room", "trap", None) in events, what="trap emptied")
+    time.sleep(0.2)
+    created = {room for event, room, _ in events if event == "create-room"}
+    deleted = {room for event, room, _ in events if event == "delete-room"}
+    assert created == deleted == {sid, "trap"}, events
+    assert server.in_("after").fetch_sockets().result(timeout=5) == []
+    assert server.in_("trap").fetch_sockets().result(timeout=5) == []
