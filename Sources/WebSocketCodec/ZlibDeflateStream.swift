@@ -29,7 +29,6 @@ final class ZlibDeflateStream {
     /// Compresses `input` and flushes to a byte boundary, appending to `output`. The result ends with the
     /// 0x00 0x00 0xFF 0xFF of the empty stored block the flush writes. Returns false if zlib failed.
     func deflate(_ input: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) -> Bool {
-        let zlibChunk = 1 << 30
         var consumedTotal = 0
         var produced = output.count
         defer { output.removeSubrange(produced...) }
@@ -40,26 +39,12 @@ final class ZlibDeflateStream {
             if produced == output.count {
                 output.append(contentsOf: repeatElement(0, count: max(produced / 2, 1024)))
             }
-            let inputChunk = min(input.count - consumedTotal, zlibChunk)
-            let outputChunk = min(output.count - produced, zlibChunk)
-            let status = output.withUnsafeMutableBytes { out -> Int32 in
-                stream.pointee.next_in = input.baseAddress.map {
-                    UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) + consumedTotal
-                }
-                stream.pointee.avail_in = uInt(inputChunk)
-                stream.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self) + produced
-                stream.pointee.avail_out = uInt(outputChunk)
-                return CZlib.deflate(stream, Z_SYNC_FLUSH)
-            }
-            let consumed = inputChunk - Int(stream.pointee.avail_in)
-            let made = outputChunk - Int(stream.pointee.avail_out)
-            consumedTotal += consumed
-            produced += made
-            stream.pointee.next_in = nil
-            stream.pointee.next_out = nil
-            guard status == Z_OK || status == Z_BUF_ERROR else { return false }
+            let step = zlibStep(stream, input, consumed: consumedTotal, &output, produced: produced, CZlib.deflate)
+            consumedTotal += step.consumed
+            produced += step.made
+            guard step.status == Z_OK || step.status == Z_BUF_ERROR else { return false }
             // Done once all input is in and the flush fitted (zlib left output space unused).
-            if consumedTotal == input.count && made < outputChunk { return true }
+            if consumedTotal == input.count && step.made < step.room { return true }
         }
     }
 

@@ -47,8 +47,6 @@ final class ZlibInflateStream {
     /// follows what the data really inflates to, capped, whatever ratio a hostile peer chose.
     func inflate(_ input: UnsafeRawBufferPointer, appendingTo output: inout [UInt8], limit: Int) -> Outcome {
         let capacityLimit = limit == Int.max ? Int.max : limit + 1
-        // zlib counts in 32-bit integers: hand it at most this much at a time.
-        let zlibChunk = 1 << 30
         var consumedTotal = 0
         var produced = output.count
         defer { output.removeSubrange(produced...) }
@@ -58,37 +56,23 @@ final class ZlibInflateStream {
                 let grown = min(capacityLimit, max(produced * 2, 16 * 1024), produced + zlibChunk)
                 output.append(contentsOf: repeatElement(0, count: grown - produced))
             }
-            let inputChunk = min(input.count - consumedTotal, zlibChunk)
-            let outputChunk = min(output.count - produced, zlibChunk)
-            let status = output.withUnsafeMutableBytes { out -> Int32 in
-                stream.pointee.next_in = input.baseAddress.map {
-                    UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) + consumedTotal
-                }
-                stream.pointee.avail_in = uInt(inputChunk)
-                stream.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self) + produced
-                stream.pointee.avail_out = uInt(outputChunk)
-                return CZlib.inflate(stream, Z_SYNC_FLUSH)
-            }
-            let consumed = inputChunk - Int(stream.pointee.avail_in)
-            let made = outputChunk - Int(stream.pointee.avail_out)
-            consumedTotal += consumed
-            produced += made
-            stream.pointee.next_in = nil
-            stream.pointee.next_out = nil
+            let step = zlibStep(stream, input, consumed: consumedTotal, &output, produced: produced, CZlib.inflate)
+            consumedTotal += step.consumed
+            produced += step.made
             if produced > limit { return .tooBig }
-            switch status {
+            switch step.status {
             case Z_STREAM_END:
                 return .ended
             case Z_OK, Z_BUF_ERROR:
                 // Space left over after using all input means zlib has nothing more to give for it.
-                if consumedTotal == input.count && made < outputChunk { return .consumed }
-                if consumed == 0 && made == 0 {
+                if consumedTotal == input.count && step.made < step.room { return .consumed }
+                if step.consumed == 0 && step.made == 0 {
                     return .corrupt("deflate data makes no progress")
                 }
             case Z_DATA_ERROR, Z_NEED_DICT:
                 return .corrupt(Self.message(stream, fallback: "invalid deflate data"))
             default:
-                return .failed(Self.message(stream, fallback: "zlib inflate failed with \(status)"))
+                return .failed(Self.message(stream, fallback: "zlib inflate failed with \(step.status)"))
             }
         }
     }
