@@ -153,32 +153,3 @@ func checkNumbers(_ value: JSONValue) {
     }
 }
 
-/// The number of placeholders, or nil when one is malformed: an object whose `_placeholder` is `true` must have
-/// exactly the keys `_placeholder` and `num`, with `num` an integer in 0..<attachmentCount.
-func placeholderModel(_ value: JSONValue, attachmentCount: Int) -> Int? {
-    switch value {
-    case .array(let elements):
-        var total = 0
-        for element in elements {
-            guard let count = placeholderModel(element, attachmentCount: attachmentCount) else { return nil }
-            total += count
-        }
-        return total
-    case .object(let members):
-        if value["_placeholder"] == .bool(true) {
-            guard members.count == 2, let num = value["num"]?.doubleValue, num.isFinite,
-                  num.rounded(.towardZero) == num, num >= 0, num < Double(attachmentCount)
-            else { return nil }
-            return 1
-        }
-        var total = 0
-        for member in members {
-            guard let count = placeholderModel(member.1, attachmentCount: attachmentCount) else { return nil }
-            total += count
-        }
-        return total
-    default:
-        return 0
-    }
-}
-

@@ -186,33 +186,6 @@ func depth(_ value: JSONValue) -> Int {
     }
 }
 
-func placeholderModel(_ value: JSONValue, attachmentCount: Int) -> Int? {
-    switch value {
-    case .array(let elements):
-        var total = 0
-        for element in elements {
-            guard let count = placeholderModel(element, attachmentCount: attachmentCount) else { return nil }
-            total += count
-        }
-        return total
-    case .object(let members):
-        if value["_placeholder"] == .bool(true) {
-            guard members.count == 2, let num = value["num"]?.doubleValue, num.isFinite,
-                  num.rounded(.towardZero) == num, num >= 0, num < Double(attachmentCount)
-            else { return nil }
-            return 1
-        }
-        var total = 0
-        for member in members {
-            guard let count = placeholderModel(member.1, attachmentCount: attachmentCount) else { return nil }
-            total += count
-        }
-        return total
-    default:
-        return 0
-    }
-}
-
 /// The decoder's contract, written from socket.io-parser's behaviour and the rules in SocketIOPacketDecoder's and
 /// SocketIOPacketHeader's documentation, with JSON judged by ReferenceJSON and JSONValue trees.
 struct ReferenceDecoder {
