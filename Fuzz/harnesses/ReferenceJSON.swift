@@ -1,4 +1,4 @@
-// An independent JSON validator for the json and socketio_packet harnesses.
+// Reference models for the json and socketio_packet harnesses: an independent JSON validator and the placeholder rule.
 
 /// A plain recursive-descent JSON validator written from RFC 8259, independent of the project's scanner.
 /// UTF-8 validity comes from the standard library; the grammar treats bytes >= 0x80 inside strings as characters.
