@@ -47,7 +47,8 @@ extern "C" {
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
  *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event, sio_namespace_sockets_join,
  *          sio_namespace_sockets_leave, sio_namespace_disconnect_sockets, sio_namespace_fetch_sockets,
- *          sio_socket_transport, sio_namespace_server_side_emit, sio_namespace_on_server_side_emit.
+ *          sio_socket_transport, sio_namespace_server_side_emit, sio_namespace_server_side_emit_with_ack,
+ *          sio_namespace_on_server_side_emit, sio_server_ack_send.
  *   0.1.0  the first release. */
 #define SIO_VERSION_NUMBER (SIO_VERSION_MAJOR * 10000 + SIO_VERSION_MINOR * 100 + SIO_VERSION_PATCH)
 
@@ -319,17 +320,35 @@ int sio_namespace_fetch_sockets(sio_namespace_t *ns, const char *const *rooms, s
                                 const char *const *except, size_t n_except, unsigned flags, sio_fetch_sockets_cb cb,
                                 void *user_data);
 
-/* Events between the servers of a cluster, never seen by clients (the reference's io.serverSideEmit and
- * io.on(event) for them): with the Redis adapter only, SIO_ESTATE otherwise. Arguments are JSON without binary
- * attachments. Acknowledgements are not offered here (yet). Since 0.2.0. */
+/* Events between the servers of a cluster, never seen by clients (the reference's io.serverSideEmit,
+ * serverSideEmitWithAck and io.on(event) for them): with the Redis adapter only, SIO_ESTATE otherwise. Arguments
+ * are JSON without binary attachments. Since 0.2.0. */
 /* Sends `event` with `args_json` (a JSON array, NULL or "" for none) to every other server. [ANY THREAD] */
 int sio_namespace_server_side_emit(sio_namespace_t *ns, const char *event, const char *args_json, size_t args_len);
-/* Handles `event` coming from the other servers; `args` is borrowed during the callback. Several callbacks may be
- * registered for one event; they run in order, on the loop thread. [LOOP] */
+/* Called exactly once, on the loop thread, unless sio_namespace_server_side_emit_with_ack returned an error:
+ * `status` 0 when every other server answered, SIO_ETIMEOUT when `timeout_ms` passed first, SIO_ECLOSED when Redis
+ * could not be reached; `replies_json` (NUL-terminated, `len` bytes, borrowed) is the JSON array of the answers
+ * received, one value per server (null for an answer without a value). */
+typedef void (*sio_server_side_ack_cb)(int status, const char *replies_json, size_t len, void *user_data);
+/* Like sio_namespace_server_side_emit, asking every other server for an answer (`timeout_ms` > 0). [LOOP] */
+int sio_namespace_server_side_emit_with_ack(sio_namespace_t *ns, const char *event, const char *args_json,
+                                            size_t args_len, uint32_t timeout_ms, sio_server_side_ack_cb cb,
+                                            void *user_data);
+/* The answer another server waits for. Send it with sio_server_ack_send, at most once, during the callback or
+ * later on the loop thread; an unanswered one is released once the asking server stopped waiting (the Redis
+ * requests timeout, 5 s by default). */
+typedef struct sio_server_ack_s sio_server_ack_t;
+/* Handles `event` coming from the other servers; `args` is borrowed during the callback; `ack` is NULL unless the
+ * sender waits for an answer. Several callbacks may be registered for one event; they run in order, on the loop
+ * thread, and the first to send answers. [LOOP] */
 typedef void (*sio_server_side_event_cb)(sio_namespace_t *ns, const char *event, const sio_args_t *args,
-                                         void *user_data);
+                                         sio_server_ack_t *ack, void *user_data);
 int sio_namespace_on_server_side_emit(sio_namespace_t *ns, const char *event, sio_server_side_event_cb cb,
                                       void *user_data);
+/* Answers with one JSON value (`value_json`, `len` bytes; NULL or 0 for an answer without a value). Consumes
+ * `ack`, even when it returns SIO_EJSON for invalid JSON (then nothing is sent). SIO_EINVAL for an ack already sent
+ * or released. [LOOP] */
+int sio_server_ack_send(sio_server_ack_t *ack, const char *value_json, size_t len);
 
 /* Called exactly once with the replies of a broadcast with acknowledgements: status 0 when every reached client
  * answered, SIO_ETIMEOUT (with the replies so far) when the timeout expired first, SIO_ECLOSED (with the replies so

@@ -102,9 +102,15 @@ static void never_fetch(int status, const char *json, size_t len, void *ud) {
     fail(__LINE__, "never_fetch ran", 1, 0);
 }
 
-static void never_server_side(sio_namespace_t *ns, const char *event, const sio_args_t *args, void *ud) {
-    (void)ns, (void)event, (void)args, (void)ud;
+static void never_server_side(sio_namespace_t *ns, const char *event, const sio_args_t *args, sio_server_ack_t *ack,
+                              void *ud) {
+    (void)ns, (void)event, (void)args, (void)ack, (void)ud;
     fail(__LINE__, "never_server_side ran", 1, 0);
+}
+
+static void never_server_side_ack(int status, const char *replies, size_t len, void *ud) {
+    (void)status, (void)replies, (void)len, (void)ud;
+    fail(__LINE__, "never_server_side_ack ran", 1, 0);
 }
 
 static void never_room_event(sio_namespace_t *ns, int event, const char *room, const char *sid, void *ud) {
@@ -645,6 +651,12 @@ static void check_bad_arguments(sio_socket_t *s) {
     EQ(sio_namespace_on_server_side_emit(root, "hello", NULL, NULL), SIO_EINVAL);
     EQ(sio_namespace_on_server_side_emit(NULL, "hello", never_server_side, NULL), SIO_EINVAL);
     EQ(sio_namespace_server_side_emit(NULL, "hello", "[1]", 3), SIO_EINVAL);
+    EQ(sio_namespace_server_side_emit_with_ack(root, "hello", "[1]", 3, 100, never_server_side_ack, NULL), SIO_ESTATE);
+    EQ(sio_namespace_server_side_emit_with_ack(root, "hello", "[1]", 3, 0, never_server_side_ack, NULL), SIO_EINVAL);
+    EQ(sio_namespace_server_side_emit_with_ack(root, "hello", "[1]", 3, 100, NULL, NULL), SIO_EINVAL);
+    EQ(sio_namespace_server_side_emit_with_ack(root, "hello", "[1", 2, 100, never_server_side_ack, NULL), SIO_EJSON);
+    EQ(sio_server_ack_send(NULL, "1", 1), SIO_EINVAL);
+    EQ(sio_server_ack_send((sio_server_ack_t *)(uintptr_t)0x7fff0000deae0ULL, "1", 1), SIO_EINVAL); /* forged */
 
     /* registration with NULLs */
     EQ(sio_socket_on(s, NULL, never_event, NULL), SIO_EINVAL);

@@ -121,6 +121,7 @@ def test_python_binding_operations_and_server_side_events_span_servers(redis):
     servers = [sio.Server(redis_url=f"redis://{HOST}:{redis.port}", redis_key="operations") for _ in range(2)]
     heard: list = []
     servers[1].on_server_side_event("hello", lambda *args: heard.append(args))
+    servers[1].on_server_side_event("who", lambda question: {"node": 1, "question": question})
     ports = [server.start(HOST, 0) for server in servers]
     (alice, _), (bob, bob_got) = (recording_client(f"http://{HOST}:{port}", "news") for port in ports)
     try:
@@ -143,6 +144,11 @@ def test_python_binding_operations_and_server_side_events_span_servers(redis):
         wait_until(lambda: heard == [({"from": 0}, [1, 2])], timeout=10, message="server 1 hearing server 0")
         with pytest.raises(sio.InvalidArgumentError):
             servers[0].server_side_emit("hello", b"bytes")
+        answers = servers[0].server_side_emit_with_ack("who", "are you?", timeout=5).result(timeout=10)
+        assert answers == [{"node": 1, "question": "are you?"}]
+        with pytest.raises(sio.AckTimeoutError) as late:  # server 1 has no handler for it: no answer
+            servers[0].server_side_emit_with_ack("nobody-answers", timeout=0.3).result(timeout=10)
+        assert late.value.replies == []
 
         servers[0].in_("club").disconnect_sockets()
         wait_until(lambda: not bob.connected, timeout=10, message="bob disconnected by server 0")

@@ -87,7 +87,8 @@ HTTP_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_char_p, c_void_p)
 CONNECTION_ERROR_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
 ROOM_EVENT_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
 FETCH_SOCKETS_CB = CFUNCTYPE(None, c_int, c_void_p, c_size_t, c_void_p)
-SERVER_SIDE_EVENT_CB = CFUNCTYPE(None, c_void_p, c_char_p, c_void_p, c_void_p)
+SERVER_SIDE_EVENT_CB = CFUNCTYPE(None, c_void_p, c_char_p, c_void_p, c_void_p, c_void_p)
+SERVER_SIDE_ACK_CB = CFUNCTYPE(None, c_int, c_void_p, c_size_t, c_void_p)
 CONNECTION_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 MIDDLEWARE_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p)
 BROADCAST_ACK_CB = CFUNCTYPE(None, c_int, POINTER(c_void_p), c_size_t, c_void_p)
@@ -147,6 +148,10 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_namespace_disconnect_sockets": (c_int, [c_void_p, _strings, c_size_t, _strings, c_size_t, c_uint, c_bool]),
     "sio_namespace_server_side_emit": (c_int, [c_void_p, c_char_p, c_char_p, c_size_t]),
     "sio_namespace_on_server_side_emit": (c_int, [c_void_p, c_char_p, SERVER_SIDE_EVENT_CB, c_void_p]),
+    "sio_namespace_server_side_emit_with_ack": (
+        c_int, [c_void_p, c_char_p, c_char_p, c_size_t, c_uint32, SERVER_SIDE_ACK_CB, c_void_p]
+    ),
+    "sio_server_ack_send": (c_int, [c_void_p, c_char_p, c_size_t]),
     "sio_namespace_fetch_sockets": (
         c_int, [c_void_p, _strings, c_size_t, _strings, c_size_t, c_uint, FETCH_SOCKETS_CB, c_void_p]
     ),

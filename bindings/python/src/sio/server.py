@@ -52,6 +52,7 @@ _objects: dict[int, Any] = {}  # servers and namespaces, for the life of the pro
 _tasks: dict[int, tuple["Server", Callable[[], Any]]] = {}  # posted with sio_server_post, until run or dropped
 _waiters: dict[int, "_AckWaiter"] = {}  # acks we wait for, until C calls back
 _fetches: dict[int, "concurrent.futures.Future[list[dict[str, Any]]]"] = {}  # fetch_sockets waiting for C
+_server_side_waiters: dict[int, "concurrent.futures.Future[list[Any]]"] = {}  # server_side_emit_with_ack
 _live_servers: set["Server"] = set()
 
 
@@ -188,9 +189,23 @@ def _on_fetch_sockets(status: int, text: int | None, length: int, user_data: int
     future.set_result(json.loads(ctypes.string_at(text, length).decode("utf-8")))
 
 
-def _on_server_side_event(_ns: int | None, event: bytes | None, args: int | None, user_data: int | None) -> None:
+def _on_server_side_event(_ns: int | None, event: bytes | None, args: int | None, ack: int | None,
+                          user_data: int | None) -> None:
     namespace: Namespace = _objects[user_data or 0]
-    namespace._server_side_event(_text(event), _decode_args(args))
+    namespace._server_side_event(_text(event), _decode_args(args), ack)
+
+
+def _on_server_side_ack(status: int, text: int | None, length: int, user_data: int | None) -> None:
+    future = _server_side_waiters.pop(user_data or 0, None)
+    if future is None:
+        return
+    replies = json.loads(ctypes.string_at(text, length).decode("utf-8")) if text else []
+    if status == 0:
+        future.set_result(replies)
+    elif status == _lib.ETIMEOUT:
+        future.set_exception(AckTimeoutError(status, replies=replies))
+    else:
+        future.set_exception(SIOError.from_code(status, "server_side_emit"))
 
 
 _ROOM_EVENT_NAMES = {0: "create-room", 1: "delete-room", 2: "join-room", 3: "leave-room"}
@@ -215,6 +230,7 @@ _CONNECTION_ERROR_CALLBACK = _lib.CONNECTION_ERROR_CB(_guard("connection error",
 _ROOM_EVENT_CALLBACK = _lib.ROOM_EVENT_CB(_guard("room event", _on_room_event))
 _FETCH_SOCKETS_CALLBACK = _lib.FETCH_SOCKETS_CB(_guard("fetch sockets", _on_fetch_sockets))
 _SERVER_SIDE_EVENT_CALLBACK = _lib.SERVER_SIDE_EVENT_CB(_guard("server-side event", _on_server_side_event))
+_SERVER_SIDE_ACK_CALLBACK = _lib.SERVER_SIDE_ACK_CB(_guard("server-side ack", _on_server_side_ack))
 
 lib.sio_set_log_callback(_LOG_CALLBACK, None)
 
@@ -902,9 +918,34 @@ class Namespace:
             code = lib.sio_namespace_server_side_emit(self._handle, name, payload, len(payload))
         _check(code, f"server_side_emit {event!r}")
 
+    def server_side_emit_with_ack(self, event: str, *args: Any,
+                                  timeout: float = 5.0) -> concurrent.futures.Future[list[Any]]:
+        """Like :meth:`server_side_emit`, asking every other server for an answer (the reference's
+        ``serverSideEmitWithAck``): the future gets the list of answers, or fails with :class:`AckTimeoutError`
+        (``replies``: those received in time)."""
+        name = _event_name(event)
+        payload, attachments = _codec.encode(args)
+        if attachments:
+            raise InvalidArgumentError(_lib.EINVAL, "server_side_emit carries JSON only, not bytes")
+        milliseconds = _milliseconds(timeout, "timeout")
+        future: concurrent.futures.Future[list[Any]] = concurrent.futures.Future()
+
+        def emit() -> None:
+            key = next(_keys)
+            _server_side_waiters[key] = future
+            code = lib.sio_namespace_server_side_emit_with_ack(self._handle, name, payload, len(payload), milliseconds,
+                                                               _SERVER_SIDE_ACK_CALLBACK, key)
+            if code != 0:
+                _server_side_waiters.pop(key, None)
+                future.set_exception(SIOError.from_code(code, f"server_side_emit {event!r}"))
+
+        self.server._on_loop(emit, wait=False, future=future)
+        return future
+
     def on_server_side_event(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """``handler(*args)`` for `event` sent by another server with :meth:`server_side_emit` (usable as a
-        decorator). Runs on the loop thread. Needs the Redis adapter."""
+        decorator); when the sender waits for an answer, the handler's return value is it (one JSON value; None
+        answers without a value). Runs on the loop thread. Needs the Redis adapter."""
 
         def register(function: F) -> F:
             def add() -> None:
@@ -920,9 +961,17 @@ class Namespace:
 
         return register if handler is None else register(handler)
 
-    def _server_side_event(self, event: str, args: list[Any]) -> None:
+    def _server_side_event(self, event: str, args: list[Any], ack: int | None) -> None:
         for handler in list(self._server_side_handlers.get(event, ())):
-            self.server._invoke(f"server-side handler for {event!r} of {self.name}", handler, *args)
+            ok, value = self.server._invoke(f"server-side handler for {event!r} of {self.name}", handler, *args)
+            if ack and ok:
+                try:
+                    text = b"" if value is None else json.dumps(value, separators=(",", ":")).encode()
+                except (TypeError, ValueError):
+                    log.exception("sio: the answer of the server-side handler for %r is not JSON", event)
+                    continue
+                _check(lib.sio_server_ack_send(ack, text or None, len(text)), "sio_server_ack_send")
+                ack = None  # the first handler answers
 
     def _room_event(self, kind: int, room: str, sid: str | None) -> None:
         name = _ROOM_EVENT_NAMES.get(kind)
@@ -1470,6 +1519,11 @@ class Server:
     def server_side_emit(self, event: str, *args: Any, namespace: str | None = None) -> None:
         """See :meth:`Namespace.server_side_emit` (default namespace "/")."""
         self.of(namespace or "/").server_side_emit(event, *args)
+
+    def server_side_emit_with_ack(self, event: str, *args: Any, timeout: float = 5.0,
+                                  namespace: str | None = None) -> concurrent.futures.Future[list[Any]]:
+        """See :meth:`Namespace.server_side_emit_with_ack` (default namespace "/")."""
+        return self.of(namespace or "/").server_side_emit_with_ack(event, *args, timeout=timeout)
 
     def on_server_side_event(self, event: str, handler: Callable[..., Any] | None = None, *,
                              namespace: str | None = None) -> Any:
