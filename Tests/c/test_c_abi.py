@@ -822,6 +822,15 @@ def test_chat_example(chat_server, installed):
         bob.emit("chat message", "hi ✓")
         assert alice.expect("chat message") == ("hi ✓",)
         made.close()
+        # A client still using a session the server forgot: logged on stderr by the example.
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{url}/socket.io/?EIO=4&transport=polling&sid=forgotten", timeout=5)
+        expected = 'chat_server: refused /socket.io/?EIO=4&transport=polling&sid=forgotten: 1 Session ID unknown ' \
+                   '{"sid":"forgotten"}'
+        deadline = time.monotonic() + 5
+        while expected not in chat.errors and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert expected in chat.errors, chat.output()
         chat.proc.send_signal(signal.SIGINT)
         assert chat.wait_exit(10) == 0, chat.output()
     finally:

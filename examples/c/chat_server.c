@@ -162,6 +162,15 @@ static char *read_file(const char *path, size_t *len) {
     return data ? data : malloc(1);
 }
 
+/* Why a client could not connect (a stale session id after a restart, an old Engine.IO v3 client, ...): one line on
+ * stderr, as the reference's `io.engine.on("connection_error")` would log it. */
+static void on_connection_error(sio_server_t *server, sio_http_request_t *request, int code, const char *message,
+                                const char *context_json, void *user_data) {
+    (void)server, (void)user_data;
+    const char *url = sio_http_request_url(request);
+    fprintf(stderr, "chat_server: refused %s: %d %s %s\n", url ? url : "?", code, message, context_json);
+}
+
 static void usage(const char *argv0) {
     fprintf(stderr, "usage: %s [--port PORT] [--host HOST] [--client-js PATH]\n", argv0);
 }
@@ -209,6 +218,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     sio_server_on_http_request(server, on_http, NULL);
+    sio_server_on_connection_error(server, on_connection_error, NULL);
     chat = sio_server_of(server, "/");
     sio_namespace_on_connection(chat, on_connection, NULL);
 
