@@ -70,12 +70,16 @@ public final class EngineServer: HTTPServerHandler {
         http?.close()
     }
 
+    /// The shutdown hook reaches this server through a link, not a weak reference (see ShutdownLink).
+    private let shutdownLink = ShutdownLink()
+
     func registerShutdown() {
         guard shutdownHook == nil else { return }
-        shutdownHook = loop.addShutdownHook { [weak self] in
-            self?.shutdownHook = nil
-            self?.close()
+        shutdownLink.action = { [unowned self] in
+            shutdownHook = nil
+            close()
         }
+        shutdownHook = loop.addShutdownHook(shutdownLink)
     }
 
     func forget(_ socket: EngineSocket) {

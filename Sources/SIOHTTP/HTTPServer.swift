@@ -30,7 +30,10 @@ public final class HTTPServer {
     public let keepAliveTimeout: UInt64
     /// A request must be complete this long after its first byte (slow clients cannot hold a connection forever).
     public let requestTimeout: UInt64
-    public weak var handler: (any HTTPServerHandler)?
+    /// Not retained (its owner is often the handler). `unowned`, not `weak`: a weakly referenced object keeps a side
+    /// table for life and every retain of it takes the slow path, and the handler is typically the engine every
+    /// message goes through. The handler must outlive this server, or be replaced first.
+    public unowned(safe) var handler: (any HTTPServerHandler)?
 
     private var listeners: [TCPListener] = []
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]

@@ -34,18 +34,23 @@ public final class SocketIOServer {
         self.options = options
         engine = EngineServer(loop: loop, options: options.engine)
         engine.onConnection = { [unowned self] connection in _ = Client(server: self, engine: connection) }
+        shutdownLink.action = { [unowned self] in close() }
     }
+
+    /// Reaches this server from the loop's shutdown hooks without a weak reference (see ShutdownLink): every client
+    /// retains the server while it works.
+    private let shutdownLink = ShutdownLink()
 
     /// Listens on its own port. Requests outside the Socket.IO path go to `onOtherRequest` (404 by default).
     public func listen(host: String = "0.0.0.0", port: Int) throws {
         try engine.listen(host: host, port: port)
-        loop.addShutdownHook { [weak self] in self?.close() }
+        loop.addShutdownHook(shutdownLink)
     }
 
     /// Serves the Socket.IO path on a router shared with other handlers.
     public func attach(to router: HTTPRouter) {
         router.add(prefix: options.engine.path, engine)
-        loop.addShutdownHook { [weak self] in self?.close() }
+        loop.addShutdownHook(shutdownLink)
     }
 
     public var port: Int { engine.port }
