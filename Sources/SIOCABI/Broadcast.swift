@@ -64,12 +64,7 @@ public func sio_namespace_broadcast_with_ack(_ ns: OpaquePointer?, _ toRooms: Un
         let pointers: [OpaquePointer?] = boxes.map { $0.pointer }  // kept alive by `boxes` below
         withExtendedLifetime(boxes) {
             pointers.withUnsafeBufferPointer { buffer in
-                let status: SIOError = switch error {
-                case nil: .ok
-                case .timeout?: .timeout
-                default: .closed
-                }
-                callback(status.rawValue, buffer.baseAddress, buffer.count, context)
+                callback(SIOError(error).rawValue, buffer.baseAddress, buffer.count, context)
             }
         }
     }

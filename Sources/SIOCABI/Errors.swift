@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SIOLoop
+import SocketIO
 
 /// The error table of `sio.h` (SIO_ERRNO_MAP). Codes are ABI: never renumber.
 enum SIOError: Int32, CaseIterable {
@@ -37,6 +38,28 @@ enum SIOError: Int32, CaseIterable {
         case .internalError: return "internal error"
         }
     }
+
+    /// The status C gets for how a wait for acknowledgements ended: all answered, timed out, or cut short.
+    init(_ outcome: SocketIOError?) {
+        switch outcome {
+        case nil: self = .ok
+        case .timeout?: self = .timeout
+        default: self = .closed
+        }
+    }
+}
+
+/// A static string as C reads it (static strings are NUL-terminated UTF-8 that lives forever).
+func cText(_ text: StaticString) -> UnsafePointer<CChar> {
+    UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+/// Calls `body` with `json` as a NUL-terminated C string and its length (without the NUL), borrowed for the call.
+func withCJSON(_ json: JSONValue, _ body: (UnsafePointer<CChar>?, Int) -> Void) {
+    var text = json.serialize()
+    let length = text.count
+    text.append(0)
+    text.withUnsafeBufferPointer { bytes in bytes.withMemoryRebound(to: CChar.self) { body($0.baseAddress, length) } }
 }
 
 let versionString: StaticString = "0.2.0"
@@ -44,7 +67,7 @@ let versionNumber: Int32 = 200
 
 @_cdecl("sio_version")
 public func sio_version() -> UnsafePointer<CChar> {
-    UnsafeRawPointer(versionString.utf8Start).assumingMemoryBound(to: CChar.self)
+    cText(versionString)
 }
 
 @_cdecl("sio_version_number")
@@ -52,14 +75,12 @@ public func sio_version_number() -> Int32 { versionNumber }
 
 @_cdecl("sio_strerror")
 public func sio_strerror(_ code: Int32) -> UnsafePointer<CChar> {
-    let text: StaticString = SIOError(rawValue: code)?.message ?? "unknown error"
-    return UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+    cText(SIOError(rawValue: code)?.message ?? "unknown error")
 }
 
 @_cdecl("sio_err_name")
 public func sio_err_name(_ code: Int32) -> UnsafePointer<CChar> {
-    let text: StaticString = SIOError(rawValue: code)?.name ?? "SIO_EUNKNOWN"
-    return UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+    cText(SIOError(rawValue: code)?.name ?? "SIO_EUNKNOWN")
 }
 
 @_cdecl("sio_free")

@@ -14,8 +14,6 @@ final class NamespaceBox: UnretainedHandle {
         self.namespace = namespace
         name = CString(namespace.name)
     }
-
-
 }
 
 /// `sio_next_t`: a middleware's continuation, kept in the handle table until `sio_next` consumes it.

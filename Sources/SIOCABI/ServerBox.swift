@@ -45,8 +45,6 @@ final class ServerBox: UnretainedHandle {
         gate.server = self
     }
 
-
-
     // MARK: Threads and state
 
     var currentState: State { stateLock.withLock { state } }
@@ -226,8 +224,6 @@ final class HTTPRequestBox: UnretainedHandle {
         self.request = request
         self.exchange = exchange
     }
-
-
 
     func keep(_ text: String?) -> UnsafePointer<CChar>? {
         guard let text else { return nil }

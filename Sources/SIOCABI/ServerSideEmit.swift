@@ -33,17 +33,7 @@ public func sio_namespace_server_side_emit_with_ack(_ ns: OpaquePointer?, _ even
     guard let adapter = redisAdapter(box) else { return SIOError.state.rawValue }
     nonisolated(unsafe) let context = userData
     adapter.serverSideEmit(name, payload, timeout: UInt64(timeout)) { error, replies in
-        let status: SIOError = switch error {
-        case nil: .ok
-        case .timeout?: .timeout
-        default: .closed
-        }
-        var text = JSONValue.array(replies).serialize()
-        let count = text.count
-        text.append(0)
-        text.withUnsafeBufferPointer { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { callback(status.rawValue, $0.baseAddress, count, context) }
-        }
+        withCJSON(.array(replies)) { callback(SIOError(error).rawValue, $0, $1, context) }
     }
     return 0
 }

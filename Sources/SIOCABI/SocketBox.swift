@@ -97,12 +97,10 @@ final class ArgsBox: UnretainedHandle {
     let arguments: SocketIOArguments
     init(_ arguments: SocketIOArguments) { self.arguments = arguments }
 
-
     static func with<T>(_ arguments: SocketIOArguments, _ body: (OpaquePointer) -> T) -> T {
         let box = ArgsBox(arguments)
         return withExtendedLifetime(box) { body(box.pointer) }
     }
-
 }
 
 /// Reads `args_json`/`binaries` from C into validated arguments; nil when they are not valid.
@@ -238,8 +236,7 @@ public func sio_socket_address(_ pointer: OpaquePointer?) -> UnsafePointer<CChar
 @_cdecl("sio_socket_transport")
 public func sio_socket_transport(_ pointer: OpaquePointer?) -> UnsafePointer<CChar>? {
     guard let (_, socket) = loopSocket(pointer) else { return nil }
-    let name: StaticString = socket.transport == .websocket ? "websocket" : "polling"
-    return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+    return cText(socket.transport == .websocket ? "websocket" : "polling")
 }
 
 @_cdecl("sio_socket_rooms")
@@ -373,7 +370,7 @@ public func sio_socket_emit_with_ack(_ pointer: OpaquePointer?, _ event: UnsafeP
         case .success(let reply):
             ArgsBox.with(reply) { callback(handle, 0, $0, context) }
         case .failure(let error):
-            callback(handle, error == .timeout ? SIOError.timeout.rawValue : SIOError.closed.rawValue, nil, context)
+            callback(handle, SIOError(error).rawValue, nil, context)
         }
     }
     return 0

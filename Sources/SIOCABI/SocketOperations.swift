@@ -63,12 +63,7 @@ public func sio_namespace_fetch_sockets(_ ns: OpaquePointer?, _ toRooms: UnsafeP
     nonisolated(unsafe) let context = userData
     return apply(selection(ns, toRooms, toCount, exceptRooms, exceptCount, flags), flags) { target in
         target.fetchSockets { sockets in
-            var json = JSONValue.array(sockets.map(\.json)).serialize()
-            let length = json.count
-            json.append(0)
-            json.withUnsafeBufferPointer { bytes in
-                bytes.withMemoryRebound(to: CChar.self) { callback(0, $0.baseAddress, length, context) }
-            }
+            withCJSON(.array(sockets.map(\.json))) { callback(0, $0, $1, context) }
         }
     }
 }
