@@ -136,8 +136,9 @@ extension MsgPackValue {
         let exact = Double(seconds) * 1000 + Double(nanoseconds) / 1_000_000
         guard exact.magnitude <= 8.64e15 else { return .null }
         let millis = Int64(exact.rounded(.towardZero))
+        let millisOfSecond = (millis % 1000 + 1000) % 1000  // 0-999 before the epoch too
         // Within ±8.64e15 ms the year is within ±275,760: no overflow below, and gmtime_r cannot fail.
-        var time = time_t((millis - ((millis % 1000) + 1000) % 1000) / 1000)
+        var time = time_t((millis - millisOfSecond) / 1000)
         var parts = tm()
         guard gmtime_r(&time, &parts) != nil else { return .null }
         func pad(_ value: Int, _ width: Int) -> String {
@@ -148,7 +149,7 @@ extension MsgPackValue {
         let yearText = (0...9999).contains(year) ? pad(year, 4) : (year < 0 ? "-" : "+") + pad(year, 6)
         return .string("\(yearText)-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
             + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2))."
-            + "\(pad(Int((millis % 1000 + 1000) % 1000), 3))Z")
+            + "\(pad(Int(millisOfSecond), 3))Z")
     }
 }
 

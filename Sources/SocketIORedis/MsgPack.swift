@@ -95,6 +95,12 @@ extension MsgPackValue {
         }
     }
 
+    /// The number rounded to a whole count that is not negative (a timeout or a time in milliseconds, as Node
+    /// writes them), or nil for a negative number, one beyond UInt64, or not a number.
+    var wholeNonNegative: UInt64? {
+        doubleValue.flatMap { $0 >= 0 ? UInt64(exactly: $0.rounded()) : nil }
+    }
+
     /// The number if it is an integer that fits an Int.
     public var intValue: Int? {
         switch self {

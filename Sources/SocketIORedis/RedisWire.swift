@@ -155,7 +155,7 @@ public enum RedisWire {
             volatile = value?["volatile"]?.boolValue
             compress = value?["compress"]?.boolValue
             local = value?["local"]?.boolValue
-            timeout = value?["timeout"]?.doubleValue.flatMap { $0 >= 0 ? UInt64(exactly: $0.rounded()) : nil }
+            timeout = value?["timeout"]?.wholeNonNegative
         }
 
         /// As the Socket.IO layer's flags (never `local`: a message from Redis is delivered here only).

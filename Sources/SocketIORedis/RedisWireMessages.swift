@@ -96,7 +96,7 @@ extension RedisWire {
             url = handshake?["url"]?.stringValue ?? ""
             auth = handshake?["auth"].map { $0.jsonValue().serialize() } ?? Array("{}".utf8)
             address = handshake?["address"]?.stringValue ?? ""
-            issued = handshake?["issued"]?.doubleValue.flatMap { $0 >= 0 ? UInt64(exactly: $0.rounded()) : nil } ?? 0
+            issued = handshake?["issued"]?.wholeNonNegative ?? 0
             secure = handshake?["secure"]?.boolValue ?? false
             rooms = Set(value["rooms"]?.stringArray ?? [id])
             data = value["data"]?.jsonValue() ?? .null
