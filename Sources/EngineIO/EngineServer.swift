@@ -202,7 +202,9 @@ public final class EngineServer: HTTPServerHandler {
         guard let name, let transport = EngineTransportName(rawValue: name), options.transports.contains(transport) else {
             return EngineRequestRefusal(code: .unknownTransport, context: [("transport", name ?? "")])
         }
-        if let origin = request.header("origin"), origin.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
+        // The HTTP layer refuses such values already; kept as the reference's check, in case a request comes by
+        // another way.
+        if let origin = request.header("origin"), !HTTPHeaders.isFieldValue(origin.utf8) {
             return EngineRequestRefusal(code: .badRequest, context: [("name", "INVALID_ORIGIN"), ("origin", origin)])
         }
         if let sid = request.queryValue("sid") {
@@ -222,8 +224,9 @@ public final class EngineServer: HTTPServerHandler {
         if let allow = options.allowRequest, let refusal = allow(request) {
             return EngineRequestRefusal(code: .forbidden, message: refusal.message, context: [("message", refusal.message)])
         }
-        guard let version = request.queryValue("EIO"), version == "4" else {
-            return EngineRequestRefusal(code: .unsupportedProtocolVersion, context: [("protocol", request.queryValue("EIO") ?? "")])
+        let version = request.queryValue("EIO")
+        guard version == "4" else {
+            return EngineRequestRefusal(code: .unsupportedProtocolVersion, context: [("protocol", version ?? "")])
         }
         return nil
     }

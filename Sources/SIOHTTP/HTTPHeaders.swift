@@ -10,6 +10,11 @@ public struct HTTPHeaders: Sequence, Sendable, ExpressibleByArrayLiteral {
 
     public init() {}
 
+    /// RFC 7230 3.2 field-value: visible bytes, space, tab and obs-text; no other control byte.
+    public static func isFieldValue(_ bytes: some Sequence<UInt8>) -> Bool {
+        !bytes.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }
+    }
+
     public init(_ pairs: [(name: String, value: String)]) {
         for pair in pairs { append(name: pair.name, value: pair.value) }
     }

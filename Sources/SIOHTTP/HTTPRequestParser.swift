@@ -184,17 +184,12 @@ private struct ParserState {
         }
     }
 
-    /// RFC 7230 3.2 field-value: visible bytes, space, tab and obs-text; no other control byte.
-    static func isFieldValue(_ bytes: [UInt8]) -> Bool {
-        !bytes.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }
-    }
-
     mutating func commitHeader() {
         guard ParserState.isToken(field) else {
             failure = .malformed("invalid header name")
             return
         }
-        guard ParserState.isFieldValue(value) else {
+        guard HTTPHeaders.isFieldValue(value) else {
             failure = .malformed("invalid header value")
             return
         }
