@@ -267,6 +267,15 @@ def _event_name(event: str) -> bytes:
     return _lib.c_str(event)
 
 
+def _server_side_payload(event: str, args: tuple[Any, ...]) -> tuple[bytes, bytes]:
+    """The C event name and JSON arguments of a server-side event, which carries JSON only (no bytes)."""
+    name = _event_name(event)
+    payload, attachments = _codec.encode(args)
+    if attachments:
+        raise InvalidArgumentError(_lib.EINVAL, "server_side_emit carries JSON only, not bytes")
+    return name, payload
+
+
 def _check(code: int, what: str | None = None) -> int:
     if code < 0:
         raise SIOError.from_code(code, what)
@@ -690,6 +699,12 @@ class BroadcastOperator:
         """How long :meth:`emit_with_ack` waits for every acknowledgement (default 5 s)."""
         return self._copy(ack_timeout=seconds)
 
+    def _rooms(self) -> tuple[Any, int, Any, int]:
+        """The target and excepted rooms as C arrays and counts (the arrays keep their strings alive)."""
+        to = [_lib.c_str(room) for room in self.rooms]
+        excepts = [_lib.c_str(room) for room in self.excepts]
+        return _lib.string_array(to), len(to), _lib.string_array(excepts), len(excepts)
+
     def emit(self, event: str, *args: Any, callback: Callable[[list[list[Any]]], Any] | None = None) -> None:
         """Sends `event` to every targeted socket (encoded once for all). With `callback`, asks each for an
         acknowledgement and calls ``callback(replies)`` (a list of argument lists) on the loop thread once all
@@ -699,13 +714,10 @@ class BroadcastOperator:
             return
         name = _event_name(event)
         payload, attachments = _codec.encode(args)
-        to = [_lib.c_str(room) for room in self.rooms]
-        excepts = [_lib.c_str(room) for room in self.excepts]
         array, count, keep = _lib.buffers(attachments)
         server = self.namespace.server
         with server._api():
-            code = lib.sio_namespace_broadcast(self.namespace._handle, _lib.string_array(to), len(to),
-                                               _lib.string_array(excepts), len(excepts), self.flags, name, payload,
+            code = lib.sio_namespace_broadcast(self.namespace._handle, *self._rooms(), self.flags, name, payload,
                                                len(payload), array, count)
         del keep
         _check(code, f"broadcast {event!r}")
@@ -722,8 +734,7 @@ class BroadcastOperator:
         received in time."""
         name = _event_name(event)
         payload, attachments = _codec.encode(args)
-        to = [_lib.c_str(room) for room in self.rooms]
-        excepts = [_lib.c_str(room) for room in self.excepts]
+        rooms = self._rooms()
         milliseconds = _milliseconds(5.0 if self.ack_timeout is None else self.ack_timeout, "timeout")
         server = self.namespace.server
         waiter = _AckWaiter(server, callback, spread=False, what=f"broadcast {event!r}")
@@ -733,8 +744,8 @@ class BroadcastOperator:
             _waiters[key] = waiter
             array, count, keep = _lib.buffers(attachments)
             code = lib.sio_namespace_broadcast_with_ack(
-                self.namespace._handle, _lib.string_array(to), len(to), _lib.string_array(excepts), len(excepts),
-                self.flags, name, payload, len(payload), array, count, milliseconds, _BROADCAST_ACK_CALLBACK, key)
+                self.namespace._handle, *rooms, self.flags, name, payload, len(payload), array, count, milliseconds,
+                _BROADCAST_ACK_CALLBACK, key)
             del keep
             if code != 0:
                 _waiters.pop(key, None)
@@ -749,26 +760,23 @@ class BroadcastOperator:
     # -- operations on the sockets reached (the reference's socketsJoin, socketsLeave, disconnectSockets,
     #    fetchSockets): across every node with the Redis adapter, this one only with `local`; any thread
 
-    def _selection(self) -> tuple[Any, int, Any, int, int]:
-        to = [_lib.c_str(room) for room in self.rooms]
-        excepts = [_lib.c_str(room) for room in self.excepts]
-        return _lib.string_array(to), len(to), _lib.string_array(excepts), len(excepts), self.flags & _lib.BROADCAST_LOCAL
+    def _selection(self) -> tuple[Any, ...]:
+        """The rooms, and the one flag operations take (``local``)."""
+        return (*self._rooms(), self.flags & _lib.BROADCAST_LOCAL)
+
+    def _change_rooms(self, function: Callable[..., int], room: Rooms, what: str) -> None:
+        names = [_lib.c_str(name) for name in _room_names(room)]
+        with self.namespace.server._api():
+            code = function(self.namespace._handle, *self._selection(), _lib.string_array(names), len(names))
+        _check(code, what)
 
     def sockets_join(self, room: Rooms) -> None:
         """The sockets reached join `room` (a name or several)."""
-        names = [_lib.c_str(name) for name in _room_names(room)]
-        with self.namespace.server._api():
-            code = lib.sio_namespace_sockets_join(self.namespace._handle, *self._selection(),
-                                                  _lib.string_array(names), len(names))
-        _check(code, "sockets_join")
+        self._change_rooms(lib.sio_namespace_sockets_join, room, "sockets_join")
 
     def sockets_leave(self, room: Rooms) -> None:
         """The sockets reached leave `room` (a name or several)."""
-        names = [_lib.c_str(name) for name in _room_names(room)]
-        with self.namespace.server._api():
-            code = lib.sio_namespace_sockets_leave(self.namespace._handle, *self._selection(),
-                                                   _lib.string_array(names), len(names))
-        _check(code, "sockets_leave")
+        self._change_rooms(lib.sio_namespace_sockets_leave, room, "sockets_leave")
 
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnects the sockets reached from the namespace; with `close`, their whole connections."""
@@ -910,10 +918,7 @@ class Namespace:
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Sends `event` to every other server of the cluster (the reference's ``serverSideEmit``), not to clients.
         JSON arguments only (no bytes). Needs the Redis adapter (``redis_url``): :class:`StateError` otherwise."""
-        name = _event_name(event)
-        payload, attachments = _codec.encode(args)
-        if attachments:
-            raise InvalidArgumentError(_lib.EINVAL, "server_side_emit carries JSON only, not bytes")
+        name, payload = _server_side_payload(event, args)
         with self.server._api():
             code = lib.sio_namespace_server_side_emit(self._handle, name, payload, len(payload))
         _check(code, f"server_side_emit {event!r}")
@@ -923,10 +928,7 @@ class Namespace:
         """Like :meth:`server_side_emit`, asking every other server for an answer (the reference's
         ``serverSideEmitWithAck``): the future gets the list of answers, or fails with :class:`AckTimeoutError`
         (``replies``: those received in time)."""
-        name = _event_name(event)
-        payload, attachments = _codec.encode(args)
-        if attachments:
-            raise InvalidArgumentError(_lib.EINVAL, "server_side_emit carries JSON only, not bytes")
+        name, payload = _server_side_payload(event, args)
         milliseconds = _milliseconds(timeout, "timeout")
         future: concurrent.futures.Future[list[Any]] = concurrent.futures.Future()
 
