@@ -95,16 +95,13 @@ io.attach(to: router)
 // 100), and `GET /connection-errors` lists them as JSON lines, oldest first (`?clear=1` empties the list after).
 var connectionErrors: [String] = []
 func record(_ error: EngineConnectionError) {
-    var line: [UInt8] = Array("{\"code\":\(error.code.rawValue),\"message\":".utf8)
-    JSONScanner.appendQuoted(error.message, to: &line)
-    line += Array(",\"context\":\(error.contextJSON),\"method\":".utf8)
-    JSONScanner.appendQuoted(error.request.method, to: &line)
-    line += Array(",\"url\":".utf8)
-    JSONScanner.appendQuoted(error.request.target, to: &line)
-    line += Array(",\"address\":".utf8)
-    JSONScanner.appendQuoted(error.remoteAddress, to: &line)
-    line.append(UInt8(ascii: "}"))
-    connectionErrors.append(String(decoding: line, as: UTF8.self))
+    let line = JSONValue.object([
+        ("code", .number(Double(error.code.rawValue))), ("message", .string(error.message)),
+        ("context", .object(error.context.map { ($0.name, .string($0.value)) })),
+        ("method", .string(error.request.method)), ("url", .string(error.request.target)),
+        ("address", .string(error.remoteAddress)),
+    ])
+    connectionErrors.append(String(decoding: line.serialize(), as: UTF8.self))
     if connectionErrors.count > 100 { connectionErrors.removeFirst() }
 }
 engine.onConnectionError = record
