@@ -32,24 +32,45 @@ public final class EngineMessage {
     }
 
     /// The WebSocket frame: a text frame `<type digit><data>`, or a binary frame with the raw bytes.
-    public private(set) lazy var webSocketFrame: [UInt8] = {
-        if isBinary { return WebSocketFrameEncoder.frame(opcode: .binary, payload: data) }
-        var frame: [UInt8] = []
-        let length = data.count + 1
-        frame.reserveCapacity(WebSocketFrameEncoder.headerSize(payloadLength: length) + length)
-        WebSocketFrameEncoder.appendHeader(opcode: .text, payloadLength: length, to: &frame)
-        frame.append(type.wireByte)
-        frame.append(contentsOf: data)
+    public var webSocketFrame: [UInt8] {
+        if let builtFrame { return builtFrame }
+        let frame: [UInt8]
+        if isBinary {
+            frame = WebSocketFrameEncoder.frame(opcode: .binary, payload: data)
+        } else {
+            var text: [UInt8] = []
+            let length = data.count + 1
+            text.reserveCapacity(WebSocketFrameEncoder.headerSize(payloadLength: length) + length)
+            WebSocketFrameEncoder.appendHeader(opcode: .text, payloadLength: length, to: &text)
+            text.append(type.wireByte)
+            text.append(contentsOf: data)
+            frame = text
+        }
+        builtFrame = frame
         return frame
-    }()
+    }
+    private var builtFrame: [UInt8]?
 
     /// The polling segment: `<type digit><data>` or `b<base64>`.
-    public private(set) lazy var pollingSegment: [UInt8] = {
+    public var pollingSegment: [UInt8] {
+        if let builtSegment { return builtSegment }
         var segment: [UInt8] = []
         segment.reserveCapacity(isBinary ? Base64.encodedCount(data.count) + 1 : data.count + 1)
         EngineIOCodec.appendPollingSegment(EnginePacket(type: type, data: data, isBinary: isBinary), to: &segment)
+        builtSegment = segment
         return segment
-    }()
+    }
+    private var builtSegment: [UInt8]?
+
+    /// The same message for one other loop: the bytes (and the WebSocket frame, built here once) are shared, the
+    /// lazily built encodings are the copy's own, so the two loops never write to one object. Call on the loop
+    /// that owns this message; hand each other loop its own copy.
+    public func copyForAnotherLoop() -> EngineMessage {
+        let copy = EngineMessage(type: type, data: data, isBinary: isBinary, isVolatile: isVolatile, compress: compress)
+        copy.builtFrame = webSocketFrame
+        copy.builtSegment = builtSegment
+        return copy
+    }
 
     /// The frame compressed with permessage-deflate, built once per message for every recipient with the same
     /// stateless terms (no server context takeover, same window): the compressed bytes do not depend on who sends.

@@ -12,10 +12,34 @@ public final class EngineServer: HTTPServerHandler {
     public let options: EngineOptions
     /// Called for each new session, after its open packet was queued.
     public var onConnection: ((EngineSocket) -> Void)?
-    /// Requests outside `options.path` when this server listens itself (default: 404).
-    public var onOtherRequest: ((HTTPExchange) -> Void)?
+    /// Requests outside `options.path` when this server listens itself (default: 404). With several loops it
+    /// runs on the loop that received the request.
+    public var onOtherRequest: ((HTTPExchange) -> Void)? {
+        didSet { for sibling in siblings { sibling.loop.perform { sibling.onOtherRequest = self.onOtherRequest } } }
+    }
     /// Every request refused with an Engine.IO error code (the reference's `connection_error` event).
-    public var onConnectionError: ((EngineConnectionError) -> Void)?
+    public var onConnectionError: ((EngineConnectionError) -> Void)? {
+        didSet { for sibling in siblings { sibling.loop.perform { sibling.onConnectionError = self.onConnectionError } } }
+    }
+
+    /// Where this server sits in a multi-loop group: its loop's index, the number of loops, and how to move a
+    /// connection to another loop's HTTP server. Nil for a server alone on its loop.
+    public struct Shard {
+        public let index: Int
+        public let count: Int
+        public let transfer: (HTTPTransfer, Int) -> Void
+        public init(index: Int, count: Int, transfer: @escaping (HTTPTransfer, Int) -> Void) {
+            self.index = index
+            self.count = count
+            self.transfer = transfer
+        }
+    }
+
+    /// Set by a multi-loop server before any request arrives. Session ids then start with a character naming the
+    /// loop that owns them, and a request for another loop's session is moved there.
+    public var shard: Shard?
+    /// The engines of the other loops, on the first loop's engine only: handlers set here reach them too.
+    public var siblings: [EngineServer] = []
 
     private var sessions: [String: EngineSocket] = [:]
     private var http: HTTPServer?
@@ -38,6 +62,12 @@ public final class EngineServer: HTTPServerHandler {
         let server = HTTPServer(loop: loop, limits: httpLimits)
         server.handler = self
         try server.listen(host: host, port: port)
+        serve(on: server)
+    }
+
+    /// Answers every request of `server` (an HTTP server on this loop that listens, or will, for this engine).
+    public func serve(on server: HTTPServer) {
+        server.handler = self
         http = server
         registerShutdown()
     }
@@ -100,6 +130,9 @@ public final class EngineServer: HTTPServerHandler {
             exchange.respond(preflightResponse(for: request))
             return
         }
+        if let shard, let owner = owner(of: request, shard), exchange.transfer({ shard.transfer($0, owner) }) {
+            return
+        }
         if let refusal = verify(request, upgrade: false) {
             refuse(exchange, refusal)
             return
@@ -134,6 +167,10 @@ public final class EngineServer: HTTPServerHandler {
             connection.close()
             return
         }
+        if let shard, let owner = owner(of: request, shard) {
+            upgrade.transfer { shard.transfer($0, owner) }
+            return
+        }
         if let refusal = verify(request, upgrade: true) {
             connection.write(WebSocketHandshake.refusal(status: refusal.code.status,
                                                         message: refusal.message ?? refusal.code.message))
@@ -148,7 +185,7 @@ public final class EngineServer: HTTPServerHandler {
         }
         let sid = request.queryValue("sid")
         var extra: [(name: String, value: String)] = []
-        let newID = sid == nil ? SecureRandom.identifier() : nil
+        let newID = sid == nil ? newSessionID() : nil
         if let newID, let cookie = options.cookie { extra.append(("Set-Cookie", cookieValue(cookie, newID))) }
         var deflate: PerMessageDeflate?
         if let terms = options.perMessageDeflate, let offer = request.header("sec-websocket-extensions"),
@@ -181,8 +218,8 @@ public final class EngineServer: HTTPServerHandler {
 
     private func openSession(id: String? = nil, request: HTTPRequest, remoteAddress: String,
                              transport: EngineTransport) -> EngineSocket {
-        var sid = id ?? SecureRandom.identifier()
-        while sessions[sid] != nil { sid = SecureRandom.identifier() }
+        var sid = id ?? newSessionID()
+        while sessions[sid] != nil { sid = newSessionID() }
         let socket = EngineSocket(id: sid, request: request, remoteAddress: remoteAddress, server: self,
                                   transport: transport)
         sessions[sid] = socket
@@ -191,6 +228,39 @@ public final class EngineServer: HTTPServerHandler {
         socket.open(upgrades: upgrades)
         log.debug("handshake \(sid) over \(transport.name.rawValue) from \(remoteAddress)")
         return socket
+    }
+
+    // MARK: Loops
+
+    private static let loopMarks = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    /// Most loops a server can have: one session-id character names the loop.
+    public static let maxLoops = loopMarks.count
+
+    /// A new session id; with several loops its first character names this loop (114 random bits remain).
+    private func newSessionID() -> String {
+        var id = SecureRandom.identifier()
+        if let shard {
+            var bytes = Array(id.utf8)
+            bytes[0] = EngineServer.loopMarks[shard.index]
+            id = String(decoding: bytes, as: UTF8.self)
+        }
+        return id
+    }
+
+    /// The loop owning the session a request names, when that is another loop of the group.
+    private func owner(of request: HTTPRequest, _ shard: Shard) -> Int? {
+        guard let first = request.queryValue("sid")?.utf8.first,
+              let index = EngineServer.loopMarks.firstIndex(of: first), index < shard.count, index != shard.index
+        else { return nil }
+        return index
+    }
+
+    /// The loop index a session id names (0 for a server alone on its loop).
+    public static func loopIndex(ofSessionID id: String, loops: Int) -> Int {
+        guard loops > 1, let first = id.utf8.first, let index = loopMarks.firstIndex(of: first), index < loops else {
+            return 0
+        }
+        return index
     }
 
     // MARK: Verification, as the reference's `verify` and `handshake`

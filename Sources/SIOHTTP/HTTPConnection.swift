@@ -24,6 +24,15 @@ public final class HTTPExchange {
         connection.finish(self, response, close: closeConnection)
     }
 
+    /// The connection, if this exchange may take it to another loop; the exchange is answered (by the new
+    /// loop) from here on.
+    func takeConnectionForTransfer() -> HTTPConnection? {
+        guard let connection, connection.canHandOff(self) else { return nil }
+        self.connection = nil
+        onAbort = nil
+        return connection
+    }
+
     func abort() {
         connection = nil
         let abort = onAbort
@@ -64,6 +73,29 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
         tcp.handler = self
         tcp.startReading()
         armIdleTimer()
+    }
+
+    /// Starts on a connection another loop handed over with `request` already read: answers it first.
+    func start(with request: HTTPRequest) {
+        tcp.handler = self
+        waiting.append(request)
+        dispatchNext()
+    }
+
+    /// True when `exchange` is all this connection holds: nothing pipelined after it, no partial request.
+    func canHandOff(_ exchange: HTTPExchange) -> Bool {
+        exchange === current && waiting.isEmpty && parser?.isInsideRequest != true && tcp.isOpen
+    }
+
+    /// Gives the connection to another loop once its output drained (see `HTTPExchange.transfer`).
+    func handOff(_ request: HTTPRequest, _ deliver: @escaping (HTTPTransfer) -> Void) -> Bool {
+        current = nil
+        detach()
+        tcp.detachDescriptor { descriptor in
+            guard let descriptor else { return }
+            deliver(HTTPTransfer(descriptor: descriptor, kind: .request(request)))
+        }
+        return true
     }
 
     // MARK: Reading

@@ -35,6 +35,10 @@ public final class HTTPServer {
     /// message goes through. The handler must outlive this server, or be replaced first.
     public unowned(safe) var handler: (any HTTPServerHandler)?
 
+    /// Set on a server of a multi-loop group that spreads the connections it accepts: returns true when it took
+    /// the connection (to hand it to another loop), false to serve it here.
+    public var distributeAccepted: ((TCPConnection) -> Bool)?
+
     private var listeners: [TCPListener] = []
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     private(set) var isClosing = false
@@ -63,14 +67,20 @@ public final class HTTPServer {
     /// The port of the first listener (0 when not listening).
     public var port: Int { listeners.first?.port ?? 0 }
 
-    private func accept(_ tcp: TCPConnection) {
+    func accept(_ tcp: TCPConnection, distribute: Bool = true) {
+        if distribute, let distributeAccepted, !isClosing, distributeAccepted(tcp) { return }
+        register(tcp)?.start()
+    }
+
+    /// A new HTTP connection on `tcp`, or nil (and `tcp` closed) when the server is closing.
+    func register(_ tcp: TCPConnection) -> HTTPConnection? {
         guard !isClosing else {
             tcp.close(afterFlush: false)
-            return
+            return nil
         }
         let connection = HTTPConnection(tcp: tcp, server: self)
         connections[ObjectIdentifier(connection)] = connection
-        connection.start()
+        return connection
     }
 
     func forget(_ connection: HTTPConnection) {

@@ -84,6 +84,10 @@ public final class EventLoop: @unchecked Sendable {
 
     private var threadID: pthread_t?
     private var ownThread: pthread_t?
+    /// Set (under `submitLock`) once a thread runs or is about to run the loop.
+    private var started = false
+    /// Loops that start, stop and end with this one: the other loops of a multi-loop server.
+    private var companions: [EventLoop] = []
     private let log = Logger("loop")
 
     public init() throws {
@@ -139,13 +143,50 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs the loop on the calling thread until `stop()` has finished closing everything.
     public func run() {
         threadID = pthread_self()
+        submitLock.withLock { started = true }
+        pthread_setspecific(currentLoopKey, Unmanaged.passUnretained(self).toOpaque())
+        defer { pthread_setspecific(currentLoopKey, nil) }
+        for companion in companions where !companion.hasStarted {
+            do {
+                try companion.startThread()
+            } catch {
+                log.error("could not start a companion loop's thread: \(error)")
+            }
+        }
         uv_run(uvLoop, UV_RUN_DEFAULT)
         // Close whatever is left (the loop's own handles) so the loop can be closed cleanly.
         uv_walk(uvLoop, { handle, _ in
             if uv_is_closing(handle) == 0 { uv_close(handle, nil) }
         }, nil)
         uv_run(uvLoop, UV_RUN_DEFAULT)
+        // The companions stopped with this loop (beginShutdown): wait until each has closed everything.
+        for companion in companions { companion.join() }
         threadID = nil
+    }
+
+    /// The loop whose thread is calling, if any.
+    public static var current: EventLoop? {
+        pthread_getspecific(currentLoopKey).map { Unmanaged<EventLoop>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// True once a thread runs (or was started to run) this loop: from then on only `execute` reaches it from
+    /// other threads. Thread-safe.
+    public var hasStarted: Bool { submitLock.withLock { started } }
+
+    /// Makes `loop` start on its own thread when this loop runs, stop when this one stops, and `run()` return only
+    /// after it ended. Call before `run()`, on the setting-up thread.
+    public func addCompanion(_ loop: EventLoop) {
+        companions.append(loop)
+    }
+
+    /// Runs `work` now when called on this loop's thread or before the loop started; otherwise queues it like
+    /// `execute`. For configuration that must reach a loop that may already be running.
+    public func perform(_ work: @escaping () -> Void) {
+        if isInLoopThread || !hasStarted {
+            work()
+        } else {
+            execute(work)
+        }
     }
 
     /// Starts a thread that runs the loop, then `afterRun` on that thread. `join()` waits for it after `stop()`.
@@ -159,6 +200,7 @@ public final class EventLoop: @unchecked Sendable {
             }
         }
         let box = Unmanaged.passRetained(Start(self, afterRun)).toOpaque()
+        submitLock.withLock { started = true }
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in
             let start = Unmanaged<Start>.fromOpaque(arg!).takeRetainedValue()
@@ -168,6 +210,7 @@ public final class EventLoop: @unchecked Sendable {
         }, box)
         guard rc == 0 else {
             Unmanaged<Start>.fromOpaque(box).release()
+            submitLock.withLock { started = false }
             throw LoopError("pthread_create", code: -rc)
         }
         ownThread = tid
@@ -220,6 +263,7 @@ public final class EventLoop: @unchecked Sendable {
         let hooks = shutdownHooks
         shutdownHooks.removeAll()
         for entry in hooks { entry.hook() }
+        for companion in companions { companion.stop(graceMilliseconds: grace) }
         submitLock.withLock { stopRequested = true }
         drainSubmitted()
         flushConnections()
@@ -334,6 +378,13 @@ public final class EventLoop: @unchecked Sendable {
         flushQueue.removeAll(keepingCapacity: true)
     }
 }
+
+/// Which loop's thread this is (`EventLoop.current`).
+private let currentLoopKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
 
 @inline(__always) func handlePointer<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<uv_handle_t> {
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: uv_handle_t.self)

@@ -35,6 +35,8 @@ public final class TCPConnection {
     private enum State { case open, closing, closed }
     private var state = State.open
     private var reading = false
+    /// Set while the connection drains its output before moving to another loop (`detachDescriptor`).
+    private var detaching: ((Int32?) -> Void)?
 
     init(loop: EventLoop, handle: UnsafeMutablePointer<uv_tcp_t>) {
         self.loop = loop
@@ -47,6 +49,43 @@ public final class TCPConnection {
 
     deinit {
         handle.deallocate()
+    }
+
+    /// A connection on `loop` for a socket another loop handed over (`detachDescriptor`). Loop thread only. On
+    /// failure the descriptor is closed and nil returned.
+    public static func adopt(descriptor: Int32, loop: EventLoop) -> TCPConnection? {
+        let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        uv_tcp_init(loop.uvLoop, handle)
+        guard uv_tcp_open(handle, uv_os_sock_t(descriptor)) == 0 else {
+            Glibc.close(descriptor)
+            uv_close(handlePointer(handle)) { $0!.deallocate() }
+            return nil
+        }
+        return TCPConnection(loop: loop, handle: handle)
+    }
+
+    /// Gives the socket away so another loop can adopt it: reading stops, output already queued is written, then
+    /// `done` gets a duplicate of the descriptor (owned by the caller) and this connection closes without telling
+    /// its handler. `done` gets nil if the connection closed first. Loop thread only.
+    public func detachDescriptor(_ done: @escaping (Int32?) -> Void) {
+        guard state == .open, detaching == nil else {
+            done(nil)
+            return
+        }
+        stopReading()
+        handler = nil
+        detaching = done
+        flush()
+        finishDetachingIfDrained()
+    }
+
+    private func finishDetachingIfDrained() {
+        guard let done = detaching, pending.isEmpty, inFlightBytes == 0 else { return }
+        detaching = nil
+        var fd: uv_os_fd_t = -1
+        let copy = uv_fileno(handlePointer(handle), &fd) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1
+        closeHandle()
+        done(copy >= 0 ? copy : nil)
     }
 
     @inline(__always) static func from(_ data: UnsafeMutableRawPointer?) -> TCPConnection {
@@ -160,7 +199,11 @@ public final class TCPConnection {
 
     private func writeCompleted(byteCount: Int, status: Int32) {
         inFlightBytes -= byteCount
-        if status < 0 { close(afterFlush: false) }
+        if status < 0 {
+            close(afterFlush: false)
+            return
+        }
+        if detaching != nil { finishDetachingIfDrained() }
     }
 
     // MARK: Closing
@@ -195,6 +238,10 @@ public final class TCPConnection {
     private func closeHandle() {
         guard state != .closed else { return }
         state = .closed
+        if let done = detaching {
+            detaching = nil
+            done(nil)
+        }
         pending.removeAll()
         pendingBytes = 0
         loop.unlink(self)

@@ -41,6 +41,40 @@ public final class TCPListener {
         }
     }
 
+    /// Binds a listening socket with SO_REUSEPORT set, so several loops can each listen on the same `host:port`
+    /// and the kernel spreads incoming connections over them. Returns the descriptor, for
+    /// `init(loop:fd:)`. Any thread.
+    public static func reusePortSocket(host: String, port: Int, backlog: Int32 = 511) throws -> Int32 {
+        guard (0...65535).contains(port) else { throw LoopError("invalid port \(port)", code: 0) }
+        var storage = sockaddr_storage()
+        let family: Int32 = host.contains(":") ? AF_INET6 : AF_INET
+        let rc = withUnsafeMutablePointer(to: &storage) { pointer -> Int32 in
+            pointer.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<sockaddr_storage>.size) { raw in
+                if family == AF_INET6 {
+                    return raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { uv_ip6_addr(host, Int32(port), $0) }
+                }
+                return raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { uv_ip4_addr(host, Int32(port), $0) }
+            }
+        }
+        guard rc == 0 else { throw LoopError("listen on \(host):\(port)", code: rc) }
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw LoopError("socket", code: -errno) }
+        var on: Int32 = 1
+        let length = socklen_t(family == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        let bound = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size)) == 0
+            && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) == 0
+            && withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+            } == 0
+            && Glibc.listen(fd, backlog) == 0
+        guard bound else {
+            let code = -errno
+            Glibc.close(fd)
+            throw LoopError("listen on \(host):\(port)", code: code)
+        }
+        return fd
+    }
+
     /// Listens on an already bound socket `fd` (for example one inherited from a supervisor).
     public init(loop: EventLoop, fd: Int32, backlog: Int32 = 511, onAccept: @escaping (TCPConnection) -> Void) throws {
         self.loop = loop
@@ -108,4 +142,10 @@ public final class TCPListener {
         guard uv_is_closing(handlePointer(handle)) == 0 else { return }
         uv_close(handlePointer(handle)) { $0!.deallocate() }
     }
+}
+
+/// System calls other layers need without importing Glibc themselves.
+public enum SystemCalls {
+    @discardableResult
+    public static func close(_ fd: Int32) -> Int32 { Glibc.close(fd) }
 }

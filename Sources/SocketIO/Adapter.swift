@@ -44,7 +44,8 @@ public struct RecoveredSession {
 }
 
 /// Everything that crosses sockets goes through the adapter of a namespace, so a multi-loop or Redis adapter can
-/// replace the in-memory one without touching the rest. Loop thread only.
+/// replace the in-memory one without touching the rest. Loop thread only (with several loops, each loop has its
+/// own adapter per namespace, and completions run on the loop that asked).
 public protocol SocketIOAdapter: AnyObject {
     func addAll(_ socketID: String, rooms: [String])
     func delete(_ socketID: String, room: String)
@@ -69,6 +70,8 @@ public protocol SocketIOAdapter: AnyObject {
     func serverCount(_ completion: @escaping (Int) -> Void)
 
     func persistSession(_ session: PersistedSession)
-    func restoreSession(pid: String, offset: String) -> RecoveredSession?
+    /// The kept session `pid` with the packets sent after `offset`, or nil; `completion` runs on this loop,
+    /// possibly later (the session may be kept by another loop or node).
+    func restoreSession(pid: String, offset: String, completion: @escaping (RecoveredSession?) -> Void)
     func close()
 }

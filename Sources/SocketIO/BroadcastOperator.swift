@@ -58,8 +58,11 @@ public struct BroadcastOperator {
 
     // MARK: Emitting
 
+    /// The namespace of the calling loop: an operator made on one loop may be used on another.
+    private var target: Namespace { namespace.here }
+
     public func emit(_ event: String, _ arguments: SocketIOArguments = .none) {
-        namespace.adapter.broadcast(OutgoingEvent(event: event, arguments: arguments), options: options)
+        target.adapter.broadcast(OutgoingEvent(event: event, arguments: arguments), options: options)
     }
 
     public func emit(_ event: String, _ values: JSONValue...) {
@@ -71,6 +74,7 @@ public struct BroadcastOperator {
     /// `.disconnected` and the replies so far if the server closes first. It is called exactly once.
     public func emit(_ event: String, _ arguments: SocketIOArguments,
                      ack completion: @escaping (SocketIOError?, [SocketIOArguments]) -> Void) {
+        let namespace = target
         let collector = BroadcastAckCollector(loop: namespace.server.loop, completion: completion)
         namespace.track(collector)
         namespace.server.loop.schedule(collector, afterMilliseconds: options.flags.timeout ?? 5000)
@@ -84,18 +88,18 @@ public struct BroadcastOperator {
     // MARK: Operations on the sockets reached
 
     public func fetchSockets(_ completion: @escaping ([RemoteSocket]) -> Void) {
-        namespace.adapter.fetchSockets(options, completion: completion)
+        target.adapter.fetchSockets(options, completion: completion)
     }
 
     /// Makes the sockets reached join `rooms` (on every node, with a cluster adapter).
-    public func socketsJoin(_ rooms: [String]) { namespace.adapter.addSockets(options, rooms: rooms) }
+    public func socketsJoin(_ rooms: [String]) { target.adapter.addSockets(options, rooms: rooms) }
     public func socketsJoin(_ rooms: String...) { socketsJoin(rooms) }
     /// Makes the sockets reached leave `rooms`.
-    public func socketsLeave(_ rooms: [String]) { namespace.adapter.deleteSockets(options, rooms: rooms) }
+    public func socketsLeave(_ rooms: [String]) { target.adapter.deleteSockets(options, rooms: rooms) }
     public func socketsLeave(_ rooms: String...) { socketsLeave(rooms) }
 
     /// Disconnects the sockets reached; with `close`, their whole connections.
     public func disconnectSockets(close: Bool = false) {
-        namespace.adapter.disconnectSockets(options, close: close)
+        target.adapter.disconnectSockets(options, close: close)
     }
 }

@@ -120,12 +120,28 @@ public final class InMemoryAdapter: SocketIOAdapter {
     // MARK: Broadcasting
 
     public func broadcast(_ event: OutgoingEvent, options: BroadcastOptions) {
-        var event = event
-        if recovery != nil, !options.flags.volatile {
-            event.arguments = store(event, options: options)
-        }
-        let packet = EncodedPacket.event(event, namespace: namespace.name, ackId: nil,
+        let (stamped, offset) = stamp(event, options: options)
+        let packet = EncodedPacket.event(stamped, namespace: namespace.name, ackId: nil,
                                          volatile: options.flags.volatile, compress: options.flags.compress)
+        deliver(packet, event: stamped, offset: offset, options: options)
+    }
+
+    /// With connection state recovery on, a non-volatile broadcast gets an offset as its last argument (as the
+    /// reference does); the offset is returned for `deliver` to keep the packet under.
+    func stamp(_ event: OutgoingEvent, options: BroadcastOptions) -> (OutgoingEvent, offset: String?) {
+        guard recovery != nil, !options.flags.volatile else { return (event, nil) }
+        let offset = SecureRandom.shortIdentifier()  // public: sent to every recipient
+        var quoted: [UInt8] = []
+        JSONScanner.appendQuoted(offset, to: &quoted)
+        var stamped = event
+        stamped.arguments = event.arguments.appending(jsonElement: quoted)
+        return (stamped, offset)
+    }
+
+    /// Hands an encoded broadcast to every local socket `options` reaches, and keeps it for recovering clients
+    /// when it has an offset.
+    func deliver(_ packet: EncodedPacket, event: OutgoingEvent, offset: String?, options: BroadcastOptions) {
+        if let offset { store(event, offset: offset, options: options) }
         forEachSocket(options) { socket in
             socket.notifyOutgoing(event)
             socket.client.write(packet)
@@ -138,6 +154,12 @@ public final class InMemoryAdapter: SocketIOAdapter {
         let id = namespace.nextAckID()
         let packet = EncodedPacket.event(event, namespace: namespace.name, ackId: id,
                                          volatile: options.flags.volatile, compress: options.flags.compress)
+        clientCount(deliver(packet, ackID: id, event: event, options: options, ack: ack))
+    }
+
+    /// Hands an encoded broadcast with ack id `id` to the local sockets `options` reaches; returns how many.
+    func deliver(_ packet: EncodedPacket, ackID id: UInt64, event: OutgoingEvent, options: BroadcastOptions,
+                 ack: @escaping (SocketIOArguments) -> Void) -> Int {
         var count = 0
         forEachSocket(options) { socket in
             count += 1
@@ -147,7 +169,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
             socket.notifyOutgoing(event)
             socket.client.write(packet)
         }
-        clientCount(count)
+        return count
     }
 
     public func fetchSockets(_ options: BroadcastOptions, completion: @escaping ([RemoteSocket]) -> Void) {
@@ -181,16 +203,10 @@ public final class InMemoryAdapter: SocketIOAdapter {
 
     // MARK: Connection state recovery
 
-    /// Appends an offset to a broadcast's arguments and keeps it for recovering clients.
-    private func store(_ event: OutgoingEvent, options: BroadcastOptions) -> SocketIOArguments {
+    /// Keeps a stamped broadcast for recovering clients.
+    private func store(_ event: OutgoingEvent, offset: String, options: BroadcastOptions) {
         pruneExpired()
-        let offset = SecureRandom.shortIdentifier()  // public: sent to every recipient
-        var quoted: [UInt8] = []
-        JSONScanner.appendQuoted(offset, to: &quoted)
-        var stamped = event
-        stamped.arguments = event.arguments.appending(jsonElement: quoted)
-        storedPackets.append((offset, options, stamped, namespace.server.loop.now))
-        return stamped.arguments
+        storedPackets.append((offset, options, event, namespace.server.loop.now))
     }
 
     public func persistSession(_ session: PersistedSession) {
@@ -199,6 +215,11 @@ public final class InMemoryAdapter: SocketIOAdapter {
         sessions[session.pid] = (session, namespace.server.loop.now)
     }
 
+    public func restoreSession(pid: String, offset: String, completion: @escaping (RecoveredSession?) -> Void) {
+        completion(restoreSession(pid: pid, offset: offset))
+    }
+
+    /// The session `pid` kept here, with the packets sent after `offset`; nil when unknown or expired.
     public func restoreSession(pid: String, offset: String) -> RecoveredSession? {
         guard let recovery else { return nil }
         pruneExpired()

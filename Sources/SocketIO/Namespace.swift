@@ -18,6 +18,10 @@ public typealias Middleware = (_ socket: Socket, _ next: @escaping (MiddlewareEr
 
 /// A communication channel multiplexed over the connections (`/`, `/chat`, ...), with its own sockets, rooms,
 /// middlewares and adapter. Loop thread only.
+///
+/// With several loops each loop has its own `Namespace` of the same name (its sockets, its adapter): registering
+/// handlers here applies to all of them, and emitting or operating on sockets from a loop's thread acts through
+/// that loop's namespace and reaches the sockets of every loop. `sockets` lists this loop's sockets only.
 public final class Namespace {
     public let name: String
     public unowned let server: SocketIOServer
@@ -33,6 +37,8 @@ public final class Namespace {
     /// Empty unless someone listens: the adapter then skips the bookkeeping entirely.
     private(set) var roomEventHandlers: [(RoomEvent) -> Void] = []
     private var ackCounter: UInt64 = 0
+    /// Set when the adapter (or the cluster adapter's local part) is the multi-loop one.
+    var shardedAdapter: ShardedAdapter?
     private var pendingBroadcastAcks: [ObjectIdentifier: BroadcastAckCollector] = [:]
     let log: Logger
 
@@ -41,7 +47,15 @@ public final class Namespace {
         self.server = server
         self.parent = parent
         log = Logger("socket.io:namespace")
-        adapter = server.adapterFactory(self)
+        ackCounter = UInt64(server.loopIndex)
+        if server.loopIndex > 0 {
+            // Another loop than the first: a cluster adapter lives on the first loop only.
+            let local = ShardedAdapter(namespace: self, upstream: server.shards[0].hasCustomAdapter)
+            shardedAdapter = local
+            adapter = local
+        } else {
+            adapter = server.adapterFactory(self)
+        }
         if let parent {
             middlewares = parent.middlewares
             connectionHandlers = parent.connectionHandlers
@@ -49,20 +63,50 @@ public final class Namespace {
         }
     }
 
-    /// Adds a middleware, run in order for every connecting socket.
-    public func use(_ middleware: @escaping Middleware) {
-        middlewares.append(middleware)
+    /// The adapter for delivery in this process: in-memory with one loop, across the loops with several. What a
+    /// cluster adapter composes (see `SocketIOServer.adapterFactory`).
+    public func makeLocalAdapter() -> any LocalAdapter {
+        guard server.group != nil else { return InMemoryAdapter(namespace: self) }
+        let local = ShardedAdapter(namespace: self, upstream: false)
+        shardedAdapter = local
+        return local
     }
 
-    /// Called for each socket that joined, after its CONNECT reply was queued.
+    /// The namespace of the calling thread's loop (this one off the loops or with one loop).
+    var here: Namespace {
+        let server = server.here
+        return server === self.server ? self : server.existingNamespace(name) ?? self
+    }
+
+    /// Applies a registration to this namespace on every loop.
+    private func everywhere(_ body: @escaping (Namespace) -> Void) {
+        guard server.group != nil else {
+            body(self)
+            return
+        }
+        let name = name
+        let dynamic = parent != nil
+        server.everywhere { shard in
+            // A dynamic child missing on a loop gets its parent's handlers when it is made there.
+            if let twin = shard.existingNamespace(name) ?? (dynamic ? nil : shard.of(name)) { body(twin) }
+        }
+    }
+
+    /// Adds a middleware, run in order for every connecting socket (on the socket's loop).
+    public func use(_ middleware: @escaping Middleware) {
+        everywhere { $0.middlewares.append(middleware) }
+    }
+
+    /// Called for each socket that joined, after its CONNECT reply was queued, on the socket's loop.
     public func onConnection(_ handler: @escaping (Socket) -> Void) {
-        connectionHandlers.append(handler)
+        everywhere { $0.connectionHandlers.append(handler) }
     }
 
     /// Called for every room change of this namespace on this server (the reference adapter's `create-room`,
-    /// `delete-room`, `join-room`, `leave-room`), in the order they happen.
+    /// `delete-room`, `join-room`, `leave-room`), in the order they happen. With several loops each loop reports
+    /// the changes of its own sockets, on its thread: a room is created and deleted once per loop it has members on.
     public func onRoomEvent(_ handler: @escaping (RoomEvent) -> Void) {
-        roomEventHandlers.append(handler)
+        everywhere { $0.roomEventHandlers.append(handler) }
     }
 
     var reportsRoomEvents: Bool { !roomEventHandlers.isEmpty }
@@ -72,10 +116,11 @@ public final class Namespace {
     }
 
     /// Handles `event` from every socket of the namespace (after the socket's own handlers), as python-socketio's
-    /// `@sio.on(event)` does. One closure for all sockets: the memory-lean way to serve many connections.
+    /// `@sio.on(event)` does. One closure for all sockets: the memory-lean way to serve many connections. Runs on
+    /// the socket's loop.
     public func on(_ event: String, _ handler: @escaping (_ socket: Socket, _ arguments: SocketIOArguments,
                                                          _ ack: SocketIOAck?) -> Void) {
-        eventHandlers[event, default: []].append(handler)
+        everywhere { $0.eventHandlers[event, default: []].append(handler) }
     }
 
     func dispatch(_ event: String, socket: Socket, _ arguments: SocketIOArguments, _ ack: SocketIOAck?) {
@@ -98,8 +143,10 @@ public final class Namespace {
     }
 
     /// Ids for acknowledgements, shared by all sockets of the namespace so a broadcast can use one id for all.
+    /// With several loops each loop's ids have their own residue modulo the loop count, so a broadcast from one
+    /// loop never collides with an id another loop gave its sockets.
     func nextAckID() -> UInt64 {
-        defer { ackCounter &+= 1 }
+        defer { ackCounter &+= UInt64(server.shards.count) }
         return ackCounter
     }
 
@@ -125,20 +172,27 @@ public final class Namespace {
     }
 
     public func fetchSockets(_ completion: @escaping ([RemoteSocket]) -> Void) { broadcastOperator.fetchSockets(completion) }
-    public func socketsJoin(_ rooms: String...) { adapter.addSockets(BroadcastOptions(), rooms: rooms) }
-    public func socketsLeave(_ rooms: String...) { adapter.deleteSockets(BroadcastOptions(), rooms: rooms) }
+    public func socketsJoin(_ rooms: String...) { broadcastOperator.socketsJoin(rooms) }
+    public func socketsLeave(_ rooms: String...) { broadcastOperator.socketsLeave(rooms) }
     public func disconnectSockets(close: Bool = false) { broadcastOperator.disconnectSockets(close: close) }
 
     // MARK: Joining
 
     /// A client asked to join: recover its session if it can, run the middlewares, then connect or refuse.
     func add(client: Client, auth: [UInt8]?) {
-        let recovery = server.options.connectionStateRecovery
-        var restored: RecoveredSession?
-        if recovery != nil, let auth, let value = try? JSONValue.parse(auth),
+        if server.options.connectionStateRecovery != nil, let auth, let value = try? JSONValue.parse(auth),
            let pid = value["pid"]?.stringValue, let offset = value["offset"]?.stringValue {
-            restored = adapter.restoreSession(pid: pid, offset: offset)
+            adapter.restoreSession(pid: pid, offset: offset) { [self] restored in
+                guard client.engine.isOpen else { return }
+                admit(client, auth: auth, restored: restored)
+            }
+            return
         }
+        admit(client, auth: auth, restored: nil)
+    }
+
+    private func admit(_ client: Client, auth: [UInt8]?, restored: RecoveredSession?) {
+        let recovery = server.options.connectionStateRecovery
         let handshake = Handshake(request: client.engine.request, auth: auth, address: client.engine.remoteAddress,
                                   time: server.wallClockMilliseconds())
         let socket = Socket(namespace: self, client: client, handshake: handshake,
@@ -198,37 +252,57 @@ public final class Namespace {
 }
 
 /// A dynamic namespace: children are created on demand for names the predicate accepts, each with the middlewares
-/// and connection handlers registered here.
+/// and connection handlers registered here (on every loop, with several).
 public final class ParentNamespace {
     let predicate: (_ name: String, _ auth: [UInt8]?) -> Bool
+    unowned let server: SocketIOServer
+    /// Its place among the server's parents: the same on every loop.
+    let index: Int
     var middlewares: [Middleware] = []
     var connectionHandlers: [(Socket) -> Void] = []
     var eventHandlers: [String: [(Socket, SocketIOArguments, SocketIOAck?) -> Void]] = [:]
+    /// This loop's children.
     public private(set) var children: [Namespace] = []
 
-    init(predicate: @escaping (_ name: String, _ auth: [UInt8]?) -> Bool) {
+    init(predicate: @escaping (_ name: String, _ auth: [UInt8]?) -> Bool, server: SocketIOServer, index: Int) {
         self.predicate = predicate
+        self.server = server
+        self.index = index
+    }
+
+    /// Applies a registration to this parent on every loop.
+    private func everywhere(_ body: @escaping (ParentNamespace) -> Void) {
+        let index = index
+        server.everywhere { shard in if let twin = shard.parent(at: index) { body(twin) } }
     }
 
     public func use(_ middleware: @escaping Middleware) {
-        middlewares.append(middleware)
-        for child in children { child.use(middleware) }
+        everywhere { parent in
+            parent.middlewares.append(middleware)
+            for child in parent.children { child.middlewares.append(middleware) }
+        }
     }
 
     public func onConnection(_ handler: @escaping (Socket) -> Void) {
-        connectionHandlers.append(handler)
-        for child in children { child.onConnection(handler) }
+        everywhere { parent in
+            parent.connectionHandlers.append(handler)
+            for child in parent.children { child.connectionHandlers.append(handler) }
+        }
     }
 
     /// Handles `event` in every child namespace.
     public func on(_ event: String, _ handler: @escaping (Socket, SocketIOArguments, SocketIOAck?) -> Void) {
-        eventHandlers[event, default: []].append(handler)
-        for child in children { child.on(event, handler) }
+        everywhere { parent in
+            parent.eventHandlers[event, default: []].append(handler)
+            for child in parent.children { child.eventHandlers[event, default: []].append(handler) }
+        }
     }
 
-    /// Emits to every socket of every child namespace.
+    /// Emits to every socket of every child namespace (of every loop).
     public func emit(_ event: String, _ arguments: SocketIOArguments = .none) {
-        for child in children { child.emit(event, arguments) }
+        let here = server.here
+        guard let parent = here.parent(at: index) else { return }
+        for child in parent.children { child.emit(event, arguments) }
     }
 
     func addChild(_ namespace: Namespace) { children.append(namespace) }

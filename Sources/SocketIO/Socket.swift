@@ -10,7 +10,9 @@ public typealias EventHandler = (_ arguments: SocketIOArguments, _ ack: SocketIO
 public typealias PacketMiddleware = (_ event: String, _ arguments: SocketIOArguments,
                                      _ next: @escaping (Error?) -> Void) -> Void
 
-/// One client in one namespace. Loop thread only.
+/// One client in one namespace. Loop thread only: its handlers run on its loop's thread. With several loops,
+/// `emit`, `join`, `leave` and `disconnect` called from another loop's thread are queued to the socket's loop (in
+/// call order); the rest must be used on the socket's loop.
 ///
 /// Handlers registered here are released when the socket disconnects, so closures may capture the socket.
 public final class Socket {
@@ -66,6 +68,15 @@ public final class Socket {
 
     public var server: SocketIOServer { namespace.server }
 
+    /// Queues `work` to this socket's loop when called from another loop's thread of a multi-loop server; false
+    /// when the caller is on the socket's loop (or the server has one loop) and should go on itself.
+    @inline(__always) private func queuedToOwnLoop(_ work: @escaping () -> Void) -> Bool {
+        let server = namespace.server
+        guard server.group != nil, !server.loop.isInLoopThread else { return false }
+        server.loop.execute(work)
+        return true
+    }
+
     // MARK: Listening
 
     public func on(_ event: String, _ handler: @escaping EventHandler) {
@@ -108,6 +119,7 @@ public final class Socket {
 
     /// Sends an event to this client.
     public func emit(_ event: String, _ arguments: SocketIOArguments = .none) {
+        if queuedToOwnLoop({ self.emit(event, arguments) }) { return }
         guard connected else { return }
         let outgoing = OutgoingEvent(event: event, arguments: arguments)
         if server.options.connectionStateRecovery != nil {
@@ -127,6 +139,7 @@ public final class Socket {
     /// `timeout` milliseconds (if given), or `.disconnected` if the socket leaves first.
     public func emit(_ event: String, _ arguments: SocketIOArguments, timeout: UInt64? = nil,
                      ack completion: @escaping (Result<SocketIOArguments, SocketIOError>) -> Void) {
+        if queuedToOwnLoop({ self.emit(event, arguments, timeout: timeout, ack: completion) }) { return }
         guard connected else {
             completion(.failure(.disconnected))
             return
@@ -149,6 +162,7 @@ public final class Socket {
     }
 
     func sendAck(id: UInt64, _ arguments: SocketIOArguments) {
+        if queuedToOwnLoop({ self.sendAck(id: id, arguments) }) { return }
         guard connected else { return }
         client.write(EncodedPacket.ack(arguments, namespace: namespace.name, ackId: id))
     }
@@ -163,11 +177,13 @@ public final class Socket {
 
     /// Joins rooms; allowed before the socket is connected (in a middleware), ignored once it has left.
     public func join(_ rooms: [String]) {
+        if queuedToOwnLoop({ self.join(rooms) }) { return }
         guard !disconnected else { return }
         namespace.adapter.addAll(id, rooms: rooms)
     }
 
     public func leave(_ room: String) {
+        if queuedToOwnLoop({ self.leave(room) }) { return }
         namespace.adapter.delete(id, room: room)
     }
 
@@ -263,6 +279,7 @@ public final class Socket {
     /// Leaves the namespace: the client gets a DISCONNECT packet. With `close`, the whole connection is closed
     /// (every namespace of this client).
     public func disconnect(close closeConnection: Bool = false) {
+        if queuedToOwnLoop({ self.disconnect(close: closeConnection) }) { return }
         guard connected else { return }
         if closeConnection {
             client.disconnectAll()

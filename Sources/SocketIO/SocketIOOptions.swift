@@ -1,4 +1,8 @@
 import EngineIO
+import SIOHTTP
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Socket.IO server options, with the reference server's names and defaults. Engine.IO options (path, heartbeat,
 /// transports, CORS, ...) are in `engine`; the path defaults to `/socket.io/` here.
@@ -12,6 +16,19 @@ public struct SocketIOOptions {
     public var connectionStateRecovery: ConnectionStateRecovery?
     /// Remove a dynamic namespace once its last socket left.
     public var cleanupEmptyChildNamespaces = false
+    /// Event loops (threads) serving this server: 1 (the default) is one loop, the caller's; more add loops on
+    /// threads of their own, each owning a share of the connections, behind the same port; 0 means one per core.
+    /// Clients never notice which loop serves them (no sticky sessions needed). Handlers then run on the loop of
+    /// the socket they are about, concurrently on different loops: state they share must be made thread-safe.
+    public var loops = 1
+    /// How a multi-loop server spreads new connections over its loops.
+    public var loopBalancing = HTTPServerGroup.Balancing.reusePort
+
+    /// `loops` with 0 resolved to the number of cores, within 1...EngineServer.maxLoops.
+    public var resolvedLoops: Int {
+        let wanted = loops > 0 ? loops : Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        return min(max(wanted, 1), EngineServer.maxLoops)
+    }
 
     public init() {
         engine = EngineOptions()

@@ -18,33 +18,96 @@ import Glibc
 /// ```
 ///
 /// Everything runs on the loop's thread; from another thread, go through `loop.execute`.
+///
+/// With `options.loops` above 1 the server has more loops, on threads of its own, that start when `loop` runs
+/// and stop with it; `loop.run()` returns once all have ended. Each connection lives on one loop, and handlers
+/// run on the loop of the socket they are about, so handlers of different sockets may run at the same time: state
+/// they share must be thread-safe. Registering handlers (`use`, `onConnection`, `of(_:).on(...)`) applies to
+/// every loop. Emitting and the other operations on `io` and on namespaces act for the calling loop, and reach the
+/// sockets of every loop; the same rooms work across loops.
 public final class SocketIOServer {
     public unowned let loop: EventLoop
     public let options: SocketIOOptions
     public let engine: EngineServer
-    /// Makes the adapter of each namespace (in-memory by default). Set before namespaces are created.
-    public var adapterFactory: (Namespace) -> any SocketIOAdapter = { InMemoryAdapter(namespace: $0) }
+    /// Makes the adapter of each namespace (in-memory by default). Set before namespaces are created. With several
+    /// loops it is used on the first loop only, and should compose `namespace.makeLocalAdapter()` for delivery in
+    /// this process (as the Redis adapter does); the other loops hand it what crosses nodes.
+    public var adapterFactory: (Namespace) -> any SocketIOAdapter = { $0.makeLocalAdapter() } {
+        didSet { hasCustomAdapter = true }
+    }
+    private(set) var hasCustomAdapter = false
+
+    /// This server's loop among the server's loops (0 for the loop the application made).
+    public let loopIndex: Int
+    /// The servers of all loops when there are several, nil with one.
+    let group: ShardGroup?
+    /// A server on a loop the group made keeps that loop alive (`loop` itself is unowned).
+    private var ownedLoop: EventLoop?
 
     private var namespaces: [String: Namespace] = [:]
     private var parents: [ParentNamespace] = []
     let log = Logger("socket.io:server")
 
-    public init(loop: EventLoop, options: SocketIOOptions = SocketIOOptions()) {
+    public convenience init(loop: EventLoop, options: SocketIOOptions = SocketIOOptions()) {
+        let count = options.resolvedLoops
+        self.init(loop: loop, options: options, group: count > 1 ? ShardGroup() : nil, index: 0)
+        group?.build(primary: self, count: count)
+    }
+
+    /// A shard of `group` on `loop` (index 0 is the application's server).
+    init(loop: EventLoop, options: SocketIOOptions, group: ShardGroup?, index: Int) {
         self.loop = loop
         self.options = options
+        self.group = group
+        loopIndex = index
+        if index > 0 { ownedLoop = loop }
         engine = EngineServer(loop: loop, options: options.engine)
         engine.onConnection = { [unowned self] connection in _ = Client(server: self, engine: connection) }
         shutdownLink.action = { [unowned self] in close() }
+    }
+
+    /// The servers of every loop, this one first (just this one with a single loop).
+    public var shards: [SocketIOServer] { group?.shards ?? [self] }
+
+    /// The server of the calling thread's loop: this one, or its twin on another loop of the group. Off every
+    /// loop (setting up, before the loops run) it is this one.
+    var here: SocketIOServer {
+        guard let group, !loop.isInLoopThread, let current = group.current else { return self }
+        return current
+    }
+
+    /// Runs `body` with the server of every loop: now for this thread's loop and loops not running yet, through
+    /// their submit queues for the others.
+    func everywhere(_ body: @escaping (SocketIOServer) -> Void) {
+        guard let group else {
+            body(self)
+            return
+        }
+        for shard in group.shards { shard.loop.perform { body(shard) } }
     }
 
     /// Reaches this server from the loop's shutdown hooks without a weak reference (see ShutdownLink): every client
     /// retains the server while it works.
     private let shutdownLink = ShutdownLink()
 
-    /// Listens on its own port. Requests outside the Socket.IO path go to `onOtherRequest` (404 by default).
+    /// Listens on its own port. Requests outside the Socket.IO path go to `onOtherRequest` (404 by default). With
+    /// several loops every loop serves the port; call before the loops run.
     public func listen(host: String = "0.0.0.0", port: Int) throws {
-        try engine.listen(host: host, port: port)
-        loop.addShutdownHook(shutdownLink)
+        guard let group else {
+            try engine.listen(host: host, port: port)
+            loop.addShutdownHook(shutdownLink)
+            return
+        }
+        let servers = group.shards.map { HTTPServer(loop: $0.loop, limits: $0.engine.httpLimits) }
+        let http = HTTPServerGroup(servers: servers, balancing: options.loopBalancing)
+        group.http = http
+        for (shard, server) in zip(group.shards, servers) {
+            shard.loop.perform {
+                shard.engine.serve(on: server)
+                shard.loop.addShutdownHook(shard.shutdownLink)
+            }
+        }
+        try http.listen(host: host, port: port)
     }
 
     /// Serves the Socket.IO path on a router shared with other handlers.
@@ -53,7 +116,14 @@ public final class SocketIOServer {
         loop.addShutdownHook(shutdownLink)
     }
 
-    public var port: Int { engine.port }
+    /// Serves the Socket.IO path of every loop: `routers[i]` handles the requests of `http.servers[i]`, on the
+    /// i-th loop (`shards[i].loop`). Call before the loops run.
+    public func attach(to routers: [HTTPRouter], of http: HTTPServerGroup) {
+        group?.http = http
+        for (shard, router) in zip(shards, routers) { shard.loop.perform { shard.attach(to: router) } }
+    }
+
+    public var port: Int { group?.http?.port ?? engine.port }
 
     public var onOtherRequest: ((HTTPExchange) -> Void)? {
         get { engine.onOtherRequest }
@@ -62,32 +132,72 @@ public final class SocketIOServer {
 
     // MARK: Namespaces
 
-    /// The namespace `name` (created on first use). `/` is the main namespace.
+    /// The namespace `name` (created on first use, on every loop). `/` is the main namespace.
     public func of(_ name: String) -> Namespace {
         let normalized = name.hasPrefix("/") ? name : "/" + name
-        if let existing = namespaces[normalized] { return existing }
-        let namespace = Namespace(name: normalized, server: self)
-        namespaces[normalized] = namespace
+        let target = here
+        if let existing = target.namespaces[normalized] { return existing }
+        let namespace = target.makeNamespace(normalized)
+        if group != nil {
+            // The other loops get it too, so a cluster adapter on the first loop subscribes for it.
+            everywhere { shard in if shard !== target { _ = shard.existingNamespace(normalized) ?? shard.makeNamespace(normalized) } }
+        }
         return namespace
     }
 
+    private func makeNamespace(_ name: String) -> Namespace {
+        let namespace = Namespace(name: name, server: self)
+        namespaces[name] = namespace
+        return namespace
+    }
+
+    /// The namespace `name` if this loop has it.
+    func existingNamespace(_ name: String) -> Namespace? { namespaces[name] }
+
     /// Dynamic namespaces: a client may join any name `predicate` accepts (it sees the name and the auth payload).
+    /// With several loops the predicate runs on the loop of the connecting client.
     public func of(where predicate: @escaping (_ name: String, _ auth: [UInt8]?) -> Bool) -> ParentNamespace {
-        let parent = ParentNamespace(predicate: predicate)
-        parents.append(parent)
+        let target = here
+        let index = target.parents.count
+        let parent = ParentNamespace(predicate: predicate, server: target, index: index)
+        target.parents.append(parent)
+        if group != nil {
+            everywhere { shard in
+                if shard !== target, shard.parents.count == index {
+                    shard.parents.append(ParentNamespace(predicate: predicate, server: shard, index: index))
+                }
+            }
+        }
         return parent
     }
+
+    /// The dynamic parent at `index` on this loop.
+    func parent(at index: Int) -> ParentNamespace? { parents.indices.contains(index) ? parents[index] : nil }
 
     /// The namespace a CONNECT for `name` joins, creating a dynamic child if a parent accepts it.
     func namespace(for name: String, auth: [UInt8]?) -> Namespace? {
         if let existing = namespaces[name] { return existing }
         for parent in parents where parent.predicate(name, auth) {
-            let child = Namespace(name: name, server: self, parent: parent)
-            namespaces[name] = child
-            parent.addChild(child)
+            let child = makeChild(name, of: parent)
+            if group != nil {
+                // Every loop gets the child, with the same parent's handlers.
+                let index = parent.index
+                everywhere { shard in
+                    if shard !== self, shard.namespaces[name] == nil, let twin = shard.parent(at: index) {
+                        _ = shard.makeChild(name, of: twin)
+                    }
+                }
+            }
             return child
         }
         return nil
+    }
+
+    private func makeChild(_ name: String, of parent: ParentNamespace) -> Namespace {
+        let child = Namespace(name: name, server: self, parent: parent)
+        namespaces[name] = child
+        parent.addChild(child)
+        return child
     }
 
     func removeNamespace(_ namespace: Namespace) {
@@ -112,8 +222,8 @@ public final class SocketIOServer {
     public func compress(_ enabled: Bool) -> BroadcastOperator { sockets.compress(enabled) }
     public func timeout(_ milliseconds: UInt64) -> BroadcastOperator { sockets.timeout(milliseconds) }
     public func fetchSockets(_ completion: @escaping ([RemoteSocket]) -> Void) { sockets.fetchSockets(completion) }
-    public func socketsJoin(_ rooms: String...) { sockets.adapter.addSockets(BroadcastOptions(), rooms: rooms) }
-    public func socketsLeave(_ rooms: String...) { sockets.adapter.deleteSockets(BroadcastOptions(), rooms: rooms) }
+    public func socketsJoin(_ rooms: String...) { sockets.broadcastOperator.socketsJoin(rooms) }
+    public func socketsLeave(_ rooms: String...) { sockets.broadcastOperator.socketsLeave(rooms) }
     public func disconnectSockets(close: Bool = false) { sockets.disconnectSockets(close: close) }
 
     // MARK: Closing

@@ -68,7 +68,8 @@ public final class RedisAdapter: SocketIOAdapter {
     public let options: RedisAdapterOptions
     public let channels: RedisWire.Channels
     private let specificResponseChannel: String
-    private let local: InMemoryAdapter
+    /// Delivery in this process: the in-memory adapter, or the adapter across the loops of a multi-loop server.
+    private let local: any LocalAdapter
     private var requests: [String: PendingRequest] = [:]
     private var ackRequests: [String: PendingBroadcastAck] = [:]
     private var serverSideHandlers: [String: [ServerSideEmitHandler]] = [:]
@@ -82,7 +83,7 @@ public final class RedisAdapter: SocketIOAdapter {
         uid = RedisAdapter.makeID()
         channels = RedisWire.Channels(key: options.key, namespace: namespace.name)
         specificResponseChannel = channels.specificResponse(uid: uid)
-        local = InMemoryAdapter(namespace: namespace)
+        local = namespace.makeLocalAdapter()
         // As the reference: PSUBSCRIBE the broadcast pattern, then one SUBSCRIBE of the three request/response
         // channels, on the shared subscriber connection.
         client.psubscribe(channels.broadcastPattern) { [weak self] channel, payload in
@@ -167,8 +168,14 @@ public final class RedisAdapter: SocketIOAdapter {
     /// `requestsTimeout` (the sockets gathered so far come with it).
     public func fetchSockets(_ options: BroadcastOptions,
                              completion: @escaping (SocketIOError?, [RemoteSocket]) -> Void) {
-        var localSockets: [RemoteSocket] = []
-        local.fetchSockets(options) { localSockets = $0 }
+        local.fetchSockets(options) { [weak self] localSockets in
+            guard let self else { return }
+            self.fetchRemoteSockets(options, local: localSockets, completion: completion)
+        }
+    }
+
+    private func fetchRemoteSockets(_ options: BroadcastOptions, local localSockets: [RemoteSocket],
+                                    completion: @escaping (SocketIOError?, [RemoteSocket]) -> Void) {
         if options.flags.local || closed {
             completion(nil, localSockets)
             return
@@ -490,8 +497,8 @@ public final class RedisAdapter: SocketIOAdapter {
     // MARK: Connection state recovery (local, as the reference's classic Redis adapter has none across nodes)
 
     public func persistSession(_ session: PersistedSession) { local.persistSession(session) }
-    public func restoreSession(pid: String, offset: String) -> RecoveredSession? {
-        local.restoreSession(pid: pid, offset: offset)
+    public func restoreSession(pid: String, offset: String, completion: @escaping (RecoveredSession?) -> Void) {
+        local.restoreSession(pid: pid, offset: offset, completion: completion)
     }
 
     // MARK: Ids

@@ -14,13 +14,15 @@ import SocketIOCodec
 /// - `fetch`(room?) -> ack [ids]; `sockets-join`({target, room}), `sockets-leave`, `disconnect-sockets`({target, close})
 /// - `disconnect-me`(close) -> server-side disconnect; `last-disconnect`(id) -> ack the reason that socket left with
 /// - `seen`() -> ack the event names the catch-all listener saw on this socket
+/// - `loop`() -> ack the index of the loop serving this socket (0 with one loop)
 /// - events named `forbidden` are refused by a per-packet middleware (the socket gets `refused` with the event name)
 /// `/protected`: a middleware refuses unless auth `token` is "secret" (`{message: "not authorized", data: {code: 401}}`).
 /// `/dyn-<anything>`: dynamic namespaces; on connection emit `hello`(namespace name).
 enum Features {
     static func install(on io: SocketIOServer) {
         let features = io.of("/features")
-        var lastDisconnect: [String: String] = [:]
+        // Written by sockets of every loop: shared under a lock.
+        let lastDisconnect = LockedDictionary()
         features.onConnection { socket in
             var seen: [JSONValue] = []
             socket.onAny { event, _, _ in seen.append(.string(event)) }
@@ -32,10 +34,8 @@ enum Features {
                     next(nil)
                 }
             }
-            socket.onDisconnect { reason in
-                lastDisconnect[socket.id] = reason.rawValue
-                if lastDisconnect.count > 10_000 { lastDisconnect.removeAll() }
-            }
+            socket.onDisconnect { reason in lastDisconnect.set(socket.id, reason.rawValue) }
+            socket.on("loop") { _, ack in ack?.send(.number(Double(socket.server.loopIndex))) }
             socket.on("join") { arguments, ack in
                 if let room = first(arguments)?.stringValue { socket.join(room) }
                 ack?.send(true)
@@ -117,7 +117,7 @@ enum Features {
             }
             socket.on("last-disconnect") { arguments, ack in
                 let id = first(arguments)?.stringValue ?? ""
-                ack?.send(lastDisconnect[id].map { .string($0) } ?? .null)
+                ack?.send(lastDisconnect.get(id).map { .string($0) } ?? .null)
             }
             socket.on("seen") { _, ack in ack?.send(.array(seen)) }
         }
@@ -141,4 +141,19 @@ enum Features {
     static func first(_ arguments: SocketIOArguments) -> JSONValue? {
         (try? arguments.values())?.first
     }
+}
+
+/// A string dictionary shared by handlers on several loops.
+final class LockedDictionary: @unchecked Sendable {
+    private let lock = Lock()
+    private var values: [String: String] = [:]
+
+    func set(_ key: String, _ value: String) {
+        lock.withLock {
+            values[key] = value
+            if values.count > 10_000 { values.removeAll() }
+        }
+    }
+
+    func get(_ key: String) -> String? { lock.withLock { values[key] } }
 }

@@ -6,13 +6,14 @@ import SocketIOCodec
 /// own integration tests drive (`/features`, `/protected`, dynamic `/dyn-*`). None of this is needed by the suite,
 /// and none of it interferes with it.
 enum SocketIOSuite {
-    static func make(loop: EventLoop) -> SocketIOServer {
+    static func make(loop: EventLoop, loops: Int = 1) -> SocketIOServer {
         var options = SocketIOOptions()
         options.engine.pingInterval = 300
         options.engine.pingTimeout = 200
         options.engine.maxHttpBufferSize = 1_000_000
         options.engine.cors = CORSOptions(origin: .any)
         options.connectTimeout = 1000
+        options.loops = loops
         let io = SocketIOServer(loop: loop, options: options)
 
         for name in ["/", "/custom"] {

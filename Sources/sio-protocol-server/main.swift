@@ -12,6 +12,8 @@ import Glibc
 struct Arguments {
     var host = "0.0.0.0"
     var port = 3000
+    var loops = 1
+    var balancing = HTTPServerGroup.Balancing.reusePort
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -27,8 +29,19 @@ struct Arguments {
                 guard let port = Int(value()), (0...65535).contains(port) else { fail("--port needs 0-65535") }
                 result.port = port
             case "--host": result.host = value()
+            case "--loops":
+                let text = value()
+                guard let loops = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(loops) else {
+                    fail("--loops needs 0-\(EngineServer.maxLoops) or auto")
+                }
+                result.loops = loops
+            case "--loop-balancing":
+                guard let balancing = HTTPServerGroup.Balancing(rawValue: value()) else {
+                    fail("--loop-balancing is reuseport or round-robin")
+                }
+                result.balancing = balancing
             case "--help", "-h":
-                print("usage: sio-protocol-server [--host 0.0.0.0] [--port 3000]")
+                print(usage)
                 exit(0)
             default: fail("unknown argument \(arguments[index])")
             }
@@ -37,8 +50,16 @@ struct Arguments {
         return result
     }
 
+    static let usage = """
+        usage: sio-protocol-server [--host 0.0.0.0] [--port 3000] [--loops 1] [--loop-balancing reuseport]
+
+          --loops N               event loops (threads) serving the port; 0 or auto: one per core (default 1)
+          --loop-balancing MODE   how new connections are spread over the loops: reuseport (the kernel, default)
+                                  or round-robin (the first loop hands them out)
+        """
+
     static func fail(_ message: String) -> Never {
-        fputs("sio-protocol-server: \(message)\n", stderr)
+        fputs("sio-protocol-server: \(message)\n\(usage)\n", stderr)
         exit(2)
     }
 }
@@ -62,18 +83,12 @@ engineOptions.cors = CORSOptions(origin: .any)
 // A test hook for the allowRequest path: handshakes carrying `forbid=1` are refused.
 engineOptions.allowRequest = { request in request.queryValue("forbid") == "1" ? EngineRefusal() : nil }
 
-let echo = EchoHandler()
-let engine = EngineServer(loop: loop, options: engineOptions)
-engine.onConnection = { socket in socket.delegate = echo }
-
 // The same echo with WebSocket permessage-deflate on (threshold 0: every message compressed), for the project's own
 // compression tests; the suites never use this path.
 var deflateOptions = engineOptions
 deflateOptions.path = "/deflate.io/"
 deflateOptions.perMessageDeflate = PerMessageDeflate.Options()
 deflateOptions.perMessageDeflateThreshold = 0
-let deflateEngine = EngineServer(loop: loop, options: deflateOptions)
-deflateEngine.onConnection = { socket in socket.delegate = echo }
 
 // The same echo with the reference's default heartbeat (25 s / 20 s), for the project's tests that send messages
 // near maxPayload: a Python client busy masking a megabyte cannot be held to answer pings within 200 ms.
@@ -81,19 +96,16 @@ var relaxedOptions = engineOptions
 relaxedOptions.path = "/engine.io-relaxed/"
 relaxedOptions.pingInterval = 25_000
 relaxedOptions.pingTimeout = 20_000
-let relaxedEngine = EngineServer(loop: loop, options: relaxedOptions)
-relaxedEngine.onConnection = { socket in socket.delegate = echo }
 
-let router = HTTPRouter()
-router.add(prefix: relaxedOptions.path, relaxedEngine)
-router.add(prefix: engineOptions.path, engine)
-router.add(prefix: deflateOptions.path, deflateEngine)
-let io = SocketIOSuite.make(loop: loop)
-io.attach(to: router)
+let echo = EchoHandler()
+let io = SocketIOSuite.make(loop: loop, loops: arguments.loops)
+let loops = io.shards.map(\.loop)
 
 // The project's own test hook for `connection_error`: every refusal of /engine.io/ and /socket.io/ is kept (the last
 // 100), and `GET /connection-errors` lists them as JSON lines, oldest first (`?clear=1` empties the list after).
-var connectionErrors: [String] = []
+// Refusals happen on every loop: the list is shared under a lock.
+let connectionErrorsLock = Lock()
+nonisolated(unsafe) var connectionErrors: [String] = []
 func record(_ error: EngineConnectionError) {
     let line = JSONValue.object([
         ("code", .number(Double(error.code.rawValue))), ("message", .string(error.message)),
@@ -101,21 +113,51 @@ func record(_ error: EngineConnectionError) {
         ("method", .string(error.request.method)), ("url", .string(error.request.target)),
         ("address", .string(error.remoteAddress)),
     ])
-    connectionErrors.append(String(decoding: line.serialize(), as: UTF8.self))
-    if connectionErrors.count > 100 { connectionErrors.removeFirst() }
-}
-engine.onConnectionError = record
-io.engine.onConnectionError = record
-router.fallback = { exchange in
-    guard exchange.request.target.utf8.starts(with: "/connection-errors".utf8) else {
-        exchange.respond(HTTPResponse(status: 404, text: "Not Found"))
-        return
+    connectionErrorsLock.withLock {
+        connectionErrors.append(String(decoding: line.serialize(), as: UTF8.self))
+        if connectionErrors.count > 100 { connectionErrors.removeFirst() }
     }
-    exchange.respond(HTTPResponse(status: 200, text: connectionErrors.map { $0 + "\n" }.joined()))
-    if exchange.request.queryValue("clear") == "1" { connectionErrors.removeAll() }
 }
-let http = HTTPServer(loop: loop, limits: engine.httpLimits)
-http.handler = router
+io.engine.onConnectionError = record
+
+// One HTTP server per loop, each with the raw echo engines of its loop and that loop's Socket.IO server.
+let servers = loops.map { HTTPServer(loop: $0, limits: io.engine.httpLimits) }
+let http = HTTPServerGroup(servers: servers, balancing: arguments.balancing)
+var routers: [HTTPRouter] = []
+var echoEngines: [[EngineServer]] = []
+for (index, loop) in loops.enumerated() {
+    let engines = [relaxedOptions, engineOptions, deflateOptions].map { options -> EngineServer in
+        let engine = EngineServer(loop: loop, options: options)
+        engine.onConnection = { socket in socket.delegate = echo }
+        if loops.count > 1 {
+            engine.shard = EngineServer.Shard(index: index, count: loops.count) { http.transfer($0, to: $1) }
+        }
+        engine.onConnectionError = options.path == engineOptions.path ? record : nil
+        return engine
+    }
+    let router = HTTPRouter()
+    for engine in engines { router.add(prefix: engine.options.path, engine) }
+    router.fallback = { exchange in
+        guard exchange.request.target.utf8.starts(with: "/connection-errors".utf8) else {
+            exchange.respond(HTTPResponse(status: 404, text: "Not Found"))
+            return
+        }
+        let lines = connectionErrorsLock.withLock {
+            defer { if exchange.request.queryValue("clear") == "1" { connectionErrors.removeAll() } }
+            return connectionErrors.map { $0 + "\n" }.joined()
+        }
+        exchange.respond(HTTPResponse(status: 200, text: lines))
+    }
+    servers[index].handler = router
+    let server = servers[index]
+    loop.addShutdownHook {
+        for engine in engines { engine.close() }
+        server.close()
+    }
+    routers.append(router)
+    echoEngines.append(engines)
+}
+io.attach(to: routers, of: http)
 
 do {
     try http.listen(host: arguments.host, port: arguments.port)
@@ -123,17 +165,10 @@ do {
     fputs("sio-protocol-server: \(error)\n", stderr)
     exit(1)
 }
-loop.addShutdownHook {
-    engine.close()
-    deflateEngine.close()
-    relaxedEngine.close()
-    io.close()
-    http.close()
-}
 
 // SIGINT/SIGTERM stop the loop gracefully (libuv signal handles run on the loop thread).
 let signals = SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM]) { loop.stop() }
-print("sio-protocol-server listening on \(arguments.host):\(http.port)")
+print("sio-protocol-server listening on \(arguments.host):\(http.port)" + (loops.count > 1 ? " with \(loops.count) loops" : ""))
 fflush(stdout)
 loop.run()
 signals.close()
