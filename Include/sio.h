@@ -2,7 +2,8 @@
  * sio.h — a Socket.IO server (Engine.IO v4, Socket.IO v5) for C and every language that can call C.
  *
  * The engine speaks the same wire protocol as Node's `socket.io` 4.x, so every official client connects unchanged.
- * It runs on a libuv loop owned by the server, on its own thread (`sio_server_start`) or on yours (`sio_server_run`).
+ * It runs on a libuv loop owned by the server, on its own thread (`sio_server_start`) or on yours (`sio_server_run`),
+ * and with SIO_OPT_LOOPS on more loops of its own, one thread each, behind the same port (see LOOPS below).
  *
  * CONVENTIONS
  *   Errors      Functions return `int`: 0 (SIO_OK) on success, a negative SIO_E* code otherwise; `sio_strerror()`
@@ -24,6 +25,20 @@
  *   Sockets     A `sio_socket_t *` is a handle, not memory: it stays safe to pass after the socket disconnected
  *               (calls then return SIO_ECLOSED). Strings a socket returns (id, namespace, headers) live until its
  *               disconnect callback has returned.
+ *   Loops       With SIO_OPT_LOOPS = N > 1 the server has N loops: the first is the one sio_server_run or
+ *               sio_server_start runs, the others start, stop and end with it. Each connection lives on one loop
+ *               for its whole life (clients never notice which: no sticky sessions). Then:
+ *               - "the loop thread" of a callback is the loop of the socket (or request) it is about, so
+ *                 callbacks for different sockets run AT THE SAME TIME on different threads. Data your callbacks
+ *                 share (the `user_data` you registered once, globals) must be thread-safe: a mutex or atomics.
+ *                 Per-socket data (sio_socket_set_user_data) is touched on that socket's loop only.
+ *               - [LOOP] functions on a server or namespace may be called on any of the server's loop threads
+ *                 and act for that loop: a broadcast from any loop reaches the sockets of every loop, rooms span
+ *                 the loops, handlers registered once apply to every loop. [LOOP] functions on a socket (and
+ *                 its acks) must be called on the socket's own loop; its [ANY THREAD] functions are queued there.
+ *               - sio_server_post runs its function on the first loop. Server-side events (Redis) arrive, and
+ *                 sio_namespace_server_side_emit_with_ack's callback runs, on the first loop.
+ *               With N = 1 (the default) there is one loop and all of this reduces to "the loop thread".
  */
 #ifndef SIO_H
 #define SIO_H
@@ -40,11 +55,13 @@ extern "C" {
 /* Version                                                                                                          */
 
 #define SIO_VERSION_MAJOR 0
-#define SIO_VERSION_MINOR 2
+#define SIO_VERSION_MINOR 3
 #define SIO_VERSION_PATCH 0
-#define SIO_VERSION_STRING "0.2.0"
+#define SIO_VERSION_STRING "0.3.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
+ *   0.3.0  SIO_OPT_LOOPS and SIO_OPT_LOOP_BALANCING (several loops behind one port; CONVENTIONS, Loops),
+ *          sio_server_loop_count, sio_server_in_loop, sio_socket_loop_index, sio_socket_in_loop, sio_socket_post.
  *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event, sio_namespace_sockets_join,
  *          sio_namespace_sockets_leave, sio_namespace_disconnect_sockets, sio_namespace_fetch_sockets,
  *          sio_socket_transport, sio_namespace_server_side_emit, sio_namespace_server_side_emit_with_ack,
@@ -133,7 +150,13 @@ typedef enum {
     SIO_OPT_REDIS_REQUESTS_TIMEOUT = 20, /* uint ms, 5000                                (requestsTimeout) */
     SIO_OPT_PER_MESSAGE_DEFLATE = 21,   /* bool, false: WebSocket compression (RFC 7692) for clients that offer it,
                                            without context takeover                     (perMessageDeflate) */
-    SIO_OPT_PER_MESSAGE_DEFLATE_THRESHOLD = 22 /* uint bytes, 1024: smaller messages are sent uncompressed */
+    SIO_OPT_PER_MESSAGE_DEFLATE_THRESHOLD = 22, /* uint bytes, 1024: smaller messages are sent uncompressed */
+    SIO_OPT_LOOPS = 23,                 /* uint, 1: event loops (threads) serving the server; 0 = one per core; at
+                                           most 64. Since 0.3.0; read the Loops rules above before going past 1 */
+    SIO_OPT_LOOP_BALANCING = 24         /* string, "reuseport": how new connections are spread over the loops:
+                                           "reuseport" (every loop listens, SO_REUSEPORT: the kernel picks) or
+                                           "round-robin" (the first loop accepts and hands them out in turn; always
+                                           so for sio_server_listen_fd). Since 0.3.0 */
 } sio_option_t;
 
 /* A new options object with the defaults, or NULL when out of memory. Free with sio_options_free. [ANY THREAD] */
@@ -183,10 +206,17 @@ int sio_server_wait(sio_server_t *server);
  * used again either way. */
 void sio_server_destroy(sio_server_t *server);
 
-/* Runs `fn(server, user_data)` on the loop thread soon: the way to use [LOOP] functions from another thread.
- * SIO_ECLOSED (and `fn` never runs) once the server is stopping. [ANY THREAD] */
+/* Runs `fn(server, user_data)` on the loop thread soon (the first loop, with several): the way to use [LOOP]
+ * functions from another thread. SIO_ECLOSED (and `fn` never runs) once the server is stopping. [ANY THREAD] */
 typedef void (*sio_task_cb)(sio_server_t *server, void *user_data);
 int sio_server_post(sio_server_t *server, sio_task_cb fn, void *user_data);
+
+/* How many loops serve the server (SIO_OPT_LOOPS resolved: 0 became the number of cores). Since 0.3.0.
+ * [ANY THREAD] */
+int sio_server_loop_count(const sio_server_t *server);
+/* True when the calling thread is one of the server's loop threads: [LOOP] functions on the server and its
+ * namespaces may be called here. Since 0.3.0. [ANY THREAD] */
+bool sio_server_in_loop(const sio_server_t *server);
 
 /* Plain HTTP requests outside the Socket.IO path (to serve a page), and the client bundle's paths under it
  * (`/socket.io/socket.io.js`, `.min.js`, `.map`, as the reference's serveClient): answer with sio_http_respond, exactly once,
@@ -387,6 +417,18 @@ const char *sio_socket_address(sio_socket_t *socket);
 /* The transport its connection uses now: "polling" (until an upgrade completes) or "websocket" (the reference's
  * socket.conn.transport.name). A static string; NULL for a stale handle or off the loop thread. Since 0.2.0. [LOOP] */
 const char *sio_socket_transport(sio_socket_t *socket);
+/* The index of the loop serving the socket, 0 .. sio_server_loop_count() - 1 (always 0 with one loop), or
+ * SIO_ECLOSED for a stale handle. A connection stays on its loop for life. Since 0.3.0. [ANY THREAD] */
+int sio_socket_loop_index(sio_socket_t *socket);
+/* True when the calling thread is the socket's loop thread, where its [LOOP] functions may be called.
+ * Since 0.3.0. [ANY THREAD] */
+bool sio_socket_in_loop(sio_socket_t *socket);
+/* Runs `fn(socket, user_data)` on the socket's loop thread soon (in call order with other work queued there): the
+ * way to use a socket's [LOOP] functions from another thread or another loop. SIO_ECLOSED (and `fn` never runs)
+ * when the socket has left or the server is stopping; `fn` may still find the socket gone (its calls then return
+ * SIO_ECLOSED). Since 0.3.0. [ANY THREAD] */
+typedef void (*sio_socket_task_cb)(sio_socket_t *socket, void *user_data);
+int sio_socket_post(sio_socket_t *socket, sio_socket_task_cb fn, void *user_data);
 /* The rooms it is in (its id room included), as a JSON array of strings in *json_out: free with sio_free.
  * SIO_ECLOSED for a stale handle, SIO_ETHREAD off the loop thread. [LOOP] */
 int sio_socket_rooms(sio_socket_t *socket, char **json_out);

@@ -58,7 +58,7 @@ public func sio_namespace_use(_ ns: OpaquePointer?, _ callback: sio_middleware_c
     guard box.server.mayTouchLoop else { return SIOError.thread.rawValue }
     nonisolated(unsafe) let context = userData
     box.namespace.use { [unowned box] socket, next in
-        let handle = HandleTable.shared.addStrong(NextBox(loop: box.server.loop, next: next))
+        let handle = HandleTable.shared.addStrong(NextBox(loop: socket.server.loop, next: next))
         callback(SocketBox.of(socket, server: box.server).pointer, HandleTable.pointer(handle), context)
     }
     return 0

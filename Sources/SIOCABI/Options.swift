@@ -62,6 +62,10 @@ public func sio_options_set_uint(_ pointer: OpaquePointer?, _ key: Int32, _ valu
     case 17: return bytes { box.options.engine.maxBufferedBytes = $0 }
     case 20: return ms { box.redis.requestsTimeout = max($0, 1) }
     case 22: return bytes { box.options.engine.perMessageDeflateThreshold = $0 }
+    case 23:
+        guard value <= UInt64(EngineServer.maxLoops) else { return SIOError.invalidArgument.rawValue }
+        box.options.loops = Int(value)
+        return 0
     default: return SIOError.invalidArgument.rawValue
     }
 }
@@ -128,6 +132,9 @@ public func sio_options_set_string(_ pointer: OpaquePointer?, _ key: Int32, _ va
         var cookie = CookieOptions()
         cookie.name = text
         box.options.engine.cookie = cookie
+    case 24:
+        guard let balancing = HTTPServerGroup.Balancing(rawValue: text) else { return SIOError.invalidArgument.rawValue }
+        box.options.loopBalancing = balancing
     default: return SIOError.invalidArgument.rawValue
     }
     return 0

@@ -4,15 +4,19 @@ import SocketIORedis
 import Glibc
 #endif
 
-/// `sio_server_t`: a Socket.IO server, its loop, and the C-facing state around them. Retained by the C handle
-/// from `sio_server_create` until `sio_server_destroy`.
+/// `sio_server_t`: a Socket.IO server, its loops, and the C-facing state around them. Retained by the C handle
+/// from `sio_server_create` until `sio_server_destroy`. With SIO_OPT_LOOPS above 1, `loop` is the first loop (run
+/// by sio_server_run / sio_server_start), and the others start, stop and end with it.
 final class ServerBox: UnretainedHandle {
     enum State { case created, running, stopped }
 
     let loop: EventLoop
+    /// Every loop of the server, `loop` first.
+    let loops: [EventLoop]
     let io: SocketIOServer
-    let http: HTTPServer
-    let router = HTTPRouter()
+    /// One HTTP server and router per loop.
+    let http: HTTPServerGroup
+    let routers: [HTTPRouter]
     private let stateLock = Lock()
     private var state = State.created
     private var listenedPort: Int32 = -1
@@ -21,7 +25,6 @@ final class ServerBox: UnretainedHandle {
     private var ranOnThread = false
     var namespaces: [String: NamespaceBox] = [:]
     var httpHandler: (callback: sio_http_cb, userData: UnsafeMutableRawPointer?)?
-    private let clientBundleRoute = HTTPFallback(box: nil)
 
     /// The host's allow-request callback, consulted for every new session (set any time before start).
     let gate = AllowRequestGate()
@@ -33,15 +36,25 @@ final class ServerBox: UnretainedHandle {
         settings.engine.allowRequest = { request in gate.decide(request) }
         io = SocketIOServer(loop: loop, options: settings)
         if let redisURL { io.adapterFactory = try RedisAdapter.factory(url: redisURL, options: redis) }
-        http = HTTPServer(loop: loop, limits: io.engine.httpLimits)
-        http.handler = router
-        // `<path>socket.io.js` (and .min.js, .map, ...) go to the host's HTTP handler, ahead of the Socket.IO path,
-        // so a C program can serve the client bundle the way the reference's `serveClient` does.
-        router.add(prefix: options.engine.path + "socket.io", clientBundleRoute)
-        io.attach(to: router)
-        loop.addShutdownHook { [unowned self] in http.close() }
-        router.fallback = { [unowned self] exchange in serveOther(exchange) }
-        clientBundleRoute.box = self
+        loops = io.shards.map(\.loop)
+        let servers = io.shards.map { HTTPServer(loop: $0.loop, limits: $0.engine.httpLimits) }
+        http = HTTPServerGroup(servers: servers, balancing: options.loopBalancing)
+        routers = servers.map { _ in HTTPRouter() }
+        var bundleRoutes: [HTTPFallback] = []
+        for (server, router) in zip(servers, routers) {
+            server.handler = router
+            // `<path>socket.io.js` (and .min.js, .map, ...) go to the host's HTTP handler, ahead of the Socket.IO
+            // path, so a C program can serve the client bundle the way the reference's `serveClient` does.
+            let bundleRoute = HTTPFallback(box: nil)
+            router.add(prefix: options.engine.path + "socket.io", bundleRoute)
+            bundleRoutes.append(bundleRoute)
+            server.loop.addShutdownHook { server.close() }
+        }
+        io.attach(to: routers, of: http)
+        for (router, bundleRoute) in zip(routers, bundleRoutes) {
+            router.fallback = { [unowned self] exchange in serveOther(exchange) }
+            bundleRoute.box = self
+        }
         gate.server = self
     }
 
@@ -49,11 +62,28 @@ final class ServerBox: UnretainedHandle {
 
     var currentState: State { stateLock.withLock { state } }
 
-    /// [LOOP] functions: on the loop thread, or from the setting-up thread before the loop runs.
-    var mayTouchLoop: Bool { loop.isInLoopThread || currentState == .created }
+    /// True on the thread of one of the server's loops.
+    var isOnALoop: Bool {
+        guard let current = EventLoop.current else { return false }
+        return loops.contains { $0 === current }
+    }
 
-    /// Runs `work` on the loop: now when already there, else queued. False when the server has stopped.
+    /// [LOOP] functions: on one of the server's loop threads (the Swift layer then acts for that loop), or from
+    /// the setting-up thread before the loops run.
+    var mayTouchLoop: Bool { isOnALoop || currentState == .created }
+
+    /// Runs `work` on a loop: now when on one of the server's loops (the Swift layer acts for that loop), else
+    /// queued to the first loop. False when the server has stopped.
     func onLoop(_ work: @escaping () -> Void) -> Bool {
+        if isOnALoop {
+            work()
+            return true
+        }
+        return onFirstLoop(work)
+    }
+
+    /// Runs `work` on the first loop (where a cluster adapter lives): now when there, else queued.
+    func onFirstLoop(_ work: @escaping () -> Void) -> Bool {
         if loop.isInLoopThread {
             work()
             return true
@@ -128,13 +158,13 @@ final class ServerBox: UnretainedHandle {
     }
 
     func wait() -> Int32 {
-        guard !loop.isInLoopThread else { return SIOError.thread.rawValue }
+        guard !isOnALoop else { return SIOError.thread.rawValue }
         loop.join()
         return 0
     }
 
     func destroy() {
-        if loop.isInLoopThread {
+        if isOnALoop {
             destroyRequested = true
             loop.stop()
             return

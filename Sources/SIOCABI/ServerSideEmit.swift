@@ -16,7 +16,7 @@ public func sio_namespace_server_side_emit(_ ns: OpaquePointer?, _ event: Unsafe
     guard let box = NamespaceBox.from(ns), let name = eventName(event) else { return SIOError.invalidArgument.rawValue }
     guard let payload = arguments(json, length, nil, 0) else { return SIOError.json.rawValue }
     guard redisAdapter(box) != nil else { return SIOError.state.rawValue }
-    guard box.server.onLoop({ redisAdapter(box)?.serverSideEmit(name, payload) }) else { return SIOError.closed.rawValue }
+    guard box.server.onFirstLoop({ redisAdapter(box)?.serverSideEmit(name, payload) }) else { return SIOError.closed.rawValue }
     return 0
 }
 
@@ -32,10 +32,13 @@ public func sio_namespace_server_side_emit_with_ack(_ ns: OpaquePointer?, _ even
     guard let payload = arguments(json, length, nil, 0) else { return SIOError.json.rawValue }
     guard let adapter = redisAdapter(box) else { return SIOError.state.rawValue }
     nonisolated(unsafe) let context = userData
-    adapter.serverSideEmit(name, payload, timeout: UInt64(timeout)) { error, replies in
-        withCJSON(.array(replies)) { callback(SIOError(error).rawValue, $0, $1, context) }
+    // The cluster adapter lives on the first loop; the callback runs there.
+    let queued = box.server.onFirstLoop {
+        adapter.serverSideEmit(name, payload, timeout: UInt64(timeout)) { error, replies in
+            withCJSON(.array(replies)) { callback(SIOError(error).rawValue, $0, $1, context) }
+        }
     }
-    return 0
+    return queued ? 0 : SIOError.closed.rawValue
 }
 
 @_cdecl("sio_namespace_on_server_side_emit")
@@ -49,12 +52,13 @@ public func sio_namespace_on_server_side_emit(_ ns: OpaquePointer?, _ event: Uns
     guard let adapter = redisAdapter(box) else { return SIOError.state.rawValue }
     let holdFor = adapter.options.requestsTimeout
     nonisolated(unsafe) let context = userData
-    adapter.onServerSideEmit(name) { [unowned box] arguments, ack in
+    // Registered on the first loop, where other servers' events arrive (once per process).
+    guard box.server.onFirstLoop({ adapter.onServerSideEmit(name) { [unowned box] arguments, ack in
         let handle = ack.map { ServerAckBox.register($0, loop: box.server.loop, holdFor: holdFor) }
         ArgsBox.with(arguments) { args in
             name.withCString { callback(box.pointer, $0, args, handle.flatMap(HandleTable.pointer), context) }
         }
-    }
+    } }) else { return SIOError.closed.rawValue }
     return 0
 }
 

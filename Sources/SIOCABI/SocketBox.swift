@@ -14,6 +14,10 @@ public typealias sio_ack_cb = @convention(c) (OpaquePointer?, Int32, OpaquePoint
 final class SocketBox {
     private(set) weak var socket: Socket?
     unowned let server: ServerBox
+    /// The socket's loop: its [LOOP] functions must be called there.
+    unowned let loop: EventLoop
+    /// That loop's index among the server's loops.
+    let loopIndex: Int
     private(set) var handle: UInt = 0
     var cUserData: UnsafeMutableRawPointer?
     private var strings: [String: CString] = [:]
@@ -22,6 +26,21 @@ final class SocketBox {
     private init(socket: Socket, server: ServerBox) {
         self.socket = socket
         self.server = server
+        loop = socket.server.loop
+        loopIndex = socket.server.loopIndex
+    }
+
+    /// On the socket's loop thread, or setting up before the loops run.
+    var mayTouchSocket: Bool { loop.isInLoopThread || server.currentState == .created }
+
+    /// Runs `work` on the socket's loop: now when there, else queued. False when the server has stopped.
+    func onSocketLoop(_ work: @escaping () -> Void) -> Bool {
+        if loop.isInLoopThread {
+            work()
+            return true
+        }
+        guard server.currentState != .stopped else { return false }
+        return loop.execute(work)
     }
 
     deinit {
@@ -162,13 +181,13 @@ public func sio_args_binary(_ args: OpaquePointer?, _ index: Int, _ length: Unsa
 // MARK: - Socket properties
 
 private func loopSocket(_ pointer: OpaquePointer?) -> (SocketBox, Socket)? {
-    guard let box = SocketBox.from(pointer), box.server.mayTouchLoop, let socket = box.socket else { return nil }
+    guard let box = SocketBox.from(pointer), box.mayTouchSocket, let socket = box.socket else { return nil }
     return (box, socket)
 }
 
 /// Why `loopSocket` found nothing: the wrong thread (SIO_ETHREAD) or a socket that is gone (SIO_ECLOSED).
 private func socketError(_ pointer: OpaquePointer?) -> Int32 {
-    if let box = SocketBox.from(pointer), !box.server.mayTouchLoop { return SIOError.thread.rawValue }
+    if let box = SocketBox.from(pointer), !box.mayTouchSocket { return SIOError.thread.rawValue }
     return SIOError.closed.rawValue
 }
 
@@ -335,7 +354,7 @@ public func sio_ack_send(_ ack: OpaquePointer?, _ json: UnsafePointer<CChar>?, _
     guard handle != 0, let box = HandleTable.shared.lookup(handle, as: AckBox.self) else {
         return SIOError.invalidArgument.rawValue
     }
-    guard let owner = box.owner, owner.server.loop.isInLoopThread else { return SIOError.thread.rawValue }
+    guard let owner = box.owner, owner.loop.isInLoopThread else { return SIOError.thread.rawValue }
     HandleTable.shared.remove(handle, as: AckBox.self)
     owner.forgetAck(handle)
     guard let reply = arguments(json, length, binaries, count) else { return SIOError.json.rawValue }
@@ -349,8 +368,8 @@ public func sio_socket_emit(_ pointer: OpaquePointer?, _ event: UnsafePointer<CC
     guard let name = eventName(event) else { return SIOError.invalidArgument.rawValue }
     guard let payload = arguments(json, length, binaries, count) else { return SIOError.json.rawValue }
     guard let box = SocketBox.from(pointer) else { return SIOError.closed.rawValue }
-    if box.server.loop.isInLoopThread, box.socket?.connected != true { return SIOError.closed.rawValue }
-    guard box.server.onLoop({ box.socket?.emit(name, payload) }) else { return SIOError.closed.rawValue }
+    if box.loop.isInLoopThread, box.socket?.connected != true { return SIOError.closed.rawValue }
+    guard box.onSocketLoop({ box.socket?.emit(name, payload) }) else { return SIOError.closed.rawValue }
     return 0
 }
 
@@ -401,7 +420,7 @@ public func sio_socket_leave(_ pointer: OpaquePointer?, _ room: UnsafePointer<CC
 @_cdecl("sio_socket_disconnect")
 public func sio_socket_disconnect(_ pointer: OpaquePointer?, _ close: Bool) -> Int32 {
     guard let box = SocketBox.from(pointer) else { return SIOError.closed.rawValue }
-    if box.server.loop.isInLoopThread, box.socket?.connected != true { return SIOError.closed.rawValue }
-    guard box.server.onLoop({ box.socket?.disconnect(close: close) }) else { return SIOError.closed.rawValue }
+    if box.loop.isInLoopThread, box.socket?.connected != true { return SIOError.closed.rawValue }
+    guard box.onSocketLoop({ box.socket?.disconnect(close: close) }) else { return SIOError.closed.rawValue }
     return 0
 }

@@ -15,17 +15,26 @@ final class ShardGroup {
 
     /// Makes `count - 1` more loops with a server each, beside `primary`.
     func build(primary: SocketIOServer, count: Int) {
-        shards = [primary]
+        var loops: [EventLoop] = []
         for index in 1..<count {
-            let loop: EventLoop
             do {
-                loop = try EventLoop()
+                loops.append(try EventLoop())
             } catch {
-                log.error("could not make loop \(index): \(error); serving with \(shards.count)")
+                log.error("could not make loop \(index): \(error); serving with \(loops.count + 1)")
                 break
             }
-            shards.append(SocketIOServer(loop: loop, options: primary.options, group: self, index: index))
-            primary.loop.addCompanion(loop)
+        }
+        for loop in loops { primary.loop.addCompanion(loop) }
+        build(primary: primary, loops: loops, owning: true)
+    }
+
+    /// A server on each of `loops` beside `primary`; with `owning`, each keeps its loop alive.
+    func build(primary: SocketIOServer, loops: [EventLoop], owning: Bool = false) {
+        shards = [primary]
+        for (offset, loop) in loops.enumerated() {
+            let shard = SocketIOServer(loop: loop, options: primary.options, group: self, index: offset + 1)
+            if owning { shard.ownedLoop = loop }
+            shards.append(shard)
         }
         for shard in shards {
             shard.engine.shard = EngineServer.Shard(index: shard.loopIndex, count: shards.count) { [unowned self] in

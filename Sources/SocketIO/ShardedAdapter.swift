@@ -7,9 +7,18 @@ import SocketIOCodec
 public protocol LocalAdapter: SocketIOAdapter {
     /// False only when certainly no socket of this process is in `room` (lets a cluster adapter skip a message).
     func hasRoom(_ room: String) -> Bool
+    /// Every room with a socket of this process (`allRooms()` answers for this loop only).
+    func allRooms(_ completion: @escaping (Set<String>) -> Void)
+    /// Ids of the sockets of this process `options` reaches (`sockets(_:)` answers for this loop only).
+    func sockets(_ options: BroadcastOptions, completion: @escaping ([String]) -> Void)
 }
 
-extension InMemoryAdapter: LocalAdapter {}
+extension InMemoryAdapter: LocalAdapter {
+    public func allRooms(_ completion: @escaping (Set<String>) -> Void) { completion(allRooms()) }
+    public func sockets(_ options: BroadcastOptions, completion: @escaping ([String]) -> Void) {
+        completion(sockets(options))
+    }
+}
 
 /// The adapter of one namespace on one loop of a multi-loop server. Rooms and sockets are this loop's own (an
 /// in-memory adapter); what crosses sockets reaches the other loops by message only, through their submit
@@ -47,6 +56,24 @@ final class ShardedAdapter: LocalAdapter {
         return asked
     }
 
+    /// Asks every other loop (`ask` runs there, with that loop's adapter of this namespace, or nil) and gives
+    /// `completion`, on this loop, `mine` combined with every answer.
+    private func gather<T>(_ mine: T, ask: @escaping (ShardedAdapter?) -> T, combine: @escaping (inout T, T) -> Void,
+                           completion: @escaping (T) -> Void) {
+        var result = mine
+        var waiting = 0
+        let asked = onOtherLoops { [self] twin in
+            let answer = ask(twin)
+            back {
+                combine(&result, answer)
+                waiting -= 1
+                if waiting == 0 { completion(result) }
+            }
+        }
+        waiting = asked
+        if asked == 0 { completion(result) }
+    }
+
     /// Runs `work` on this adapter's loop (from another loop's thread).
     private func back(_ work: @escaping () -> Void) {
         if server.loop.isInLoopThread { work() } else { server.loop.execute(work) }
@@ -67,20 +94,31 @@ final class ShardedAdapter: LocalAdapter {
     func rooms(of socketID: String) -> Set<String> { local.rooms(of: socketID) }
     func sockets(_ options: BroadcastOptions) -> [String] { local.sockets(options) }
     func allRooms() -> Set<String> { local.allRooms() }
+
+    func allRooms(_ completion: @escaping (Set<String>) -> Void) {
+        gather(local.allRooms(), ask: { $0?.local.allRooms() ?? [] }, combine: { $0.formUnion($1) },
+               completion: completion)
+    }
+
+    func sockets(_ options: BroadcastOptions, completion: @escaping ([String]) -> Void) {
+        gather(local.sockets(options), ask: { $0?.local.sockets(options) ?? [] }, combine: { $0 += $1 },
+               completion: completion)
+    }
     /// Other loops' rooms are not known here: only a room of this loop's gives a certain answer.
     func hasRoom(_ room: String) -> Bool { true }
 
     // MARK: Broadcasting
 
     func broadcast(_ event: OutgoingEvent, options: BroadcastOptions) {
-        if upstream, !options.flags.local {
+        let direct = isOneLocalSocket(options)
+        if upstream, !options.flags.local, !direct {
             toUpstream { $0.broadcast(event, options: options) }
             return
         }
         let (stamped, offset) = local.stamp(event, options: options)
         let packet = EncodedPacket.event(stamped, namespace: namespace.name, ackId: nil,
                                          volatile: options.flags.volatile, compress: options.flags.compress)
-        if !isOneLocalSocket(options) {
+        if !direct {
             for shard in shards where shard !== server {
                 let copy = packet.copyForAnotherLoop()
                 let name = namespace.name
@@ -146,20 +184,13 @@ final class ShardedAdapter: LocalAdapter {
             } }
             return
         }
-        var gathered: [RemoteSocket] = []
-        local.fetchSockets(options) { gathered = $0 }
-        var waiting = 0
-        let asked = onOtherLoops { [self] twin in
+        var mine: [RemoteSocket] = []
+        local.fetchSockets(options) { mine = $0 }
+        gather(mine, ask: { twin in
             var found: [RemoteSocket] = []
             twin?.local.fetchSockets(options) { found = $0.map(\.described) }
-            back {
-                gathered += found
-                waiting -= 1
-                if waiting == 0 { completion(gathered) }
-            }
-        }
-        waiting = asked
-        if asked == 0 { completion(gathered) }
+            return found
+        }, combine: { $0 += $1 }, completion: completion)
     }
 
     func addSockets(_ options: BroadcastOptions, rooms: [String]) {
@@ -209,18 +240,8 @@ final class ShardedAdapter: LocalAdapter {
             completion(restored)
             return
         }
-        var found: RecoveredSession?
-        var waiting = 0
-        let asked = onOtherLoops { [self] twin in
-            let restored = twin?.local.restoreSession(pid: pid, offset: offset)
-            back {
-                if found == nil { found = restored }
-                waiting -= 1
-                if waiting == 0 { completion(found) }
-            }
-        }
-        waiting = asked
-        if asked == 0 { completion(nil) }
+        gather(nil, ask: { $0?.local.restoreSession(pid: pid, offset: offset) }, combine: { $0 = $0 ?? $1 },
+               completion: completion)
     }
 
     func close() { local.close() }

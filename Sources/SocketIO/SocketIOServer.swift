@@ -42,7 +42,7 @@ public final class SocketIOServer {
     /// The servers of all loops when there are several, nil with one.
     let group: ShardGroup?
     /// A server on a loop the group made keeps that loop alive (`loop` itself is unowned).
-    private var ownedLoop: EventLoop?
+    var ownedLoop: EventLoop?
 
     private var namespaces: [String: Namespace] = [:]
     private var parents: [ParentNamespace] = []
@@ -54,13 +54,21 @@ public final class SocketIOServer {
         group?.build(primary: self, count: count)
     }
 
+    /// A server on loops another multi-loop server made (`other.shards.map(\.loop)`): the same threads serve
+    /// both, for example two Socket.IO paths behind one port. `loops[0]` is the loop this server is used from;
+    /// the others stay the first server's (they start, stop and end with it).
+    public convenience init(sharing loops: [EventLoop], options: SocketIOOptions = SocketIOOptions()) {
+        precondition(!loops.isEmpty, "a server needs a loop")
+        self.init(loop: loops[0], options: options, group: loops.count > 1 ? ShardGroup() : nil, index: 0)
+        group?.build(primary: self, loops: Array(loops.dropFirst()))
+    }
+
     /// A shard of `group` on `loop` (index 0 is the application's server).
     init(loop: EventLoop, options: SocketIOOptions, group: ShardGroup?, index: Int) {
         self.loop = loop
         self.options = options
         self.group = group
         loopIndex = index
-        if index > 0 { ownedLoop = loop }
         engine = EngineServer(loop: loop, options: options.engine)
         engine.onConnection = { [unowned self] connection in _ = Client(server: self, engine: connection) }
         shutdownLink.action = { [unowned self] in close() }
@@ -121,6 +129,30 @@ public final class SocketIOServer {
     public func attach(to routers: [HTTPRouter], of http: HTTPServerGroup) {
         group?.http = http
         for (shard, router) in zip(shards, routers) { shard.loop.perform { shard.attach(to: router) } }
+    }
+
+    /// Listens on `host:port` behind an HTTP router per loop, for a server that also answers other requests (a
+    /// page, files): `setUp` adds the application's routes (and fallback) to each loop's router, before the
+    /// Socket.IO path; handlers it installs run on the loop that received the request. Call before the loops run.
+    @discardableResult
+    public func listen(host: String = "0.0.0.0", port: Int, routes setUp: (HTTPRouter) -> Void) throws -> HTTPServerGroup {
+        let servers = shards.map { HTTPServer(loop: $0.loop, limits: $0.engine.httpLimits) }
+        let http = HTTPServerGroup(servers: servers, balancing: options.loopBalancing)
+        var routers: [HTTPRouter] = []
+        for server in servers {
+            let router = HTTPRouter()
+            setUp(router)
+            server.handler = router
+            server.loop.perform { server.loop.addShutdownHook { server.close() } }
+            routers.append(router)
+        }
+        if group == nil {
+            attach(to: routers[0])
+        } else {
+            attach(to: routers, of: http)
+        }
+        try http.listen(host: host, port: port)
+        return http
     }
 
     public var port: Int { group?.http?.port ?? engine.port }

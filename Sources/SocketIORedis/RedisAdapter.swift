@@ -195,7 +195,10 @@ public final class RedisAdapter: SocketIOAdapter {
 
     /// Every room of the namespace across the cluster (socket-id rooms included, as in the reference).
     public func allRooms(completion: @escaping (SocketIOError?, Set<String>) -> Void) {
-        let localRooms = local.allRooms()
+        local.allRooms { [weak self] localRooms in self?.allRemoteRooms(local: localRooms, completion: completion) }
+    }
+
+    private func allRemoteRooms(local localRooms: Set<String>, completion: @escaping (SocketIOError?, Set<String>) -> Void) {
         serverCount { [weak self] numSub in
             guard let self, !self.closed, numSub > 1 else {
                 completion(nil, localRooms)
@@ -360,12 +363,15 @@ public final class RedisAdapter: SocketIOAdapter {
         switch request.type {
         case .sockets:
             guard let requestId, requests[requestId] == nil else { return }
-            let ids = local.sockets(BroadcastOptions(rooms: Set(request.rooms)))
-            publishResponse(to: request, RedisWire.socketsResponse(requestId: requestId, sockets: ids))
+            local.sockets(BroadcastOptions(rooms: Set(request.rooms))) { [weak self] ids in
+                self?.publishResponse(to: request, RedisWire.socketsResponse(requestId: requestId, sockets: ids))
+            }
 
         case .allRooms:
             guard let requestId, requests[requestId] == nil else { return }
-            publishResponse(to: request, RedisWire.allRoomsResponse(requestId: requestId, rooms: local.allRooms().sorted()))
+            local.allRooms { [weak self] rooms in
+                self?.publishResponse(to: request, RedisWire.allRoomsResponse(requestId: requestId, rooms: rooms.sorted()))
+            }
 
         case .remoteJoin, .remoteLeave, .remoteDisconnect:
             if let options = request.options {
@@ -377,14 +383,18 @@ public final class RedisAdapter: SocketIOAdapter {
                 }
                 return
             }
-            // The legacy form: one socket by id, answered with `{requestId}`.
-            guard let sid = request.sid, let socket = namespace.sockets[sid] else { return }
-            switch request.type {
-            case .remoteJoin: if let room = request.room { socket.join(room) }
-            case .remoteLeave: if let room = request.room { socket.leave(room) }
-            default: socket.disconnect(close: request.close)
+            // The legacy form: one socket by id (on any loop of this process), answered with `{requestId}`.
+            guard let sid = request.sid else { return }
+            let one = BroadcastOptions(rooms: [sid])
+            local.sockets(one) { [weak self] found in
+                guard let self, !found.isEmpty else { return }
+                switch request.type {
+                case .remoteJoin: if let room = request.room { self.local.addSockets(one, rooms: [room]) }
+                case .remoteLeave: if let room = request.room { self.local.deleteSockets(one, rooms: [room]) }
+                default: self.local.disconnectSockets(one, close: request.close)
+                }
+                if let requestId { self.publishResponse(to: request, RedisWire.emptyResponse(requestId: requestId)) }
             }
-            if let requestId { publishResponse(to: request, RedisWire.emptyResponse(requestId: requestId)) }
 
         case .remoteFetch:
             guard let requestId, requests[requestId] == nil else { return }

@@ -1,55 +1,140 @@
 // The benchmark server: the event contract of Benchmarks/ (issue "Benchmarks side by side with a peer"), on `/`
-// and `/chat`. Runs one loop on the main thread.
+// and `/chat`. One loop on the main thread by default; `--loops N` serves the port from N loops (issue 12).
 import SocketIO
 #if canImport(Glibc)
 import Glibc
 #endif
 
-var port = 3000
-var host = "127.0.0.1"
-var arguments = CommandLine.arguments.dropFirst().makeIterator()
-while let argument = arguments.next() {
-    switch argument {
-    case "--port": port = arguments.next().flatMap { Int($0) } ?? port
-    case "--host": host = arguments.next() ?? host
-    default:
-        fputs("usage: sio-bench-server [--host 127.0.0.1] [--port 3000]\n", stderr)
+struct Arguments {
+    var host = "127.0.0.1"
+    var port = 3000
+    var loops = 1
+    var balancing = HTTPServerGroup.Balancing.reusePort
+    /// Microseconds of CPU the `echo-ack` handler burns before acking (0: none).
+    var burnMicroseconds = 0
+
+    static func parse(_ arguments: [String]) -> Arguments {
+        var result = Arguments()
+        var index = 1
+        func value() -> String {
+            index += 1
+            guard index < arguments.count else { fail("\(arguments[index - 1]) needs a value") }
+            return arguments[index]
+        }
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--port":
+                guard let port = Int(value()), (0...65535).contains(port) else { fail("--port needs 0-65535") }
+                result.port = port
+            case "--host": result.host = value()
+            case "--loops":
+                let text = value()
+                guard let loops = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(loops) else {
+                    fail("--loops needs 0-\(EngineServer.maxLoops) or auto")
+                }
+                result.loops = loops
+            case "--loop-balancing":
+                guard let balancing = HTTPServerGroup.Balancing(rawValue: value()) else {
+                    fail("--loop-balancing is reuseport or round-robin")
+                }
+                result.balancing = balancing
+            case "--burn-us":
+                guard let burn = Int(value()), (0...1_000_000).contains(burn) else { fail("--burn-us needs 0-1000000") }
+                result.burnMicroseconds = burn
+            case "--help", "-h":
+                print(usage)
+                exit(0)
+            default: fail("unknown argument \(arguments[index])")
+            }
+            index += 1
+        }
+        return result
+    }
+
+    static let usage = """
+        usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
+
+          --host ADDRESS          address to listen on (default 127.0.0.1)
+          --port N                port to listen on (default 3000; 0: any free port)
+          --loops N               event loops (threads) serving the port; 0 or auto: one per core (default 1)
+          --loop-balancing MODE   how new connections are spread over the loops: reuseport (the kernel, default)
+                                  or round-robin (the first loop hands them out)
+          --burn-us N             the echo-ack handler burns N microseconds of its thread's CPU time before acking:
+                                  a handler that does real work (default 0: acks at once)
+
+        Event contract on / and /chat: echo, echo-ack, join, broadcast (see Benchmarks/README.md).
+        """
+
+    static func fail(_ message: String) -> Never {
+        fputs("sio-bench-server: \(message)\n\(usage)\n", stderr)
         exit(2)
     }
 }
 
+/// Nanoseconds of CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID: time the thread is preempted does
+/// not count, so the burn is the same amount of work however busy the machine is).
+@inline(__always)
+func threadCPUNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
+/// Spins until the calling thread has used `nanoseconds` more CPU time.
+func burn(nanoseconds: Int64) {
+    let end = threadCPUNanoseconds() + nanoseconds
+    while threadCPUNanoseconds() < end {}
+}
+
+let arguments = Arguments.parse(CommandLine.arguments)
+let burnNanoseconds = Int64(arguments.burnMicroseconds) * 1_000
+
 let loop = try EventLoop()
 var options = SocketIOOptions()
 options.engine.cors = CORSOptions(origin: .any)
+options.loops = arguments.loops
+options.loopBalancing = arguments.balancing
 let io = SocketIOServer(loop: loop, options: options)
 
-// Handlers are registered once per namespace (not per socket): an idle connection then carries no closures.
+// Handlers are registered once per namespace (not per socket): an idle connection then carries no closures. They
+// apply to every loop and run on the loop of their socket; they share no mutable state.
 for name in ["/", "/chat"] {
     let namespace = io.of(name)
     // `echo`: the same arguments back, untouched bytes.
     namespace.on("echo") { socket, arguments, _ in socket.emit("echo", arguments) }
-    namespace.on("echo-ack") { _, arguments, ack in ack?.send(arguments) }
+    if burnNanoseconds > 0 {
+        namespace.on("echo-ack") { _, arguments, ack in
+            burn(nanoseconds: burnNanoseconds)
+            ack?.send(arguments)
+        }
+    } else {
+        namespace.on("echo-ack") { _, arguments, ack in ack?.send(arguments) }
+    }
     namespace.on("join") { socket, arguments, ack in
         if let room = (try? arguments.values())?.first?.stringValue { socket.join(room) }
         ack?.send(true)
     }
     // `broadcast`: `bcast` with the same object to `object.room`, or to the whole namespace. The object is parsed
-    // once per broadcast to find the room; recipients share one encoded frame.
-    namespace.on("broadcast") { _, arguments, _ in
+    // once per broadcast to find the room; recipients share one encoded frame. The socket's namespace is the one of
+    // the handler's loop; the broadcast reaches the room's members on every loop.
+    namespace.on("broadcast") { socket, arguments, _ in
         let room = (try? arguments.values())?.first?["room"]?.stringValue
-        let target = room.map { namespace.to($0) } ?? namespace.broadcastOperator
+        let target = room.map { socket.namespace.to($0) } ?? socket.namespace.broadcastOperator
         target.emit("bcast", arguments)
     }
 }
 
 do {
-    try io.listen(host: host, port: port)
+    try io.listen(host: arguments.host, port: arguments.port)
 } catch {
     fputs("sio-bench-server: \(error)\n", stderr)
     exit(1)
 }
 let signals = SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM]) { loop.stop() }
-print("sio-bench-server listening on \(host):\(io.port)")
+let loopCount = io.shards.count
+let loopNote = loopCount > 1 ? ", \(loopCount) loops (\(arguments.balancing.rawValue))" : ""
+let burnNote = burnNanoseconds > 0 ? ", echo-ack burns \(arguments.burnMicroseconds) us" : ""
+print("sio-bench-server listening on \(arguments.host):\(io.port)\(loopNote)\(burnNote)")
 fflush(stdout)
 loop.run()
 signals.close()

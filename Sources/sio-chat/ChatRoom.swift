@@ -1,7 +1,9 @@
 import SocketIO
 
 /// The chat of one namespace (`/` or `/chat`): nicknames, history, typing notices and the online count, with the
-/// event contract the page (ChatPage.swift) speaks. Loop thread only.
+/// event contract the page (ChatPage.swift) speaks. With several loops its handlers run on every loop at once:
+/// the room's state (history, nicknames) is kept under a lock, held only to read or change it, never while
+/// emitting.
 final class ChatRoom {
     struct Message {
         let id: Int
@@ -15,8 +17,10 @@ final class ChatRoom {
     static let maxNicknameLength = 32
 
     private let namespace: Namespace
+    private let lock = Lock()
     private var history: [Message] = []
     private var nextMessageID = 1
+    /// Nicknames by socket id: one entry per connected socket of this process, so also the online count.
     private var nicknames: [String: String] = [:]
     private let clock: () -> Double
 
@@ -29,16 +33,19 @@ final class ChatRoom {
     private func join(_ socket: Socket) {
         // A recovered socket keeps its nickname (socket.data survives recovery); a page coming back after a server
         // restart asks for its own in the auth payload.
-        let nickname = socket.data["nickname"]?.stringValue ?? requestedNickname(socket) ?? "Guest-\(socket.id.prefix(4))"
-        setNickname(nickname, for: socket)
+        let (nickname, online, recent) = lock.withLock {
+            let nickname = socket.data["nickname"]?.stringValue ?? requestedNickname(socket) ?? "Guest-\(socket.id.prefix(4))"
+            nicknames[socket.id] = nickname
+            return (nickname, nicknames.count, history)
+        }
+        socket.data = .object([("nickname", .string(nickname))])
         socket.emit("welcome", .object([
-            ("nickname", .string(nickname)), ("online", .number(Double(namespace.sockets.count))),
-            ("history", .array(history.map(json))),
+            ("nickname", .string(nickname)), ("online", .number(Double(online))), ("history", .array(recent.map(json))),
         ]))
         socket.broadcast.emit("user joined", .object([
-            ("nickname", .string(nickname)), ("online", .number(Double(namespace.sockets.count))),
+            ("nickname", .string(nickname)), ("online", .number(Double(online))),
         ]))
-        namespace.emit("online", .number(Double(namespace.sockets.count)))
+        namespace.emit("online", .number(Double(online)))
 
         socket.on("chat message") { [unowned self] arguments, ack in
             guard let text = (try? arguments.values())?.first?.stringValue,
@@ -46,10 +53,13 @@ final class ChatRoom {
                 ack?.send(.object([("ok", false), ("error", .string("a message is 1 to \(Self.maxMessageLength) characters"))]))
                 return
             }
-            let message = Message(id: nextMessageID, nickname: nicknames[socket.id] ?? "?", text: text, time: clock())
-            nextMessageID += 1
-            history.append(message)
-            if history.count > Self.historySize { history.removeFirst(history.count - Self.historySize) }
+            let message = lock.withLock {
+                let message = Message(id: nextMessageID, nickname: nicknames[socket.id] ?? "?", text: text, time: clock())
+                nextMessageID += 1
+                history.append(message)
+                if history.count > Self.historySize { history.removeFirst(history.count - Self.historySize) }
+                return message
+            }
             // The text first, as the tutorial's page expects; details second.
             namespace.emit("chat message", .string(text), .object([
                 ("id", .number(Double(message.id))), ("nickname", .string(message.nickname)),
@@ -63,12 +73,17 @@ final class ChatRoom {
                 ack?.send(.object([("ok", false), ("error", .string("a nickname is 1 to \(Self.maxNicknameLength) characters"))]))
                 return
             }
-            guard !nicknames.contains(where: { $0.value == wanted && $0.key != socket.id }) else {
+            let old: String? = lock.withLock {
+                guard !nicknames.contains(where: { $0.value == wanted && $0.key != socket.id }) else { return nil }
+                let old = nicknames[socket.id] ?? ""
+                nicknames[socket.id] = wanted
+                return old
+            }
+            guard let old else {
                 ack?.send(.object([("ok", false), ("error", "that nickname is taken")]))
                 return
             }
-            let old = nicknames[socket.id] ?? ""
-            setNickname(wanted, for: socket)
+            socket.data = .object([("nickname", .string(wanted))])
             ack?.send(.object([("ok", true), ("nickname", .string(wanted))]))
             if old != wanted {
                 namespace.emit("nickname changed", .object([("old", .string(old)), ("new", .string(wanted))]))
@@ -76,8 +91,9 @@ final class ChatRoom {
         }
         socket.on("typing") { [unowned self] arguments, _ in
             let typing = (try? arguments.values())?.first?.boolValue ?? false
+            let nickname = lock.withLock { nicknames[socket.id] ?? "" }
             socket.broadcast.volatile.emit("typing", .object([
-                ("nickname", .string(nicknames[socket.id] ?? "")), ("typing", .bool(typing)),
+                ("nickname", .string(nickname)), ("typing", .bool(typing)),
             ]))
         }
         // For tests: `echo` acknowledges with its own arguments (binary included); `ignore` never answers.
@@ -85,25 +101,20 @@ final class ChatRoom {
         socket.on("ignore") { _, _ in }
 
         socket.onDisconnect { [unowned self] _ in
-            let nickname = nicknames.removeValue(forKey: socket.id) ?? ""
+            let (nickname, online) = lock.withLock { (nicknames.removeValue(forKey: socket.id) ?? "", nicknames.count) }
             namespace.emit("user left", .object([
-                ("nickname", .string(nickname)), ("online", .number(Double(namespace.sockets.count))),
+                ("nickname", .string(nickname)), ("online", .number(Double(online))),
             ]))
-            namespace.emit("online", .number(Double(namespace.sockets.count)))
+            namespace.emit("online", .number(Double(online)))
         }
     }
 
-    /// `auth.nickname`, when it is a valid name nobody else uses.
+    /// `auth.nickname`, when it is a valid name nobody else uses. Under the lock.
     private func requestedNickname(_ socket: Socket) -> String? {
         guard let wanted = (try? JSONValue.parse(socket.handshake.auth))?["nickname"]?.stringValue?.trimmed(),
               !wanted.isEmpty, wanted.count <= Self.maxNicknameLength,
               !nicknames.values.contains(wanted) else { return nil }
         return wanted
-    }
-
-    private func setNickname(_ nickname: String, for socket: Socket) {
-        nicknames[socket.id] = nickname
-        socket.data = .object([("nickname", .string(nickname))])
     }
 
     private func json(_ message: Message) -> JSONValue {

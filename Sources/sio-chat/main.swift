@@ -12,16 +12,18 @@ struct ChatArguments {
     var clientJS: String?
     var logLevel: LogLevel?
     var redis: String?
+    var loops = 1
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
-                        [--redis redis://HOST:PORT]
+                        [--redis redis://HOST:PORT] [--loops 1]
 
           --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
                              scripts/fetch-client-js.sh downloads it
           --log-level LEVEL  log verbosity (default error); SIO_DEBUG=engine,socket.io* adds debug lines
           --redis URL        scale out: several sio-chat (or Node socket.io) servers share rooms through Redis
                              (each keeps its own recent history); see docs/REDIS.md for the load balancer
+          --loops N          event loops (threads) serving the port; 0 or auto: one per core (default 1)
         """
 
     static func parse(_ list: [String]) -> ChatArguments {
@@ -39,6 +41,12 @@ struct ChatArguments {
                 result.port = port
             case "--client-js": result.clientJS = value(argument)
             case "--redis": result.redis = value(argument)
+            case "--loops":
+                let text = value(argument)
+                guard let loops = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(loops) else {
+                    fail("--loops needs 0-\(EngineServer.maxLoops) or auto")
+                }
+                result.loops = loops
             case "--log-level":
                 let name = value(argument)
                 guard let level = [LogLevel.error, .warn, .info, .debug].first(where: { $0.name == name }) else {
@@ -85,6 +93,7 @@ if let level = arguments.logLevel { Log.setLevel(level) }
 let loop = try EventLoop()
 var options = SocketIOOptions()
 options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 120_000)
+options.loops = arguments.loops
 let io = SocketIOServer(loop: loop, options: options)
 if let url = arguments.redis {
     do {
@@ -96,43 +105,43 @@ if let url = arguments.redis {
 let rooms = [ChatRoom(namespace: io.of("/"), clock: wallClockMilliseconds),
              ChatRoom(namespace: io.of("/chat"), clock: wallClockMilliseconds)]
 
-let router = HTTPRouter()
+var script: StaticContent?
 if let path = arguments.clientJS {
     guard let bundle = readFile(path) else { ChatArguments.fail("cannot read \(path)") }
-    let script = StaticContent(body: bundle, contentType: "application/javascript; charset=utf-8")
-    // Before the Socket.IO path, as the reference's `serveClient` does.
-    router.add(prefix: "/socket.io/socket.io.js", script)
-    router.add(prefix: "/socket.io/socket.io.min.js", script)
+    script = StaticContent(body: bundle, contentType: "application/javascript; charset=utf-8")
 } else {
     fputs("sio-chat: no --client-js given: the page will not find /socket.io/socket.io.js "
         + "(run scripts/fetch-client-js.sh)\n", stderr)
 }
-io.attach(to: router)
 let page = StaticContent(body: Array(ChatPage.html.utf8), contentType: "text/html; charset=utf-8",
                          cacheControl: "no-cache")
-router.fallback = { exchange in
-    let path = exchange.request.path
-    if path == "/" || path == "/index.html" {
-        page.httpServer(handle: exchange)
-    } else {
-        exchange.respond(HTTPResponse(status: 404, headers: [("Content-Type", "text/plain")], text: "Not Found"))
-    }
-}
-
-let http = HTTPServer(loop: loop, limits: io.engine.httpLimits)
-http.handler = router
+let http: HTTPServerGroup
 do {
-    try http.listen(host: arguments.host, port: arguments.port)
+    http = try io.listen(host: arguments.host, port: arguments.port) { router in
+        if let script {
+            // Before the Socket.IO path, as the reference's `serveClient` does.
+            router.add(prefix: "/socket.io/socket.io.js", script)
+            router.add(prefix: "/socket.io/socket.io.min.js", script)
+        }
+        router.fallback = { exchange in
+            let path = exchange.request.path
+            if path == "/" || path == "/index.html" {
+                page.httpServer(handle: exchange)
+            } else {
+                exchange.respond(HTTPResponse(status: 404, headers: [("Content-Type", "text/plain")], text: "Not Found"))
+            }
+        }
+    }
 } catch {
     fputs("sio-chat: \(error)\n", stderr)
     exit(1)
 }
-loop.addShutdownHook { http.close() }
 let signals = SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM]) {
     print("sio-chat: shutting down")
     loop.stop()
 }
-print("sio-chat: chat room at http://\(arguments.host == "0.0.0.0" ? "localhost" : arguments.host):\(http.port)")
+let loopsNote = io.shards.count > 1 ? " (\(io.shards.count) loops)" : ""
+print("sio-chat: chat room at http://\(arguments.host == "0.0.0.0" ? "localhost" : arguments.host):\(http.port)\(loopsNote)")
 fflush(stdout)
 loop.run()
 signals.close()

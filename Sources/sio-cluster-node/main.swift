@@ -1,6 +1,6 @@
 // One node of a Socket.IO cluster over Redis, for checking clusters from outside (Tests/cluster, docs/REDIS.md):
 //
-//   sio-cluster-node --port P --redis redis://127.0.0.1:6379 --name A [--host 127.0.0.1] [--key socket.io]
+//   sio-cluster-node --port P --redis redis://127.0.0.1:6379 --name A [--host 127.0.0.1] [--key socket.io] [--loops 1]
 //
 // Events on `/` (each handler acks when the client asks for an ack):
 //   join(room) / leave(room) -> true
@@ -8,7 +8,7 @@
 //     array), volatile when obj.volatile -> true
 //   sock-broadcast(obj): the same from the socket (the sender excluded) -> true
 //   echo-ack(...) -> the arguments
-//   whoami() -> {node, id, port}
+//   whoami() -> {node, id, port, loop}
 //   fetch([room]) -> ids of fetchSockets;  fetch-full([room]) -> [{id, rooms, data}]
 //   server-count() -> n;  all-rooms() -> [room]
 //   ssemit(arg): serverSideEmit `hello` arg -> true
@@ -23,9 +23,16 @@ import SocketIORedis
 import Glibc
 #endif
 
+let usageText = """
+    usage: sio-cluster-node --port P --redis redis://host:port --name NAME [--host 127.0.0.1] [--key socket.io]
+                            [--loops 1]
+
+      --loops N   event loops (threads) serving the port; 0 or auto: one per core (default 1). The process is
+                  one node to the others whatever its loop count.
+    """
+
 func usage() -> Never {
-    fputs("usage: sio-cluster-node --port P --redis redis://host:port --name NAME [--host 127.0.0.1] [--key socket.io]\n",
-          stderr)
+    fputs(usageText + "\n", stderr)
     exit(2)
 }
 
@@ -34,6 +41,7 @@ var host = "127.0.0.1"
 var redisURL = "redis://127.0.0.1:6379"
 var name: String?
 var key = "socket.io"
+var loops = 1
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -42,6 +50,13 @@ while let argument = arguments.next() {
     case "--redis": redisURL = arguments.next() ?? redisURL
     case "--name": name = arguments.next()
     case "--key": key = arguments.next() ?? key
+    case "--loops":
+        let text = arguments.next() ?? ""
+        guard let count = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(count) else { usage() }
+        loops = count
+    case "--help", "-h":
+        print(usageText)
+        exit(0)
     default: usage()
     }
 }
@@ -53,6 +68,7 @@ Log.setLevel(.info)
 let loop = try EventLoop()
 var options = SocketIOOptions()
 options.engine.cors = CORSOptions(origin: .any)
+options.loops = loops
 let io = SocketIOServer(loop: loop, options: options)
 do {
     io.adapterFactory = try RedisAdapter.factory(url: redisURL, key: key, clientName: name)
@@ -63,7 +79,11 @@ do {
 
 let main = io.of("/")
 let chat = io.of("/chat")
+/// The Redis adapter of `/` lives on the first loop: handlers on other loops reach it through that loop's queue.
 let adapter = main.adapter as! RedisAdapter
+func withAdapter(_ body: @escaping (RedisAdapter) -> Void) {
+    if io.loop.isInLoopThread { body(adapter) } else { io.loop.execute { body(adapter) } }
+}
 
 func firstValue(_ arguments: SocketIOArguments) -> JSONValue? { (try? arguments.values())?.first }
 
@@ -119,7 +139,8 @@ main.onConnection { socket in
     }
     socket.on("echo-ack") { arguments, ack in ack?.send(arguments) }
     socket.on("whoami") { _, ack in
-        ack?.send(["node": .string(name), "id": .string(socket.id), "port": .number(Double(io.port))])
+        ack?.send(["node": .string(name), "id": .string(socket.id), "port": .number(Double(io.port)),
+                   "loop": .number(Double(socket.server.loopIndex))])
     }
     socket.on("fetch") { arguments, ack in
         let room = firstValue(arguments)?.stringValue
@@ -139,19 +160,19 @@ main.onConnection { socket in
         }
     }
     socket.on("server-count") { _, ack in
-        main.adapter.serverCount { count in ack?.send(.number(Double(count))) }
+        withAdapter { $0.serverCount { count in ack?.send(.number(Double(count))) } }
     }
     socket.on("all-rooms") { _, ack in
-        adapter.allRooms { _, rooms in ack?.send(.array(rooms.sorted().map { .string($0) })) }
+        withAdapter { $0.allRooms { _, rooms in ack?.send(.array(rooms.sorted().map { .string($0) })) } }
     }
     socket.on("ssemit") { arguments, ack in
-        adapter.serverSideEmit("hello", arguments)
+        withAdapter { $0.serverSideEmit("hello", arguments) }
         ack?.send(true)
     }
     socket.on("ssemit-ack") { arguments, ack in
-        adapter.serverSideEmit("hello-ack", arguments) { error, responses in
+        withAdapter { $0.serverSideEmit("hello-ack", arguments) { error, responses in
             ack?.send(["err": failure(error), "responses": .array(responses)])
-        }
+        } }
     }
     socket.on("sockets-join") { arguments, ack in
         let object = firstValue(arguments)
@@ -207,7 +228,7 @@ do {
     exit(1)
 }
 let signals = SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM]) { loop.stop() }
-print("sio-cluster-node \(name) listening on \(host):\(io.port) (redis \(redisURL), key \(key))")
+print("sio-cluster-node \(name) listening on \(host):\(io.port) (redis \(redisURL), key \(key), \(io.shards.count) loop(s))")
 fflush(stdout)
 loop.run()
 signals.close()

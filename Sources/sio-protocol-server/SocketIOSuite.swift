@@ -28,6 +28,38 @@ enum SocketIOSuite {
     }
 }
 
+/// `/recovery.io/`: a Socket.IO server with connection state recovery on (10 s), for the project's recovery tests,
+/// on the same loops as `/socket.io/`. The reference's default heartbeat, so raw test clients need not answer pings.
+/// Namespace `/` events: `join`(room) -> ack true; `broadcast`({event, data, room?}) -> ack true; `loop`() -> ack the
+/// serving loop's index; `emit-back`(event, data) -> emits it to this socket.
+enum RecoverySuite {
+    static func make(sharing loops: [EventLoop]) -> SocketIOServer {
+        var options = SocketIOOptions()
+        options.engine.path = "/recovery.io/"
+        options.engine.cors = CORSOptions(origin: .any)
+        options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 10_000)
+        let io = SocketIOServer(sharing: loops, options: options)
+        let main = io.of("/")
+        main.on("join") { socket, arguments, ack in
+            if let room = Features.first(arguments)?.stringValue { socket.join(room) }
+            ack?.send(true)
+        }
+        main.on("broadcast") { _, arguments, ack in
+            guard let spec = Features.first(arguments), let event = spec["event"]?.stringValue else { return }
+            let target = spec["room"]?.stringValue.map { main.to($0) } ?? main.broadcastOperator
+            target.emit(event, SocketIOArguments([spec["data"] ?? .null]))
+            ack?.send(true)
+        }
+        main.on("emit-back") { socket, arguments, _ in
+            guard let values = try? arguments.values(), let event = values.first?.stringValue else { return }
+            socket.emit(event, SocketIOArguments(Array(values.dropFirst())))
+        }
+        main.on("loop") { socket, _, ack in ack?.send(.number(Double(socket.server.loopIndex))) }
+        main.onConnection { socket in socket.emit("welcome", .object([("recovered", .bool(socket.recovered))])) }
+        return io
+    }
+}
+
 extension SocketIOArguments {
     /// `[auth]`: the handshake's auth object (validated JSON) as the single argument.
     init(trustedAuth auth: [UInt8]) {

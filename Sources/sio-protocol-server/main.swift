@@ -158,6 +158,8 @@ for (index, loop) in loops.enumerated() {
     echoEngines.append(engines)
 }
 io.attach(to: routers, of: http)
+let recoveryIO = RecoverySuite.make(sharing: loops)
+recoveryIO.attach(to: routers, of: http)
 
 do {
     try http.listen(host: arguments.host, port: arguments.port)
