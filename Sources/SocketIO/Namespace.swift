@@ -146,7 +146,7 @@ public final class Namespace {
     /// With several loops each loop's ids have their own residue modulo the loop count, so a broadcast from one
     /// loop never collides with an id another loop gave its sockets.
     func nextAckID() -> UInt64 {
-        defer { ackCounter &+= UInt64(server.shards.count) }
+        defer { ackCounter &+= UInt64(server.loopCount) }
         return ackCounter
     }
 

@@ -76,6 +76,8 @@ public final class SocketIOServer {
 
     /// The servers of every loop, this one first (just this one with a single loop).
     public var shards: [SocketIOServer] { group?.shards ?? [self] }
+    /// How many loops serve this server (no array built: ack ids ask on every emit).
+    var loopCount: Int { group?.shards.count ?? 1 }
 
     /// The server of the calling thread's loop: this one, or its twin on another loop of the group. Off every
     /// loop (setting up, before the loops run) it is this one.

@@ -1,10 +1,13 @@
 import Testing
 import SocketIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The README's Swift tour, kept compiling and run against a real loop for a moment.
 @Suite struct ReadmeExampleTests {
-    static func readmeExample(loop: EventLoop, port: Int) throws -> SocketIOServer {
-        let io = SocketIOServer(loop: loop)
+    static func readmeExample(loop: EventLoop, port: Int, options: SocketIOOptions = SocketIOOptions()) throws -> SocketIOServer {
+        let io = SocketIOServer(loop: loop, options: options)
         io.use { socket, next in
             let token = (try? JSONValue.parse(socket.handshake.auth))?["token"]?.stringValue
             next(token == nil ? MiddlewareError("not authorized", data: ["code": 401]) : nil)
@@ -27,6 +30,23 @@ import SocketIO
         }
         try io.listen(host: "127.0.0.1", port: port)
         return io
+    }
+
+    @Test func theExampleRunsOnSeveralLoopsBehindOnePort() throws {
+        let loop = try EventLoop()
+        var options = SocketIOOptions()
+        options.loops = 3
+        let io = try Self.readmeExample(loop: loop, port: 0, options: options)
+        #expect(io.shards.count == 3)
+        #expect(io.shards.map(\.loopIndex) == [0, 1, 2])
+        #expect(Set(io.shards.map { ObjectIdentifier($0.loop) }).count == 3)
+        #expect(io.port > 0)
+        try loop.startThread()
+        usleep(50_000)
+        #expect(io.shards.allSatisfy { $0.loop.hasStarted })
+        loop.stop()
+        loop.join()  // returns once every loop has ended
+        #expect(io.shards.dropFirst().allSatisfy { !$0.loop.execute {} })
     }
 
     @Test func theExampleListensAndStops() throws {
