@@ -185,6 +185,19 @@ public final class EngineServer: HTTPServerHandler {
         }
         let sid = request.queryValue("sid")
         var extra: [(name: String, value: String)] = []
+        // The first subprotocol offered is selected, as the `ws` library does without a handleProtocols hook.
+        if let offered = request.header("sec-websocket-protocol"), let first = WebSocketHandshake.subprotocols(offered)?.first {
+            extra.append(("Sec-WebSocket-Protocol", first))
+        }
+        if request.queryValue("transport") != EngineTransportName.websocket.rawValue {
+            // A transport that does not handle upgrades (polling): the reference accepts the WebSocket and closes
+            // it at once, without opening a session.
+            connection.write(WebSocketHandshake.response(forKey: request.header("sec-websocket-key")!, extraHeaders: extra))
+            let websocket = WebSocketConnection(tcp: connection, maxMessageSize: options.maxHttpBufferSize)
+            websocket.start(remainder: [])
+            websocket.closeWithoutStatus()
+            return
+        }
         let newID = sid == nil ? newSessionID() : nil
         if let newID, let cookie = options.cookie { extra.append(("Set-Cookie", cookieValue(cookie, newID))) }
         var deflate: PerMessageDeflate?

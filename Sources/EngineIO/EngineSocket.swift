@@ -145,7 +145,8 @@ public final class EngineSocket: TimerTarget {
             probe.send(EngineMessage.probePong)
             // Release the pending GET so the client can pause polling and send the upgrade packet.
             (transport as? PollingTransport)?.releaseForUpgrade()
-        } else if packet.type == .upgrade, probeAnswered, state == .open {
+        } else if packet.type == .upgrade, state == .open {
+            // With or without the probe exchange, as the reference's maybeUpgrade accepts it.
             let old = transport
             transport = probe
             self.probe = nil

@@ -66,9 +66,11 @@ final class PollingTransport: EngineTransport {
     private func handlePost(_ exchange: HTTPExchange) {
         let headers = server.corsHeaders(for: exchange.request)
         if let other = postInProgress, other.isActive, let socket {
-            // At most one POST in flight, as with GETs.
+            // At most one POST in flight, as with GETs: the second is refused, the session closed, and the first
+            // request's connection dropped (the reference destroys its data request on close).
             exchange.respond(HTTPResponse(status: 400, headers: headers), closeConnection: true)
             socket.close(reason: .transportError)
+            other.dropConnection()
             return
         }
         guard let socket else {
@@ -174,6 +176,9 @@ final class PollingTransport: EngineTransport {
 
     override func discard() {
         super.discard()
+        // A POST still arriving for a session that is going away is abandoned, as the reference's doClose does.
+        if let post = postInProgress, post.isActive { post.dropConnection() }
+        postInProgress = nil
         if let exchange = pendingGet {
             pendingGet = nil
             exchange.onAbort = nil

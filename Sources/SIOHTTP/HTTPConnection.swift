@@ -113,6 +113,7 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
             switch output {
             case .bodyStarted(let request):
                 let token = HTTPBodyToken()
+                token.drop = { [tcp] in tcp.close(afterFlush: false) }
                 bodyToken = token
                 server.handler?.httpServer(receivingBodyOf: request, token: token)
             case .request(let request):
@@ -136,6 +137,7 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
 
     private func endBody() {
         bodyToken?.isActive = false
+        bodyToken?.drop = nil
         bodyToken = nil
     }
 

@@ -100,3 +100,15 @@ public struct HTTPHeaders: Sequence, Sendable, ExpressibleByArrayLiteral {
         }
     }
 }
+
+extension HTTPHeaders {
+    /// RFC 7230 3.2.6 `tchar`.
+    public static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}

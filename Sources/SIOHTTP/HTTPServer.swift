@@ -19,7 +19,16 @@ extension HTTPServerHandler {
 /// Marks a request body that is still arriving.
 public final class HTTPBodyToken {
     public internal(set) var isActive = true
+    /// Set by the connection while the body arrives; cleared when it is complete or the connection is gone.
+    var drop: (() -> Void)?
     init() {}
+
+    /// Closes the connection the body is arriving on, at once (the request is abandoned). Loop thread.
+    public func dropConnection() {
+        let drop = drop
+        self.drop = nil
+        drop?()
+    }
 }
 
 /// An HTTP/1.1 server on one loop: a listener and the connections still speaking HTTP.

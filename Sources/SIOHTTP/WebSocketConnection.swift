@@ -63,6 +63,15 @@ public final class WebSocketConnection: ConnectionHandler {
         tcp.close()
     }
 
+    /// Sends a close frame without a status code (the peer sees 1005) and closes, as the `ws` library's
+    /// `close()` does.
+    public func closeWithoutStatus() {
+        guard !closing else { return }
+        closing = true
+        tcp.write(WebSocketFrameEncoder.frame(opcode: .close, payload: []))
+        tcp.close()
+    }
+
     // MARK: Receiving
 
     public func connectionDidRead(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer) {

@@ -16,7 +16,42 @@ public enum WebSocketHandshake {
         guard let version = request.header("sec-websocket-version"), version == "13" || version == "8" else {
             return "Missing or invalid Sec-WebSocket-Version header"
         }
+        if let offered = request.header("sec-websocket-protocol"), subprotocols(offered) == nil {
+            return "Invalid Sec-WebSocket-Protocol header"
+        }
         return nil
+    }
+
+    /// The subprotocols of a `Sec-WebSocket-Protocol` value, in order, or nil when it is not a comma-separated list
+    /// of distinct tokens (optional spaces or tabs around each), exactly as the `ws` library parses it.
+    public static func subprotocols(_ value: String) -> [String]? {
+        let bytes = Array(value.utf8)
+        var result: [String] = []
+        var start = -1
+        var end = -1
+        func take(_ range: Range<Int>) -> Bool {
+            let token = String(decoding: bytes[range], as: UTF8.self)
+            guard !result.contains(token) else { return false }
+            result.append(token)
+            return true
+        }
+        for (index, byte) in bytes.enumerated() {
+            if end == -1, HTTPHeaders.isTokenByte(byte) {
+                if start == -1 { start = index }
+            } else if index != 0, byte == 0x20 || byte == 0x09 {
+                if end == -1, start != -1 { end = index }
+            } else if byte == UInt8(ascii: ",") {
+                guard start != -1 else { return nil }
+                if end == -1 { end = index }
+                guard take(start..<end) else { return nil }
+                start = -1
+                end = -1
+            } else {
+                return nil
+            }
+        }
+        guard start != -1, end == -1, take(start..<bytes.count) else { return nil }
+        return result
     }
 
     /// A key is the base64 of 16 bytes: 22 base64 characters and `==` (the `ws` library's rule).
