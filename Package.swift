@@ -36,6 +36,9 @@ let package = Package(
         .target(name: "EngineIOCodec", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         .target(name: "WebSocketCodec", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         .target(name: "SocketIOCodec", swiftSettings: swiftSettings),
+        // MessagePack values as notepack.io (Node's) reads and writes them, over msgpack-c, and their JSON form: the
+        // Redis adapter's wire format and the msgpack parser's.
+        .target(name: "MsgPackCodec", dependencies: ["CMsgpack", "SocketIOCodec"], swiftSettings: swiftSettings),
 
         // Event loop, TCP, timers, logging.
         .target(name: "SIOLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
@@ -50,12 +53,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         // Socket.IO v5 server: namespaces, rooms, acks, adapters. The public Swift API.
         .target(
-            name: "SocketIO", dependencies: ["EngineIO", "SIOHTTP", "SocketIOCodec", "SIOLoop"],
+            name: "SocketIO", dependencies: ["EngineIO", "SIOHTTP", "SocketIOCodec", "MsgPackCodec", "SIOLoop"],
             swiftSettings: swiftSettings),
 
         // The Redis adapter: scale out over Redis pub/sub, wire-compatible with Node's @socket.io/redis-adapter 8.x.
         .target(
-            name: "SocketIORedis", dependencies: ["SocketIO", "SIOLoop", "CLibUV", "CHiredis", "CMsgpack"],
+            name: "SocketIORedis", dependencies: ["SocketIO", "MsgPackCodec", "SIOLoop", "CLibUV", "CHiredis", "CMsgpack"],
             swiftSettings: swiftSettings),
 
         // The C ABI: every export of Include/sio.h, over the Swift API. Built as libsio.so (scripts/build-libsio.sh).
@@ -76,7 +79,7 @@ let package = Package(
         .testTarget(name: "SIOHTTPTests", dependencies: ["SIOHTTP"], swiftSettings: swiftSettings),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SocketIORedisTests", dependencies: ["SocketIORedis", "SocketIO"], exclude: ["Fixtures"],
+            name: "SocketIORedisTests", dependencies: ["SocketIORedis", "SocketIO", "MsgPackCodec"], exclude: ["Fixtures"],
             swiftSettings: swiftSettings),
     ]
 )

@@ -1,4 +1,4 @@
-// Harness `msgpack`: the MessagePack decoder of the Redis adapter (SocketIORedis/MsgPack.swift over msgpack-c),
+// Harness `msgpack`: the MessagePack decoder of the Redis adapter (MsgPackCodec/MsgPack.swift over msgpack-c),
 // which reads what other nodes publish on Redis (the notepack.io format of Node's redis adapter).
 //
 // Input: the bytes of one message, in a heap block of exactly their size.

@@ -1,5 +1,5 @@
 // Harness `redis_message`: what the Redis adapter reads from other nodes (SocketIORedis/RedisWire.swift and
-// RedisWireMessages.swift over MsgPack.swift and JSONBridge.swift): broadcasts (msgpack `[uid, packet, opts]`),
+// RedisWireMessages.swift over MsgPack.swift and MsgPackJSON.swift): broadcasts (msgpack `[uid, packet, opts]`),
 // requests and responses (JSON, or msgpack by the first byte), the sockets of a REMOTE_FETCH answer, and the
 // conversion of what arrived into Socket.IO arguments for local delivery.
 //

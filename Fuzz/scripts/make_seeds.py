@@ -444,6 +444,28 @@ msgs = [
 ]
 write("msgpack", msgs)
 
+# ---------------------------------------------------------------- msgpack_packet
+# Packets of socket.io-msgpack-parser 3.0 (one map per message), as a client sends them, and broken ones.
+P = lambda **fields: mp(fields)
+write("msgpack_packet", [
+    ("connect", P(type=0, nsp="/")),
+    ("connect-auth", P(type=0, data={"token": "abc", "n": 1.5}, nsp="/admin")),
+    ("disconnect", P(type=1, nsp="/chat")),
+    ("event", P(type=2, data=["chat message", "hello", 1, None, True], nsp="/")),
+    ("event-ack", P(type=2, data=["echo", {"a": [1, 2]}], nsp="/", id=7)),
+    ("event-binary", P(type=2, data=["file", b"\x00\x01\xff", {"nested": b"\x02"}], nsp="/")),
+    ("event-number-name", P(type=2, data=[12, "x"], nsp="/")),
+    ("ack", P(id=7, type=3, data=["ok", b"\x09"], nsp="/")),
+    ("connect-error", P(type=4, data={"message": "no"}, nsp="/")),
+    ("bad-type", P(type=5, data=["x"], nsp="/")),
+    ("bad-reserved", P(type=2, data=["disconnect"], nsp="/")),
+    ("bad-placeholder", P(type=2, data=["x", {"_placeholder": True, "num": 0}], nsp="/")),
+    ("bad-id", P(type=2, data=["x"], nsp="/", id=-1)),
+    ("bad-nsp", P(type=2, data=["x"], nsp=1)),
+    ("bad-not-map", mp([2, ["x"], "/"])),
+    ("bad-c1", b"\xc1"),
+])
+
 # ---------------------------------------------------------------- redis_message
 # Every message of the reference capture (Node socket.io 4.8.3 + @socket.io/redis-adapter 8.2.0, the copy the unit
 # tests read), plus hand-made requests and responses for the branches the capture does not reach.

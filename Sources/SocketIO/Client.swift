@@ -44,7 +44,7 @@ final class Client: EngineSocketDelegate, TimerTarget {
             data.append(to: &payload)
         }
         payload.append(UInt8(ascii: "}"))
-        write(EncodedPacket.control(.connectError, namespace: namespace, payload: payload))
+        write(EncodedPacket.control(.connectError, namespace: namespace, payload: payload, parser: server.parser))
     }
 
     // MARK: Namespaces
@@ -94,6 +94,10 @@ final class Client: EngineSocketDelegate, TimerTarget {
     // MARK: Engine.IO events
 
     func engineSocket(_ socket: EngineSocket, didReceiveText text: [UInt8]) {
+        if let parser = server.parser {
+            decode { try parser.decode(text: text) }
+            return
+        }
         let result: SocketIOPacketDecoder.Result
         do {
             result = try text.withUnsafeBytes { bytes throws(SocketIOCodecError) in try decoder.decode(text: bytes) }
@@ -105,6 +109,10 @@ final class Client: EngineSocketDelegate, TimerTarget {
     }
 
     func engineSocket(_ socket: EngineSocket, didReceiveBinary data: [UInt8]) {
+        if let parser = server.parser {
+            decode { try parser.decode(binary: data) }
+            return
+        }
         let result: SocketIOPacketDecoder.Result
         do {
             result = try decoder.decode(binary: data)
@@ -118,6 +126,15 @@ final class Client: EngineSocketDelegate, TimerTarget {
     func engineSocket(_ socket: EngineSocket, didCloseWith reason: EngineCloseReason) {
         server.loop.cancelTimer(self)
         closeSockets(DisconnectReason(rawValue: reason.rawValue) ?? .transportClose)
+    }
+
+    /// One packet per message, from a parser other than the built-in JSON one.
+    private func decode(_ body: () throws -> SocketIOPacket) {
+        do {
+            route(try body())
+        } catch {
+            invalidInput(error)
+        }
     }
 
     /// Bad input closes this connection only, as the reference's client does ("forced close").

@@ -122,7 +122,8 @@ public final class InMemoryAdapter: SocketIOAdapter {
     public func broadcast(_ event: OutgoingEvent, options: BroadcastOptions) {
         let (stamped, offset) = stamp(event, options: options)
         let packet = EncodedPacket.event(stamped, namespace: namespace.name, ackId: nil,
-                                         volatile: options.flags.volatile, compress: options.flags.compress)
+                                         volatile: options.flags.volatile, compress: options.flags.compress,
+                                         parser: namespace.server.parser, throughAdapter: true)
         deliver(packet, event: stamped, offset: offset, options: options)
     }
 
@@ -153,7 +154,8 @@ public final class InMemoryAdapter: SocketIOAdapter {
         // One id for every recipient: ids come from the namespace's counter, so they never collide per socket.
         let id = namespace.nextAckID()
         let packet = EncodedPacket.event(event, namespace: namespace.name, ackId: id,
-                                         volatile: options.flags.volatile, compress: options.flags.compress)
+                                         volatile: options.flags.volatile, compress: options.flags.compress,
+                                         parser: namespace.server.parser, throughAdapter: true)
         clientCount(deliver(packet, ackID: id, event: event, options: options, ack: ack))
     }
 

@@ -117,7 +117,8 @@ final class ShardedAdapter: LocalAdapter {
         }
         let (stamped, offset) = local.stamp(event, options: options)
         let packet = EncodedPacket.event(stamped, namespace: namespace.name, ackId: nil,
-                                         volatile: options.flags.volatile, compress: options.flags.compress)
+                                         volatile: options.flags.volatile, compress: options.flags.compress,
+                                         parser: server.parser, throughAdapter: true)
         if !direct {
             for shard in shards where shard !== server {
                 let copy = packet.copyForAnotherLoop()
@@ -150,7 +151,8 @@ final class ShardedAdapter: LocalAdapter {
         // Ids are unique across loops (each loop's counter has its own residue), so remote sockets take this one.
         let id = namespace.nextAckID()
         let packet = EncodedPacket.event(event, namespace: namespace.name, ackId: id,
-                                         volatile: options.flags.volatile, compress: options.flags.compress)
+                                         volatile: options.flags.volatile, compress: options.flags.compress,
+                                         parser: server.parser, throughAdapter: true)
         // One client count for the whole process, once every loop reported its own.
         var total = 0
         var waiting = 1

@@ -128,7 +128,7 @@ public final class Socket {
             return
         }
         notifyOutgoing(outgoing)
-        client.write(EncodedPacket.event(outgoing, namespace: namespace.name, ackId: nil))
+        client.write(EncodedPacket.event(outgoing, namespace: namespace.name, ackId: nil, parser: server.parser))
     }
 
     public func emit(_ event: String, _ values: JSONValue...) {
@@ -148,7 +148,7 @@ public final class Socket {
         expectAck(id: id, timeout: timeout, completion)
         let outgoing = OutgoingEvent(event: event, arguments: arguments)
         notifyOutgoing(outgoing)
-        client.write(EncodedPacket.event(outgoing, namespace: namespace.name, ackId: id))
+        client.write(EncodedPacket.event(outgoing, namespace: namespace.name, ackId: id, parser: server.parser))
     }
 
     func expectAck(id: UInt64, timeout: UInt64?, _ completion: @escaping (Result<SocketIOArguments, SocketIOError>) -> Void) {
@@ -164,7 +164,7 @@ public final class Socket {
     func sendAck(id: UInt64, _ arguments: SocketIOArguments) {
         if queuedToOwnLoop({ self.sendAck(id: id, arguments) }) { return }
         guard connected else { return }
-        client.write(EncodedPacket.ack(arguments, namespace: namespace.name, ackId: id))
+        client.write(EncodedPacket.ack(arguments, namespace: namespace.name, ackId: id, parser: server.parser))
     }
 
     func notifyOutgoing(_ event: OutgoingEvent) {
@@ -268,10 +268,11 @@ public final class Socket {
             JSONScanner.appendQuoted(pid, to: &reply)
         }
         reply.append(UInt8(ascii: "}"))
-        client.write(EncodedPacket.control(.connect, namespace: namespace.name, payload: reply))
+        client.write(EncodedPacket.control(.connect, namespace: namespace.name, payload: reply, parser: server.parser))
         if let restored {
             for missed in restored.missedPackets {
-                client.write(EncodedPacket.event(missed, namespace: namespace.name, ackId: nil))
+                client.write(EncodedPacket.event(missed, namespace: namespace.name, ackId: nil, parser: server.parser,
+                                                 throughAdapter: true))
             }
         }
     }
@@ -285,7 +286,7 @@ public final class Socket {
             client.disconnectAll()
             return
         }
-        client.write(EncodedPacket.control(.disconnect, namespace: namespace.name, payload: nil))
+        client.write(EncodedPacket.control(.disconnect, namespace: namespace.name, payload: nil, parser: server.parser))
         close(reason: .serverNamespaceDisconnect)
     }
 
@@ -331,6 +332,7 @@ public struct SocketVolatileEmitter {
         guard socket.connected else { return }
         let outgoing = OutgoingEvent(event: event, arguments: arguments)
         socket.notifyOutgoing(outgoing)
-        socket.client.write(EncodedPacket.event(outgoing, namespace: socket.namespace.name, ackId: nil, volatile: true))
+        socket.client.write(EncodedPacket.event(outgoing, namespace: socket.namespace.name, ackId: nil, volatile: true,
+                                                parser: socket.server.parser))
     }
 }

@@ -16,6 +16,9 @@ public struct SocketIOOptions {
     public var connectionStateRecovery: ConnectionStateRecovery?
     /// Remove a dynamic namespace once its last socket left.
     public var cleanupEmptyChildNamespaces = false
+    /// How packets are encoded: nil is the built-in JSON parser (the reference's default); `MsgPackParser()` speaks
+    /// socket.io-msgpack-parser. Every client of the server must use the same one.
+    public var parser: (any SocketIOParser)?
     /// Event loops (threads) serving this server: 1 (the default) is one loop, the caller's; more add loops on
     /// threads of their own, each owning a share of the connections, behind the same port; 0 means one per core.
     /// Clients never notice which loop serves them (no sticky sessions needed). Handlers then run on the loop of

@@ -29,6 +29,8 @@ public final class SocketIOServer {
     public unowned let loop: EventLoop
     public let options: SocketIOOptions
     public let engine: EngineServer
+    /// `options.parser`, read on every packet.
+    let parser: (any SocketIOParser)?
     /// Makes the adapter of each namespace (in-memory by default). Set before namespaces are created. With several
     /// loops it is used on the first loop only, and should compose `namespace.makeLocalAdapter()` for delivery in
     /// this process (as the Redis adapter does); the other loops hand it what crosses nodes.
@@ -69,6 +71,7 @@ public final class SocketIOServer {
         self.options = options
         self.group = group
         loopIndex = index
+        parser = options.parser
         engine = EngineServer(loop: loop, options: options.engine)
         engine.onConnection = { [unowned self] connection in _ = Client(server: self, engine: connection) }
         shutdownLink.action = { [unowned self] in close() }

@@ -1,3 +1,4 @@
+import MsgPackCodec
 import SocketIO
 
 /// Options of the Redis adapter, with the reference adapter's names and defaults.

@@ -1,3 +1,4 @@
+import MsgPackCodec
 import SocketIO
 
 /// The wire format of Node's `@socket.io/redis-adapter` 8.x (classic pub/sub) and `@socket.io/redis-emitter` 5.x,

@@ -1,3 +1,4 @@
+import MsgPackCodec
 import SocketIO
 
 // What other nodes publish, read into typed values: the request and response decoders of the Redis adapter. Pure

@@ -58,12 +58,12 @@ enum Features {
                 for room in spec["rooms"]?.arrayValue ?? [] { if let name = room.stringValue { target = target.to(name) } }
                 if let except = spec["except"]?.stringValue { target = target.except(except) }
                 if spec["volatile"]?.boolValue == true { target = target.volatile }
-                target.emit(event, SocketIOArguments([spec["data"] ?? .null]))
+                target.emit(event, SocketIOArguments([spec["data"] ?? .null], attachments: arguments.attachments))
                 ack?.send(true)
             }
             socket.on("broadcast-others") { arguments, ack in
                 guard let spec = first(arguments), let event = spec["event"]?.stringValue else { return }
-                socket.broadcast.emit(event, SocketIOArguments([spec["data"] ?? .null]))
+                socket.broadcast.emit(event, SocketIOArguments([spec["data"] ?? .null], attachments: arguments.attachments))
                 ack?.send(true)
             }
             socket.on("ask") { arguments, _ in
@@ -72,8 +72,10 @@ enum Features {
                 socket.emit("question", SocketIOArguments([spec?["data"] ?? .null]), timeout: timeout) { result in
                     switch result {
                     case .success(let reply):
+                        // The reply's binaries stay attached: its placeholders keep their numbers.
                         let values = (try? reply.values()) ?? []
-                        socket.emit("answer", .object([("ok", true), ("reply", .array(values))]))
+                        socket.emit("answer", SocketIOArguments([.object([("ok", true), ("reply", .array(values))])],
+                                                                attachments: reply.attachments))
                     case .failure(let error):
                         socket.emit("answer", .object([("ok", false), ("error", .string("\(error)"))]))
                     }

@@ -6,7 +6,7 @@ import SocketIOCodec
 /// own integration tests drive (`/features`, `/protected`, dynamic `/dyn-*`). None of this is needed by the suite,
 /// and none of it interferes with it.
 enum SocketIOSuite {
-    static func make(loop: EventLoop, loops: Int = 1) -> SocketIOServer {
+    static func make(loop: EventLoop, loops: Int = 1, parser: (any SocketIOParser)? = nil) -> SocketIOServer {
         var options = SocketIOOptions()
         options.engine.pingInterval = 300
         options.engine.pingTimeout = 200
@@ -14,6 +14,7 @@ enum SocketIOSuite {
         options.engine.cors = CORSOptions(origin: .any)
         options.connectTimeout = 1000
         options.loops = loops
+        options.parser = parser
         let io = SocketIOServer(loop: loop, options: options)
 
         for name in ["/", "/custom"] {
@@ -33,11 +34,12 @@ enum SocketIOSuite {
 /// Namespace `/` events: `join`(room) -> ack true; `broadcast`({event, data, room?}) -> ack true; `loop`() -> ack the
 /// serving loop's index; `emit-back`(event, data) -> emits it to this socket.
 enum RecoverySuite {
-    static func make(sharing loops: [EventLoop]) -> SocketIOServer {
+    static func make(sharing loops: [EventLoop], parser: (any SocketIOParser)? = nil) -> SocketIOServer {
         var options = SocketIOOptions()
         options.engine.path = "/recovery.io/"
         options.engine.cors = CORSOptions(origin: .any)
         options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 10_000)
+        options.parser = parser
         let io = SocketIOServer(sharing: loops, options: options)
         let main = io.of("/")
         main.on("join") { socket, arguments, ack in

@@ -14,6 +14,7 @@ struct Arguments {
     var port = 3000
     var loops = 1
     var balancing = HTTPServerGroup.Balancing.reusePort
+    var parser: (any SocketIOParser)?
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -40,6 +41,9 @@ struct Arguments {
                     fail("--loop-balancing is reuseport or round-robin")
                 }
                 result.balancing = balancing
+            case "--parser":
+                guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
+                result.parser = parser
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -52,10 +56,13 @@ struct Arguments {
 
     static let usage = """
         usage: sio-protocol-server [--host 0.0.0.0] [--port 3000] [--loops 1] [--loop-balancing reuseport]
+                                   [--parser json]
 
           --loops N               event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --loop-balancing MODE   how new connections are spread over the loops: reuseport (the kernel, default)
                                   or round-robin (the first loop hands them out)
+          --parser NAME           how /socket.io/ and /recovery.io/ encode packets: json (default, the reference's
+                                  default parser) or msgpack (socket.io-msgpack-parser); all clients must match
         """
 
     static func fail(_ message: String) -> Never {
@@ -98,7 +105,7 @@ relaxedOptions.pingInterval = 25_000
 relaxedOptions.pingTimeout = 20_000
 
 let echo = EchoHandler()
-let io = SocketIOSuite.make(loop: loop, loops: arguments.loops)
+let io = SocketIOSuite.make(loop: loop, loops: arguments.loops, parser: arguments.parser)
 let loops = io.shards.map(\.loop)
 
 // The project's own test hook for `connection_error`: every refusal of /engine.io/ and /socket.io/ is kept (the last
@@ -158,7 +165,7 @@ for (index, loop) in loops.enumerated() {
     echoEngines.append(engines)
 }
 io.attach(to: routers, of: http)
-let recoveryIO = RecoverySuite.make(sharing: loops)
+let recoveryIO = RecoverySuite.make(sharing: loops, parser: arguments.parser)
 recoveryIO.attach(to: routers, of: http)
 
 do {

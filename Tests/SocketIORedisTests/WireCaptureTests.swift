@@ -1,4 +1,5 @@
 import Testing
+@testable import MsgPackCodec
 @testable import SocketIORedis
 import SocketIO
 #if canImport(Glibc)

@@ -1,4 +1,4 @@
-import SocketIO
+import SocketIOCodec
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,7 +34,7 @@ extension MsgPackValue {
     }
 
     /// The attachment index of a placeholder object `{"_placeholder":true,"num":N}`, or nil.
-    static func placeholderIndex(_ members: [(String, JSONValue)]) -> Int? {
+    public static func placeholderIndex(_ members: [(String, JSONValue)]) -> Int? {
         guard members.contains(where: { $0.0 == "_placeholder" && $0.1 == .bool(true) }),
               let num = members.last(where: { $0.0 == "num" })?.1.intValue, num >= 0 else { return nil }
         return num
@@ -156,7 +156,7 @@ extension MsgPackValue {
 extension JSONValue {
     /// The value with every Socket.IO placeholder replaced by the Buffer object `JSON.stringify` makes of the
     /// binary it stands for (how Node's adapter sends binaries inside JSON requests).
-    func replacingPlaceholders(_ attachments: [[UInt8]]) -> JSONValue {
+    public func replacingPlaceholders(_ attachments: [[UInt8]]) -> JSONValue {
         guard !attachments.isEmpty else { return self }
         switch self {
         case .array(let elements):
@@ -169,25 +169,5 @@ extension JSONValue {
         default:
             return self
         }
-    }
-}
-
-extension SocketIOArguments {
-    /// Arguments from wire values (the elements after the event name); binaries become attachments.
-    static func fromWire(_ values: ArraySlice<MsgPackValue>) throws -> SocketIOArguments {
-        var json: [UInt8] = [UInt8(ascii: "[")]
-        var attachments: [[UInt8]] = []
-        for (position, value) in values.enumerated() {
-            if position > 0 { json.append(UInt8(ascii: ",")) }
-            value.appendJSON(to: &json, attachments: &attachments)
-        }
-        json.append(UInt8(ascii: "]"))
-        return try SocketIOArguments(json: json, attachments: attachments)
-    }
-
-    /// The arguments as wire values (placeholders resolved to binaries).
-    func wireValues() -> [MsgPackValue] {
-        guard let values = try? self.values() else { return [] }
-        return values.map { MsgPackValue(json: $0, attachments: attachments) }
     }
 }

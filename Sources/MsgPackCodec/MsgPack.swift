@@ -97,7 +97,7 @@ extension MsgPackValue {
 
     /// The number rounded to a whole count that is not negative (a timeout or a time in milliseconds, as Node
     /// writes them), or nil for a negative number, one beyond UInt64, or not a number.
-    var wholeNonNegative: UInt64? {
+    public var wholeNonNegative: UInt64? {
         doubleValue.flatMap { $0 >= 0 ? UInt64(exactly: $0.rounded()) : nil }
     }
 
@@ -125,13 +125,13 @@ extension MsgPackValue {
     }
 
     /// `undefined` or absent.
-    var isUndefined: Bool {
+    public var isUndefined: Bool {
         if case .undefined = self { return true }
         return false
     }
 
     /// A number's text as JavaScript's `String(n)` writes it.
-    var javaScriptText: String? {
+    public var javaScriptText: String? {
         switch self {
         case .int(let value) where value.magnitude <= 1 << 53: return String(value)
         default:
