@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test, installing what it needs first (Debian packages, .venv, Chromium, the client bundle):
 #   Swift unit tests · Engine.IO and Socket.IO integration tests with the real python-engineio / python-socketio
-#   clients · the C ABI (C programs against the installed libsio.so, valgrind) · the Python binding · the official
-#   browser client in headless Chromium · a cluster of nodes over Redis behind nginx · a short fuzz run of every
-#   decoder.
-# Extra arguments go to the integration pytest run, e.g.  scripts/test.sh -k handshake -x
+#   clients (one event loop, then 2 and 3) · the C ABI (C programs against the installed libsio.so, valgrind) ·
+#   the Python binding · the official browser client in headless Chromium · a cluster of nodes over Redis behind
+#   nginx · a short fuzz run of every decoder.
+# Extra arguments go to the integration pytest runs, e.g.  scripts/test.sh -k handshake -x
 # Exits non-zero if any step fails; a pytest run that collects no tests (exit 5) counts as a failure.
 set -euo pipefail
 
@@ -53,6 +53,15 @@ export SIO_LIBRARY="$ROOT/build/lib/libsio.so"
 
 section "integration tests: Engine.IO and Socket.IO (Tests/integration)"
 run "integration tests" "$PYTEST" Tests/integration "$@"
+
+# The same suite against servers with several event loops on one port (--loops N, issue 12): sessions, upgrades,
+# rooms and acks then cross loops. A whole run takes about a minute (debug build, 2 cores), so both passes run
+# everything.
+section "integration tests with 2 event loops (SIO_TEST_LOOPS=2)"
+run "integration tests (2 loops)" env SIO_TEST_LOOPS=2 "$PYTEST" Tests/integration "$@"
+
+section "integration tests with 3 event loops (SIO_TEST_LOOPS=3)"
+run "integration tests (3 loops)" env SIO_TEST_LOOPS=3 "$PYTEST" Tests/integration "$@"
 
 section "C ABI (Tests/c)"
 run "C ABI tests" "$PYTEST" Tests/c

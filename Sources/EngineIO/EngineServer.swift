@@ -28,10 +28,14 @@ public final class EngineServer: HTTPServerHandler {
         public let index: Int
         public let count: Int
         public let transfer: (HTTPTransfer, Int) -> Void
-        public init(index: Int, count: Int, transfer: @escaping (HTTPTransfer, Int) -> Void) {
+        /// The engine of the same path on loop `i` (for telling it of a POST body arriving here).
+        public let peer: (Int) -> EngineServer?
+        public init(index: Int, count: Int, transfer: @escaping (HTTPTransfer, Int) -> Void,
+                    peer: @escaping (Int) -> EngineServer?) {
             self.index = index
             self.count = count
             self.transfer = transfer
+            self.peer = peer
         }
     }
 
@@ -154,9 +158,24 @@ public final class EngineServer: HTTPServerHandler {
     }
 
     public func httpServer(receivingBodyOf request: HTTPRequest, token: HTTPBodyToken) {
-        guard handles(request), let sid = request.queryValue("sid"),
-              let polling = sessions[sid]?.transport as? PollingTransport else { return }
+        guard handles(request), let sid = request.queryValue("sid") else { return }
+        if let shard, let owner = owner(of: request, shard), let peer = shard.peer(owner) {
+            // The body is read here, then the request moves to its session's loop. Meanwhile that loop must know a
+            // POST is under way, to refuse an overlapping one as it would its own.
+            let loop = loop
+            let body = RemotePostBody { loop.execute { token.dropConnection() } }
+            token.onEnd = { peer.loop.execute { peer.remotePost(sid: sid, body, started: false) } }
+            peer.loop.execute { peer.remotePost(sid: sid, body, started: true) }
+            return
+        }
+        guard let polling = sessions[sid]?.transport as? PollingTransport else { return }
         polling.bodyStarted(token)
+    }
+
+    /// Another loop started (or stopped) reading a POST body for session `sid`.
+    func remotePost(sid: String, _ body: RemotePostBody, started: Bool) {
+        guard let polling = sessions[sid]?.transport as? PollingTransport else { return }
+        if started { polling.remoteBodyStarted(body) } else { polling.remoteBodyEnded(body) }
     }
 
     public func httpServer(upgrade: HTTPUpgrade) {
@@ -373,6 +392,12 @@ public final class EngineServer: HTTPServerHandler {
         if !cookie.sameSite.isEmpty { value += "; SameSite=\(cookie.sameSite)" }
         return value
     }
+}
+
+/// A POST body another loop is reading for a session of this loop; `drop` closes that connection (on its loop).
+final class RemotePostBody {
+    let drop: () -> Void
+    init(drop: @escaping () -> Void) { self.drop = drop }
 }
 
 /// JSON string quoting for the few JSON texts this layer writes itself.

@@ -63,14 +63,43 @@ final class PollingTransport: EngineTransport {
         if postInProgress?.isActive != true { postInProgress = token }
     }
 
+    /// POST bodies other loops are reading for this session (they move here once complete).
+    private var remoteBodies: [RemotePostBody] = []
+
+    func remoteBodyStarted(_ body: RemotePostBody) {
+        if postInProgress?.isActive == true || !remoteBodies.isEmpty {
+            // Two POSTs at once, one of them on another loop's connection: as for two here. The new one is answered
+            // 400 when it arrives (its session is gone by then).
+            overlap()
+            return
+        }
+        remoteBodies.append(body)
+    }
+
+    func remoteBodyEnded(_ body: RemotePostBody) {
+        remoteBodies.removeAll { $0 === body }
+    }
+
+    /// Two POSTs at once: the session closes and every POST still arriving has its connection dropped.
+    private func overlap() {
+        socket?.close(reason: .transportError)
+        dropPendingPosts()
+    }
+
+    private func dropPendingPosts() {
+        if let post = postInProgress, post.isActive { post.dropConnection() }
+        postInProgress = nil
+        for body in remoteBodies { body.drop() }
+        remoteBodies.removeAll()
+    }
+
     private func handlePost(_ exchange: HTTPExchange) {
         let headers = server.corsHeaders(for: exchange.request)
-        if let other = postInProgress, other.isActive, let socket {
+        if socket != nil, postInProgress?.isActive == true || !remoteBodies.isEmpty {
             // At most one POST in flight, as with GETs: the second is refused, the session closed, and the first
             // request's connection dropped (the reference destroys its data request on close).
             exchange.respond(HTTPResponse(status: 400, headers: headers), closeConnection: true)
-            socket.close(reason: .transportError)
-            other.dropConnection()
+            overlap()
             return
         }
         guard let socket else {
@@ -177,8 +206,7 @@ final class PollingTransport: EngineTransport {
     override func discard() {
         super.discard()
         // A POST still arriving for a session that is going away is abandoned, as the reference's doClose does.
-        if let post = postInProgress, post.isActive { post.dropConnection() }
-        postInProgress = nil
+        dropPendingPosts()
         if let exchange = pendingGet {
             pendingGet = nil
             exchange.onAbort = nil

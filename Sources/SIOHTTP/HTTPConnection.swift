@@ -136,9 +136,13 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
     }
 
     private func endBody() {
-        bodyToken?.isActive = false
-        bodyToken?.drop = nil
+        guard let token = bodyToken else { return }
         bodyToken = nil
+        token.isActive = false
+        token.drop = nil
+        let onEnd = token.onEnd
+        token.onEnd = nil
+        onEnd?()
     }
 
     private func dispatchNext() {

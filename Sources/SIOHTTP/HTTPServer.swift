@@ -21,6 +21,8 @@ public final class HTTPBodyToken {
     public internal(set) var isActive = true
     /// Set by the connection while the body arrives; cleared when it is complete or the connection is gone.
     var drop: (() -> Void)?
+    /// Runs once when the body is complete or the connection is gone (whichever comes first). Loop thread.
+    public var onEnd: (() -> Void)?
     init() {}
 
     /// Closes the connection the body is arriving on, at once (the request is abandoned). Loop thread.

@@ -37,9 +37,9 @@ final class ShardGroup {
             shards.append(shard)
         }
         for shard in shards {
-            shard.engine.shard = EngineServer.Shard(index: shard.loopIndex, count: shards.count) { [unowned self] in
-                http?.transfer($0, to: $1)
-            }
+            shard.engine.shard = EngineServer.Shard(
+                index: shard.loopIndex, count: shards.count, transfer: { [unowned self] in http?.transfer($0, to: $1) },
+                peer: { [unowned self] in shards.indices.contains($0) ? shards[$0].engine : nil })
         }
         primary.engine.siblings = Array(shards.dropFirst().map(\.engine))
     }

@@ -131,13 +131,16 @@ io.engine.onConnectionError = record
 let servers = loops.map { HTTPServer(loop: $0, limits: io.engine.httpLimits) }
 let http = HTTPServerGroup(servers: servers, balancing: arguments.balancing)
 var routers: [HTTPRouter] = []
-var echoEngines: [[EngineServer]] = []
+/// `echoEngines[loop][path]`: the raw engines, so each can reach its twin on another loop.
+final class EchoEngines: @unchecked Sendable { var byLoop: [[EngineServer]] = [] }
+let echoEngines = EchoEngines()
 for (index, loop) in loops.enumerated() {
-    let engines = [relaxedOptions, engineOptions, deflateOptions].map { options -> EngineServer in
+    let engines = [relaxedOptions, engineOptions, deflateOptions].enumerated().map { path, options -> EngineServer in
         let engine = EngineServer(loop: loop, options: options)
         engine.onConnection = { socket in socket.delegate = echo }
         if loops.count > 1 {
-            engine.shard = EngineServer.Shard(index: index, count: loops.count) { http.transfer($0, to: $1) }
+            engine.shard = EngineServer.Shard(index: index, count: loops.count, transfer: { http.transfer($0, to: $1) },
+                                              peer: { [unowned echoEngines] in echoEngines.byLoop[$0][path] })
         }
         engine.onConnectionError = options.path == engineOptions.path ? record : nil
         return engine
@@ -162,7 +165,7 @@ for (index, loop) in loops.enumerated() {
         server.close()
     }
     routers.append(router)
-    echoEngines.append(engines)
+    echoEngines.byLoop.append(engines)
 }
 io.attach(to: routers, of: http)
 let recoveryIO = RecoverySuite.make(sharing: loops, parser: arguments.parser)

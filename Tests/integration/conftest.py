@@ -1,18 +1,23 @@
 """Fixtures: the `sio-protocol-server` binary started on a free loopback port.
 
 - `server`: one process shared by the whole session (restarted if a test killed it; that test fails);
-- `fresh_server`: a process of its own, for tests that could disturb others or measure the process.
-Both yield a `ServerProcess` whose `.url` (also `str()`) is the base URL, e.g. http://127.0.0.1:41234.
+- `fresh_server`: a process of its own, for tests that could disturb others or measure the process;
+- `server_factory`: starts processes of the test's own with a chosen loop count (test_multiloop.py).
+Each gives a `ServerProcess` whose `.url` (also `str()`) is the base URL, e.g. http://127.0.0.1:41234.
 
 The binary comes from $SIO_BIN_DIR (scripts/test.sh sets it to `swift build --show-bin-path`; default
 .build/debug). To cross-check another implementation of the same contract, set SIO_SERVER_CMD to a command
 line with `{port}` and `{host}` placeholders; it replaces the binary.
+SIO_TEST_LOOPS=N runs every server of the suite with `--loops N` (N event loops on one port; unset: no flag, one
+loop, as before), so the whole suite doubles as a multi-loop test: scripts/test.sh runs it with 1, 2 and 3 loops.
+test_multiloop.py starts its own multi-loop servers whatever this says (`server_factory(loops=N)`).
 On a failed test, the server's log lines written during that test are added to the report.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pathlib
 import shlex
@@ -39,20 +44,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _server_command(port: int) -> list[str]:
+NO_LOOPS_FLAG = "default"  # ServerProcess(loops=NO_LOOPS_FLAG): no --loops flag at all, whatever $SIO_TEST_LOOPS says
+
+
+def loops_from_env() -> int | None:
+    """$SIO_TEST_LOOPS as a number, or None when unset (the server's default, one loop, no flag passed)."""
+    text = os.environ.get("SIO_TEST_LOOPS", "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pytest.fail(f"SIO_TEST_LOOPS must be a number of loops, not {text!r}", pytrace=False)
+
+
+def _server_command(port: int, loops: int | str | None = None) -> list[str]:
+    """The server's command line; `loops` (else $SIO_TEST_LOOPS) adds `--loops N`; NO_LOOPS_FLAG adds nothing."""
+    loops = loops_from_env() if loops is None else None if loops == NO_LOOPS_FLAG else loops
     custom = os.environ.get("SIO_SERVER_CMD")
     if custom:
-        return [part.format(port=port, host=HOST) for part in shlex.split(custom)]
-    bin_dir = pathlib.Path(os.environ.get("SIO_BIN_DIR") or ROOT / ".build" / "debug")
-    binary = bin_dir / SERVER_NAME
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"{binary} not found or not executable: build it (swift build) or set SIO_BIN_DIR", pytrace=False)
-    return [str(binary), "--port", str(port), "--host", HOST]
+        cmd = [part.format(port=port, host=HOST) for part in shlex.split(custom)]
+    else:
+        bin_dir = pathlib.Path(os.environ.get("SIO_BIN_DIR") or ROOT / ".build" / "debug")
+        binary = bin_dir / SERVER_NAME
+        if not os.access(binary, os.X_OK):
+            pytest.fail(f"{binary} not found or not executable: build it (swift build) or set SIO_BIN_DIR",
+                        pytrace=False)
+        cmd = [str(binary), "--port", str(port), "--host", HOST]
+    if loops is not None:
+        cmd += ["--loops", str(loops)]
+    return cmd
 
 
 class ServerProcess:
-    def __init__(self, name: str):
+    def __init__(self, name: str, loops: int | str | None = None, args=()):
+        """`loops`: pass `--loops N` whatever $SIO_TEST_LOOPS says (None: as $SIO_TEST_LOOPS says; NO_LOOPS_FLAG:
+        no flag). `args`: more arguments for the command line (e.g. `--loop-balancing round-robin`)."""
         self.name = name
+        self.loops = loops
+        self.args = list(args)
+        self.exit_expected = False  # set by a test that ends the process on purpose (no "exited during" failure)
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.log_path = ""
@@ -65,7 +96,7 @@ class ServerProcess:
         last_error = ""
         for _attempt in range(3):  # a free port can be taken between probing it and the server binding it
             self.port = _free_port()
-            cmd = _server_command(self.port)
+            cmd = _server_command(self.port, self.loops) + self.args
             self._log = tempfile.NamedTemporaryFile(prefix=f"sio-{self.name}-", suffix=".log", delete=False)
             self.log_path = self._log.name
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
@@ -178,6 +209,18 @@ def _kill_leftovers() -> None:
 # fixtures
 
 
+@contextlib.contextmanager
+def watching(request, srv: ServerProcess, what: str):
+    """For fixtures over a longer-lived process (e.g. module-scoped): restarts it if an earlier test killed it,
+    adds its log to this test's failure report, and fails the test if the process dies during it."""
+    if not srv.alive():
+        srv.restart()
+    _watch(request, srv, what)
+    since = srv.log_size()
+    yield srv
+    _assert_survived(srv, since)
+
+
 @pytest.fixture(scope="session")
 def _session_server():
     srv = ServerProcess("session").start()
@@ -217,6 +260,30 @@ def fresh_server(request):
         _assert_survived(srv, 0)
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def server_factory(request):
+    """`start(loops=None, name=None, args=())` starts a server process of this test's own (`loops` and `args` as
+    ServerProcess takes them); every one is watched like `fresh_server` (unless the test set `exit_expected`) and
+    stopped afterwards."""
+    started: list[ServerProcess] = []
+
+    def start(loops: int | str | None = None, name: str | None = None, args=()) -> ServerProcess:
+        label = name or request.node.name[:40].replace("/", "_")
+        srv = ServerProcess(label, loops=loops, args=args).start()
+        started.append(srv)
+        _watch(request, srv, f"own server {len(started)} (loops {loops})")
+        return srv
+
+    try:
+        yield start
+        for srv in started:
+            if not srv.exit_expected:
+                _assert_survived(srv, 0)
+    finally:
+        for srv in started:
+            srv.stop()
 
 
 @pytest.hookimpl(wrapper=True)
