@@ -135,6 +135,9 @@ public func sio_options_set_string(_ pointer: OpaquePointer?, _ key: Int32, _ va
     case 24:
         guard let balancing = HTTPServerGroup.Balancing(rawValue: text) else { return SIOError.invalidArgument.rawValue }
         box.options.loopBalancing = balancing
+    case 26:
+        guard let parser = SocketIOOptions.parser(named: text) else { return SIOError.invalidArgument.rawValue }
+        box.options.parser = parser
     default: return SIOError.invalidArgument.rawValue
     }
     return 0

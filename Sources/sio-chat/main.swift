@@ -13,10 +13,11 @@ struct ChatArguments {
     var logLevel: LogLevel?
     var redis: String?
     var loops = 1
+    var parser: (any SocketIOParser)?
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
-                        [--redis redis://HOST:PORT] [--loops 1]
+                        [--redis redis://HOST:PORT] [--loops 1] [--parser json|msgpack]
 
           --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
                              scripts/fetch-client-js.sh downloads it
@@ -24,6 +25,8 @@ struct ChatArguments {
           --redis URL        scale out: several sio-chat (or Node socket.io) servers share rooms through Redis
                              (each keeps its own recent history); see docs/REDIS.md for the load balancer
           --loops N          event loops (threads) serving the port; 0 or auto: one per core (default 1)
+          --parser NAME      json (default) or msgpack (socket.io-msgpack-parser; the page then needs a client
+                             built with it, so the bundled page only works with json)
         """
 
     static func parse(_ list: [String]) -> ChatArguments {
@@ -41,6 +44,9 @@ struct ChatArguments {
                 result.port = port
             case "--client-js": result.clientJS = value(argument)
             case "--redis": result.redis = value(argument)
+            case "--parser":
+                guard let parser = SocketIOOptions.parser(named: value(argument)) else { fail("--parser is json or msgpack") }
+                result.parser = parser
             case "--loops":
                 let text = value(argument)
                 guard let loops = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(loops) else {
@@ -94,6 +100,7 @@ let loop = try EventLoop()
 var options = SocketIOOptions()
 options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 120_000)
 options.loops = arguments.loops
+options.parser = arguments.parser
 let io = SocketIOServer(loop: loop, options: options)
 if let url = arguments.redis {
     do {
