@@ -25,6 +25,10 @@
  *   Sockets     A `sio_socket_t *` is a handle, not memory: it stays safe to pass after the socket disconnected
  *               (calls then return SIO_ECLOSED). Strings a socket returns (id, namespace, headers) live until its
  *               disconnect callback has returned.
+ *   Signals     Creating the first server sets SIGPIPE to ignored when it is at its default (as Node does): a peer
+ *               that resets its connection while the server writes to it must not kill your process. A handler you
+ *               installed before is left alone (it then sees those SIGPIPEs); the library never blocks or raises
+ *               signals otherwise.
  *   Loops       With SIO_OPT_LOOPS = N > 1 the server has N loops: the first is the one sio_server_run or
  *               sio_server_start runs, the others start, stop and end with it. Each connection lives on one loop
  *               for its whole life (clients never notice which: no sticky sessions). Then:

@@ -91,6 +91,7 @@ public final class EventLoop: @unchecked Sendable {
     private let log = Logger("loop")
 
     public init() throws {
+        _ = EventLoop.brokenPipesIgnored
         uvLoop = .allocate(capacity: 1)
         wakeup = .allocate(capacity: 1)
         beforePoll = .allocate(capacity: 1)
@@ -122,6 +123,19 @@ public final class EventLoop: @unchecked Sendable {
         clock.pointee.data = me
         uv_unref(handlePointer(clock))
     }
+
+    /// A peer that resets its connection while we write to it must not kill the host: libuv writes with writev,
+    /// which raises SIGPIPE (no MSG_NOSIGNAL there), so SIGPIPE is ignored, as Node does, unless the host installed
+    /// a handler of its own (then it is left alone). Done once, when the first loop is made.
+    static let brokenPipesIgnored: Bool = {
+        var current = sigaction()
+        guard sigaction(SIGPIPE, nil, &current) == 0 else { return false }
+        guard current.__sigaction_handler.sa_handler == nil else { return false }  // SIG_DFL is nil: a handler is set
+        var ignore = sigaction()
+        ignore.__sigaction_handler.sa_handler = SIG_IGN
+        sigemptyset(&ignore.sa_mask)
+        return sigaction(SIGPIPE, &ignore, nil) == 0
+    }()
 
     deinit {
         uv_loop_close(uvLoop)
