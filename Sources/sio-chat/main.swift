@@ -127,8 +127,8 @@ do {
     http = try io.listen(host: arguments.host, port: arguments.port) { router in
         if let script {
             // Before the Socket.IO path, as the reference's `serveClient` does.
-            router.add(prefix: "/socket.io/socket.io.js", script)
-            router.add(prefix: "/socket.io/socket.io.min.js", script)
+            router.add(path: "/socket.io/socket.io.js", script)
+            router.add(path: "/socket.io/socket.io.min.js", script)
         }
         router.fallback = { exchange in
             let path = exchange.request.path
