@@ -103,8 +103,9 @@ public final class Namespace {
     }
 
     /// Called for every room change of this namespace on this server (the reference adapter's `create-room`,
-    /// `delete-room`, `join-room`, `leave-room`), in the order they happen. With several loops each loop reports
-    /// the changes of its own sockets, on its thread: a room is created and deleted once per loop it has members on.
+    /// `delete-room`, `join-room`, `leave-room`), in the order they happen. With several loops the handler runs on
+    /// the loop of the socket concerned, one call at a time across loops, and sees the process's rooms: created once
+    /// when the first member anywhere joins, deleted once when the last one leaves.
     public func onRoomEvent(_ handler: @escaping (RoomEvent) -> Void) {
         everywhere { $0.roomEventHandlers.append(handler) }
     }
@@ -112,8 +113,16 @@ public final class Namespace {
     var reportsRoomEvents: Bool { !roomEventHandlers.isEmpty }
 
     func report(_ event: RoomEvent) {
+        if let group = server.group {
+            roomCensus = roomCensus ?? group.roomCensus(name)
+            roomCensus?.report(event, to: roomEventHandlers)
+            return
+        }
         for handler in roomEventHandlers { handler(event) }
     }
+
+    /// With several loops: the rooms of this namespace as the process sees them (for room events).
+    private var roomCensus: RoomCensus?
 
     /// Handles `event` from every socket of the namespace (after the socket's own handlers), as python-socketio's
     /// `@sio.on(event)` does. One closure for all sockets: the memory-lean way to serve many connections. Runs on

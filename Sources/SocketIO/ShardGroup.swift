@@ -11,6 +11,9 @@ final class ShardGroup {
     private(set) var shards: [SocketIOServer] = []
     /// The HTTP servers, one per loop, once the server listens or is attached.
     var http: HTTPServerGroup?
+    /// Room events per namespace name (RoomCensus.swift): made on first use by any loop.
+    var censuses: [String: RoomCensus] = [:]
+    let censusLock = Lock()
     private let log = Logger("socket.io:loops")
 
     /// Makes `count - 1` more loops with a server each, beside `primary`.
