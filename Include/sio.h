@@ -301,7 +301,9 @@ int sio_namespace_on_connection(sio_namespace_t *ns, sio_connection_cb cb, void 
  * reference, each socket's own room (named by its id) is reported too: created and joined when the socket connects,
  * left and deleted when it disconnects. Callbacks registered before any socket joins see every change; several may
  * be registered and run in order. A room event callback may join and leave rooms, except for a socket that is
- * disconnecting (ignored). Since 0.2.0. */
+ * disconnecting (ignored). With several loops the callback runs on the loop of the socket concerned, one call at a
+ * time across loops (under a lock: do not wait in it for another loop), and sees the process's rooms: a room is
+ * created once when its first member anywhere joins and deleted once when its last member leaves. Since 0.2.0. */
 typedef enum { SIO_ROOM_CREATED = 0, SIO_ROOM_DELETED = 1, SIO_ROOM_JOINED = 2, SIO_ROOM_LEFT = 3 } sio_room_event_t;
 typedef void (*sio_room_event_cb)(sio_namespace_t *ns, int event, const char *room, const char *socket_id,
                                   void *user_data);

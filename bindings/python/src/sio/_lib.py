@@ -27,8 +27,9 @@ from ctypes import (
 
 #: The library major version this binding speaks (``SIO_VERSION_MAJOR``).
 ABI_MAJOR = 0
-#: The oldest library version (``SIO_VERSION_NUMBER``) this binding was written against.
-MIN_VERSION_NUMBER = 200
+#: The oldest library version (``SIO_VERSION_NUMBER``) this binding was written against: 0.3.0, for several loops
+#: (SIO_OPT_LOOPS, sio_server_in_loop, sio_socket_in_loop, sio_socket_post, ...).
+MIN_VERSION_NUMBER = 300
 
 # Error codes (SIO_ERRNO_MAP).
 OK = 0
@@ -66,6 +67,8 @@ OPT_MAX_BUFFERED_BYTES = 17
 OPT_REDIS_URL = 18
 OPT_REDIS_KEY = 19
 OPT_REDIS_REQUESTS_TIMEOUT = 20
+OPT_LOOPS = 23
+OPT_LOOP_BALANCING = 24
 
 # Broadcast flags.
 BROADCAST_VOLATILE = 0x1
@@ -95,6 +98,7 @@ BROADCAST_ACK_CB = CFUNCTYPE(None, c_int, POINTER(c_void_p), c_size_t, c_void_p)
 EVENT_CB = CFUNCTYPE(None, c_void_p, c_char_p, c_void_p, c_void_p, c_void_p)
 DISCONNECT_CB = CFUNCTYPE(None, c_void_p, c_char_p, c_void_p)
 ACK_CB = CFUNCTYPE(None, c_void_p, c_int, c_void_p, c_void_p)
+SOCKET_TASK_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 
 _size_p = POINTER(c_size_t)
 _buffers = POINTER(Buffer)
@@ -124,6 +128,8 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_server_wait": (c_int, [c_void_p]),
     "sio_server_destroy": (None, [c_void_p]),
     "sio_server_post": (c_int, [c_void_p, TASK_CB, c_void_p]),
+    "sio_server_loop_count": (c_int, [c_void_p]),
+    "sio_server_in_loop": (c_bool, [c_void_p]),
     "sio_server_on_http_request": (c_int, [c_void_p, HTTP_CB, c_void_p]),
     "sio_http_respond": (c_int, [c_void_p, c_int, c_char_p, c_char_p, c_size_t]),
     "sio_http_request_header": (c_char_p, [c_void_p, c_char_p]),
@@ -185,6 +191,9 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_socket_leave": (c_int, [c_void_p, c_char_p]),
     "sio_socket_transport": (c_char_p, [c_void_p]),
     "sio_socket_disconnect": (c_int, [c_void_p, c_bool]),
+    "sio_socket_loop_index": (c_int, [c_void_p]),
+    "sio_socket_in_loop": (c_bool, [c_void_p]),
+    "sio_socket_post": (c_int, [c_void_p, SOCKET_TASK_CB, c_void_p]),
 }
 
 

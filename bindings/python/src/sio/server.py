@@ -2,19 +2,30 @@
 
 Threads (the rules of ``sio.h``, enforced here):
 
-* The server's loop runs on one thread (``sio-loop``), started by :meth:`Server.start` or :meth:`Server.run`. Every
-  handler, middleware, ack callback and HTTP handler runs on that thread, one at a time: do not block in them.
-* From any other thread every method may be called: the [ANY THREAD] functions of the C ABI (emit, broadcast,
-  disconnect, stop) are called directly; the others are posted to the loop with ``sio_server_post`` (fire and
-  forget when they return nothing, such as ``join``; waited for when they return a value, such as ``rooms``).
-  Posted work and direct emits share the loop's one submit queue, so their order is kept.
-* Blocking helpers (:meth:`Socket.call`, :meth:`Server.wait`) refuse to run on the loop thread instead of
-  dead-locking; values read on the loop thread (``rooms``, handshake lookups) are read directly.
+* The server's first loop runs on one thread (``sio-loop``), started by :meth:`Server.start` or :meth:`Server.run`;
+  with ``loops=N`` libsio runs N - 1 more loops on threads of its own. Each connection lives on one loop, and every
+  handler, middleware, ack callback and HTTP handler runs on the loop of the socket (or request) it is about: with
+  one loop one at a time, with several loops handlers of sockets on different loops at the same time (each holding
+  the GIL in turn). Do not block in them.
+* Server and namespace work marked [LOOP] in ``sio.h`` (registering handlers, broadcasts with acknowledgement, ...)
+  runs directly on any of the server's loop threads (``sio_server_in_loop``), else is posted to the first loop with
+  ``sio_server_post``. Socket work marked [LOOP] (join, leave, rooms, handshake lookups, emits with
+  acknowledgement, acknowledgements) runs directly on the socket's own loop thread (``sio_socket_in_loop``), else
+  is posted to that loop with ``sio_socket_post``: fire and forget when it returns nothing, such as ``join``;
+  waited for when it returns a value, such as ``rooms``. The [ANY THREAD] functions (emit, broadcast, disconnect,
+  stop) are called directly. Posted work and direct emits share the target loop's one submit queue, so their order
+  is kept.
+* A loop thread that waits for work on another loop (a handler reading the rooms of a socket on another loop) runs,
+  while it waits, the work other loop threads queued for its own loop, so two loops waiting on each other cannot
+  dead-lock.
+* Blocking helpers (:meth:`Socket.call`, :meth:`Server.wait`) refuse to run on a loop thread instead of
+  dead-locking.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import concurrent.futures
 import ctypes
 import itertools
@@ -49,7 +60,7 @@ _SPECIAL_EVENTS = frozenset(CONNECT_EVENTS + ("disconnect", "disconnecting", "*"
 
 _keys = itertools.count(1)  # next() on itertools.count is atomic under the GIL
 _objects: dict[int, Any] = {}  # servers and namespaces, for the life of the process (few of them)
-_tasks: dict[int, tuple["Server", Callable[[], Any]]] = {}  # posted with sio_server_post, until run or dropped
+_tasks: dict[int, tuple["Server", Callable[[], Any]]] = {}  # posted (sio_server_post, sio_socket_post), until run
 _waiters: dict[int, "_AckWaiter"] = {}  # acks we wait for, until C calls back
 _fetches: dict[int, "concurrent.futures.Future[list[dict[str, Any]]]"] = {}  # fetch_sockets waiting for C
 _server_side_waiters: dict[int, "concurrent.futures.Future[list[Any]]"] = {}  # server_side_emit_with_ack
@@ -118,6 +129,10 @@ def _on_task(_server: int | None, user_data: int | None) -> None:
     server, work = entry
     server._pending_tasks.discard(user_data or 0)
     work()
+
+
+def _on_socket_task(_socket: int | None, user_data: int | None) -> None:
+    _on_task(None, user_data)
 
 
 def _on_connection(socket: int | None, user_data: int | None) -> None:
@@ -218,6 +233,7 @@ def _on_room_event(_ns: int | None, kind: int, room: bytes | None, sid: bytes | 
 
 _LOG_CALLBACK = _lib.LOG_CB(_guard("log", _on_log))
 _TASK_CALLBACK = _lib.TASK_CB(_guard("task", _on_task))
+_SOCKET_TASK_CALLBACK = _lib.SOCKET_TASK_CB(_guard("socket task", _on_socket_task))
 _CONNECTION_CALLBACK = _lib.CONNECTION_CB(_guard("connection", _on_connection))
 _MIDDLEWARE_CALLBACK = _lib.MIDDLEWARE_CB(_guard("middleware", _on_middleware))
 _EVENT_CALLBACK = _lib.EVENT_CB(_guard("event", _on_event))
@@ -317,6 +333,42 @@ def _milliseconds(seconds: float | None, name: str) -> int:
     if seconds < 0:
         raise ValueError(f"{name} must not be negative")
     return max(1, min(int(round(seconds * 1000)), 0xFFFFFFFF))
+
+
+def _runner(work: Callable[[], Any], result: concurrent.futures.Future[Any], wait: bool) -> Callable[[], None]:
+    """The body of posted work: runs `work`, hands its result or exception to `result` (logged when nobody waits)."""
+
+    def task() -> None:
+        if not result.set_running_or_notify_cancel():
+            return
+        try:
+            result.set_result(work())
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            result.set_exception(error)
+            if not wait:
+                log.error("sio: posted work failed", exc_info=(type(error), error, error.__traceback__))
+
+    return task
+
+
+class _SocketJob:
+    """Work posted to a socket's loop with ``sio_socket_post``. It runs once, by whichever comes first: libsio
+    calling back on that loop, or that loop's thread while it waits for work of another loop (``Server._wait``).
+    Jobs posted from a loop thread are also listed in the target loop's inbox for the second way."""
+
+    __slots__ = ("server", "work", "dependants", "taken", "inbox")
+
+    def __init__(self, server: "Server", work: Callable[[], None],
+                 dependants: list[concurrent.futures.Future[Any]]) -> None:
+        self.server = server
+        self.work = work
+        self.dependants = dependants
+        self.taken = False
+        self.inbox: collections.deque[_SocketJob] | None = None
+
+    def __call__(self) -> None:  # libsio's call back, on the socket's loop
+        if self.server._take(self):
+            self.work()
 
 
 class _AckWaiter:
@@ -454,10 +506,40 @@ class Socket:
         self.data: dict[str, Any] = {}
         self.connected = False
         self._handlers: dict[str, Callable[..., Any]] = {}
+        # Made in a callback about this socket, so on its loop thread: remember which loop that thread runs.
+        self._loop_index = max(lib.sio_socket_loop_index(handle), 0)
+        server._loop_threads[threading.get_ident()] = self._loop_index
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"
         return f"<sio.Socket {self.id} {self.namespace.name} {state}>"
+
+    @property
+    def loop_index(self) -> int:
+        """The index of the loop serving this socket, 0 .. ``server.loop_count - 1`` (always 0 with one loop). A
+        connection stays on its loop for life; its handlers run on that loop's thread."""
+        return self._loop_index
+
+    # -- threads ----------------------------------------------------------------------------------------------
+
+    def _on_loop(self, work: Callable[[], Any], *, wait: bool,
+                 future: concurrent.futures.Future[Any] | None = None) -> Any:
+        """Runs `work` where this socket's [LOOP] functions may be called: here on the socket's own loop thread,
+        else posted to that loop (``sio_socket_post``). With `wait`, blocks for its result. ClosedError when the
+        socket has left or the server does not run; `future` (if given) fails too if the posted work is dropped."""
+        server = self.server
+        with server._api():
+            here = lib.sio_socket_in_loop(self._handle)
+        if here:
+            return work()
+        if server._state != "running":
+            raise ClosedError(_lib.ECLOSED, "the server is not running")
+        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        server._post_to_socket(self, _runner(work, result, wait),
+                               dependants=[result] + ([future] if future is not None else []))
+        if not wait:
+            return None
+        return server._wait(result)
 
     # -- reading ----------------------------------------------------------------------------------------------
 
@@ -472,7 +554,7 @@ class Socket:
             return None if value is None else _text(value)
 
         try:
-            return self.server._on_loop(read, wait=True)  # type: ignore[no-any-return]
+            return self._on_loop(read, wait=True)  # type: ignore[no-any-return]
         except ClosedError:
             return None
 
@@ -486,7 +568,7 @@ class Socket:
             return name.decode() if name else None
 
         try:
-            return self.server._on_loop(read, wait=True)  # type: ignore[no-any-return]
+            return self._on_loop(read, wait=True)  # type: ignore[no-any-return]
         except ClosedError:
             return None
 
@@ -506,7 +588,7 @@ class Socket:
                 lib.sio_free(out)
 
         try:
-            return self.server._on_loop(read, wait=True)  # type: ignore[no-any-return]
+            return self._on_loop(read, wait=True)  # type: ignore[no-any-return]
         except ClosedError:
             return set()
 
@@ -550,7 +632,12 @@ class Socket:
                 if code not in (0, _lib.ECLOSED):  # a socket gone meanwhile is not an error here
                     _check(code, what)
 
-        self.server._on_loop(apply, wait=False)
+        try:
+            self._on_loop(apply, wait=False)
+        except ClosedError:
+            if self.server._state != "running":
+                raise
+            # The socket has left (sio_socket_post refused it): nothing to join or leave.
 
     leave_room = leave
 
@@ -560,10 +647,10 @@ class Socket:
              timeout: float | None = None) -> None:
         """Sends `event` with `args` (JSON values; ``bytes`` anywhere become binary attachments) to this client.
 
-        With `callback`, asks for an acknowledgement: ``callback(*reply)`` runs on the loop thread when the client
-        answers (within `timeout` seconds if given; `timeout` is ignored without a callback). If it never does
-        (timeout, disconnect) the callback is not called; use :meth:`emit_with_ack` to see those failures. Emitting
-        to a socket that has left does nothing.
+        With `callback`, asks for an acknowledgement: ``callback(*reply)`` runs on the socket's loop thread when the
+        client answers (within `timeout` seconds if given; `timeout` is ignored without a callback). If it never
+        does (timeout, disconnect) the callback is not called; use :meth:`emit_with_ack` to see those failures.
+        Emitting to a socket that has left does nothing.
         """
         if callback is not None:
             self.emit_with_ack(event, *args, timeout=timeout, callback=callback)
@@ -587,8 +674,8 @@ class Socket:
                       callback: Callable[..., Any] | None = None) -> concurrent.futures.Future[list[Any]]:
         """Sends `event` asking for an acknowledgement. Returns a future of the reply's argument list; it fails with
         :class:`AckTimeoutError` after `timeout` seconds (None: wait as long as the socket lives) and with
-        :class:`ClosedError` if the socket leaves first. Callable from any thread; the future completes on the loop
-        thread (so do its done-callbacks)."""
+        :class:`ClosedError` if the socket leaves first. Callable from any thread; the future completes on the
+        socket's loop thread (so do its done-callbacks)."""
         name = _event_name(event)
         payload, attachments = _codec.encode(args)
         milliseconds = _milliseconds(timeout, "timeout")
@@ -606,7 +693,7 @@ class Socket:
                 waiter.fail(SIOError.from_code(code, f"emit {event!r}"))
 
         try:
-            self.server._on_loop(emit, wait=False, future=waiter.future)
+            self._on_loop(emit, wait=False, future=waiter.future)
         except SIOError as error:
             waiter.fail(error)
         return waiter.future
@@ -614,7 +701,8 @@ class Socket:
     def call(self, event: str, *args: Any, timeout: float = 60) -> Any:
         """Emits `event` and blocks until the client acknowledges it; returns the reply (None for no value, the
         value for one, a tuple for several). Raises :class:`AckTimeoutError` or :class:`ClosedError`. Not on the
-        loop thread (it would block the very loop that must deliver the reply): use ``emit(callback=...)`` there.
+        server's loop threads (it would block a loop that may have to deliver the reply): use
+        ``emit(callback=...)`` there.
         """
         if self.server._in_loop():
             raise RuntimeError("Socket.call() would block the loop thread; use emit(..., callback=...) there")
@@ -824,8 +912,15 @@ class Next:
         namespace, socket, handle, index = self._namespace, self._socket, self._handle, self._index
         if error is not None:
             namespace._decide(socket, handle, error)
-        else:
-            namespace.server._on_loop(lambda: namespace._run_middlewares(socket, handle, index), wait=False)
+            return
+        try:
+            socket._on_loop(lambda: namespace._run_middlewares(socket, handle, index), wait=False)
+        except ClosedError:
+            if namespace.server._state != "running":
+                raise
+            # The client left while a middleware was deciding: let libsio release the continuation.
+            namespace.server._sockets.pop(socket._handle, None)
+            lib.sio_next(handle, b"the client left", None)
 
     def refuse(self, message: str = "Connection refused", data: Any = None) -> None:
         self(ConnectionRefused(message, data))
@@ -902,7 +997,9 @@ class Namespace:
         """``handler(event, room, sid)`` for every room change of this namespace on this server, with the
         reference adapter's event names: ``"create-room"`` and ``"delete-room"`` (``sid`` None), ``"join-room"`` and
         ``"leave-room"``. Each socket's own room (named by its sid) is reported too, as in the reference: filter with
-        ``room != sid``. Runs on the loop thread; usable as a decorator; several allowed."""
+        ``room != sid``. Runs on the loop thread; usable as a decorator; several allowed. With several loops each
+        loop reports the changes of its own sockets, on its thread (a room is created and deleted once per loop it
+        has members on)."""
 
         def add() -> None:
             if not self._room_event_handlers:
@@ -1160,6 +1257,23 @@ class Server:
     ``redis_url`` (None = this server alone; "redis://host:port" scales out over Redis, wire-compatible with Node's
     @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds).
 
+    ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
+    server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
+    sessions). ``loop_balancing`` ("reuseport", the default: every loop listens with SO_REUSEPORT and the kernel
+    picks; or "round-robin": the first loop accepts and hands connections out in turn, always so with
+    :meth:`listen_fd`). :attr:`loop_count` tells how many loops there are, :attr:`Socket.loop_index` which one
+    serves a socket.
+
+    With several loops, **handlers run on several threads at once**: each handler runs on the loop thread of the
+    socket (or request) it is about, so handlers of sockets on different loops run concurrently, each holding the
+    GIL in turn (a handler may be interrupted between two statements by one on another loop). Python state shared by
+    handlers must be protected, e.g. with a :class:`threading.Lock`, when an update spans several statements (a
+    read-modify-write of a dict entry, a check-then-act); per-socket state (``socket.data``) is only touched on its
+    socket's loop. Every method still works from every thread: socket methods that must run on the socket's loop
+    (``join``, ``rooms``, handshake lookups, ``emit(callback=...)``) are sent there when called elsewhere. Do not
+    hold a lock of your own while reading ``rooms``, ``transport`` or the handshake of a socket of another loop: that
+    loop may be waiting for the same lock.
+
     Use as a context manager, or call :meth:`close` when done.
     """
 
@@ -1185,6 +1299,8 @@ class Server:
         redis_url: str | None = None,
         redis_key: str | None = None,
         redis_requests_timeout: float | None = None,
+        loops: int | None = None,
+        loop_balancing: str | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1192,7 +1308,11 @@ class Server:
         self._state_lock = threading.RLock()
         self._state = "created"  # created -> running -> stopped -> closed
         self._thread: threading.Thread | None = None
-        self._loop_ident: int | None = None
+        # Several loops: which loop each loop thread runs (learned as sockets appear on them), and per loop the
+        # socket jobs other loop threads posted there, which that loop's thread runs itself while it waits.
+        self._loop_threads: dict[int, int] = {}
+        self._inboxes: dict[int, collections.deque[_SocketJob]] = {}
+        self._cross = threading.Condition(threading.Lock())
         self._stopped = threading.Event()
         self._close_requested = False
         self._listening = False
@@ -1259,6 +1379,13 @@ class Server:
             set_string(_lib.OPT_REDIS_URL, "redis_url", values["redis_url"])
         if values["redis_key"] is not None:
             set_string(_lib.OPT_REDIS_KEY, "redis_key", values["redis_key"])
+        loops = values["loops"]
+        if loops is not None:
+            if isinstance(loops, bool) or not isinstance(loops, int) or loops < 0:
+                raise InvalidArgumentError(_lib.EINVAL, f"option loops={loops!r}")
+            check(lib.sio_options_set_uint(options, _lib.OPT_LOOPS, loops), "loops", loops)
+        if values["loop_balancing"] is not None:
+            set_string(_lib.OPT_LOOP_BALANCING, "loop_balancing", values["loop_balancing"])
         if values["http_compression"] is False:
             set_uint(_lib.OPT_HTTP_COMPRESSION_THRESHOLD, "http_compression", 0, 1)
         elif values["compression_threshold"] is not None:
@@ -1291,7 +1418,10 @@ class Server:
     # -- threads ----------------------------------------------------------------------------------------------
 
     def _in_loop(self) -> bool:
-        return self._loop_ident is not None and threading.get_ident() == self._loop_ident
+        """True on one of the server's loop threads (any of them with several loops)."""
+        with self._api_lock:
+            handle = self._handle
+            return handle is not None and bool(lib.sio_server_in_loop(handle))
 
     def _api(self) -> Any:
         """Held around direct C calls made off the loop thread, so that close() cannot free the server under them."""
@@ -1299,9 +1429,10 @@ class Server:
 
     def _on_loop(self, work: Callable[[], Any], *, wait: bool,
                  future: concurrent.futures.Future[Any] | None = None) -> Any:
-        """Runs `work` where [LOOP] functions may be called: here when on the loop thread or before the server
-        started, else posted to the loop. With `wait`, blocks for its result (refused on the loop thread, where it
-        never needs to wait). `future` (if given) fails with ClosedError if the server drops the posted work."""
+        """Runs `work` where the server's and namespaces' [LOOP] functions may be called: here when on any of the
+        server's loop threads or before the server started, else posted to the first loop. With `wait`, blocks for
+        its result (never needed on a loop thread). `future` (if given) fails with ClosedError if the server drops
+        the posted work. Socket work goes through :meth:`Socket._on_loop` instead (the socket's own loop)."""
         if self._in_loop():
             return work()
         with self._state_lock:
@@ -1312,18 +1443,7 @@ class Server:
         if self._state != "running":
             raise ClosedError(_lib.ECLOSED, "the server is not running")
         result: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-        def task() -> None:
-            if not result.set_running_or_notify_cancel():
-                return
-            try:
-                result.set_result(work())
-            except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
-                result.set_exception(error)
-                if not wait:
-                    log.error("sio: posted work failed", exc_info=(type(error), error, error.__traceback__))
-
-        self._post(task, dependants=[result] + ([future] if future is not None else []))
+        self._post(_runner(work, result, wait), dependants=[result] + ([future] if future is not None else []))
         if not wait:
             return None
         return result.result()
@@ -1344,9 +1464,80 @@ class Server:
             self._pending_tasks.discard(key)
             raise SIOError.from_code(code, "sio_server_post")
 
+    def _post_to_socket(self, socket: "Socket", work: Callable[[], None],
+                        dependants: list[concurrent.futures.Future[Any]]) -> None:
+        """Posts `work` to `socket`'s loop (``sio_socket_post``). ClosedError when the socket has left or the server
+        is stopping. From a loop thread, also lists it in the target loop's inbox (see :meth:`_wait`)."""
+        job = _SocketJob(self, work, dependants)
+        key = next(_keys)
+        _tasks[key] = (self, job)
+        self._pending_tasks.add(key)
+        with self._api():
+            code = lib.sio_socket_post(socket._handle, _SOCKET_TASK_CALLBACK, key)
+        if code != 0:
+            _tasks.pop(key, None)
+            self._pending_tasks.discard(key)
+            raise SIOError.from_code(code, "sio_socket_post")
+        if self._in_loop():
+            # The target loop's thread may be blocked in _wait for work of this very loop: let it run this job
+            # itself (in posting order with the other jobs listed there), so neither waits for the other forever.
+            with self._cross:
+                if not job.taken:
+                    inbox = self._inboxes.get(socket.loop_index)
+                    if inbox is None:
+                        inbox = self._inboxes[socket.loop_index] = collections.deque()
+                    inbox.append(job)
+                    job.inbox = inbox
+                    self._cross.notify_all()
+
+    def _take(self, job: _SocketJob) -> bool:
+        """Claims `job` for running (False if it already ran), taking it off its inbox."""
+        with self._cross:
+            if job.taken:
+                return False
+            job.taken = True
+            inbox, job.inbox = job.inbox, None
+            if inbox is not None:
+                if inbox and inbox[0] is job:
+                    inbox.popleft()
+                else:
+                    try:
+                        inbox.remove(job)
+                    except ValueError:
+                        pass
+            return True
+
+    def _wake(self, _future: concurrent.futures.Future[Any]) -> None:
+        with self._cross:
+            self._cross.notify_all()
+
+    def _wait(self, result: concurrent.futures.Future[Any]) -> Any:
+        """Waits for posted socket work. On a loop thread, runs meanwhile the jobs other loop threads listed for
+        this thread's loop: two loops waiting for each other's work (a handler on each reading the rooms of a socket
+        on the other) cannot dead-lock."""
+        index = self._loop_threads.get(threading.get_ident())
+        if index is None or not self._in_loop():
+            return result.result()
+        result.add_done_callback(self._wake)
+        while True:
+            with self._cross:
+                inbox = self._inboxes.get(index)
+                while not result.done() and not inbox:
+                    self._cross.wait()
+                    inbox = self._inboxes.get(index)
+                if result.done():
+                    break
+                assert inbox is not None
+                job = inbox.popleft()
+                job.inbox = None
+                job.taken = True
+            job.work()
+        return result.result()
+
     def post(self, function: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
-        """Runs ``function(*args)`` on the loop thread soon (now if already there). Returns its future. From any
-        thread: the way to run several loop-thread operations together."""
+        """Runs ``function(*args)`` on the (first) loop thread soon, at once when called on any of the server's loop
+        threads. Returns its future. From any thread: the way to run several server operations together (socket
+        operations belong to each socket's own loop, where they are sent anyway)."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
         def task() -> None:
@@ -1544,6 +1735,13 @@ class Server:
     def running(self) -> bool:
         return self._state == "running"
 
+    @property
+    def loop_count(self) -> int:
+        """How many loops (threads) serve the server: the ``loops`` option resolved (0 became the number of cores).
+        """
+        with self._api():
+            return _check(lib.sio_server_loop_count(self._handle), "sio_server_loop_count")
+
     def _listen_once(self, listen: Callable[[], int], what: str) -> int:
         # One listener per server here: libsio reports only the first listener's port (sio_server_port), so the
         # port a second listen on port 0 picked could not be returned (see the README).
@@ -1596,7 +1794,6 @@ class Server:
         return self.port
 
     def _run_loop(self) -> None:
-        self._loop_ident = threading.get_ident()
         code = 0
         try:
             code = lib.sio_server_run(self._handle)
@@ -1626,6 +1823,10 @@ class Server:
         self._sockets.clear()
         for namespace in self._namespaces.values():
             namespace._sockets.clear()
+        self._loop_threads.clear()
+        with self._cross:
+            self._inboxes.clear()
+            self._cross.notify_all()
         self._stopped.set()
         if self._close_requested:
             self._destroy()
@@ -1657,7 +1858,7 @@ class Server:
                 _check(lib.sio_server_stop(self._handle), "sio_server_stop")
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Waits until the loop has ended (after :meth:`stop`). True if it has. Not on the loop thread."""
+        """Waits until the loop has ended (after :meth:`stop`). True if it has. Not on a loop thread."""
         if self._in_loop():
             raise RuntimeError("Server.wait() on the loop thread would wait for itself")
         thread = self._thread
@@ -1667,8 +1868,8 @@ class Server:
         return not thread.is_alive()
 
     def close(self) -> None:
-        """Stops, waits and frees the server. On the loop thread (inside a handler) it stops the server and frees it
-        when the loop has ended. The server cannot be used afterwards."""
+        """Stops, waits and frees the server. On a loop thread (inside a handler) it stops the server and frees it
+        when the loops have ended. The server cannot be used afterwards."""
         self._close_requested = True
         self.stop()
         if self._in_loop():
@@ -1725,7 +1926,7 @@ class Server:
                             event, socket.id)
             return
         if isinstance(result, concurrent.futures.Future):
-            self._defer_ack(ack, result, event)
+            self._defer_ack(socket, ack, result, event)
         else:
             self._send_ack(ack, result, event)
 
@@ -1741,7 +1942,8 @@ class Server:
         if code != 0:
             log.warning("sio: acknowledgement of %r not sent: %s", event, SIOError.from_code(code))
 
-    def _defer_ack(self, ack: int, future: concurrent.futures.Future[Any], event: str) -> None:
+    def _defer_ack(self, socket: Socket, ack: int, future: concurrent.futures.Future[Any], event: str) -> None:
+        # sio_ack_send is [LOOP] on the socket's own loop: the ack is sent there, whichever thread completes.
         def done(completed: concurrent.futures.Future[Any]) -> None:
             def send() -> None:
                 if completed.cancelled() or completed.exception() is not None:
@@ -1752,9 +1954,9 @@ class Server:
                 self._send_ack(ack, completed.result(), event)
 
             try:
-                self._on_loop(send, wait=False)
+                socket._on_loop(send, wait=False)
             except SIOError:
-                log.debug("sio: deferred acknowledgement of %r dropped: the server stopped", event)
+                log.debug("sio: deferred acknowledgement of %r dropped: the socket left or the server stopped", event)
 
         future.add_done_callback(done)
 
