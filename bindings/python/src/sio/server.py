@@ -1263,6 +1263,8 @@ class Server:
     picks; or "round-robin": the first loop accepts and hands connections out in turn, always so with
     :meth:`listen_fd`). :attr:`loop_count` tells how many loops there are, :attr:`Socket.loop_index` which one
     serves a socket.
+    ``parser`` ("json", the reference's default; or "msgpack": socket.io-msgpack-parser, for clients made with
+    ``serializer="msgpack"`` in python-socketio or the msgpack parser in JavaScript; one parser for all clients).
 
     With several loops, **handlers run on several threads at once**: each handler runs on the loop thread of the
     socket (or request) it is about, so handlers of sockets on different loops run concurrently, each holding the
@@ -1301,6 +1303,7 @@ class Server:
         redis_requests_timeout: float | None = None,
         loops: int | None = None,
         loop_balancing: str | None = None,
+        parser: str | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1386,6 +1389,8 @@ class Server:
             check(lib.sio_options_set_uint(options, _lib.OPT_LOOPS, loops), "loops", loops)
         if values["loop_balancing"] is not None:
             set_string(_lib.OPT_LOOP_BALANCING, "loop_balancing", values["loop_balancing"])
+        if values["parser"] is not None:
+            set_string(_lib.OPT_PARSER, "parser", values["parser"])
         if values["http_compression"] is False:
             set_uint(_lib.OPT_HTTP_COMPRESSION_THRESHOLD, "http_compression", 0, 1)
         elif values["compression_threshold"] is not None:
