@@ -158,7 +158,7 @@ typedef enum {
     SIO_OPT_PER_MESSAGE_DEFLATE_THRESHOLD = 22, /* uint bytes, 1024: smaller messages are sent uncompressed */
     SIO_OPT_LOOPS = 23,                 /* uint, 1: event loops (threads) serving the server; 0 = one per core; at
                                            most 64. Since 0.3.0; read the Loops rules above before going past 1 */
-    SIO_OPT_LOOP_BALANCING = 24         /* string, "reuseport": how new connections are spread over the loops:
+    SIO_OPT_LOOP_BALANCING = 24,        /* string, "reuseport": how new connections are spread over the loops:
                                            "reuseport" (every loop listens, SO_REUSEPORT: the kernel picks) or
                                            "round-robin" (the first loop accepts and hands them out in turn; always
                                            so for sio_server_listen_fd). Since 0.3.0 */
