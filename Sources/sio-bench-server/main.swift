@@ -12,6 +12,7 @@ struct Arguments {
     var balancing = HTTPServerGroup.Balancing.reusePort
     /// Microseconds of CPU the `echo-ack` handler burns before acking (0: none).
     var burnMicroseconds = 0
+    var parser: (any SocketIOParser)?
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -41,6 +42,9 @@ struct Arguments {
             case "--burn-us":
                 guard let burn = Int(value()), (0...1_000_000).contains(burn) else { fail("--burn-us needs 0-1000000") }
                 result.burnMicroseconds = burn
+            case "--parser":
+                guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
+                result.parser = parser
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -53,6 +57,7 @@ struct Arguments {
 
     static let usage = """
         usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
+                                [--parser json]
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
           --port N                port to listen on (default 3000; 0: any free port)
@@ -61,6 +66,7 @@ struct Arguments {
                                   or round-robin (the first loop hands them out)
           --burn-us N             the echo-ack handler burns N microseconds of its thread's CPU time before acking:
                                   a handler that does real work (default 0: acks at once)
+          --parser NAME           json (default) or msgpack (socket.io-msgpack-parser); every client must match
 
         Event contract on / and /chat: echo, echo-ack, join, broadcast (see Benchmarks/README.md).
         """
@@ -94,6 +100,7 @@ var options = SocketIOOptions()
 options.engine.cors = CORSOptions(origin: .any)
 options.loops = arguments.loops
 options.loopBalancing = arguments.balancing
+options.parser = arguments.parser
 let io = SocketIOServer(loop: loop, options: options)
 
 // Handlers are registered once per namespace (not per socket): an idle connection then carries no closures. They
