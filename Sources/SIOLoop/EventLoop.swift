@@ -78,6 +78,8 @@ public final class EventLoop: @unchecked Sendable {
         return all
     }
     var endOfTurn: [() -> Void] = []
+    /// Connections draining their output before moving to another loop, and what to do once drained.
+    var detachments: [ObjectIdentifier: (Int32?) -> Void] = [:]
     private var shutdownHooks: [(id: Int, hook: () -> Void)] = []
     private var nextHookID = 0
     private var isShuttingDown = false

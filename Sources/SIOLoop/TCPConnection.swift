@@ -35,8 +35,9 @@ public final class TCPConnection {
     private enum State { case open, closing, closed }
     private var state = State.open
     private var reading = false
-    /// Set while the connection drains its output before moving to another loop (`detachDescriptor`).
-    private var detaching: ((Int32?) -> Void)?
+    /// Set while the connection drains its output before moving to another loop (`detachDescriptor`); what to do
+    /// then is kept by the loop, so an idle connection pays one flag, not a closure.
+    private var isDetaching = false
 
     init(loop: EventLoop, handle: UnsafeMutablePointer<uv_tcp_t>) {
         self.loop = loop
@@ -68,20 +69,22 @@ public final class TCPConnection {
     /// `done` gets a duplicate of the descriptor (owned by the caller) and this connection closes without telling
     /// its handler. `done` gets nil if the connection closed first. Loop thread only.
     public func detachDescriptor(_ done: @escaping (Int32?) -> Void) {
-        guard state == .open, detaching == nil else {
+        guard state == .open, !isDetaching else {
             done(nil)
             return
         }
         stopReading()
         handler = nil
-        detaching = done
+        isDetaching = true
+        loop.detachments[ObjectIdentifier(self)] = done
         flush()
         finishDetachingIfDrained()
     }
 
     private func finishDetachingIfDrained() {
-        guard let done = detaching, pending.isEmpty, inFlightBytes == 0 else { return }
-        detaching = nil
+        guard isDetaching, pending.isEmpty, inFlightBytes == 0,
+              let done = loop.detachments.removeValue(forKey: ObjectIdentifier(self)) else { return }
+        isDetaching = false
         var fd: uv_os_fd_t = -1
         let copy = uv_fileno(handlePointer(handle), &fd) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1
         closeHandle()
@@ -203,7 +206,7 @@ public final class TCPConnection {
             close(afterFlush: false)
             return
         }
-        if detaching != nil { finishDetachingIfDrained() }
+        if isDetaching { finishDetachingIfDrained() }
     }
 
     // MARK: Closing
@@ -238,9 +241,9 @@ public final class TCPConnection {
     private func closeHandle() {
         guard state != .closed else { return }
         state = .closed
-        if let done = detaching {
-            detaching = nil
-            done(nil)
+        if isDetaching {
+            isDetaching = false
+            loop.detachments.removeValue(forKey: ObjectIdentifier(self))?(nil)
         }
         pending.removeAll()
         pendingBytes = 0
