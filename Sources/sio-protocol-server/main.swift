@@ -14,6 +14,7 @@ struct Arguments {
     var port = 3000
     var loops = 1
     var balancing = HTTPServerGroup.Balancing.reusePort
+    var allowEIO3 = false
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -40,6 +41,7 @@ struct Arguments {
                     fail("--loop-balancing is reuseport or round-robin")
                 }
                 result.balancing = balancing
+            case "--allow-eio3": result.allowEIO3 = true
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -52,10 +54,13 @@ struct Arguments {
 
     static let usage = """
         usage: sio-protocol-server [--host 0.0.0.0] [--port 3000] [--loops 1] [--loop-balancing reuseport]
+                                   [--allow-eio3]
 
           --loops N               event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --loop-balancing MODE   how new connections are spread over the loops: reuseport (the kernel, default)
                                   or round-robin (the first loop hands them out)
+          --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
+                                  on every path, as the v3 branch of the engine.io-protocol suite expects
         """
 
     static func fail(_ message: String) -> Never {
@@ -80,6 +85,7 @@ engineOptions.pingInterval = 300
 engineOptions.pingTimeout = 200
 engineOptions.maxHttpBufferSize = 1_000_000
 engineOptions.cors = CORSOptions(origin: .any)
+engineOptions.allowEIO3 = arguments.allowEIO3
 // A test hook for the allowRequest path: handshakes carrying `forbid=1` are refused.
 engineOptions.allowRequest = { request in request.queryValue("forbid") == "1" ? EngineRefusal() : nil }
 
@@ -98,7 +104,7 @@ relaxedOptions.pingInterval = 25_000
 relaxedOptions.pingTimeout = 20_000
 
 let echo = EchoHandler()
-let io = SocketIOSuite.make(loop: loop, loops: arguments.loops)
+let io = SocketIOSuite.make(loop: loop, loops: arguments.loops, allowEIO3: arguments.allowEIO3)
 let loops = io.shards.map(\.loop)
 
 // The project's own test hook for `connection_error`: every refusal of /engine.io/ and /socket.io/ is kept (the last
@@ -158,7 +164,7 @@ for (index, loop) in loops.enumerated() {
     echoEngines.append(engines)
 }
 io.attach(to: routers, of: http)
-let recoveryIO = RecoverySuite.make(sharing: loops)
+let recoveryIO = RecoverySuite.make(sharing: loops, allowEIO3: arguments.allowEIO3)
 recoveryIO.attach(to: routers, of: http)
 
 do {
