@@ -34,7 +34,8 @@ public enum EngineV3Payload {
             }
             guard lengthStart < index else { return fail(.invalidFraming) }
             let length = JSNumber.parse(text[lengthStart..<index])
-            guard length.isFinite, length >= 0, length == length.rounded(.down), length <= Double(text.count) else {
+            // The reference compares the slice's length with Number(<length>): a whole number that fits.
+            guard length >= 0, length <= Double(text.count), length == Double(Int(length)) else {
                 return fail(.invalidFraming)
             }
             let units = Int(length)
