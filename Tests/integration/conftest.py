@@ -6,7 +6,9 @@ Both yield a `ServerProcess` whose `.url` (also `str()`) is the base URL, e.g. h
 
 The binary comes from $SIO_BIN_DIR (scripts/test.sh sets it to `swift build --show-bin-path`; default
 .build/debug). To cross-check another implementation of the same contract, set SIO_SERVER_CMD to a command
-line with `{port}` and `{host}` placeholders; it replaces the binary.
+line with `{port}` and `{host}` placeholders; it replaces the binary. SIO_SERVER_ARGS adds arguments to the
+binary's command line (e.g. `--allow-eio3`, to check that v4 behaviour does not change with it); a
+`ServerProcess` can also be given its own (`extra_args`, as Tests/eio3 does).
 On a failed test, the server's log lines written during that test are added to the report.
 """
 
@@ -39,7 +41,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _server_command(port: int) -> list[str]:
+def _server_command(port: int, extra_args=()) -> list[str]:
     custom = os.environ.get("SIO_SERVER_CMD")
     if custom:
         return [part.format(port=port, host=HOST) for part in shlex.split(custom)]
@@ -47,12 +49,15 @@ def _server_command(port: int) -> list[str]:
     binary = bin_dir / SERVER_NAME
     if not os.access(binary, os.X_OK):
         pytest.fail(f"{binary} not found or not executable: build it (swift build) or set SIO_BIN_DIR", pytrace=False)
-    return [str(binary), "--port", str(port), "--host", HOST]
+    return [str(binary), "--port", str(port), "--host", HOST, *shlex.split(os.environ.get("SIO_SERVER_ARGS", "")),
+            *extra_args]
 
 
 class ServerProcess:
-    def __init__(self, name: str):
+    def __init__(self, name: str, extra_args=(), port: int = 0):
         self.name = name
+        self.extra_args = list(extra_args)
+        self.fixed_port = port  # 0: a free one at every start
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.log_path = ""
@@ -64,8 +69,8 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         last_error = ""
         for _attempt in range(3):  # a free port can be taken between probing it and the server binding it
-            self.port = _free_port()
-            cmd = _server_command(self.port)
+            self.port = self.fixed_port or _free_port()
+            cmd = _server_command(self.port, self.extra_args)
             self._log = tempfile.NamedTemporaryFile(prefix=f"sio-{self.name}-", suffix=".log", delete=False)
             self.log_path = self._log.name
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
