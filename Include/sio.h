@@ -61,7 +61,8 @@ extern "C" {
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
  *   0.3.0  SIO_OPT_LOOPS and SIO_OPT_LOOP_BALANCING (several loops behind one port; CONVENTIONS, Loops),
- *          sio_server_loop_count, sio_server_in_loop, sio_socket_loop_index, sio_socket_in_loop, sio_socket_post.
+ *          sio_server_loop_count, sio_server_in_loop, sio_socket_loop_index, sio_socket_in_loop, sio_socket_post,
+ *          SIO_OPT_ALLOW_EIO3 (Engine.IO v3 / Socket.IO 2.x clients).
  *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event, sio_namespace_sockets_join,
  *          sio_namespace_sockets_leave, sio_namespace_disconnect_sockets, sio_namespace_fetch_sockets,
  *          sio_socket_transport, sio_namespace_server_side_emit, sio_namespace_server_side_emit_with_ack,
@@ -153,10 +154,14 @@ typedef enum {
     SIO_OPT_PER_MESSAGE_DEFLATE_THRESHOLD = 22, /* uint bytes, 1024: smaller messages are sent uncompressed */
     SIO_OPT_LOOPS = 23,                 /* uint, 1: event loops (threads) serving the server; 0 = one per core; at
                                            most 64. Since 0.3.0; read the Loops rules above before going past 1 */
-    SIO_OPT_LOOP_BALANCING = 24         /* string, "reuseport": how new connections are spread over the loops:
+    SIO_OPT_LOOP_BALANCING = 24,        /* string, "reuseport": how new connections are spread over the loops:
                                            "reuseport" (every loop listens, SO_REUSEPORT: the kernel picks) or
                                            "round-robin" (the first loop accepts and hands them out in turn; always
                                            so for sio_server_listen_fd). Since 0.3.0 */
+    SIO_OPT_ALLOW_EIO3 = 25             /* bool, false: also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or
+                                           no EIO; JSONP polling), with the reference's rules for them: in "/"
+                                           from the start, socket ids "/nsp#<engine id>", CONNECT_ERROR with the
+                                           error's data alone (allowEIO3). Since 0.3.0 */
 } sio_option_t;
 
 /* A new options object with the defaults, or NULL when out of memory. Free with sio_options_free. [ANY THREAD] */

@@ -12,6 +12,7 @@ struct Arguments {
     var balancing = HTTPServerGroup.Balancing.reusePort
     /// Microseconds of CPU the `echo-ack` handler burns before acking (0: none).
     var burnMicroseconds = 0
+    var allowEIO3 = false
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -41,6 +42,7 @@ struct Arguments {
             case "--burn-us":
                 guard let burn = Int(value()), (0...1_000_000).contains(burn) else { fail("--burn-us needs 0-1000000") }
                 result.burnMicroseconds = burn
+            case "--allow-eio3": result.allowEIO3 = true
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -53,6 +55,7 @@ struct Arguments {
 
     static let usage = """
         usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
+                                [--allow-eio3]
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
           --port N                port to listen on (default 3000; 0: any free port)
@@ -61,6 +64,7 @@ struct Arguments {
                                   or round-robin (the first loop hands them out)
           --burn-us N             the echo-ack handler burns N microseconds of its thread's CPU time before acking:
                                   a handler that does real work (default 0: acks at once)
+          --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
 
         Event contract on / and /chat: echo, echo-ack, join, broadcast (see Benchmarks/README.md).
         """
@@ -94,6 +98,7 @@ var options = SocketIOOptions()
 options.engine.cors = CORSOptions(origin: .any)
 options.loops = arguments.loops
 options.loopBalancing = arguments.balancing
+options.engine.allowEIO3 = arguments.allowEIO3
 let io = SocketIOServer(loop: loop, options: options)
 
 // Handlers are registered once per namespace (not per socket): an idle connection then carries no closures. They

@@ -13,10 +13,11 @@ struct ChatArguments {
     var logLevel: LogLevel?
     var redis: String?
     var loops = 1
+    var allowEIO3 = false
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
-                        [--redis redis://HOST:PORT] [--loops 1]
+                        [--redis redis://HOST:PORT] [--loops 1] [--allow-eio3]
 
           --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
                              scripts/fetch-client-js.sh downloads it
@@ -24,6 +25,7 @@ struct ChatArguments {
           --redis URL        scale out: several sio-chat (or Node socket.io) servers share rooms through Redis
                              (each keeps its own recent history); see docs/REDIS.md for the load balancer
           --loops N          event loops (threads) serving the port; 0 or auto: one per core (default 1)
+          --allow-eio3       also let Socket.IO 2.x clients (Engine.IO v3, JSONP polling too) into the chat
         """
 
     static func parse(_ list: [String]) -> ChatArguments {
@@ -53,6 +55,7 @@ struct ChatArguments {
                     fail("--log-level is error, warn, info or debug")
                 }
                 result.logLevel = level
+            case "--allow-eio3": result.allowEIO3 = true
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -94,6 +97,7 @@ let loop = try EventLoop()
 var options = SocketIOOptions()
 options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 120_000)
 options.loops = arguments.loops
+options.engine.allowEIO3 = arguments.allowEIO3
 let io = SocketIOServer(loop: loop, options: options)
 if let url = arguments.redis {
     do {

@@ -1158,7 +1158,8 @@ class Server:
     ``connection_state_recovery`` (False; True, or a dict with ``max_disconnection_duration`` (seconds, 120) and
     ``skip_middlewares`` (True)), ``max_buffered_bytes`` (16 MiB queued for a client that does not read),
     ``redis_url`` (None = this server alone; "redis://host:port" scales out over Redis, wire-compatible with Node's
-    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds).
+    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds),
+    ``allow_eio3`` (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
 
     Use as a context manager, or call :meth:`close` when done.
     """
@@ -1185,6 +1186,7 @@ class Server:
         redis_url: str | None = None,
         redis_key: str | None = None,
         redis_requests_timeout: float | None = None,
+        allow_eio3: bool | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1247,6 +1249,8 @@ class Server:
             set_string(_lib.OPT_TRANSPORTS, "transports", text)
         if values["allow_upgrades"] is not None:
             set_bool(_lib.OPT_ALLOW_UPGRADES, "allow_upgrades", values["allow_upgrades"])
+        if values["allow_eio3"] is not None:
+            set_bool(_lib.OPT_ALLOW_EIO3, "allow_eio3", values["allow_eio3"])
         origins = values["cors_allowed_origins"]
         if origins is not None:
             text = origins if isinstance(origins, str) else ",".join(origins)
