@@ -23,18 +23,22 @@ enum JSNumber {
     /// The text without the JavaScript white space and line terminators around it; nil when what remains is not
     /// ASCII (no numeric literal is).
     private static func trimmed(_ utf8: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
-        var scalars: [(start: Int, end: Int, space: Bool)] = []
+        // One pass, no storage: where the first non-space scalar starts and where the last one ends.
+        var first: Int?
+        var lastEnd = utf8.startIndex
         var iterator = utf8.makeIterator()
         var decoder = UTF8()
         var offset = utf8.startIndex
         while case .scalarValue(let scalar) = decoder.decode(&iterator) {
             let length = UTF8.width(scalar)
-            scalars.append((offset, offset + length, isWhiteSpace(scalar.value)))
+            if !isWhiteSpace(scalar.value) {
+                if first == nil { first = offset }
+                lastEnd = offset + length
+            }
             offset += length
         }
-        guard let first = scalars.firstIndex(where: { !$0.space }) else { return utf8[utf8.endIndex...] }
-        let last = scalars.lastIndex(where: { !$0.space })!
-        let core = utf8[scalars[first].start..<scalars[last].end]
+        guard let first else { return utf8[utf8.endIndex...] }
+        let core = utf8[first..<lastEnd]
         return core.allSatisfy({ $0 < 0x80 }) ? core : nil
     }
 
