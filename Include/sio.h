@@ -65,7 +65,7 @@ extern "C" {
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
  *   0.3.0  SIO_OPT_LOOPS and SIO_OPT_LOOP_BALANCING (several loops behind one port; CONVENTIONS, Loops),
- *          SIO_OPT_PARSER (the msgpack parser),
+ *          SIO_OPT_PARSER (the msgpack parser), SIO_OPT_ALLOW_EIO3 (Engine.IO v3 / Socket.IO 2.x clients),
  *          sio_server_loop_count, sio_server_in_loop, sio_socket_loop_index, sio_socket_in_loop, sio_socket_post.
  *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event, sio_namespace_sockets_join,
  *          sio_namespace_sockets_leave, sio_namespace_disconnect_sockets, sio_namespace_fetch_sockets,
@@ -162,6 +162,10 @@ typedef enum {
                                            "reuseport" (every loop listens, SO_REUSEPORT: the kernel picks) or
                                            "round-robin" (the first loop accepts and hands them out in turn; always
                                            so for sio_server_listen_fd). Since 0.3.0 */
+    SIO_OPT_ALLOW_EIO3 = 25,            /* bool, false: also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or
+                                           no EIO; JSONP polling), with the reference's rules for them: in "/"
+                                           from the start, socket ids "/nsp#<engine id>", CONNECT_ERROR with the
+                                           error's data alone (allowEIO3). Since 0.3.0 */
     SIO_OPT_PARSER = 26                 /* string, "json": how packets are encoded (parser): "json" (the reference's
                                            default) or "msgpack" (socket.io-msgpack-parser 3.0); every client of
                                            the server must use the same. Arguments reach callbacks as JSON plus

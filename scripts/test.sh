@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, installing what it needs first (Debian packages, .venv, Chromium, the client bundle):
 #   Swift unit tests · Engine.IO and Socket.IO integration tests with the real python-engineio / python-socketio
-#   clients (one event loop, then 2 and 3) · the C ABI (C programs against the installed libsio.so, valgrind) ·
+#   clients (one event loop, then 2 and 3) · Engine.IO v3 / Socket.IO 2.x clients (allowEIO3, JSONP) from their
+#   own venv · the C ABI (C programs against the installed libsio.so, valgrind) ·
 #   the Python binding · the official browser client in headless Chromium · a cluster of nodes over Redis behind
 #   nginx · a short fuzz run of every decoder.
 # Extra arguments go to the integration pytest runs, e.g.  scripts/test.sh -k handshake -x
@@ -34,6 +35,7 @@ run() {
 
 section "bootstrap"
 bash scripts/bootstrap.sh
+bash scripts/bootstrap-eio3.sh
 bash scripts/bootstrap-redis.sh
 bash scripts/bootstrap-browser.sh
 
@@ -62,6 +64,9 @@ run "integration tests (2 loops)" env SIO_TEST_LOOPS=2 "$PYTEST" Tests/integrati
 
 section "integration tests with 3 event loops (SIO_TEST_LOOPS=3)"
 run "integration tests (3 loops)" env SIO_TEST_LOOPS=3 "$PYTEST" Tests/integration "$@"
+
+section "Engine.IO v3 and Socket.IO 2.x clients, JSONP (Tests/eio3, .venv-eio3)"
+run "Engine.IO v3 tests" "$ROOT/.venv-eio3/bin/pytest" Tests/eio3
 
 section "C ABI (Tests/c)"
 run "C ABI tests" "$PYTEST" Tests/c

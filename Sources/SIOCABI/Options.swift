@@ -75,6 +75,7 @@ public func sio_options_set_bool(_ pointer: OpaquePointer?, _ key: Int32, _ valu
     guard let box = optionsBox(pointer) else { return SIOError.invalidArgument.rawValue }
     switch key {
     case 7: box.options.engine.allowUpgrades = value
+    case 25: box.options.engine.allowEIO3 = value
     case 9:
         // Remembered, and applied when (or if) an origin switches CORS on.
         box.corsCredentials = value

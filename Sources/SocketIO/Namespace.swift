@@ -205,7 +205,7 @@ public final class Namespace {
         let handshake = Handshake(request: client.engine.request, auth: auth, address: client.engine.remoteAddress,
                                   time: server.wallClockMilliseconds())
         let socket = Socket(namespace: self, client: client, handshake: handshake,
-                            id: restored?.session.sid ?? SecureRandom.shortIdentifier(),
+                            id: restored?.session.sid ?? newSocketID(for: client),
                             pid: recovery == nil ? nil : restored?.session.pid ?? SecureRandom.identifier())
         if let restored {
             socket.recovered = true
@@ -223,6 +223,13 @@ public final class Namespace {
             }
             connect(socket, restored: restored)
         }
+    }
+
+    /// A random id, public; for a 2.x client the Engine.IO id (`/nsp#<engine id>` outside `/`), which its
+    /// client library assumes, as the reference does for `conn.protocol === 3`.
+    private func newSocketID(for client: Client) -> String {
+        guard client.isEIO3 else { return SecureRandom.shortIdentifier() }
+        return name == "/" ? client.engine.id : name + "#" + client.engine.id
     }
 
     private func runMiddlewares(_ socket: Socket, index: Int, done: @escaping (MiddlewareError?) -> Void) {

@@ -13,6 +13,7 @@ struct Arguments {
     /// Microseconds of CPU the `echo-ack` handler burns before acking (0: none).
     var burnMicroseconds = 0
     var parser: (any SocketIOParser)?
+    var allowEIO3 = false
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -45,6 +46,7 @@ struct Arguments {
             case "--parser":
                 guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
                 result.parser = parser
+            case "--allow-eio3": result.allowEIO3 = true
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -57,7 +59,7 @@ struct Arguments {
 
     static let usage = """
         usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
-                                [--parser json]
+                                [--parser json] [--allow-eio3]
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
           --port N                port to listen on (default 3000; 0: any free port)
@@ -67,6 +69,7 @@ struct Arguments {
           --burn-us N             the echo-ack handler burns N microseconds of its thread's CPU time before acking:
                                   a handler that does real work (default 0: acks at once)
           --parser NAME           json (default) or msgpack (socket.io-msgpack-parser); every client must match
+          --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
 
         Event contract on / and /chat: echo, echo-ack, join, broadcast (see Benchmarks/README.md).
         """
@@ -101,6 +104,7 @@ options.engine.cors = CORSOptions(origin: .any)
 options.loops = arguments.loops
 options.loopBalancing = arguments.balancing
 options.parser = arguments.parser
+options.engine.allowEIO3 = arguments.allowEIO3
 let io = SocketIOServer(loop: loop, options: options)
 
 // Handlers are registered once per namespace (not per socket): an idle connection then carries no closures. They

@@ -14,10 +14,11 @@ struct ChatArguments {
     var redis: String?
     var loops = 1
     var parser: (any SocketIOParser)?
+    var allowEIO3 = false
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
-                        [--redis redis://HOST:PORT] [--loops 1] [--parser json|msgpack]
+                        [--redis redis://HOST:PORT] [--loops 1] [--parser json|msgpack] [--allow-eio3]
 
           --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
                              scripts/fetch-client-js.sh downloads it
@@ -27,6 +28,7 @@ struct ChatArguments {
           --loops N          event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --parser NAME      json (default) or msgpack (socket.io-msgpack-parser; the page then needs a client
                              built with it, so the bundled page only works with json)
+          --allow-eio3       also let Socket.IO 2.x clients (Engine.IO v3, JSONP polling too) into the chat
         """
 
     static func parse(_ list: [String]) -> ChatArguments {
@@ -59,6 +61,7 @@ struct ChatArguments {
                     fail("--log-level is error, warn, info or debug")
                 }
                 result.logLevel = level
+            case "--allow-eio3": result.allowEIO3 = true
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -101,6 +104,7 @@ var options = SocketIOOptions()
 options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 120_000)
 options.loops = arguments.loops
 options.parser = arguments.parser
+options.engine.allowEIO3 = arguments.allowEIO3
 let io = SocketIOServer(loop: loop, options: options)
 if let url = arguments.redis {
     do {

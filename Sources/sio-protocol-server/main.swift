@@ -15,6 +15,7 @@ struct Arguments {
     var loops = 1
     var balancing = HTTPServerGroup.Balancing.reusePort
     var parser: (any SocketIOParser)?
+    var allowEIO3 = false
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -44,6 +45,7 @@ struct Arguments {
             case "--parser":
                 guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
                 result.parser = parser
+            case "--allow-eio3": result.allowEIO3 = true
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -56,13 +58,15 @@ struct Arguments {
 
     static let usage = """
         usage: sio-protocol-server [--host 0.0.0.0] [--port 3000] [--loops 1] [--loop-balancing reuseport]
-                                   [--parser json]
+                                   [--parser json] [--allow-eio3]
 
           --loops N               event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --loop-balancing MODE   how new connections are spread over the loops: reuseport (the kernel, default)
                                   or round-robin (the first loop hands them out)
           --parser NAME           how /socket.io/ and /recovery.io/ encode packets: json (default, the reference's
                                   default parser) or msgpack (socket.io-msgpack-parser); all clients must match
+          --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
+                                  on every path, as the v3 branch of the engine.io-protocol suite expects
         """
 
     static func fail(_ message: String) -> Never {
@@ -87,6 +91,7 @@ engineOptions.pingInterval = 300
 engineOptions.pingTimeout = 200
 engineOptions.maxHttpBufferSize = 1_000_000
 engineOptions.cors = CORSOptions(origin: .any)
+engineOptions.allowEIO3 = arguments.allowEIO3
 // A test hook for the allowRequest path: handshakes carrying `forbid=1` are refused.
 engineOptions.allowRequest = { request in request.queryValue("forbid") == "1" ? EngineRefusal() : nil }
 
@@ -105,7 +110,7 @@ relaxedOptions.pingInterval = 25_000
 relaxedOptions.pingTimeout = 20_000
 
 let echo = EchoHandler()
-let io = SocketIOSuite.make(loop: loop, loops: arguments.loops, parser: arguments.parser)
+let io = SocketIOSuite.make(loop: loop, loops: arguments.loops, parser: arguments.parser, allowEIO3: arguments.allowEIO3)
 let loops = io.shards.map(\.loop)
 
 // The project's own test hook for `connection_error`: every refusal of /engine.io/ and /socket.io/ is kept (the last
@@ -168,7 +173,7 @@ for (index, loop) in loops.enumerated() {
     echoEngines.byLoop.append(engines)
 }
 io.attach(to: routers, of: http)
-let recoveryIO = RecoverySuite.make(sharing: loops, parser: arguments.parser)
+let recoveryIO = RecoverySuite.make(sharing: loops, parser: arguments.parser, allowEIO3: arguments.allowEIO3)
 recoveryIO.attach(to: routers, of: http)
 
 do {

@@ -197,6 +197,9 @@ static void check_options(void) {
     EQ(sio_options_set_bool(o, SIO_OPT_TRANSPORTS, true), SIO_EINVAL);
     EQ(sio_options_set_string(o, SIO_OPT_ALLOW_UPGRADES, "true"), SIO_EINVAL);
     EQ(sio_options_set_string(o, SIO_OPT_PING_TIMEOUT, "5"), SIO_EINVAL);
+    EQ(sio_options_set_uint(o, SIO_OPT_ALLOW_EIO3, 1), SIO_EINVAL);
+    EQ(sio_options_set_bool(o, SIO_OPT_ALLOW_EIO3, true), SIO_OK);
+    EQ(sio_options_set_bool(o, SIO_OPT_ALLOW_EIO3, false), SIO_OK);
     /* values out of range / invalid */
     EQ(sio_options_set_string(o, SIO_OPT_PATH, NULL), SIO_EINVAL);
     EQ(sio_options_set_uint(o, SIO_OPT_PING_INTERVAL, UINT64_MAX), SIO_EINVAL);

@@ -1255,7 +1255,8 @@ class Server:
     ``connection_state_recovery`` (False; True, or a dict with ``max_disconnection_duration`` (seconds, 120) and
     ``skip_middlewares`` (True)), ``max_buffered_bytes`` (16 MiB queued for a client that does not read),
     ``redis_url`` (None = this server alone; "redis://host:port" scales out over Redis, wire-compatible with Node's
-    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds).
+    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds),
+    ``allow_eio3`` (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
 
     ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
     server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
@@ -1304,6 +1305,7 @@ class Server:
         loops: int | None = None,
         loop_balancing: str | None = None,
         parser: str | None = None,
+        allow_eio3: bool | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1370,6 +1372,8 @@ class Server:
             set_string(_lib.OPT_TRANSPORTS, "transports", text)
         if values["allow_upgrades"] is not None:
             set_bool(_lib.OPT_ALLOW_UPGRADES, "allow_upgrades", values["allow_upgrades"])
+        if values["allow_eio3"] is not None:
+            set_bool(_lib.OPT_ALLOW_EIO3, "allow_eio3", values["allow_eio3"])
         origins = values["cors_allowed_origins"]
         if origins is not None:
             text = origins if isinstance(origins, str) else ",".join(origins)
