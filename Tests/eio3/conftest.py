@@ -29,7 +29,7 @@ pytest_runtest_makereport = integration.pytest_runtest_makereport
 
 @pytest.fixture(scope="session")
 def _session_server():
-    srv = ServerProcess("eio3-session", ALLOW).start()
+    srv = ServerProcess("eio3-session", extra_args=ALLOW).start()
     yield srv
     srv.stop()
 
@@ -49,7 +49,7 @@ def start_server(request):
     started: list[ServerProcess] = []
 
     def start(*args: str, port: int = 0) -> ServerProcess:
-        srv = ServerProcess(f"{request.node.name[:30]}-{len(started)}", args, port=port).start()
+        srv = ServerProcess(f"{request.node.name[:30]}-{len(started)}", extra_args=args, port=port).start()
         integration._watch(request, srv, f"own server {' '.join(args) or '(no arguments)'}")
         started.append(srv)
         return srv
