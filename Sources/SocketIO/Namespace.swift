@@ -50,7 +50,7 @@ public final class Namespace {
         ackCounter = UInt64(server.loopIndex)
         if server.loopIndex > 0 {
             // Another loop than the first: a cluster adapter lives on the first loop only.
-            let local = ShardedAdapter(namespace: self, upstream: server.shards[0].hasCustomAdapter)
+            let local = ShardedAdapter(namespace: self, upstream: server.group!.members[0].server.hasCustomAdapter)
             shardedAdapter = local
             adapter = local
         } else {

@@ -41,8 +41,11 @@ public final class SocketIOServer {
 
     /// This server's loop among the server's loops (0 for the loop the application made).
     public let loopIndex: Int
-    /// The servers of all loops when there are several, nil with one.
-    let group: ShardGroup?
+    /// The servers of all loops when there are several, nil with one. The first loop's server owns the group; the
+    /// others are owned by it and only point back.
+    var group: ShardGroup? { ownedGroup ?? memberOf }
+    private let ownedGroup: ShardGroup?
+    private unowned(unsafe) let memberOf: ShardGroup?
     /// A server on a loop the group made keeps that loop alive (`loop` itself is unowned).
     var ownedLoop: EventLoop?
 
@@ -69,7 +72,8 @@ public final class SocketIOServer {
     init(loop: EventLoop, options: SocketIOOptions, group: ShardGroup?, index: Int) {
         self.loop = loop
         self.options = options
-        self.group = group
+        ownedGroup = index == 0 ? group : nil
+        memberOf = index == 0 ? nil : group
         loopIndex = index
         parser = options.parser
         engine = EngineServer(loop: loop, options: options.engine)
@@ -80,7 +84,7 @@ public final class SocketIOServer {
     /// The servers of every loop, this one first (just this one with a single loop).
     public var shards: [SocketIOServer] { group?.shards ?? [self] }
     /// How many loops serve this server (no array built: ack ids ask on every emit).
-    var loopCount: Int { group?.shards.count ?? 1 }
+    var loopCount: Int { group?.count ?? 1 }
 
     /// The server of the calling thread's loop: this one, or its twin on another loop of the group. Off every
     /// loop (setting up, before the loops run) it is this one.
@@ -96,7 +100,10 @@ public final class SocketIOServer {
             body(self)
             return
         }
-        for shard in group.shards { shard.loop.perform { body(shard) } }
+        for member in group.members {
+            let shard = member.server
+            shard.loop.perform { body(shard) }
+        }
     }
 
     /// Reaches this server from the loop's shutdown hooks without a weak reference (see ShutdownLink): every client
