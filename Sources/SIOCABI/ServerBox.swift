@@ -62,6 +62,10 @@ final class ServerBox: UnretainedHandle {
 
     var currentState: State { stateLock.withLock { state } }
 
+    /// True from sio_server_stop on (the loops may still be closing): no new task is accepted.
+    var isStopping: Bool { stateLock.withLock { stopRequested || state == .stopped } }
+    private var stopRequested = false
+
     /// True on the thread of one of the server's loops.
     var isOnALoop: Bool {
         guard let current = EventLoop.current else { return false }
@@ -88,7 +92,7 @@ final class ServerBox: UnretainedHandle {
             work()
             return true
         }
-        guard currentState != .stopped else { return false }
+        guard !isStopping else { return false }
         return loop.execute(work)
     }
 
@@ -154,6 +158,7 @@ final class ServerBox: UnretainedHandle {
     }
 
     func stop() {
+        stateLock.withLock { stopRequested = true }
         loop.stop()
     }
 
@@ -352,7 +357,7 @@ public func sio_server_destroy(_ server: OpaquePointer?) {
 @_cdecl("sio_server_post")
 public func sio_server_post(_ server: OpaquePointer?, _ fn: sio_task_cb?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
     guard let box = ServerBox.from(server), let fn else { return SIOError.invalidArgument.rawValue }
-    guard box.currentState != .stopped else { return SIOError.closed.rawValue }
+    guard !box.isStopping else { return SIOError.closed.rawValue }
     nonisolated(unsafe) let context = userData
     guard box.loop.execute({ [box] in fn(box.pointer, context) }) else { return SIOError.closed.rawValue }
     return 0

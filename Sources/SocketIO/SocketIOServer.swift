@@ -50,6 +50,9 @@ public final class SocketIOServer {
     var ownedLoop: EventLoop?
 
     private var namespaces: [String: Namespace] = [:]
+    /// What `listen(host:port:routes:)` made, kept alive here.
+    private var ownRouters: [HTTPRouter] = []
+    private var ownHTTP: HTTPServerGroup?
     private var parents: [ParentNamespace] = []
     let log = Logger("socket.io:server")
 
@@ -158,6 +161,9 @@ public final class SocketIOServer {
             server.loop.perform { server.loop.addShutdownHook { server.close() } }
             routers.append(router)
         }
+        // An HTTP server does not retain its handler: the routers live as long as this server.
+        ownRouters = routers
+        ownHTTP = http
         if group == nil {
             attach(to: routers[0])
         } else {
