@@ -77,6 +77,18 @@ struct ChatArguments {
     }
 }
 
+/// Answers 404 (for paths under the Socket.IO path that are not Socket.IO's).
+final class NotFoundRoute: HTTPServerHandler {
+    func httpServer(handle exchange: HTTPExchange) {
+        exchange.respond(HTTPResponse(status: 404, headers: [("Content-Type", "text/plain")], text: "Not Found"))
+    }
+
+    func httpServer(upgrade: HTTPUpgrade) {
+        upgrade.connection.write(WebSocketHandshake.refusal(status: 404, message: "Not Found"))
+        upgrade.connection.close()
+    }
+}
+
 func readFile(_ path: String) -> [UInt8]? {
     guard let file = fopen(path, "rb") else { return nil }
     defer { fclose(file) }
@@ -133,6 +145,10 @@ do {
             // Before the Socket.IO path, as the reference's `serveClient` does.
             router.add(path: "/socket.io/socket.io.js", script)
             router.add(path: "/socket.io/socket.io.min.js", script)
+        }
+        // No source maps are shipped: their paths are 404, not the Socket.IO path's "Transport unknown".
+        for map in ["/socket.io/socket.io.js.map", "/socket.io/socket.io.min.js.map"] {
+            router.add(path: map, NotFoundRoute())
         }
         router.fallback = { exchange in
             let path = exchange.request.path
