@@ -242,7 +242,7 @@ public final class TCPConnection {
             }
         }
         let buffer = loop.tlsReadBuffer
-        while state == .open {
+        while state == .open, tls.hasMoreToRead {
             guard let handler, !isDetaching else {
                 keep = true
                 return

@@ -238,7 +238,8 @@ final class TLSCredentials {
             }
             sio_ssl_ctx_set_alpn_http11(context)
             try useChain(chainText, source: certificate.chain.label, in: context)
-            try useKey(keyText, password: certificate.password, source: certificate.privateKey.label, in: context)
+            try useKey(keyText, password: certificate.password, source: certificate.privateKey.label,
+                       certificate: certificate.chain.label, in: context)
             ERR_clear_error()
             guard SSL_CTX_check_private_key(context) == 1 else {
                 throw TLSError(what: "TLS private key", source: certificate.privateKey.label,
@@ -286,7 +287,8 @@ final class TLSCredentials {
         }
     }
 
-    private static func useKey(_ text: [UInt8], password: String?, source: String, in context: OpaquePointer) throws {
+    private static func useKey(_ text: [UInt8], password: String?, source: String, certificate: String,
+                               in context: OpaquePointer) throws {
         try withMemoryBIO(text) { bio in
             ERR_clear_error()
             // Never OpenSSL's default password callback: it would prompt on the terminal.
@@ -296,12 +298,20 @@ final class TLSCredentials {
                 PEM_read_bio_PrivateKey(bio, nil, passwordCallback, nil)
             }
             guard let key else {
-                let hint = password == nil ? " (an encrypted key needs its password)" : ""
-                throw TLSError(what: "TLS private key", source: source, reason: openSSLErrors() + hint)
+                let reasons = openSSLErrors()
+                let reason = if password == nil, reasons.contains("passphrase") {
+                    "the key is encrypted and no password was given (\(reasons))"
+                } else if reasons.contains("decrypt") {
+                    "wrong password (\(reasons))"
+                } else {
+                    "no private key could be read (\(reasons))"
+                }
+                throw TLSError(what: "TLS private key", source: source, reason: reason)
             }
             defer { EVP_PKEY_free(key) }
             guard SSL_CTX_use_PrivateKey(context, key) == 1 else {
-                throw TLSError(what: "TLS private key", source: source, reason: openSSLErrors())
+                throw TLSError(what: "TLS private key", source: source,
+                               reason: "does not match the certificate in \(certificate) (" + openSSLErrors() + ")")
             }
         }
     }
@@ -318,8 +328,9 @@ final class TLSCredentials {
 }
 
 extension TLSContext {
+    /// Logged as an error (seen at the default level) though the server still starts: clients will refuse it.
     static func logExpired(_ source: String) {
-        log.warn("the certificate in \(source) has expired: clients will refuse it")
+        log.error("the certificate in \(source) has expired: clients will refuse it")
     }
 }
 

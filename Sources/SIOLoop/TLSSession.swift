@@ -85,6 +85,13 @@ public final class TLSSession: TimerTarget {
         inputOffset = 0
     }
 
+    /// Bytes lent that OpenSSL has not taken yet, or a record it decrypted that was not read out: call `read`
+    /// again. Once both are used up, calling `read` would only make OpenSSL allocate its record buffer (about
+    /// 17 KB) for a record that has not arrived and keep it while the connection idles.
+    var hasMoreToRead: Bool {
+        (input.map { inputOffset < $0.count } ?? false) || SSL_pending(ssl) > 0
+    }
+
     fileprivate func readInput(_ buffer: UnsafeMutablePointer<CChar>, _ capacity: Int) -> Int {
         guard let input, inputOffset < input.count else { return 0 }
         let count = min(capacity, input.count - inputOffset)

@@ -20,6 +20,7 @@ struct Arguments {
     var tlsKeyPassword: String?
     var tlsHandshakeTimeout: UInt64 = 10_000
     var plainPort: Int?
+    var sni: [TLSCertificate] = []
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -55,6 +56,10 @@ struct Arguments {
             case "--tls-handshake-timeout":
                 guard let ms = UInt64(value()), ms > 0 else { fail("--tls-handshake-timeout needs milliseconds") }
                 result.tlsHandshakeTimeout = ms
+            case "--tls-sni":
+                let parts = value().split(separator: ",", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { fail("--tls-sni needs CERT,KEY") }
+                result.sni.append(TLSCertificate(certificateFile: parts[0], keyFile: parts[1]))
             case "--plain-port":
                 guard let port = Int(value()), (0...65535).contains(port) else { fail("--plain-port needs 0-65535") }
                 result.plainPort = port
@@ -73,7 +78,7 @@ struct Arguments {
     static let usage = """
         usage: sio-protocol-server [--host 0.0.0.0] [--port 3000] [--loops 1] [--loop-balancing reuseport]
                                    [--parser json] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]
-                                   [--tls-handshake-timeout MS] [--plain-port N]]
+                                   [--tls-handshake-timeout MS] [--tls-sni CERT,KEY]... [--plain-port N]]
 
           --loops N               event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --loop-balancing MODE   how new connections are spread over the loops: reuseport (the kernel, default)
@@ -85,6 +90,8 @@ struct Arguments {
           --tls-key FILE          the private key (PEM) of --tls-cert
           --tls-key-password TEXT the key's password, when it is encrypted
           --tls-handshake-timeout MS  a TLS handshake must complete within MS milliseconds (default 10000)
+          --tls-sni CERT,KEY      one more certificate and key (PEM files), served to clients whose SNI host name
+                                  it covers (repeatable)
           --plain-port N          also serve plain HTTP on port N (0: any free port, printed at start)
         """
 
@@ -164,7 +171,8 @@ func recordTLS(_ error: TLSHandshakeError) {
 var tls: TLSContext?
 if let cert = arguments.tlsCert, let key = arguments.tlsKey {
     do {
-        tls = try TLSContext(TLSOptions(certificateFile: cert, keyFile: key, password: arguments.tlsKeyPassword,
+        let main = TLSCertificate(certificateFile: cert, keyFile: key, password: arguments.tlsKeyPassword)
+        tls = try TLSContext(TLSOptions(certificates: [main] + arguments.sni,
                                         handshakeTimeout: arguments.tlsHandshakeTimeout))
     } catch {
         fputs("sio-protocol-server: \(error)\n", stderr)
