@@ -85,6 +85,9 @@ class RawTLS:
                 if not data:
                     raise ConnectionError("closed during the handshake")
                 self.incoming.write(data)
+            except ssl.SSLError:
+                self._flush()  # the alert, as a socket-based client sends it
+                raise
 
     def _flush(self) -> None:
         data = self.outgoing.read()
