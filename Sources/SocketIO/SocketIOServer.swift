@@ -99,6 +99,9 @@ public final class SocketIOServer {
         for shard in group.shards { shard.loop.perform { body(shard) } }
     }
 
+    /// The routers of `listen(host:port:tls:routes:)`, kept alive here (an HTTP server does not retain its handler).
+    private var listenRouters: [HTTPRouter] = []
+
     /// Reaches this server from the loop's shutdown hooks without a weak reference (see ShutdownLink): every client
     /// retains the server while it works.
     private let shutdownLink = ShutdownLink()
@@ -166,6 +169,8 @@ public final class SocketIOServer {
         } else {
             attach(to: routers, of: http)
         }
+        // `HTTPServer.handler` is unowned: the routers live as long as this server.
+        listenRouters += routers
         try http.listen(host: host, port: port, tls: tls)
         return http
     }
