@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, installing what it needs first (Debian packages, .venv, Chromium, the client bundle):
 #   Swift unit tests · Engine.IO and Socket.IO integration tests with the real python-engineio / python-socketio
-#   clients (one event loop, then 2 and 3) · the C ABI (C programs against the installed libsio.so, valgrind) ·
+#   clients (one event loop, then 2 and 3) · HTTPS and WSS (test certificates from the openssl CLI; python clients,
+#   refused handshakes, reload, 2 loops) · the C ABI (C programs against the installed libsio.so, valgrind) ·
 #   the Python binding · the official browser client in headless Chromium · a cluster of nodes over Redis behind
 #   nginx · a short fuzz run of every decoder.
 # Extra arguments go to the integration pytest runs, e.g.  scripts/test.sh -k handshake -x
@@ -62,6 +63,9 @@ run "integration tests (2 loops)" env SIO_TEST_LOOPS=2 "$PYTEST" Tests/integrati
 
 section "integration tests with 3 event loops (SIO_TEST_LOOPS=3)"
 run "integration tests (3 loops)" env SIO_TEST_LOOPS=3 "$PYTEST" Tests/integration "$@"
+
+section "HTTPS and WSS (Tests/tls)"
+run "TLS tests" "$PYTEST" Tests/tls
 
 section "C ABI (Tests/c)"
 run "C ABI tests" "$PYTEST" Tests/c
