@@ -42,8 +42,8 @@ let package = Package(
         // Redis adapter's wire format and the msgpack parser's.
         .target(name: "MsgPackCodec", dependencies: ["CMsgpack", "SocketIOCodec"], swiftSettings: swiftSettings),
 
-        // Event loop, TCP, timers, logging.
-        .target(name: "SIOLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
+        // Event loop, TCP (and TLS over it, OpenSSL through memory BIOs), timers, logging.
+        .target(name: "SIOLoop", dependencies: ["CLibUV", "COpenSSL"], swiftSettings: swiftSettings),
         // HTTP/1.1 requests and responses, the WebSocket handshake and connection.
         .target(
             name: "SIOHTTP",

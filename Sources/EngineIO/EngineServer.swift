@@ -64,12 +64,12 @@ public final class EngineServer: HTTPServerHandler {
     /// The v3 open packet's end: the v3 handshake has no `maxPayload`.
     let handshakeTailV3: [UInt8]
 
-    /// Listens on its own HTTP server at `host:port` (port 0 picks one, see `port`). The server closes itself
-    /// gracefully when the loop stops.
-    public func listen(host: String = "0.0.0.0", port: Int) throws {
+    /// Listens on its own HTTP server at `host:port` (port 0 picks one, see `port`), over TLS with `tls`. The
+    /// server closes itself gracefully when the loop stops.
+    public func listen(host: String = "0.0.0.0", port: Int, tls: TLSContext? = nil) throws {
         let server = HTTPServer(loop: loop, limits: httpLimits)
         server.handler = self
-        try server.listen(host: host, port: port)
+        try server.listen(host: host, port: port, tls: tls)
         serve(on: server)
     }
 

@@ -109,15 +109,25 @@ public final class SocketIOServer {
         }
     }
 
+    /// The routers of `listen(host:port:tls:routes:)`, kept alive here (an HTTP server does not retain its handler).
+    private var listenRouters: [HTTPRouter] = []
+
     /// Reaches this server from the loop's shutdown hooks without a weak reference (see ShutdownLink): every client
     /// retains the server while it works.
     private let shutdownLink = ShutdownLink()
 
-    /// Listens on its own port. Requests outside the Socket.IO path go to `onOtherRequest` (404 by default). With
-    /// several loops every loop serves the port; call before the loops run.
-    public func listen(host: String = "0.0.0.0", port: Int) throws {
+    /// Listens on its own port, over TLS (HTTPS and WSS) with `tls`. Requests outside the Socket.IO path go to
+    /// `onOtherRequest` (404 by default). With several loops every loop serves the port; call before the loops run.
+    ///
+    /// ```swift
+    /// let tls = try TLSContext(TLSOptions(certificateFile: "cert.pem", keyFile: "key.pem"))
+    /// try io.listen(port: 443, tls: tls)
+    /// // later, for a renewed certificate (new connections get it, open ones keep theirs):
+    /// try tls.reload()
+    /// ```
+    public func listen(host: String = "0.0.0.0", port: Int, tls: TLSContext? = nil) throws {
         guard let group else {
-            try engine.listen(host: host, port: port)
+            try engine.listen(host: host, port: port, tls: tls)
             loop.addShutdownHook(shutdownLink)
             return
         }
@@ -130,7 +140,7 @@ public final class SocketIOServer {
                 shard.loop.addShutdownHook(shard.shutdownLink)
             }
         }
-        try http.listen(host: host, port: port)
+        try http.listen(host: host, port: port, tls: tls)
     }
 
     /// Serves the Socket.IO path on a router shared with other handlers.
@@ -148,9 +158,12 @@ public final class SocketIOServer {
 
     /// Listens on `host:port` behind an HTTP router per loop, for a server that also answers other requests (a
     /// page, files): `setUp` adds the application's routes (and fallback) to each loop's router, before the
-    /// Socket.IO path; handlers it installs run on the loop that received the request. Call before the loops run.
+    /// Socket.IO path; handlers it installs run on the loop that received the request. With `tls` the port speaks
+    /// HTTPS; the group returned can listen on more ports (`listen(host:port:tls:)`), plain and TLS side by side.
+    /// Call before the loops run.
     @discardableResult
-    public func listen(host: String = "0.0.0.0", port: Int, routes setUp: (HTTPRouter) -> Void) throws -> HTTPServerGroup {
+    public func listen(host: String = "0.0.0.0", port: Int, tls: TLSContext? = nil,
+                       routes setUp: (HTTPRouter) -> Void) throws -> HTTPServerGroup {
         let servers = shards.map { HTTPServer(loop: $0.loop, limits: $0.engine.httpLimits) }
         let http = HTTPServerGroup(servers: servers, balancing: options.loopBalancing)
         var routers: [HTTPRouter] = []
@@ -169,7 +182,9 @@ public final class SocketIOServer {
         } else {
             attach(to: routers, of: http)
         }
-        try http.listen(host: host, port: port)
+        // `HTTPServer.handler` is unowned: the routers live as long as this server.
+        listenRouters += routers
+        try http.listen(host: host, port: port, tls: tls)
         return http
     }
 

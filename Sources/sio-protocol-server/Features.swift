@@ -15,6 +15,7 @@ import SocketIOCodec
 /// - `disconnect-me`(close) -> server-side disconnect; `last-disconnect`(id) -> ack the reason that socket left with
 /// - `seen`() -> ack the event names the catch-all listener saw on this socket
 /// - `loop`() -> ack the index of the loop serving this socket (0 with one loop)
+/// - `secure`() -> ack the handshake's `secure` (true over HTTPS/WSS)
 /// - `room-events`(clear?) -> ack the room events of /features so far, in order (`[kind, room, socketID?]`, socket
 ///   ids joined or left as rooms left out), then empty the list when `clear` is true
 /// - events named `forbidden` are refused by a per-packet middleware (the socket gets `refused` with the event name)
@@ -50,6 +51,7 @@ enum Features {
             }
             socket.onDisconnect { reason in lastDisconnect.set(socket.id, reason.rawValue) }
             socket.on("loop") { _, ack in ack?.send(.number(Double(socket.server.loopIndex))) }
+            socket.on("secure") { _, ack in ack?.send(.bool(socket.handshake.secure)) }
             socket.on("room-events") { arguments, ack in
                 ack?.send(.array(roomEvents.take(clear: first(arguments)?.boolValue == true)))
             }

@@ -7,7 +7,9 @@
   loop n % 2 (it reopens the page until its Engine.IO session id, whose first letter names the loop, says so), so
   that the pages of a test talk across loops; `ChatTab.loop()` tells a page's loop.
 - `browser`: one headless Chromium for the session: Debian's /usr/bin/chromium driven by Playwright (no browser
-  download). Override the executable with $CHROMIUM.
+  download). Override the executable with $CHROMIUM. It accepts the test certificates of `tls_pki` (made with the
+  openssl CLI, Tests/tls/certs.py) through `--ignore-certificate-errors-spki-list` (their public keys' hashes).
+- `tls_chat_server`: `sio-chat --tls-cert/--tls-key` with `tls_pki`'s server certificate, at https://127.0.0.1:PORT.
 - `open_chat`: opens the chat page in a fresh browser context (its own cookies and sessionStorage, like another
   person's browser) and waits for the server's `welcome`; returns a `ChatTab` (see below).
 
@@ -33,10 +35,14 @@ import subprocess
 import tempfile
 import time
 
+import sys
+
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "Tests" / "tls"))
+import certs  # noqa: E402
 ARTIFACTS = ROOT / "artifacts"
 HOST = "127.0.0.1"
 SERVER_NAME = "sio-chat"
@@ -74,7 +80,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _server_command(port: int, loops: int = 1) -> list[str]:
+def _server_command(port: int, loops: int = 1, extra: list[str] | None = None) -> list[str]:
     if not CLIENT_JS.is_file():
         pytest.fail(f"{CLIENT_JS} missing: run scripts/bootstrap-browser.sh (or scripts/fetch-client-js.sh)",
                     pytrace=False)
@@ -90,17 +96,19 @@ def _server_command(port: int, loops: int = 1) -> list[str]:
     binary = bin_dir / SERVER_NAME
     if not os.access(binary, os.X_OK):
         pytest.fail(f"{binary} not found or not executable: build it (swift build) or set SIO_BIN_DIR", pytrace=False)
-    cmd = [str(binary), "--host", HOST, "--port", str(port), "--client-js", str(CLIENT_JS)]
+    cmd = [str(binary), "--host", HOST, "--port", str(port), "--client-js", str(CLIENT_JS)] + (extra or [])
     return cmd + (["--loops", str(loops)] if loops != 1 else [])
 
 
 class ChatServer:
     """One `sio-chat` process; its log (stdout and stderr, all starts appended) goes to a temporary file."""
 
-    def __init__(self, name: str, loops: int = 1):
+    def __init__(self, name: str, loops: int = 1, args: list[str] | None = None, scheme: str = "http"):
         self.name = name
         self.loops = loops
         self.tabs_opened = 0  # pages open_chat placed on this server (the next goes to loop tabs_opened % loops)
+        self.args = list(args or [])
+        self.scheme = scheme
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.starts = 0
@@ -118,7 +126,7 @@ class ChatServer:
         last = ""
         while True:
             self.port = port if fixed else _free_port()
-            cmd = _server_command(self.port, self.loops)
+            cmd = _server_command(self.port, self.loops, self.args)
             with open(self.log_path, "ab") as log:
                 log.write(f"--- start #{self.starts + 1}: {shlex.join(cmd)}\n".encode())
                 log.flush()
@@ -182,7 +190,7 @@ class ChatServer:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{self.scheme}://{HOST}:{self.port}"
 
     def __str__(self) -> str:
         return self.url
@@ -308,12 +316,32 @@ def chat_server(request, chat_loops):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def tls_pki(tmp_path_factory) -> certs.PKI:
+    return certs.make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def tls_chat_server(request, tls_pki):
+    srv = ChatServer(re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:40],
+                     ["--tls-cert", str(tls_pki.server.chain), "--tls-key", str(tls_pki.server.key)], scheme="https")
+    request.node._chat_servers = getattr(request.node, "_chat_servers", []) + [srv]
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture(scope="session")
+def browser(tls_pki):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} not found: run scripts/bootstrap-browser.sh", pytrace=False)
+    # The test certificates' keys are trusted by hash (the test root is not in Chromium's store).
+    spki = ",".join(pair.spki_sha256_base64() for pair in (tls_pki.server, tls_pki.renewed))
     pw = sync_playwright().start()
     try:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                               args=[f"--ignore-certificate-errors-spki-list={spki}"])
     except Exception:
         pw.stop()
         raise

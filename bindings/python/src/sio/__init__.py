@@ -40,6 +40,7 @@ from .server import (
     Next,
     Server,
     Socket,
+    TLSErrorReport,
     set_library_log_level,
 )
 
@@ -72,6 +73,7 @@ __all__ = [
     "Socket",
     "StateError",
     "ThreadError",
+    "TLSErrorReport",
     "library_path",
     "library_version",
     "set_library_log_level",

@@ -71,6 +71,15 @@ OPT_LOOPS = 23
 OPT_LOOP_BALANCING = 24
 OPT_ALLOW_EIO3 = 25
 OPT_PARSER = 26
+OPT_TLS_CERT_FILE = 40
+OPT_TLS_KEY_FILE = 41
+OPT_TLS_KEY_PASSWORD = 42
+OPT_TLS_CERT_PEM = 43
+OPT_TLS_KEY_PEM = 44
+OPT_TLS_HANDSHAKE_TIMEOUT = 45
+
+# sio_tls_error_kind_t
+TLS_ERROR_KINDS = {0: "failed", 1: "timeout", 2: "closed"}
 
 # Broadcast flags.
 BROADCAST_VOLATILE = 0x1
@@ -90,6 +99,7 @@ LOG_CB = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)
 TASK_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 HTTP_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_char_p, c_void_p)
 CONNECTION_ERROR_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
+TLS_ERROR_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
 ROOM_EVENT_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
 FETCH_SOCKETS_CB = CFUNCTYPE(None, c_int, c_void_p, c_size_t, c_void_p)
 SERVER_SIDE_EVENT_CB = CFUNCTYPE(None, c_void_p, c_char_p, c_void_p, c_void_p, c_void_p)
@@ -123,6 +133,10 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_server_create": (c_int, [POINTER(c_void_p), c_void_p]),
     "sio_server_listen": (c_int, [c_void_p, c_char_p, c_uint16]),
     "sio_server_listen_fd": (c_int, [c_void_p, c_int]),
+    "sio_server_listen_plain": (c_int, [c_void_p, c_char_p, c_uint16]),
+    "sio_options_add_tls_certificate": (c_int, [c_void_p, c_char_p, c_char_p, c_char_p]),
+    "sio_server_reload_tls": (c_int, [c_void_p, c_void_p]),
+    "sio_server_on_tls_error": (c_int, [c_void_p, TLS_ERROR_CB, c_void_p]),
     "sio_server_port": (c_int, [c_void_p]),
     "sio_server_run": (c_int, [c_void_p]),
     "sio_server_start": (c_int, [c_void_p]),

@@ -40,7 +40,7 @@ from . import _codec, _lib
 from ._lib import lib
 from .errors import AckTimeoutError, ClosedError, ConnectionRefused, InvalidArgumentError, SIOError, StateError
 
-__all__ = ["Server", "Namespace", "Socket", "BroadcastOperator", "Handshake", "Next", "HTTPResponse"]
+__all__ = ["Server", "Namespace", "Socket", "BroadcastOperator", "Handshake", "Next", "HTTPResponse", "TLSErrorReport"]
 
 log = logging.getLogger("sio")
 _lib_log = logging.getLogger("sio.lib")
@@ -92,8 +92,13 @@ _LEVELS = {_lib.LOG_ERROR: logging.ERROR, _lib.LOG_WARN: logging.WARNING, _lib.L
 _component_loggers: dict[str, logging.Logger] = {}
 
 
+_last_error = threading.local()  # the last error line libsio logged on this thread (listen failures say why there)
+
+
 def _on_log(level: int, component: bytes | None, message: bytes | None, _user_data: int | None) -> None:
     name = _text(component) or "sio"
+    if level == _lib.LOG_ERROR:
+        _last_error.text = _text(message)
     logger = _component_loggers.get(name)
     if logger is None:
         logger = _component_loggers[name] = logging.getLogger("sio.lib." + name)
@@ -194,6 +199,12 @@ def _on_connection_error(_server: int | None, request: int | None, code: int, me
     server._connection_error(request or 0, code, _text(message), _text(context))
 
 
+def _on_tls_error(_server: int | None, kind: int, reason: bytes | None, address: bytes | None,
+                  user_data: int | None) -> None:
+    server: Server = _objects[user_data or 0]
+    server._tls_error(_lib.TLS_ERROR_KINDS.get(kind, str(kind)), _text(reason), _text(address))
+
+
 def _on_fetch_sockets(status: int, text: int | None, length: int, user_data: int | None) -> None:
     future = _fetches.pop(user_data or 0, None)
     if future is None:
@@ -243,6 +254,7 @@ _ACK_CALLBACK = _lib.ACK_CB(_guard("ack", _on_ack))
 _BROADCAST_ACK_CALLBACK = _lib.BROADCAST_ACK_CB(_guard("broadcast ack", _on_broadcast_ack))
 _HTTP_CALLBACK = _lib.HTTP_CB(_guard("http", _on_http))
 _CONNECTION_ERROR_CALLBACK = _lib.CONNECTION_ERROR_CB(_guard("connection error", _on_connection_error))
+_TLS_ERROR_CALLBACK = _lib.TLS_ERROR_CB(_guard("tls error", _on_tls_error))
 _ROOM_EVENT_CALLBACK = _lib.ROOM_EVENT_CB(_guard("room event", _on_room_event))
 _FETCH_SOCKETS_CALLBACK = _lib.FETCH_SOCKETS_CB(_guard("fetch sockets", _on_fetch_sockets))
 _SERVER_SIDE_EVENT_CALLBACK = _lib.SERVER_SIDE_EVENT_CB(_guard("server-side event", _on_server_side_event))
@@ -476,6 +488,70 @@ class ConnectionErrorReport:
     def __repr__(self) -> str:
         return (f"ConnectionErrorReport(code={self.code}, message={self.message!r}, context={self.context!r}, "
                 f"url={self.url!r})")
+
+
+class TLSErrorReport:
+    """A client whose TLS handshake did not complete (Node's ``tlsClientError``); its connection was closed and
+    nothing else disturbed: ``kind`` ("failed": not TLS, a refused protocol, garbage, or the client rejected the
+    certificate; "timeout": not complete within ``tls_handshake_timeout``; "closed": the client left during the
+    handshake), ``reason`` (OpenSSL's, e.g. "wrong version number", "http request", "tlsv1 alert unknown ca"),
+    ``address`` (the client's)."""
+
+    __slots__ = ("kind", "reason", "address")
+
+    def __init__(self, kind: str, reason: str, address: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        self.address = address
+
+    def __repr__(self) -> str:
+        return f"TLSErrorReport(kind={self.kind!r}, reason={self.reason!r}, address={self.address!r})"
+
+
+def _pem_or_path(value: Any, name: str) -> tuple[bool, str]:
+    """(is_pem, text): bytes (or a str starting with "-----BEGIN") are PEM text, a str or os.PathLike a file."""
+    if isinstance(value, (bytes, bytearray)):
+        return True, bytes(value).decode("ascii")
+    if isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
+        return True, value
+    if isinstance(value, (str, os.PathLike)):
+        return False, os.fspath(value)
+    raise InvalidArgumentError(_lib.EINVAL, f"option {name}: a file path (str, os.PathLike) or PEM bytes")
+
+
+def _apply_tls_options(options: int, tls: Mapping[str, Any]) -> None:
+    """The TLS keys of `tls` (tls_cert, tls_key, tls_key_password, tls_handshake_timeout, tls_sni) onto a
+    sio_options_t."""
+    def check(code: int, name: str, value: Any) -> None:
+        if code != 0:
+            raise InvalidArgumentError(code, f"option {name}={value!r}")
+
+    cert, key = tls.get("tls_cert"), tls.get("tls_key")
+    if (cert is None) != (key is None):
+        raise InvalidArgumentError(_lib.EINVAL, "tls_cert and tls_key go together")
+    if cert is not None:
+        for value, name, file_key, pem_key in ((cert, "tls_cert", _lib.OPT_TLS_CERT_FILE, _lib.OPT_TLS_CERT_PEM),
+                                                (key, "tls_key", _lib.OPT_TLS_KEY_FILE, _lib.OPT_TLS_KEY_PEM)):
+            is_pem, text = _pem_or_path(value, name)
+            check(lib.sio_options_set_string(options, pem_key if is_pem else file_key, _lib.c_str(text)), name,
+                  "<PEM>" if is_pem else text)
+    password = tls.get("tls_key_password")
+    if password is not None:
+        check(lib.sio_options_set_string(options, _lib.OPT_TLS_KEY_PASSWORD, _lib.c_str(password)),
+              "tls_key_password", "***")
+    timeout = tls.get("tls_handshake_timeout")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise InvalidArgumentError(_lib.EINVAL, f"option tls_handshake_timeout={timeout!r}")
+        check(lib.sio_options_set_uint(options, _lib.OPT_TLS_HANDSHAKE_TIMEOUT, int(round(timeout * 1000))),
+              "tls_handshake_timeout", timeout)
+    for entry in tls.get("tls_sni") or ():
+        if not isinstance(entry, (tuple, list)) or len(entry) not in (2, 3):
+            raise InvalidArgumentError(_lib.EINVAL, f"tls_sni entry {entry!r}: (cert_file, key_file[, password])")
+        sni_cert, sni_key = os.fspath(entry[0]), os.fspath(entry[1])
+        sni_password = _lib.c_str(entry[2]) if len(entry) == 3 and entry[2] is not None else None
+        check(lib.sio_options_add_tls_certificate(options, _lib.c_str(sni_cert), _lib.c_str(sni_key), sni_password),
+              "tls_sni", entry)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -1267,6 +1343,15 @@ class Server:
     ``parser`` ("json", the reference's default; or "msgpack": socket.io-msgpack-parser, for clients made with
     ``serializer="msgpack"`` in python-socketio or the msgpack parser in JavaScript; one parser for all clients).
 
+    HTTPS and WSS: ``tls_cert`` (the certificate chain, PEM: a file path, or the PEM itself as bytes; the server's
+    certificate first, then the intermediates) and ``tls_key`` (its private key, likewise) make the server listen
+    with TLS; ``tls_key_password`` (for an encrypted key; never prompted for), ``tls_handshake_timeout`` (10
+    seconds), ``tls_sni`` (more certificates: a list of ``(cert_file, key_file)`` or ``(cert_file, key_file,
+    password)``, each served to clients whose SNI host name it covers). Files are read when the server listens: a
+    bad certificate or key makes :meth:`listen` (or :meth:`start`) raise :class:`ListenError` naming the file and
+    OpenSSL's reason. TLS 1.2 and 1.3 only, the system's default ciphers, ALPN "http/1.1". :meth:`reload_tls`
+    serves a renewed certificate without a restart; :meth:`on_tls_error` hears failed handshakes.
+
     With several loops, **handlers run on several threads at once**: each handler runs on the loop thread of the
     socket (or request) it is about, so handlers of sockets on different loops run concurrently, each holding the
     GIL in turn (a handler may be interrupted between two statements by one on another loop). Python state shared by
@@ -1306,6 +1391,11 @@ class Server:
         loop_balancing: str | None = None,
         parser: str | None = None,
         allow_eio3: bool | None = None,
+        tls_cert: str | os.PathLike[str] | bytes | None = None,
+        tls_key: str | os.PathLike[str] | bytes | None = None,
+        tls_key_password: str | None = None,
+        tls_handshake_timeout: float | None = None,
+        tls_sni: Iterable[tuple[Any, ...]] | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1328,12 +1418,17 @@ class Server:
         self._http_registered = False
         self._connection_error_handler: Callable[[ConnectionErrorReport], Any] | None = None
         self._connection_error_registered = False
+        self._tls_error_handler: Callable[[TLSErrorReport], Any] | None = None
+        self._tls: dict[str, Any] = {"tls_cert": tls_cert, "tls_key": tls_key, "tls_key_password": tls_key_password,
+                                     "tls_handshake_timeout": tls_handshake_timeout,
+                                     "tls_sni": list(tls_sni) if tls_sni is not None else None}
 
         options = lib.sio_options_new()
         if not options:
             raise MemoryError("sio_options_new")
         try:
             self._apply_options(options, locals())
+            _apply_tls_options(options, self._tls)
             set_library_log_level(_lib_log.getEffectiveLevel())
             out = ctypes.c_void_p()
             _check(lib.sio_server_create(ctypes.byref(out), options), "sio_server_create")
@@ -1673,6 +1768,51 @@ class Server:
         self._on_loop(register, wait=True)
         return handler
 
+    def on_tls_error(self, handler: Callable[[TLSErrorReport], Any]) -> Callable[[TLSErrorReport], Any]:
+        """``handler(report)`` for every client whose TLS handshake failed, timed out or was abandoned (after
+        sending something: a bare port probe is not reported), see :class:`TLSErrorReport`. Runs on the loop thread
+        of the connection (several at once with several loops); usable as a decorator."""
+        with self._api():
+            self._tls_error_handler = handler
+            _check(lib.sio_server_on_tls_error(self._handle, _TLS_ERROR_CALLBACK, self._key), "sio_server_on_tls_error")
+        return handler
+
+    def reload_tls(self, tls_cert: str | os.PathLike[str] | bytes | None = None,
+                   tls_key: str | os.PathLike[str] | bytes | None = None, tls_key_password: str | None = None,
+                   tls_sni: Iterable[tuple[Any, ...]] | None = None) -> None:
+        """Serves a renewed certificate without a restart: with no arguments, the files given as ``tls_cert`` and
+        ``tls_key`` are read again; with ``tls_cert`` and ``tls_key``, those replace them (``tls_key_password`` and
+        ``tls_sni`` likewise, else the current ones stay). New connections get the new certificate, open ones keep
+        theirs. On error (:class:`InvalidArgumentError`, naming the file and OpenSSL's reason) the current
+        certificate stays. Any thread; files are read on the calling thread."""
+        replacing = tls_cert is not None or tls_key is not None
+        with self._api():
+            if not replacing and tls_key_password is None and tls_sni is None:
+                _last_error.text = None
+                code = lib.sio_server_reload_tls(self._handle, None)
+            else:
+                settings = dict(self._tls)
+                if replacing:
+                    settings["tls_cert"], settings["tls_key"] = tls_cert, tls_key
+                if tls_key_password is not None:
+                    settings["tls_key_password"] = tls_key_password
+                if tls_sni is not None:
+                    settings["tls_sni"] = list(tls_sni)
+                options = lib.sio_options_new()
+                if not options:
+                    raise MemoryError("sio_options_new")
+                try:
+                    _apply_tls_options(options, settings)
+                    _last_error.text = None
+                    code = lib.sio_server_reload_tls(self._handle, options)
+                finally:
+                    lib.sio_options_free(options)
+                if code == 0:
+                    self._tls = settings
+            if code < 0:
+                reason = getattr(_last_error, "text", None)
+                raise SIOError.from_code(code, f"reload_tls: {reason}" if reason else "reload_tls")
+
     # -- broadcasting (main namespace) -----------------------------------------------------------------------------
 
     def emit(self, event: str, *args: Any, to: Rooms = None, room: Rooms = None, skip_sid: Rooms = None,
@@ -1757,7 +1897,11 @@ class Server:
         def work() -> None:
             if self._listening:
                 raise StateError(_lib.ESTATE, "the server already listens (one address per server)")
-            _check(listen(), what)
+            _last_error.text = None
+            code = listen()
+            if code < 0:
+                reason = getattr(_last_error, "text", None)  # logged on this thread by the failed listen
+                raise SIOError.from_code(code, f"{what}: {reason}" if reason else what)
             self._listening = True
 
         self._on_loop(work, wait=True)
@@ -2033,6 +2177,12 @@ class Server:
                 headers[name] = value.decode("utf-8", "replace")
         url = (lib.sio_http_request_url(request) or b"").decode("utf-8", "replace")
         self._invoke("connection error handler", handler, ConnectionErrorReport(code, message, details, url, headers))
+
+
+    def _tls_error(self, kind: str, reason: str, address: str) -> None:
+        handler = self._tls_error_handler
+        if handler is not None:
+            self._invoke("TLS error handler", handler, TLSErrorReport(kind, reason, address))
 
 
 class _ApiGuard:
