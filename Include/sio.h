@@ -65,7 +65,7 @@ extern "C" {
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
  *   0.3.0  SIO_OPT_LOOPS and SIO_OPT_LOOP_BALANCING (several loops behind one port; CONVENTIONS, Loops),
- *          SIO_OPT_PARSER (the msgpack parser),
+ *          SIO_OPT_PARSER (the msgpack parser), SIO_OPT_REDIS_STREAMS_* (the Redis streams adapter),
  *          sio_server_loop_count, sio_server_in_loop, sio_socket_loop_index, sio_socket_in_loop, sio_socket_post.
  *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event, sio_namespace_sockets_join,
  *          sio_namespace_sockets_leave, sio_namespace_disconnect_sockets, sio_namespace_fetch_sockets,
@@ -158,7 +158,7 @@ typedef enum {
     SIO_OPT_PER_MESSAGE_DEFLATE_THRESHOLD = 22, /* uint bytes, 1024: smaller messages are sent uncompressed */
     SIO_OPT_LOOPS = 23,                 /* uint, 1: event loops (threads) serving the server; 0 = one per core; at
                                            most 64. Since 0.3.0; read the Loops rules above before going past 1 */
-    SIO_OPT_LOOP_BALANCING = 24         /* string, "reuseport": how new connections are spread over the loops:
+    SIO_OPT_LOOP_BALANCING = 24,        /* string, "reuseport": how new connections are spread over the loops:
                                            "reuseport" (every loop listens, SO_REUSEPORT: the kernel picks) or
                                            "round-robin" (the first loop accepts and hands them out in turn; always
                                            so for sio_server_listen_fd). Since 0.3.0 */
@@ -166,6 +166,21 @@ typedef enum {
                                            default) or "msgpack" (socket.io-msgpack-parser 3.0); every client of
                                            the server must use the same. Arguments reach callbacks as JSON plus
                                            sio_buffer_t attachments either way. Since 0.3.0 */
+    /* The Redis streams adapter (docs/REDIS.md), wire-compatible with Node's @socket.io/redis-streams-adapter
+       0.3: a Redis stream carries broadcasts (a node that loses Redis catches up from it) and, with
+       SIO_OPT_RECOVERY, sessions are kept in Redis so a client recovers on any node. Not with SIO_OPT_REDIS_URL
+       (sio_server_create answers SIO_EINVAL when both are set); SIO_OPT_REDIS_REQUESTS_TIMEOUT applies. */
+    SIO_OPT_REDIS_STREAMS_URL = 30,     /* string "redis://host:port", unset = not used. Since 0.3.0 */
+    SIO_OPT_REDIS_STREAMS_NAME = 31,    /* string, "socket.io"                           (streamName) */
+    SIO_OPT_REDIS_STREAMS_COUNT = 32,   /* uint, 1: streams the namespaces are spread over (streamCount) */
+    SIO_OPT_REDIS_STREAMS_MAXLEN = 33,  /* uint, 10000: entries a stream keeps, MAXLEN ~ (maxLen) */
+    SIO_OPT_REDIS_STREAMS_READ_COUNT = 34, /* uint, 100: entries per XREAD              (readCount) */
+    SIO_OPT_REDIS_STREAMS_BLOCK_TIME = 35, /* uint ms, 5000: how long an XREAD blocks    (blockTimeInMs) */
+    SIO_OPT_REDIS_STREAMS_CHANNEL_PREFIX = 36, /* string, "socket.io"                    (channelPrefix) */
+    SIO_OPT_REDIS_STREAMS_SESSION_PREFIX = 37, /* string, "sio:session:"                 (sessionKeyPrefix) */
+    SIO_OPT_REDIS_STREAMS_HEARTBEAT_INTERVAL = 38, /* uint ms, 5000                      (heartbeatInterval) */
+    SIO_OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT = 39   /* uint ms, 10000: a node silent this long is taken for dead
+                                                      by requests waiting for it        (heartbeatTimeout) */
 } sio_option_t;
 
 /* A new options object with the defaults, or NULL when out of memory. Free with sio_options_free. [ANY THREAD] */

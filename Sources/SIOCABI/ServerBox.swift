@@ -1,5 +1,6 @@
 import SocketIO
 import SocketIORedis
+import SocketIORedisStreams
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,13 +30,15 @@ final class ServerBox: UnretainedHandle {
     /// The host's allow-request callback, consulted for every new session (set any time before start).
     let gate = AllowRequestGate()
 
-    init(options: SocketIOOptions, redisURL: String? = nil, redis: RedisAdapterOptions = RedisAdapterOptions()) throws {
+    init(options: SocketIOOptions, redisURL: String? = nil, redis: RedisAdapterOptions = RedisAdapterOptions(),
+         redisStreamsURL: String? = nil, streams: RedisStreamsAdapterOptions = RedisStreamsAdapterOptions()) throws {
         loop = try EventLoop()
         var settings = options
         let gate = self.gate
         settings.engine.allowRequest = { request in gate.decide(request) }
         io = SocketIOServer(loop: loop, options: settings)
         if let redisURL { io.adapterFactory = try RedisAdapter.factory(url: redisURL, options: redis) }
+        if let redisStreamsURL { io.adapterFactory = try RedisStreamsAdapter.factory(url: redisStreamsURL, options: streams) }
         loops = io.shards.map(\.loop)
         let servers = io.shards.map { HTTPServer(loop: $0.loop, limits: $0.engine.httpLimits) }
         http = HTTPServerGroup(servers: servers, balancing: options.loopBalancing)
@@ -289,9 +292,12 @@ public func sio_server_create(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ op
     guard let out else { return SIOError.invalidArgument.rawValue }
     out.pointee = nil
     let settings = optionsBox(options)
+    // One cluster adapter: the pub/sub one or the streams one.
+    if settings?.redisURL != nil, settings?.redisStreamsURL != nil { return SIOError.invalidArgument.rawValue }
     do {
         let box = try ServerBox(options: settings?.options ?? SocketIOOptions(), redisURL: settings?.redisURL,
-                                redis: settings?.redis ?? RedisAdapterOptions())
+                                redis: settings?.redis ?? RedisAdapterOptions(), redisStreamsURL: settings?.redisStreamsURL,
+                                streams: settings?.streams ?? RedisStreamsAdapterOptions())
         out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
         return 0
     } catch {

@@ -1,0 +1,4 @@
+import Testing
+@testable import SocketIORedisStreams
+
+@Suite struct Placeholder { @Test func nothing() {} }
