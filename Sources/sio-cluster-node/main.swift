@@ -9,7 +9,7 @@
 //     array), volatile when obj.volatile -> true
 //   sock-broadcast(obj): the same from the socket (the sender excluded) -> true
 //   echo-ack(...) -> the arguments
-//   whoami() -> {node, id, port, loop, recovered, rooms}
+//   whoami() -> {node, id, port, loop, recovered, rooms, data}
 //   direct(obj): `bcast` obj to this socket alone (through the adapter when recovery is on, so it is logged) -> true
 //   fetch([room]) -> ids of fetchSockets;  fetch-full([room]) -> [{id, rooms, data}]
 //   server-count() -> n;  all-rooms() -> [room]
@@ -164,7 +164,8 @@ func failure(_ error: SocketIOError?) -> JSONValue {
 func firstArgument(_ reply: SocketIOArguments) -> JSONValue { (try? reply.values())?.first ?? .null }
 
 main.onConnection { socket in
-    socket.data = ["node": .string(name)]
+    // A recovered socket keeps the data it had (set by the node it first joined).
+    if !socket.recovered { socket.data = ["node": .string(name)] }
     socket.on("join") { arguments, ack in
         if let room = firstValue(arguments)?.stringValue { socket.join(room) }
         ack?.send(true)
@@ -185,7 +186,7 @@ main.onConnection { socket in
     socket.on("whoami") { _, ack in
         ack?.send(["node": .string(name), "id": .string(socket.id), "port": .number(Double(io.port)),
                    "loop": .number(Double(socket.server.loopIndex)), "recovered": .bool(socket.recovered),
-                   "rooms": .array(socket.rooms.sorted().map { .string($0) })])
+                   "rooms": .array(socket.rooms.sorted().map { .string($0) }), "data": socket.data])
     }
     socket.on("direct") { arguments, ack in
         socket.emit("bcast", arguments)
