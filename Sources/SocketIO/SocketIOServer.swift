@@ -127,8 +127,12 @@ public final class SocketIOServer {
         try http.listen(host: host, port: port)
     }
 
+    /// Routers this server serves on, kept alive here: an HTTP server does not retain its handler.
+    private var routers: [HTTPRouter] = []
+
     /// Serves the Socket.IO path on a router shared with other handlers.
     public func attach(to router: HTTPRouter) {
+        routers.append(router)
         router.add(prefix: options.engine.path, engine)
         loop.addShutdownHook(shutdownLink)
     }
