@@ -162,7 +162,7 @@ typedef enum {
                                            "reuseport" (every loop listens, SO_REUSEPORT: the kernel picks) or
                                            "round-robin" (the first loop accepts and hands them out in turn; always
                                            so for sio_server_listen_fd). Since 0.3.0 */
-    SIO_OPT_PARSER = 26                 /* string, "json": how packets are encoded (parser): "json" (the reference's
+    SIO_OPT_PARSER = 26,                /* string, "json": how packets are encoded (parser): "json" (the reference's
                                            default) or "msgpack" (socket.io-msgpack-parser 3.0); every client of
                                            the server must use the same. Arguments reach callbacks as JSON plus
                                            sio_buffer_t attachments either way. Since 0.3.0 */

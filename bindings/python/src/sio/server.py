@@ -917,7 +917,7 @@ class Namespace:
 
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Sends `event` to every other server of the cluster (the reference's ``serverSideEmit``), not to clients.
-        JSON arguments only (no bytes). Needs the Redis adapter (``redis_url``): :class:`StateError` otherwise."""
+        JSON arguments only (no bytes). Needs a Redis adapter (``redis_url`` or ``redis_streams_url``): :class:`StateError` otherwise."""
         name, payload = _server_side_payload(event, args)
         with self.server._api():
             code = lib.sio_namespace_server_side_emit(self._handle, name, payload, len(payload))
@@ -947,7 +947,7 @@ class Namespace:
     def on_server_side_event(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """``handler(*args)`` for `event` sent by another server with :meth:`server_side_emit` (usable as a
         decorator); when the sender waits for an answer, the handler's return value is it (one JSON value; None
-        answers without a value). Runs on the loop thread. Needs the Redis adapter."""
+        answers without a value). Runs on the loop thread. Needs a Redis adapter."""
 
         def register(function: F) -> F:
             def add() -> None:
@@ -1142,6 +1142,18 @@ _UINT_OPTIONS = {
     "max_attachments": (_lib.OPT_MAX_ATTACHMENTS, 1),
     "max_buffered_bytes": (_lib.OPT_MAX_BUFFERED_BYTES, 1),
     "redis_requests_timeout": (_lib.OPT_REDIS_REQUESTS_TIMEOUT, 1000),
+    "redis_streams_count": (_lib.OPT_REDIS_STREAMS_COUNT, 1),
+    "redis_streams_maxlen": (_lib.OPT_REDIS_STREAMS_MAXLEN, 1),
+    "redis_streams_heartbeat_interval": (_lib.OPT_REDIS_STREAMS_HEARTBEAT_INTERVAL, 1000),
+    "redis_streams_heartbeat_timeout": (_lib.OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT, 1000),
+}
+
+_STRING_OPTIONS = {
+    "redis_url": _lib.OPT_REDIS_URL,
+    "redis_key": _lib.OPT_REDIS_KEY,
+    "redis_streams_url": _lib.OPT_REDIS_STREAMS_URL,
+    "redis_streams_name": _lib.OPT_REDIS_STREAMS_NAME,
+    "redis_streams_session_prefix": _lib.OPT_REDIS_STREAMS_SESSION_PREFIX,
 }
 
 
@@ -1158,7 +1170,13 @@ class Server:
     ``connection_state_recovery`` (False; True, or a dict with ``max_disconnection_duration`` (seconds, 120) and
     ``skip_middlewares`` (True)), ``max_buffered_bytes`` (16 MiB queued for a client that does not read),
     ``redis_url`` (None = this server alone; "redis://host:port" scales out over Redis, wire-compatible with Node's
-    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds).
+    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds);
+    or ``redis_streams_url`` ("redis://host:port": the Redis streams adapter, wire-compatible with Node's
+    @socket.io/redis-streams-adapter: a node that loses Redis catches up from the stream, and with
+    ``connection_state_recovery`` sessions are kept in Redis so clients recover on any server), with
+    ``redis_streams_name`` ("socket.io"), ``redis_streams_count`` (1), ``redis_streams_maxlen`` (10 000 entries),
+    ``redis_streams_session_prefix`` ("sio:session:"), ``redis_streams_heartbeat_interval`` (5 seconds) and
+    ``redis_streams_heartbeat_timeout`` (10 seconds). Not both Redis URLs.
 
     Use as a context manager, or call :meth:`close` when done.
     """
@@ -1185,6 +1203,13 @@ class Server:
         redis_url: str | None = None,
         redis_key: str | None = None,
         redis_requests_timeout: float | None = None,
+        redis_streams_url: str | None = None,
+        redis_streams_name: str | None = None,
+        redis_streams_count: int | None = None,
+        redis_streams_maxlen: int | None = None,
+        redis_streams_session_prefix: str | None = None,
+        redis_streams_heartbeat_interval: float | None = None,
+        redis_streams_heartbeat_timeout: float | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1255,10 +1280,9 @@ class Server:
             set_bool(_lib.OPT_CORS_CREDENTIALS, "cors_credentials", values["cors_credentials"])
         if values["cookie"] is not None:
             set_string(_lib.OPT_COOKIE, "cookie", values["cookie"])
-        if values["redis_url"] is not None:
-            set_string(_lib.OPT_REDIS_URL, "redis_url", values["redis_url"])
-        if values["redis_key"] is not None:
-            set_string(_lib.OPT_REDIS_KEY, "redis_key", values["redis_key"])
+        for name, key in _STRING_OPTIONS.items():
+            if values[name] is not None:
+                set_string(key, name, values[name])
         if values["http_compression"] is False:
             set_uint(_lib.OPT_HTTP_COMPRESSION_THRESHOLD, "http_compression", 0, 1)
         elif values["compression_threshold"] is not None:
