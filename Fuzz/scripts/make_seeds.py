@@ -553,3 +553,58 @@ redis += [
 write("redis_message", redis)
 
 print("seeds written under", os.path.normpath(ROOT))
+
+# ---------------------------------------------------------------- redis_stream
+# What the Redis streams adapter reads (@socket.io/redis-streams-adapter 0.3): stream entries as NUL-separated
+# field/value lists (uid, nsp, type, data: JSON, or base64 of @msgpack/msgpack), pub/sub payloads (msgpack
+# {type, data, uid, nsp}), session values (base64 msgpack {sid, pid, rooms, data}) and offsets.
+import base64
+NUL = b"\x00"
+UID = "0123456789abcdef"
+
+
+def entry(*pairs):
+    return NUL.join(b(x) for pair in pairs for x in pair)
+
+
+OPTS = {"rooms": [], "except": [], "flags": {}}
+bdata = lambda v: base64.b64encode(mp(v))
+stream = [
+    ("entry-broadcast", entry(("uid", UID), ("nsp", "/"), ("type", "3"),
+                              ("data", J({"packet": {"type": 2, "data": ["chat", {"text": "hi"}, 1.5]}, "opts": OPTS})))),
+    ("entry-broadcast-rooms", entry(("uid", UID), ("nsp", "/chat"), ("type", "3"), ("data", J({
+        "packet": {"type": 2, "data": ["e"]}, "opts": {"rooms": ["a", "b"], "except": ["s"], "flags": {"volatile": True}}})))),
+    ("entry-broadcast-binary", entry(("uid", UID), ("nsp", "/"), ("type", "3"),
+                                     ("data", bdata({"packet": {"type": 2, "data": ["file", b"\x01\x02\x03"]}, "opts": OPTS})))),
+    ("entry-sockets-join", entry(("uid", UID), ("nsp", "/"), ("type", "4"),
+                                 ("data", J({"opts": OPTS, "rooms": ["r1", "r2"]})))),
+    ("entry-disconnect", entry(("uid", UID), ("nsp", "/"), ("type", "6"), ("data", J({"opts": OPTS, "close": True})))),
+    ("entry-heartbeat-no-data", entry(("uid", UID), ("nsp", "/"), ("type", "2"))),
+    ("entry-emitter", entry(("uid", "emitter"), ("nsp", "/"), ("type", "3"),
+                            ("data", J({"packet": {"type": 2, "data": [42, None]}, "opts": OPTS})))),
+    ("entry-type-garbage", entry(("nsp", "/"), ("type", " 3abc"), ("data", J({})))),
+    ("entry-repeated-fields", entry(("nsp", "/a"), ("nsp", "/"), ("type", "3"), ("type", "5"))),
+    ("entry-bad-json", entry(("nsp", "/"), ("type", "3"), ("data", "{\"packet\":"))),
+    ("entry-bad-base64", entry(("nsp", "/"), ("type", "3"), ("data", "!!!!"))),
+    ("entry-url-safe-base64", entry(("nsp", "/"), ("type", "3"), ("data", base64.urlsafe_b64encode(mp({"a": b"\xff\xfe"}))))),
+    ("entry-no-nsp", entry(("uid", UID), ("type", "3"))),
+    ("pubsub-fetch", mp({"type": 7, "data": {"opts": OPTS, "requestId": "r" * 16}, "uid": UID, "nsp": "/"})),
+    ("pubsub-ssemit-ack", mp({"type": 9, "data": {"requestId": "r1", "packet": ["hello", b"\x00", {"n": 1}]},
+                              "uid": UID, "nsp": "/"})),
+    ("pubsub-broadcast-ack", mp({"type": 3, "data": {"packet": {"type": 2, "data": ["q"]}, "requestId": "r2", "opts": OPTS},
+                                 "uid": UID, "nsp": "/"})),
+    ("pubsub-fetch-response", mp({"type": 8, "data": {"requestId": "r", "sockets": [{"id": "s", "handshake": {
+        "headers": {"host": "x"}, "issued": 1700000000000, "auth": {}}, "rooms": ["s", "r"], "data": {}}]}, "uid": UID, "nsp": "/"})),
+    ("pubsub-ack-nil", mp({"type": 12, "data": {"requestId": "r", "packet": None}, "uid": UID, "nsp": "/"})),
+    ("pubsub-client-count", mp({"type": 11, "data": {"requestId": "r", "clientCount": 3}, "uid": UID, "nsp": "/"})),
+    ("pubsub-heartbeat", mp({"type": 2, "uid": UID, "nsp": "/"})),
+    ("pubsub-type-string", mp({"type": "3", "uid": UID, "nsp": "/"})),
+    ("session", base64.b64encode(mp({"sid": "s1", "pid": "p1", "rooms": ["s1", "room"], "data": {}}))),
+    ("session-data", base64.b64encode(mp({"sid": "s", "pid": "p", "rooms": ["s", 7, None], "data": {"u": [1.5, b"\x01"]}}))),
+    ("session-missing-pid", base64.b64encode(mp({"sid": "s", "rooms": []}))),
+    ("offset", b"1700000000000-0"),
+    ("offset-max", b"18446744073709551615-18446744073709551615"),
+    ("offset-overflow", b"18446744073709551616-0"),
+    ("offset-bad", b"1-2-3"),
+]
+write("redis_stream", stream)

@@ -1,5 +1,6 @@
 import SocketIO
 import SocketIORedis
+import SocketIORedisStreams
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,6 +38,7 @@ final class ServerBox: UnretainedHandle {
     private var tlsErrorHandler: (callback: sio_tls_error_cb, userData: UnsafeMutableRawPointer?)?
 
     init(options: SocketIOOptions, redisURL: String? = nil, redis: RedisAdapterOptions = RedisAdapterOptions(),
+         redisStreamsURL: String? = nil, streams: RedisStreamsAdapterOptions = RedisStreamsAdapterOptions(),
          tls: TLSSettings = TLSSettings()) throws {
         tlsSettings = tls
         loop = try EventLoop()
@@ -45,6 +47,7 @@ final class ServerBox: UnretainedHandle {
         settings.engine.allowRequest = { request in gate.decide(request) }
         io = SocketIOServer(loop: loop, options: settings)
         if let redisURL { io.adapterFactory = try RedisAdapter.factory(url: redisURL, options: redis) }
+        if let redisStreamsURL { io.adapterFactory = try RedisStreamsAdapter.factory(url: redisStreamsURL, options: streams) }
         loops = io.shards.map(\.loop)
         let servers = io.shards.map { HTTPServer(loop: $0.loop, limits: $0.engine.httpLimits) }
         http = HTTPServerGroup(servers: servers, balancing: options.loopBalancing)
@@ -360,9 +363,12 @@ public func sio_server_create(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ op
     guard let out else { return SIOError.invalidArgument.rawValue }
     out.pointee = nil
     let settings = optionsBox(options)
+    // One cluster adapter: the pub/sub one or the streams one.
+    if settings?.redisURL != nil, settings?.redisStreamsURL != nil { return SIOError.invalidArgument.rawValue }
     do {
         let box = try ServerBox(options: settings?.options ?? SocketIOOptions(), redisURL: settings?.redisURL,
-                                redis: settings?.redis ?? RedisAdapterOptions(), tls: settings?.tls ?? TLSSettings())
+                                redis: settings?.redis ?? RedisAdapterOptions(), redisStreamsURL: settings?.redisStreamsURL,
+                                streams: settings?.streams ?? RedisStreamsAdapterOptions(), tls: settings?.tls ?? TLSSettings())
         out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
         return 0
     } catch {

@@ -33,14 +33,35 @@ extension RemoteSocket {
 public struct PersistedSession {
     public let sid: String
     public let pid: String
+    /// The rooms the socket had joined, its own id room left out.
     public let rooms: [String]
     public let data: JSONValue
+    /// Where the socket started in a cluster adapter's log (nil without one): a client that comes back without an
+    /// offset (it never received an event) misses everything logged after it.
+    public let since: LogPosition?
+
+    public init(sid: String, pid: String, rooms: [String], data: JSONValue, since: LogPosition? = nil) {
+        self.sid = sid
+        self.pid = pid
+        self.rooms = rooms
+        self.data = data
+        self.since = since
+    }
 }
 
 /// A restored session with the packets the client missed.
 public struct RecoveredSession {
     public let session: PersistedSession
     public let missedPackets: [OutgoingEvent]
+    /// The last log position the replay covered: a later delivery at or before it is skipped for the socket, so
+    /// a packet replayed and then delivered live (the two cross in flight) reaches the client once.
+    public let replayedThrough: LogPosition?
+
+    public init(session: PersistedSession, missedPackets: [OutgoingEvent], replayedThrough: LogPosition? = nil) {
+        self.session = session
+        self.missedPackets = missedPackets
+        self.replayedThrough = replayedThrough
+    }
 }
 
 /// Everything that crosses sockets goes through the adapter of a namespace, so a multi-loop or Redis adapter can
@@ -71,7 +92,15 @@ public protocol SocketIOAdapter: AnyObject {
 
     func persistSession(_ session: PersistedSession)
     /// The kept session `pid` with the packets sent after `offset`, or nil; `completion` runs on this loop,
-    /// possibly later (the session may be kept by another loop or node).
-    func restoreSession(pid: String, offset: String, completion: @escaping (RecoveredSession?) -> Void)
+    /// possibly later (the session may be kept by another loop or node). `offset` is nil for a client that never
+    /// received an event (only an adapter with a log can tell what it missed then).
+    func restoreSession(pid: String, offset: String?, completion: @escaping (RecoveredSession?) -> Void)
+    /// The position of the last logged packet delivered here (nil for adapters without a log): where a socket
+    /// joining now starts.
+    var logPosition: LogPosition? { get }
     func close()
+}
+
+extension SocketIOAdapter {
+    public var logPosition: LogPosition? { nil }
 }

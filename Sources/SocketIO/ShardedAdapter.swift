@@ -11,6 +11,12 @@ public protocol LocalAdapter: SocketIOAdapter {
     func allRooms(_ completion: @escaping (Set<String>) -> Void)
     /// Ids of the sockets of this process `options` reaches (`sockets(_:)` answers for this loop only).
     func sockets(_ options: BroadcastOptions, completion: @escaping ([String]) -> Void)
+    /// Delivers an event a cluster adapter logged at `position` and stamped itself (its offset, if any, already
+    /// the last argument) to the sockets of this process `options` reaches: not stamped or kept again, and
+    /// skipped for a socket already replayed through `position`.
+    func deliverLogged(_ event: OutgoingEvent, options: BroadcastOptions, position: LogPosition?)
+    /// The log reached `position` with nothing to deliver here: sockets joining from now on start there.
+    func advanceLog(to position: LogPosition)
 }
 
 extension InMemoryAdapter: LocalAdapter {
@@ -80,6 +86,10 @@ final class ShardedAdapter: LocalAdapter {
         if server.loop.isInLoopThread { work() } else { server.loop.execute(work) }
     }
 
+    /// The cluster adapter keeps sessions and logs every packet itself (the Redis streams adapter): sessions,
+    /// restores and direct emits go to it too.
+    private var upstreamKeepsSessions: Bool { upstream && shards[0].adapterKeepsSessions }
+
     /// The first loop's adapter of this namespace (a cluster adapter), reached from this loop.
     private func toUpstream(_ body: @escaping (any SocketIOAdapter) -> Void) {
         let primary = server.group!.members[0].server
@@ -111,7 +121,7 @@ final class ShardedAdapter: LocalAdapter {
     // MARK: Broadcasting
 
     func broadcast(_ event: OutgoingEvent, options: BroadcastOptions) {
-        let direct = isOneLocalSocket(options)
+        let direct = isOneLocalSocket(options) && !upstreamKeepsSessions
         if upstream, !options.flags.local, !direct {
             toUpstream { $0.broadcast(event, options: options) }
             return
@@ -132,6 +142,28 @@ final class ShardedAdapter: LocalAdapter {
         }
         local.deliver(packet, event: stamped, offset: offset, options: options)
     }
+
+    func deliverLogged(_ event: OutgoingEvent, options: BroadcastOptions, position: LogPosition?) {
+        let packet = EncodedPacket.event(event, namespace: namespace.name, ackId: nil,
+                                         volatile: options.flags.volatile, compress: options.flags.compress,
+                                         parser: server.parser, throughAdapter: true)
+        let name = namespace.name
+        for shard in shards where shard !== server {
+            let copy = packet.copyForAnotherLoop()
+            shard.loop.execute {
+                shard.existingNamespace(name)?.shardedAdapter?.local.deliver(
+                    copy, event: event, offset: nil, options: options, position: position)
+            }
+        }
+        local.deliver(packet, event: event, offset: nil, options: options, position: position)
+    }
+
+    func advanceLog(to position: LogPosition) {
+        onOtherLoops { $0?.local.advanceLog(to: position) }
+        local.advanceLog(to: position)
+    }
+
+    var logPosition: LogPosition? { local.lastPosition }
 
     /// A packet for one socket of this loop (a direct emit through the adapter): no other loop has it.
     private func isOneLocalSocket(_ options: BroadcastOptions) -> Bool {
@@ -234,11 +266,24 @@ final class ShardedAdapter: LocalAdapter {
 
     // MARK: Connection state recovery
 
-    func persistSession(_ session: PersistedSession) { local.persistSession(session) }
+    func persistSession(_ session: PersistedSession) {
+        if upstreamKeepsSessions {
+            toUpstream { $0.persistSession(session) }
+        } else {
+            local.persistSession(session)
+        }
+    }
 
     /// Here first; else the loop that kept the session (the client's last connection may have been served by any
-    /// loop) restores it with the packets it sent after `offset`, in the order it sent them.
-    func restoreSession(pid: String, offset: String, completion: @escaping (RecoveredSession?) -> Void) {
+    /// loop) restores it with the packets it sent after `offset`, in the order it sent them. A cluster adapter
+    /// that keeps sessions restores them itself.
+    func restoreSession(pid: String, offset: String?, completion: @escaping (RecoveredSession?) -> Void) {
+        if upstreamKeepsSessions {
+            toUpstream { [self] in $0.restoreSession(pid: pid, offset: offset) { restored in
+                self.back { completion(restored) }
+            } }
+            return
+        }
         if let restored = local.restoreSession(pid: pid, offset: offset) {
             completion(restored)
             return

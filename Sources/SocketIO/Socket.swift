@@ -57,6 +57,26 @@ public final class Socket {
     private var errorHandlers: [(Error) -> Void] { extras?.errorHandlers ?? [] }
     private var packetMiddlewares: [PacketMiddleware] { extras?.packetMiddlewares ?? [] }
     private var pendingAcks: [UInt64: PendingAck] = [:]
+    /// Where the socket stands in a cluster adapter's log, out of line: adapters without a log never set it.
+    private final class LogMarks {
+        var joinedAt: LogPosition?
+        var replayedThrough: LogPosition?
+    }
+    private var logMarks: LogMarks?
+
+    /// Set on a recovered socket until a delivery past it arrives: logged packets at or before it were replayed.
+    var replayedThrough: LogPosition? {
+        get { logMarks?.replayedThrough }
+        set { if newValue != nil || logMarks != nil { marks.replayedThrough = newValue } }
+    }
+    /// The log position the socket started at (kept with its session for a client that got no event).
+    var joinedAt: LogPosition? { logMarks?.joinedAt }
+    private var marks: LogMarks {
+        if let logMarks { return logMarks }
+        let created = LogMarks()
+        logMarks = created
+        return created
+    }
 
     init(namespace: Namespace, client: Client, handshake: Handshake, id: String, pid: String?) {
         self.namespace = namespace
@@ -260,6 +280,9 @@ public final class Socket {
 
     func didConnect(restoring restored: RecoveredSession?) {
         connected = true
+        let position = [namespace.adapter.logPosition, restored?.replayedThrough, restored?.session.since].compactMap { $0 }.max()
+        if position != nil { marks.joinedAt = position }
+        replayedThrough = restored?.replayedThrough
         if let restored { join(restored.session.rooms) }
         if client.isEIO3 {
             // A 2.x client's CONNECT reply has no payload (its id is known from the Engine.IO one).
@@ -304,17 +327,20 @@ public final class Socket {
     func close(reason: DisconnectReason) {
         guard connected else { return }
         for handler in disconnectingHandlers { handler(reason) }
-        if let pid, reason.isRecoverable {
+        // A socket whose session a newer one took over (the client came back before this transport was known to
+        // be dead) must neither keep the session again nor take the id's rooms from its successor.
+        let superseded = namespace.sockets[id] !== self
+        if let pid, reason.isRecoverable, !superseded {
             namespace.adapter.persistSession(PersistedSession(
-                sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data))
+                sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data, since: joinedAt))
         }
         disconnected = true  // from here on join() is ignored: a room-event handler cannot re-add a leaving socket
-        if namespace.reportsRoomEvents {
+        if namespace.reportsRoomEvents, !superseded {
             // The own room first: the reference leaves rooms in the order they were joined.
             namespace.report(.left(room: id, socketID: id))
             namespace.report(.deleted(room: id))
         }
-        namespace.adapter.deleteAll(id)
+        if !superseded { namespace.adapter.deleteAll(id) }
         namespace.remove(self)
         client.unregister(self)
         connected = false

@@ -38,6 +38,10 @@ public final class SocketIOServer {
         didSet { hasCustomAdapter = true }
     }
     private(set) var hasCustomAdapter = false
+    /// Set by a cluster adapter that keeps recovery sessions and logs every packet itself (the Redis streams
+    /// adapter, when its first namespace is made): the other loops then hand it sessions, restores and emits to
+    /// one socket, which the in-process adapters would otherwise keep for themselves. Set before the loops run.
+    public var adapterKeepsSessions = false
 
     /// This server's loop among the server's loops (0 for the loop the application made).
     public let loopIndex: Int
@@ -143,8 +147,12 @@ public final class SocketIOServer {
         try http.listen(host: host, port: port, tls: tls)
     }
 
+    /// Routers this server serves on, kept alive here: an HTTP server does not retain its handler.
+    private var routers: [HTTPRouter] = []
+
     /// Serves the Socket.IO path on a router shared with other handlers.
     public func attach(to router: HTTPRouter) {
+        routers.append(router)
         router.add(prefix: options.engine.path, engine)
         loop.addShutdownHook(shutdownLink)
     }

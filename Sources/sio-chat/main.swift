@@ -2,6 +2,7 @@
 // /socket.io/socket.io.js, and a chat on `/` and on `/chat`.
 import SocketIO
 import SocketIORedis
+import SocketIORedisStreams
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +13,8 @@ struct ChatArguments {
     var clientJS: String?
     var logLevel: LogLevel?
     var redis: String?
+    var redisStreams: String?
+    var recoveryMilliseconds: UInt64 = 120_000
     var loops = 1
     var parser: (any SocketIOParser)?
     var allowEIO3 = false
@@ -21,7 +24,8 @@ struct ChatArguments {
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
-                        [--redis redis://HOST:PORT] [--loops 1] [--parser json|msgpack] [--allow-eio3]
+                        [--redis redis://HOST:PORT | --redis-streams redis://HOST:PORT] [--recovery-ms 120000]
+                        [--loops 1] [--parser json|msgpack] [--allow-eio3]
                         [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
 
           --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
@@ -29,6 +33,9 @@ struct ChatArguments {
           --log-level LEVEL  log verbosity (default error); SIO_DEBUG=engine,socket.io* adds debug lines
           --redis URL        scale out: several sio-chat (or Node socket.io) servers share rooms through Redis
                              (each keeps its own recent history); see docs/REDIS.md for the load balancer
+          --redis-streams URL  the same over a Redis stream (Node's @socket.io/redis-streams-adapter): a client
+                             whose connection drops recovers on any server, with what it missed
+          --recovery-ms N    connection state recovery keeps a dropped session N ms (default 120000; 0: off)
           --loops N          event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --parser NAME      json (default) or msgpack (socket.io-msgpack-parser; the page then needs a client
                              built with it, so the bundled page only works with json)
@@ -55,6 +62,10 @@ struct ChatArguments {
                 result.port = port
             case "--client-js": result.clientJS = value(argument)
             case "--redis": result.redis = value(argument)
+            case "--redis-streams": result.redisStreams = value(argument)
+            case "--recovery-ms":
+                guard let milliseconds = UInt64(value(argument)) else { fail("--recovery-ms needs milliseconds") }
+                result.recoveryMilliseconds = milliseconds
             case "--parser":
                 guard let parser = SocketIOOptions.parser(named: value(argument)) else { fail("--parser is json or msgpack") }
                 result.parser = parser
@@ -126,7 +137,9 @@ if let level = arguments.logLevel { Log.setLevel(level) }
 
 let loop = try EventLoop()
 var options = SocketIOOptions()
-options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 120_000)
+if arguments.recoveryMilliseconds > 0 {
+    options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: arguments.recoveryMilliseconds)
+}
 options.loops = arguments.loops
 options.parser = arguments.parser
 options.engine.allowEIO3 = arguments.allowEIO3
@@ -136,6 +149,14 @@ if let url = arguments.redis {
         io.adapterFactory = try RedisAdapter.factory(url: url)
     } catch {
         ChatArguments.fail("--redis: \(error)")
+    }
+}
+if let url = arguments.redisStreams {
+    guard arguments.redis == nil else { ChatArguments.fail("--redis and --redis-streams: pick one") }
+    do {
+        io.adapterFactory = try RedisStreamsAdapter.factory(url: url)
+    } catch {
+        ChatArguments.fail("--redis-streams: \(error)")
     }
 }
 let rooms = [ChatRoom(namespace: io.of("/"), clock: wallClockMilliseconds),

@@ -218,23 +218,30 @@ def read_reply(stream):
 
 
 class ClusterNode(Process):
-    def __init__(self, binary: str, name: str, redis_url: str, loops: int = 1):
+    """`streams` picks the streams adapter (--redis-streams); `args` are passed on (--recovery-ms ...)."""
+
+    def __init__(self, binary: str, name: str, redis_url: str, loops: int = 1, streams: bool = False,
+                 args: list[str] | None = None):
         super().__init__(f"node-{name}")
         self.binary = binary
         self.name = name
         self.redis_url = redis_url
         self.loops = loops
+        self.streams = streams
+        self.args = list(args or [])
         self.port = 0
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def start(self) -> "ClusterNode":
+    def start(self, port: int | None = None) -> "ClusterNode":
+        """Starts on `port` (a restart keeps its port) or a free one."""
         for _attempt in range(3):
-            self.port = free_port()
-            self._spawn([self.binary, "--port", str(self.port), "--redis", self.redis_url, "--name", self.name,
-                         "--host", HOST] + (["--loops", str(self.loops)] if self.loops != 1 else []))
+            self.port = port or free_port()
+            self._spawn([self.binary, "--port", str(self.port), "--redis-streams" if self.streams else "--redis",
+                         self.redis_url, "--name", self.name, "--host", HOST, *self.args]
+                        + (["--loops", str(self.loops)] if self.loops != 1 else []))
             if wait_port(self.port, self.proc):
                 return self
             self.stop()

@@ -1090,7 +1090,7 @@ class Namespace:
 
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Sends `event` to every other server of the cluster (the reference's ``serverSideEmit``), not to clients.
-        JSON arguments only (no bytes). Needs the Redis adapter (``redis_url``): :class:`StateError` otherwise."""
+        JSON arguments only (no bytes). Needs a Redis adapter (``redis_url`` or ``redis_streams_url``): :class:`StateError` otherwise."""
         name, payload = _server_side_payload(event, args)
         with self.server._api():
             code = lib.sio_namespace_server_side_emit(self._handle, name, payload, len(payload))
@@ -1120,7 +1120,7 @@ class Namespace:
     def on_server_side_event(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """``handler(*args)`` for `event` sent by another server with :meth:`server_side_emit` (usable as a
         decorator); when the sender waits for an answer, the handler's return value is it (one JSON value; None
-        answers without a value). Runs on the loop thread. Needs the Redis adapter."""
+        answers without a value). Runs on the loop thread. Needs a Redis adapter."""
 
         def register(function: F) -> F:
             def add() -> None:
@@ -1315,6 +1315,18 @@ _UINT_OPTIONS = {
     "max_attachments": (_lib.OPT_MAX_ATTACHMENTS, 1),
     "max_buffered_bytes": (_lib.OPT_MAX_BUFFERED_BYTES, 1),
     "redis_requests_timeout": (_lib.OPT_REDIS_REQUESTS_TIMEOUT, 1000),
+    "redis_streams_count": (_lib.OPT_REDIS_STREAMS_COUNT, 1),
+    "redis_streams_maxlen": (_lib.OPT_REDIS_STREAMS_MAXLEN, 1),
+    "redis_streams_heartbeat_interval": (_lib.OPT_REDIS_STREAMS_HEARTBEAT_INTERVAL, 1000),
+    "redis_streams_heartbeat_timeout": (_lib.OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT, 1000),
+}
+
+_STRING_OPTIONS = {
+    "redis_url": _lib.OPT_REDIS_URL,
+    "redis_key": _lib.OPT_REDIS_KEY,
+    "redis_streams_url": _lib.OPT_REDIS_STREAMS_URL,
+    "redis_streams_name": _lib.OPT_REDIS_STREAMS_NAME,
+    "redis_streams_session_prefix": _lib.OPT_REDIS_STREAMS_SESSION_PREFIX,
 }
 
 
@@ -1331,8 +1343,43 @@ class Server:
     ``connection_state_recovery`` (False; True, or a dict with ``max_disconnection_duration`` (seconds, 120) and
     ``skip_middlewares`` (True)), ``max_buffered_bytes`` (16 MiB queued for a client that does not read),
     ``redis_url`` (None = this server alone; "redis://host:port" scales out over Redis, wire-compatible with Node's
-    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds),
+    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds);
+    or ``redis_streams_url`` ("redis://host:port": the Redis streams adapter, wire-compatible with Node's
+    @socket.io/redis-streams-adapter: a node that loses Redis catches up from the stream, and with
+    ``connection_state_recovery`` sessions are kept in Redis so clients recover on any server), with
+    ``redis_streams_name`` ("socket.io"), ``redis_streams_count`` (1), ``redis_streams_maxlen`` (10 000 entries),
+    ``redis_streams_session_prefix`` ("sio:session:"), ``redis_streams_heartbeat_interval`` (5 seconds) and
+    ``redis_streams_heartbeat_timeout`` (10 seconds). Not both Redis URLs.
     ``allow_eio3`` (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
+
+    ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
+    server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
+    sessions). ``loop_balancing`` ("reuseport", the default: every loop listens with SO_REUSEPORT and the kernel
+    picks; or "round-robin": the first loop accepts and hands connections out in turn, always so with
+    :meth:`listen_fd`). :attr:`loop_count` tells how many loops there are, :attr:`Socket.loop_index` which one
+    serves a socket.
+    ``parser`` ("json", the reference's default; or "msgpack": socket.io-msgpack-parser, for clients made with
+    ``serializer="msgpack"`` in python-socketio or the msgpack parser in JavaScript; one parser for all clients).
+
+    HTTPS and WSS: ``tls_cert`` (the certificate chain, PEM: a file path, or the PEM itself as bytes; the server's
+    certificate first, then the intermediates) and ``tls_key`` (its private key, likewise) make the server listen
+    with TLS; ``tls_key_password`` (for an encrypted key; never prompted for), ``tls_handshake_timeout`` (10
+    seconds), ``tls_sni`` (more certificates: a list of ``(cert_file, key_file)`` or ``(cert_file, key_file,
+    password)``, each served to clients whose SNI host name it covers). Files are read when the server listens: a
+    bad certificate or key makes :meth:`listen` (or :meth:`start`) raise :class:`ListenError` naming the file and
+    OpenSSL's reason. TLS 1.2 and 1.3 only, the system's default ciphers, ALPN "http/1.1". :meth:`reload_tls`
+    serves a renewed certificate without a restart; :meth:`on_tls_error` hears failed handshakes.
+
+    With several loops, **handlers run on several threads at once**: each handler runs on the loop thread of the
+    socket (or request) it is about, so handlers of sockets on different loops run concurrently, each holding the
+    GIL in turn (a handler may be interrupted between two statements by one on another loop). Python state shared by
+    handlers must be protected, e.g. with a :class:`threading.Lock`, when an update spans several statements (a
+    read-modify-write of a dict entry, a check-then-act); per-socket state (``socket.data``) is only touched on its
+    socket's loop. Every method still works from every thread: socket methods that must run on the socket's loop
+    (``join``, ``rooms``, handshake lookups, ``emit(callback=...)``) are sent there when called elsewhere. Do not
+    hold a lock of your own while reading ``rooms``, ``transport`` or the handshake of a socket of another loop: that
+    loop may be waiting for the same lock.
+ (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
 
     ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
     server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
@@ -1396,6 +1443,13 @@ class Server:
         tls_key_password: str | None = None,
         tls_handshake_timeout: float | None = None,
         tls_sni: Iterable[tuple[Any, ...]] | None = None,
+        redis_streams_url: str | None = None,
+        redis_streams_name: str | None = None,
+        redis_streams_count: int | None = None,
+        redis_streams_maxlen: int | None = None,
+        redis_streams_session_prefix: str | None = None,
+        redis_streams_heartbeat_interval: float | None = None,
+        redis_streams_heartbeat_timeout: float | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1477,10 +1531,9 @@ class Server:
             set_bool(_lib.OPT_CORS_CREDENTIALS, "cors_credentials", values["cors_credentials"])
         if values["cookie"] is not None:
             set_string(_lib.OPT_COOKIE, "cookie", values["cookie"])
-        if values["redis_url"] is not None:
-            set_string(_lib.OPT_REDIS_URL, "redis_url", values["redis_url"])
-        if values["redis_key"] is not None:
-            set_string(_lib.OPT_REDIS_KEY, "redis_key", values["redis_key"])
+        for name, key in _STRING_OPTIONS.items():
+            if values[name] is not None:
+                set_string(key, name, values[name])
         loops = values["loops"]
         if loops is not None:
             if isinstance(loops, bool) or not isinstance(loops, int) or loops < 0:
