@@ -317,6 +317,37 @@ public:
     Options &loop_balancing(std::string_view value) { return set_string(SIO_OPT_LOOP_BALANCING, value); }
     /* "json" or "msgpack". */
     Options &parser(std::string_view value) { return set_string(SIO_OPT_PARSER, value); }
+    /* Also serve Engine.IO v3 / Socket.IO 2.x clients (allowEIO3). */
+    Options &allow_eio3(bool on) { return set_bool(SIO_OPT_ALLOW_EIO3, on); }
+    /* HTTPS and WSS: paths are copied here, the files read by the first listen with TLS (see sio.h, TLS). */
+    Options &tls_cert_file(std::string_view path) { return set_string(SIO_OPT_TLS_CERT_FILE, path); }
+    Options &tls_key_file(std::string_view path) { return set_string(SIO_OPT_TLS_KEY_FILE, path); }
+    Options &tls_key_password(std::string_view password) { return set_string(SIO_OPT_TLS_KEY_PASSWORD, password); }
+    Options &tls_cert_pem(std::string_view pem) { return set_string(SIO_OPT_TLS_CERT_PEM, pem); }
+    Options &tls_key_pem(std::string_view pem) { return set_string(SIO_OPT_TLS_KEY_PEM, pem); }
+    Options &tls_handshake_timeout(milliseconds value) { return set_ms(SIO_OPT_TLS_HANDSHAKE_TIMEOUT, value); }
+    /* One more certificate for SNI (files; the password may be empty). */
+    Options &tls_certificate(std::string_view cert_file, std::string_view key_file,
+                             std::string_view key_password = {});
+    /* The Redis streams adapter (not with redis_url; see sio.h and docs/REDIS.md). */
+    Options &redis_streams_url(std::string_view url) { return set_string(SIO_OPT_REDIS_STREAMS_URL, url); }
+    Options &redis_streams_name(std::string_view name) { return set_string(SIO_OPT_REDIS_STREAMS_NAME, name); }
+    Options &redis_streams_count(uint64_t count) { return set_uint(SIO_OPT_REDIS_STREAMS_COUNT, count); }
+    Options &redis_streams_maxlen(uint64_t entries) { return set_uint(SIO_OPT_REDIS_STREAMS_MAXLEN, entries); }
+    Options &redis_streams_read_count(uint64_t entries) { return set_uint(SIO_OPT_REDIS_STREAMS_READ_COUNT, entries); }
+    Options &redis_streams_block_time(milliseconds value) { return set_ms(SIO_OPT_REDIS_STREAMS_BLOCK_TIME, value); }
+    Options &redis_streams_channel_prefix(std::string_view prefix) {
+        return set_string(SIO_OPT_REDIS_STREAMS_CHANNEL_PREFIX, prefix);
+    }
+    Options &redis_streams_session_prefix(std::string_view prefix) {
+        return set_string(SIO_OPT_REDIS_STREAMS_SESSION_PREFIX, prefix);
+    }
+    Options &redis_streams_heartbeat_interval(milliseconds value) {
+        return set_ms(SIO_OPT_REDIS_STREAMS_HEARTBEAT_INTERVAL, value);
+    }
+    Options &redis_streams_heartbeat_timeout(milliseconds value) {
+        return set_ms(SIO_OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT, value);
+    }
 
     /* Any key, by type (for keys newer than this header). */
     Options &set_uint(sio_option_t key, uint64_t value);
@@ -1298,6 +1329,16 @@ inline Options &Options::set_bool(sio_option_t key, bool value) {
 inline Options &Options::set_string(sio_option_t key, std::string_view value) {
     std::string text = detail::cstr(value, "sio_options_set_string");
     detail::check(sio_options_set_string(options_, key, text.c_str()), "sio_options_set_string");
+    return *this;
+}
+inline Options &Options::tls_certificate(std::string_view cert_file, std::string_view key_file,
+                                         std::string_view key_password) {
+    std::string cert = detail::cstr(cert_file, "sio_options_add_tls_certificate");
+    std::string key = detail::cstr(key_file, "sio_options_add_tls_certificate");
+    std::string password = detail::cstr(key_password, "sio_options_add_tls_certificate");
+    detail::check(sio_options_add_tls_certificate(options_, cert.c_str(), key.c_str(),
+                                                  password.empty() ? nullptr : password.c_str()),
+                  "sio_options_add_tls_certificate");
     return *this;
 }
 inline Options &Options::set_ms(sio_option_t key, milliseconds value) {
