@@ -323,7 +323,7 @@ def tls_pki(tmp_path_factory) -> certs.PKI:
 @pytest.fixture
 def tls_chat_server(request, tls_pki):
     srv = ChatServer(re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:40],
-                     ["--tls-cert", str(tls_pki.server.chain), "--tls-key", str(tls_pki.server.key)], scheme="https")
+                     args=["--tls-cert", str(tls_pki.server.chain), "--tls-key", str(tls_pki.server.key)], scheme="https")
     request.node._chat_servers = getattr(request.node, "_chat_servers", []) + [srv]
     srv.start()
     try:
