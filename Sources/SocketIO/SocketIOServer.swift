@@ -307,13 +307,39 @@ public final class SocketIOServer {
     public func close() {
         guard !closed else { return }
         closed = true
-        for namespace in Array(namespaces.values) {
-            for socket in Array(namespace.sockets.values) { socket.close(reason: .serverShuttingDown) }
-        }
+        if loopIndex == 0 { closeSocketsOnOtherLoops() }
+        closeSockets()
         engine.close()
         for namespace in namespaces.values {
             namespace.failPendingBroadcastAcks()
             namespace.adapter.close()
+        }
+    }
+
+    private func closeSockets() {
+        for namespace in Array(namespaces.values) {
+            for socket in Array(namespace.sockets.values) { socket.close(reason: .serverShuttingDown) }
+        }
+    }
+
+    /// With a cluster adapter that keeps sessions (on this, the first loop), the other loops' sockets leave first,
+    /// while this loop still takes work from them: at shutdown the sessions they hand it would otherwise reach a
+    /// loop that already stopped taking work, and be lost. Waits for them at most `timeout` milliseconds.
+    private func closeSocketsOnOtherLoops(timeout: UInt64 = 2000) {
+        guard let group, group.shards.count > 1, adapterKeepsSessions else { return }
+        let lock = Lock()
+        var done = 0
+        var asked = 0
+        for shard in group.shards.dropFirst() {
+            if shard.loop.execute({
+                shard.closeSockets()
+                lock.withLock { done += 1 }
+            }) { asked += 1 }
+        }
+        var waited: UInt64 = 0
+        while lock.withLock({ done }) < asked, waited < timeout {
+            usleep(1000)
+            waited += 1
         }
     }
 

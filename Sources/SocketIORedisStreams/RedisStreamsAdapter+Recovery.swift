@@ -42,11 +42,24 @@ extension RedisStreamsAdapter {
         }
     }
 
+    /// Milliseconds a restore waits for the command connection (a node just started, or reconnecting).
+    static let restoreWaitsForRedis: UInt64 = 3000
+
     public func restoreSession(pid: String, offset: String?, completion: @escaping (RecoveredSession?) -> Void) {
         guard recovery != nil, !closed else {
             completion(nil)
             return
         }
+        client.whenConnected(within: RedisStreamsAdapter.restoreWaitsForRedis) { [self] connected in
+            guard connected, !closed else {
+                completion(nil)
+                return
+            }
+            restore(pid: pid, offset: offset, completion: completion)
+        }
+    }
+
+    private func restore(pid: String, offset: String?, completion: @escaping (RecoveredSession?) -> Void) {
         var start: LogPosition?
         if let offset {
             // The reference's check (`/^[0-9]+-[0-9]+$/`) before anything is asked.

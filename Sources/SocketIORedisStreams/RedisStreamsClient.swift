@@ -13,6 +13,7 @@ public final class RedisStreamsClient {
     let redis: RedisClient
     private var readers: [String: StreamReader] = [:]
     private var publishingListeners: [ObjectIdentifier: () -> Void] = [:]
+    private var waitingForConnection: [ConnectionWaiter] = []
     private var closed = false
 
     public init(loop: EventLoop, endpoint: RedisEndpoint, options: RedisStreamsAdapterOptions = RedisStreamsAdapterOptions()) {
@@ -22,13 +23,17 @@ public final class RedisStreamsClient {
         redis = RedisClient(loop: loop, endpoint: endpoint, clientName: options.clientName,
                             reconnectMinimumDelay: options.reconnectMinimumDelay,
                             reconnectMaximumDelay: options.reconnectMaximumDelay, closesAtShutdown: false)
-        redis.onPublishing = { [unowned self] in for listener in publishingListeners.values { listener() } }
-        // Sessions are written as the server closes its sockets at shutdown, in a hook that may run after ours:
-        // close once every hook has run (the loop drains what was queued to it then), and only after Redis
-        // answered what it was sent.
+        redis.onPublishing = { [unowned self] in
+            for listener in publishingListeners.values { listener() }
+            let waiting = waitingForConnection
+            waitingForConnection.removeAll()
+            for waiter in waiting { waiter.finish(true) }
+        }
+        // Sessions are written as the server closes its sockets at shutdown, in a hook that may run after ours, and
+        // a multi-loop server's other loops queue theirs to this loop: close at the end of the stopping turn, once
+        // every hook ran and the queue was drained, and only after Redis answered what it was sent.
         loop.addShutdownHook { [weak self] in
-            guard let self else { return }
-            if !self.loop.execute({ [weak self] in self?.closeGracefully() }) { self.close() }
+            self?.loop.atEndOfTurn { [weak self] in self?.closeGracefully() }
         }
     }
 
@@ -47,6 +52,18 @@ public final class RedisStreamsClient {
     }
 
     func stopWhenPublishing(_ owner: AnyObject) { publishingListeners.removeValue(forKey: ObjectIdentifier(owner)) }
+
+    /// `body(true)` once commands can be sent (now, if they can), or `body(false)` after `milliseconds` without a
+    /// connection: a client arriving at a node that is still connecting to Redis is not refused its session.
+    func whenConnected(within milliseconds: UInt64, _ body: @escaping (Bool) -> Void) {
+        if redis.isPublishing || closed {
+            body(redis.isPublishing)
+            return
+        }
+        let waiter = ConnectionWaiter(body)
+        waitingForConnection.append(waiter)
+        loop.schedule(waiter, afterMilliseconds: milliseconds)
+    }
 
     /// The reader of `stream`, started on first use.
     func reader(for stream: String) -> StreamReader {
@@ -91,4 +108,20 @@ public final class RedisStreamsClient {
         for reader in readers.values { reader.close() }
         redis.close()
     }
+}
+
+/// A wait for the command connection, with a deadline.
+private final class ConnectionWaiter: TimerTarget {
+    var timerSlot = TimerSlot()
+    private var body: ((Bool) -> Void)?
+
+    init(_ body: @escaping (Bool) -> Void) { self.body = body }
+
+    func finish(_ connected: Bool) {
+        guard let body else { return }
+        self.body = nil
+        body(connected)
+    }
+
+    func timerFired(now: UInt64) { finish(false) }
 }

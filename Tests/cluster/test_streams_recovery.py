@@ -336,3 +336,29 @@ def test_recovery_on_a_node_with_two_loops(cluster, raw):
         if any(a != b for a, b in loops_seen) and len(loops_seen) >= 2 and attempt >= 3:
             break
     assert any(1 in pair for pair in loops_seen), f"no socket on the second loop: {loops_seen}"
+
+
+def test_a_deploy_of_a_node_on_two_loops_keeps_every_session(cluster, raw, redis):
+    """SIGTERM on a multi-loop node: the sessions of the clients of every loop are written before it stops, so all
+    of them recover (on the restarted node or another)."""
+    nodes = cluster(["A", "B"], per_node={"A": ["--loops", "2"]})
+    sender = raw(nodes["B"].port, label="sender")
+    clients = [raw(nodes["A"].port, label=f"client-{n}") for n in range(8)]
+    loops = set()
+    for client in clients:
+        client.call("join", "news")
+        loops.add(client.call("whoami")["loop"])
+    assert loops == {0, 1}, f"clients on both loops: {loops}"
+    send(sender, "news", "before")
+    for client in clients:
+        assert client.wait_messages(1) == ["before"]
+    port = nodes["A"].port
+    nodes["A"].stop(signal.SIGTERM)
+    send(sender, "news", "missed")
+    nodes["A"].start(port=port)
+    wait_for_nodes(redis, list(nodes.values()))
+    for index, client in enumerate(clients):
+        back = raw.track(client.come_back(nodes["A" if index % 2 else "B"].port))
+        assert recovered_state(back)["recovered"] is True, client.label
+        assert back.sid == client.sid
+        assert back.wait_messages(1) == ["missed"], client.label
