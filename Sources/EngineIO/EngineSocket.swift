@@ -17,8 +17,6 @@ public protocol EngineSocketDelegate: AnyObject {
 /// answers, and a client silent for `pingInterval + pingTimeout` is gone. Loop thread only.
 public final class EngineSocket: TimerTarget {
     public let id: String
-    /// The protocol revision of the handshake (v3 only with `allowEIO3`).
-    public let protocolVersion: EngineProtocol
     /// The handshake request: headers, query, for the layers above.
     public let request: HTTPRequest
     public let remoteAddress: String
@@ -30,13 +28,16 @@ public final class EngineSocket: TimerTarget {
     private(set) var transport: EngineTransport
     /// A WebSocket probing to take over from polling.
     private var probe: WebSocketTransport?
-    private var probeAnswered = false
 
-    private var awaitingPong = false
     private var heartbeatDeadline: UInt64 = 0
     private var upgradeDeadline: UInt64 = .max
     private var closeDeadline: UInt64 = .max
     public var timerSlot = TimerSlot()
+    // One-byte fields together after the words (padding between words costs every session a size class).
+    /// The protocol revision of the handshake (v3 only with `allowEIO3`).
+    public let protocolVersion: EngineProtocol
+    private var probeAnswered = false
+    private var awaitingPong = false
 
     init(id: String, request: HTTPRequest, remoteAddress: String, server: EngineServer, transport: EngineTransport,
          protocolVersion: EngineProtocol = .v4) {

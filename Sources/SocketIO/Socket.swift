@@ -26,11 +26,6 @@ public final class Socket {
     public var data: JSONValue = .null
     /// Anything the host wants to hang on the socket (not shared).
     public var userData: AnyObject?
-    public private(set) var connected = false
-    /// True once the socket has left (joining rooms then does nothing).
-    public private(set) var disconnected = false
-    /// True when this socket continues a session restored by connection state recovery.
-    public internal(set) var recovered = false
 
     /// Event handlers in registration order. An array, not a dictionary: a socket has a handful, and a dictionary
     /// plus one array per event cost hundreds of bytes per connection.
@@ -63,6 +58,12 @@ public final class Socket {
         var replayedThrough: LogPosition?
     }
     private var logMarks: LogMarks?
+    // The one-byte fields last, together: between two words each would cost a word of padding per socket.
+    public private(set) var connected = false
+    /// True once the socket has left (joining rooms then does nothing).
+    public private(set) var disconnected = false
+    /// True when this socket continues a session restored by connection state recovery.
+    public internal(set) var recovered = false
 
     /// Set on a recovered socket until a delivery past it arrives: logged packets at or before it were replayed.
     var replayedThrough: LogPosition? {
