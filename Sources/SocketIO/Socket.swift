@@ -61,6 +61,10 @@ public final class Socket {
     private final class LogMarks {
         var joinedAt: LogPosition?
         var replayedThrough: LogPosition?
+        /// This socket's hold on its session while connected (`LiveSession`), with an adapter that keeps them.
+        var liveToken: String?
+        /// A client that came back elsewhere took the session: leaving, the socket must not keep it again.
+        var sessionTaken = false
     }
     private var logMarks: LogMarks?
 
@@ -71,6 +75,27 @@ public final class Socket {
     }
     /// The log position the socket started at (kept with its session for a client that got no event).
     var joinedAt: LogPosition? { logMarks?.joinedAt }
+    var liveToken: String? { logMarks?.liveToken }
+
+    /// The session as it stands, for an adapter that keeps it while the socket is connected (nil otherwise).
+    func liveSession(claim: Bool) -> LiveSession? {
+        guard let pid, let token = liveToken, connected else { return nil }
+        return LiveSession(session: PersistedSession(sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data,
+                                                     since: joinedAt, token: token), claim: claim)
+    }
+
+    /// The session changed (rooms): written again where it is kept.
+    private func keepLiveSession() {
+        if let live = liveSession(claim: false) { namespace.adapter.keepLiveSession(live) }
+    }
+
+    /// A client that came back elsewhere took this socket's session: the connection (dead, or about to be) closes
+    /// and this socket leaves without keeping the session again.
+    func leaveSuperseded() {
+        guard connected else { return }
+        marks.sessionTaken = true
+        client.closeConnection(reason: .transportClose)
+    }
     private var marks: LogMarks {
         if let logMarks { return logMarks }
         let created = LogMarks()
@@ -200,11 +225,13 @@ public final class Socket {
         if queuedToOwnLoop({ self.join(rooms) }) { return }
         guard !disconnected else { return }
         namespace.adapter.addAll(id, rooms: rooms)
+        keepLiveSession()
     }
 
     public func leave(_ room: String) {
         if queuedToOwnLoop({ self.leave(room) }) { return }
         namespace.adapter.delete(id, room: room)
+        keepLiveSession()
     }
 
     /// The transport the connection uses now, `.polling` until an upgrade completes (the reference's
@@ -284,6 +311,8 @@ public final class Socket {
         if position != nil { marks.joinedAt = position }
         replayedThrough = restored?.replayedThrough
         if let restored { join(restored.session.rooms) }
+        // After the restored rooms: the namespace claims the session with them once the socket is in.
+        if pid != nil, server.shards[0].adapterKeepsSessions { marks.liveToken = SecureRandom.shortIdentifier() }
         var reply: [UInt8] = Array("{\"sid\":".utf8)
         JSONScanner.appendQuoted(id, to: &reply)
         if let pid {
@@ -321,9 +350,13 @@ public final class Socket {
         // A socket whose session a newer one took over (the client came back before this transport was known to
         // be dead) must neither keep the session again nor take the id's rooms from its successor.
         let superseded = namespace.sockets[id] !== self
-        if let pid, reason.isRecoverable, !superseded {
+        // Taken by a client that came back on another node: the session is that socket's now.
+        let sessionTaken = superseded || logMarks?.sessionTaken == true
+        if let pid, reason.isRecoverable, !sessionTaken {
             namespace.adapter.persistSession(PersistedSession(
-                sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data, since: joinedAt))
+                sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data, since: joinedAt, token: liveToken))
+        } else if let pid, let token = liveToken, !sessionTaken {
+            namespace.adapter.dropLiveSession(pid: pid, token: token)
         }
         disconnected = true  // from here on join() is ignored: a room-event handler cannot re-add a leaving socket
         if namespace.reportsRoomEvents, !superseded {
