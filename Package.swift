@@ -30,7 +30,9 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Redis (hiredis async with its libuv adapter) and msgpack-c, for SocketIORedis; see scripts/bootstrap-redis.sh.
-        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM refuses with a warning on every build;
+        // the shim includes <hiredis/...> from /usr/include and the module map links -lhiredis.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CMsgpack", pkgConfig: "msgpack", providers: [.apt(["libmsgpack-dev"])]),
 
         // Pure codecs: bytes in, values out, no I/O.
@@ -41,8 +43,8 @@ let package = Package(
         // Redis adapter's wire format and the msgpack parser's.
         .target(name: "MsgPackCodec", dependencies: ["CMsgpack", "SocketIOCodec"], swiftSettings: swiftSettings),
 
-        // Event loop, TCP, timers, logging.
-        .target(name: "SIOLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
+        // Event loop, TCP (and TLS over it, OpenSSL through memory BIOs), timers, logging.
+        .target(name: "SIOLoop", dependencies: ["CLibUV", "COpenSSL"], swiftSettings: swiftSettings),
         // HTTP/1.1 requests and responses, the WebSocket handshake and connection.
         .target(
             name: "SIOHTTP",

@@ -65,8 +65,13 @@ extern "C" {
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
  *   0.3.0  SIO_OPT_LOOPS and SIO_OPT_LOOP_BALANCING (several loops behind one port; CONVENTIONS, Loops),
- *          SIO_OPT_PARSER (the msgpack parser), SIO_OPT_REDIS_STREAMS_* (the Redis streams adapter),
- *          sio_server_loop_count, sio_server_in_loop, sio_socket_loop_index, sio_socket_in_loop, sio_socket_post.
+ *          SIO_OPT_PARSER (the msgpack parser), SIO_OPT_ALLOW_EIO3 (Engine.IO v3 / Socket.IO 2.x clients),
+ *          SIO_OPT_REDIS_STREAMS_* (the Redis streams adapter),
+ *          sio_server_loop_count, sio_server_in_loop, sio_socket_loop_index, sio_socket_in_loop, sio_socket_post,
+ *          HTTPS and WSS (see TLS below): SIO_OPT_TLS_CERT_FILE, SIO_OPT_TLS_KEY_FILE, SIO_OPT_TLS_KEY_PASSWORD,
+ *          SIO_OPT_TLS_CERT_PEM, SIO_OPT_TLS_KEY_PEM, SIO_OPT_TLS_HANDSHAKE_TIMEOUT,
+ *          sio_options_add_tls_certificate, sio_server_listen_plain, sio_server_reload_tls,
+ *          sio_server_on_tls_error.
  *   0.2.0  sio_server_on_connection_error, sio_namespace_on_room_event, sio_namespace_sockets_join,
  *          sio_namespace_sockets_leave, sio_namespace_disconnect_sockets, sio_namespace_fetch_sockets,
  *          sio_socket_transport, sio_namespace_server_side_emit, sio_namespace_server_side_emit_with_ack,
@@ -162,6 +167,10 @@ typedef enum {
                                            "reuseport" (every loop listens, SO_REUSEPORT: the kernel picks) or
                                            "round-robin" (the first loop accepts and hands them out in turn; always
                                            so for sio_server_listen_fd). Since 0.3.0 */
+    SIO_OPT_ALLOW_EIO3 = 25,            /* bool, false: also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or
+                                           no EIO; JSONP polling), with the reference's rules for them: in "/"
+                                           from the start, socket ids "/nsp#<engine id>", CONNECT_ERROR with the
+                                           error's data alone (allowEIO3). Since 0.3.0 */
     SIO_OPT_PARSER = 26,                /* string, "json": how packets are encoded (parser): "json" (the reference's
                                            default) or "msgpack" (socket.io-msgpack-parser 3.0); every client of
                                            the server must use the same. Arguments reach callbacks as JSON plus
@@ -179,8 +188,24 @@ typedef enum {
     SIO_OPT_REDIS_STREAMS_CHANNEL_PREFIX = 36, /* string, "socket.io"                    (channelPrefix) */
     SIO_OPT_REDIS_STREAMS_SESSION_PREFIX = 37, /* string, "sio:session:"                 (sessionKeyPrefix) */
     SIO_OPT_REDIS_STREAMS_HEARTBEAT_INTERVAL = 38, /* uint ms, 5000                      (heartbeatInterval) */
-    SIO_OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT = 39   /* uint ms, 10000: a node silent this long is taken for dead
+    SIO_OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT = 39,  /* uint ms, 10000: a node silent this long is taken for dead
                                                       by requests waiting for it        (heartbeatTimeout) */
+    /* TLS (HTTPS and WSS), since 0.3.0. With a certificate and its key set, sio_server_listen and
+     * sio_server_listen_fd serve TLS (sio_server_listen_plain does not). Paths are copied by the setter; the FILES
+     * ARE READ by the first listen that uses TLS (a bad certificate or key fails it with SIO_ELISTEN and an
+     * error log line naming the file and OpenSSL's reason) and again by sio_server_reload_tls. PEM text is copied
+     * by the setter. An empty string unsets. Policy, not options: TLS 1.2 and 1.3 only, the system's default
+     * cipher policy (OpenSSL's configuration), ALPN "http/1.1", renegotiation off, no server-side session cache
+     * (resumption by stateless tickets). */
+    SIO_OPT_TLS_CERT_FILE = 40,         /* string path: the certificate chain, PEM, the server's certificate first
+                                           and then the intermediates (fullchain.pem) */
+    SIO_OPT_TLS_KEY_FILE = 41,          /* string path: its private key, PEM (PKCS#8, PKCS#1 or SEC1) */
+    SIO_OPT_TLS_KEY_PASSWORD = 42,      /* string: the key's password when it is encrypted; never prompted for */
+    SIO_OPT_TLS_CERT_PEM = 43,          /* string: the certificate chain as PEM text, instead of a file */
+    SIO_OPT_TLS_KEY_PEM = 44,           /* string: the private key as PEM text, instead of a file */
+    SIO_OPT_TLS_HANDSHAKE_TIMEOUT = 45  /* uint ms, 10000: a client must complete its TLS handshake this long after
+                                           its connection was accepted, or the connection is closed (and reported
+                                           to sio_server_on_tls_error) */
 } sio_option_t;
 
 /* A new options object with the defaults, or NULL when out of memory. Free with sio_options_free. [ANY THREAD] */
@@ -192,6 +217,13 @@ int sio_options_set_uint(sio_options_t *options, sio_option_t key, uint64_t valu
 int sio_options_set_bool(sio_options_t *options, sio_option_t key, bool value);
 /* `value` is copied. */
 int sio_options_set_string(sio_options_t *options, sio_option_t key, const char *value);
+/* SNI: one more certificate chain and key (PEM files, read when the default certificate's are, see
+ * SIO_OPT_TLS_CERT_FILE), served to clients whose SNI host name it covers (its subject alternative names,
+ * wildcards included); certificates are tried in the order added, after the default one (SIO_OPT_TLS_CERT_*),
+ * which serves every other client. `key_password` may be NULL. Strings are copied. At most 64. Since 0.3.0.
+ * [ANY THREAD] */
+int sio_options_add_tls_certificate(sio_options_t *options, const char *cert_file, const char *key_file,
+                                    const char *key_password);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* Server                                                                                                           */
@@ -205,10 +237,15 @@ typedef struct sio_socket_s sio_socket_t;
 int sio_server_create(sio_server_t **out, const sio_options_t *options);
 
 /* Listens on `host` ("0.0.0.0", "127.0.0.1", "::") and `port` (0 picks a free one, see sio_server_port). May be
- * called again to listen on more addresses. SIO_ELISTEN when the address cannot be used. [LOOP] */
+ * called again to listen on more addresses. With the SIO_OPT_TLS_* options set, the address speaks HTTPS and WSS
+ * (the certificate files are read by the first such call). SIO_ELISTEN when the address cannot be used, or the
+ * certificate or key cannot (the error log line names the file and says why). [LOOP] */
 int sio_server_listen(sio_server_t *server, const char *host, uint16_t port);
-/* Listens on an already bound TCP socket `fd` (for example one inherited from a supervisor). On success the server
- * owns `fd` and closes it when it stops. [LOOP] */
+/* As sio_server_listen, but plain HTTP whatever the TLS options say: plain and TLS listeners side by side (e.g.
+ * a plain port for a local health check). sio_server_port still reports the first listener. Since 0.3.0. [LOOP] */
+int sio_server_listen_plain(sio_server_t *server, const char *host, uint16_t port);
+/* Listens on an already bound TCP socket `fd` (for example one inherited from a supervisor), with TLS when the
+ * options say so. On success the server owns `fd` and closes it when it stops. [LOOP] */
 int sio_server_listen_fd(sio_server_t *server, int fd);
 /* The port of the first listener, or a negative error (SIO_ESTATE when not listening). [ANY THREAD] */
 int sio_server_port(const sio_server_t *server);
@@ -234,6 +271,31 @@ void sio_server_destroy(sio_server_t *server);
  * functions from another thread. SIO_ECLOSED (and `fn` never runs) once the server is stopping. [ANY THREAD] */
 typedef void (*sio_task_cb)(sio_server_t *server, void *user_data);
 int sio_server_post(sio_server_t *server, sio_task_cb fn, void *user_data);
+
+/* TLS ----------------------------------------------------------------------------------------------------------
+ * Reloads the certificates without a restart (a renewed certificate): with `options` NULL, the files named by the
+ * server's TLS options are read again (PEM text given is reused); with `options`, its TLS settings (SIO_OPT_TLS_*,
+ * sio_options_add_tls_certificate) replace the server's, and its other settings are ignored; `options` is not
+ * kept. Files are read on the calling thread. New connections get the new certificates; connections already open
+ * keep theirs. SIO_EINVAL, with the current certificates kept and an error log line naming the file and
+ * OpenSSL's reason, when they cannot be used; SIO_ESTATE with `options` NULL before any TLS listener exists.
+ * Since 0.3.0. [ANY THREAD] */
+int sio_server_reload_tls(sio_server_t *server, const sio_options_t *options);
+
+typedef enum {
+    SIO_TLS_HANDSHAKE_FAILED = 0,   /* not TLS (plain HTTP gets a plain 400), a refused protocol version, garbage,
+                                       or the client rejected the certificate (an alert: "tlsv1 alert unknown ca") */
+    SIO_TLS_HANDSHAKE_TIMEOUT = 1,  /* not complete within SIO_OPT_TLS_HANDSHAKE_TIMEOUT */
+    SIO_TLS_HANDSHAKE_CLOSED = 2    /* the client closed its connection during the handshake */
+} sio_tls_error_kind_t;
+/* A client whose TLS handshake did not complete (Node's tlsClientError): its connection was closed, nothing else
+ * was disturbed. `kind` is a sio_tls_error_kind_t, `reason` OpenSSL's reason ("wrong version number", "http
+ * request") or what happened, `remote_address` the client's address; strings borrowed for the call. A connection
+ * closed before sending a byte (a port probe) is not reported. Runs on the loop of the connection: with several
+ * loops, on several threads at once. NULL removes it. Since 0.3.0. [ANY THREAD] */
+typedef void (*sio_tls_error_cb)(sio_server_t *server, int kind, const char *reason, const char *remote_address,
+                                 void *user_data);
+int sio_server_on_tls_error(sio_server_t *server, sio_tls_error_cb cb, void *user_data);
 
 /* How many loops serve the server (SIO_OPT_LOOPS resolved: 0 became the number of cores). Since 0.3.0.
  * [ANY THREAD] */
@@ -316,7 +378,9 @@ int sio_namespace_on_connection(sio_namespace_t *ns, sio_connection_cb cb, void 
  * reference, each socket's own room (named by its id) is reported too: created and joined when the socket connects,
  * left and deleted when it disconnects. Callbacks registered before any socket joins see every change; several may
  * be registered and run in order. A room event callback may join and leave rooms, except for a socket that is
- * disconnecting (ignored). Since 0.2.0. */
+ * disconnecting (ignored). With several loops the callback runs on the loop of the socket concerned, one call at a
+ * time across loops (under a lock: do not wait in it for another loop), and sees the process's rooms: a room is
+ * created once when its first member anywhere joins and deleted once when its last member leaves. Since 0.2.0. */
 typedef enum { SIO_ROOM_CREATED = 0, SIO_ROOM_DELETED = 1, SIO_ROOM_JOINED = 2, SIO_ROOM_LEFT = 3 } sio_room_event_t;
 typedef void (*sio_room_event_cb)(sio_namespace_t *ns, int event, const char *room, const char *socket_id,
                                   void *user_data);

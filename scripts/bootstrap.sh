@@ -10,6 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOG_PREFIX=bootstrap
 source "$ROOT/scripts/lib/bootstrap-common.sh"
 
-ensure_debs libuv1-dev libhttp-parser-dev libssl-dev zlib1g-dev libhiredis-dev libmsgpack-dev pkg-config
+# valgrind: the C ABI tests run the C programs under it (scripts/test.sh); without it they would be skipped.
+ensure_debs libuv1-dev libhttp-parser-dev libssl-dev zlib1g-dev libhiredis-dev libmsgpack-dev pkg-config valgrind
 ensure_venv "$ROOT/.venv"
 ensure_requirements "$ROOT/.venv" "$ROOT/Tests/integration/requirements.txt" "$ROOT/.venv/.requirements.sha256"

@@ -6,9 +6,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 major=$(sed -n 's/^#define SIO_VERSION_MAJOR \([0-9]*\)/\1/p' Include/sio.h)
 version=$(sed -n 's/^#define SIO_VERSION_STRING "\(.*\)"/\1/p' Include/sio.h)
-swift build -c release --product sio -Xswiftc -static-stdlib \
+# A build folder of its own: its flags (static Swift runtime, SONAME) differ from the other release builds
+# (scripts/demo.sh, the benchmarks), which would otherwise rebuild each other's objects on every switch.
+scratch=(--scratch-path "$root/.build-libsio")
+swift build -c release "${scratch[@]}" --product sio -Xswiftc -static-stdlib \
     -Xlinker -soname=libsio.so."$major" -Xlinker --version-script="$root/Include/sio.map" >&2
-bin=$(swift build -c release --show-bin-path)
+bin=$(swift build -c release "${scratch[@]}" --show-bin-path)
 mkdir -p build/lib build/include
 cp "$bin/libsio.so" build/lib/libsio.so."$version"
 ln -sf libsio.so."$version" build/lib/libsio.so."$major"

@@ -5,6 +5,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+if ! command -v swift >/dev/null; then
+    echo "demo.sh: a Swift 6.1 or newer toolchain is needed (swift.org/install); 'swift' is not on PATH" >&2
+    exit 1
+fi
 bash scripts/bootstrap.sh
 client_js="$(bash scripts/fetch-client-js.sh | tail -n 1)"
 swift build -c release --product sio-chat

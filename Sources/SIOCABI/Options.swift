@@ -14,6 +14,32 @@ final class OptionsBox: UnretainedHandle {
     /// The streams adapter instead (SIO_OPT_REDIS_STREAMS_*).
     var redisStreamsURL: String?
     var streams = RedisStreamsAdapterOptions()
+    /// TLS (SIO_OPT_TLS_*): sources only; files are read when the server listens with TLS or reloads.
+    var tls = TLSSettings()
+}
+
+/// The TLS options of `sio_options_t`, as set: the default certificate (a file or PEM text each), its key's
+/// password, the handshake timeout, and more certificates for SNI (`sio_options_add_tls_certificate`).
+struct TLSSettings {
+    var certificate: PEMSource?
+    var key: PEMSource?
+    var password: String?
+    var handshakeTimeout: UInt64 = 10_000
+    var extra: [TLSCertificate] = []
+
+    var isSet: Bool { certificate != nil || key != nil }
+
+    /// The Swift options, or a TLSError saying what is missing.
+    func options() throws -> TLSOptions {
+        guard let certificate else {
+            throw TLSError(what: "TLS options", source: "", reason: "SIO_OPT_TLS_CERT_FILE (or _PEM) is not set")
+        }
+        guard let key else {
+            throw TLSError(what: "TLS options", source: "", reason: "SIO_OPT_TLS_KEY_FILE (or _PEM) is not set")
+        }
+        return TLSOptions(certificates: [TLSCertificate(chain: certificate, privateKey: key, password: password)] + extra,
+                          handshakeTimeout: handshakeTimeout)
+    }
 }
 
 @_cdecl("sio_options_new")
@@ -84,6 +110,7 @@ public func sio_options_set_uint(_ pointer: OpaquePointer?, _ key: Int32, _ valu
         guard value <= UInt64(EngineServer.maxLoops) else { return SIOError.invalidArgument.rawValue }
         box.options.loops = Int(value)
         return 0
+    case 45: return ms { box.tls.handshakeTimeout = max($0, 1) }
     default: return SIOError.invalidArgument.rawValue
     }
 }
@@ -93,6 +120,7 @@ public func sio_options_set_bool(_ pointer: OpaquePointer?, _ key: Int32, _ valu
     guard let box = optionsBox(pointer) else { return SIOError.invalidArgument.rawValue }
     switch key {
     case 7: box.options.engine.allowUpgrades = value
+    case 25: box.options.engine.allowEIO3 = value
     case 9:
         // Remembered, and applied when (or if) an origin switches CORS on.
         box.corsCredentials = value
@@ -167,8 +195,32 @@ public func sio_options_set_string(_ pointer: OpaquePointer?, _ key: Int32, _ va
     case 26:
         guard let parser = SocketIOOptions.parser(named: text) else { return SIOError.invalidArgument.rawValue }
         box.options.parser = parser
+    // TLS: an empty string unsets. Files are read later (sio_server_listen, sio_server_reload_tls); PEM text is
+    // copied now.
+    case 40: box.tls.certificate = text.isEmpty ? nil : .file(text)
+    case 41: box.tls.key = text.isEmpty ? nil : .file(text)
+    case 42: box.tls.password = text.isEmpty ? nil : text
+    case 43: box.tls.certificate = text.isEmpty ? nil : .text(text)
+    case 44: box.tls.key = text.isEmpty ? nil : .text(text)
     default: return SIOError.invalidArgument.rawValue
     }
+    return 0
+}
+
+@_cdecl("sio_options_add_tls_certificate")
+public func sio_options_add_tls_certificate(_ pointer: OpaquePointer?, _ certFile: UnsafePointer<CChar>?,
+                                            _ keyFile: UnsafePointer<CChar>?, _ password: UnsafePointer<CChar>?) -> Int32 {
+    guard let box = optionsBox(pointer), let cert = swiftString(certFile), let key = swiftString(keyFile),
+          !cert.isEmpty, !key.isEmpty else { return SIOError.invalidArgument.rawValue }
+    let secret: String?
+    if let password {
+        guard let text = swiftString(password) else { return SIOError.invalidArgument.rawValue }
+        secret = text.isEmpty ? nil : text
+    } else {
+        secret = nil
+    }
+    guard box.tls.extra.count < 64 else { return SIOError.invalidArgument.rawValue }
+    box.tls.extra.append(TLSCertificate(certificateFile: cert, keyFile: key, password: secret))
     return 0
 }
 

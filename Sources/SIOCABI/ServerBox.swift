@@ -30,8 +30,17 @@ final class ServerBox: UnretainedHandle {
     /// The host's allow-request callback, consulted for every new session (set any time before start).
     let gate = AllowRequestGate()
 
+    /// TLS settings from the options; the context is made from them by the first listen with TLS (files are read
+    /// then). Both under `stateLock`.
+    private var tlsSettings: TLSSettings
+    private var tlsContext: TLSContext?
+    /// The host's `sio_tls_error_cb`, under `stateLock`.
+    private var tlsErrorHandler: (callback: sio_tls_error_cb, userData: UnsafeMutableRawPointer?)?
+
     init(options: SocketIOOptions, redisURL: String? = nil, redis: RedisAdapterOptions = RedisAdapterOptions(),
-         redisStreamsURL: String? = nil, streams: RedisStreamsAdapterOptions = RedisStreamsAdapterOptions()) throws {
+         redisStreamsURL: String? = nil, streams: RedisStreamsAdapterOptions = RedisStreamsAdapterOptions(),
+         tls: TLSSettings = TLSSettings()) throws {
+        tlsSettings = tls
         loop = try EventLoop()
         var settings = options
         let gate = self.gate
@@ -65,6 +74,10 @@ final class ServerBox: UnretainedHandle {
 
     var currentState: State { stateLock.withLock { state } }
 
+    /// True from sio_server_stop on (the loops may still be closing): no new task is accepted.
+    var isStopping: Bool { stateLock.withLock { stopRequested || state == .stopped } }
+    private var stopRequested = false
+
     /// True on the thread of one of the server's loops.
     var isOnALoop: Bool {
         guard let current = EventLoop.current else { return false }
@@ -91,13 +104,14 @@ final class ServerBox: UnretainedHandle {
             work()
             return true
         }
-        guard currentState != .stopped else { return false }
+        guard !isStopping else { return false }
         return loop.execute(work)
     }
 
-    func listen(host: String, port: Int) -> Int32 {
+    /// Listens with TLS when the options hold a certificate (unless `plain`).
+    func listen(host: String, port: Int, plain: Bool = false) -> Int32 {
         do {
-            try http.listen(host: host, port: port)
+            try http.listen(host: host, port: port, tls: plain ? nil : try tlsContextForListening())
         } catch {
             Log.write(.error, "sio", "\(error)")
             return SIOError.listen.rawValue
@@ -108,7 +122,7 @@ final class ServerBox: UnretainedHandle {
 
     func listen(fd: Int32) -> Int32 {
         do {
-            try http.listen(fd: fd)
+            try http.listen(fd: fd, tls: try tlsContextForListening())
         } catch {
             Log.write(.error, "sio", "\(error)")
             return SIOError.listen.rawValue
@@ -118,6 +132,62 @@ final class ServerBox: UnretainedHandle {
     }
 
     var port: Int32 { stateLock.withLock { listenedPort < 0 ? SIOError.state.rawValue : listenedPort } }
+
+    // MARK: TLS
+
+    /// The TLS context every TLS listener of this server shares, made (certificate files read) on first use; nil
+    /// when the options hold no certificate.
+    private func tlsContextForListening() throws -> TLSContext? {
+        let (settings, existing) = stateLock.withLock { (tlsSettings, tlsContext) }
+        if let existing { return existing }
+        guard settings.isSet else { return nil }
+        let context = try TLSContext(try settings.options())
+        context.onHandshakeError = { [weak self] error in self?.reportTLSError(error) }
+        stateLock.withLock { tlsContext = context }
+        return context
+    }
+
+    /// sio_server_reload_tls: the same sources read again, or the TLS settings of other options.
+    func reloadTLS(_ settings: TLSSettings?) -> Int32 {
+        let context = stateLock.withLock { tlsContext }
+        do {
+            guard let context else {
+                // Not listening with TLS yet: new settings are simply used when it does.
+                guard let settings else { return SIOError.state.rawValue }
+                _ = try settings.options()
+                stateLock.withLock { tlsSettings = settings }
+                return 0
+            }
+            if let settings {
+                try context.reload(try settings.options())
+                stateLock.withLock { tlsSettings = settings }
+            } else {
+                try context.reload()
+            }
+        } catch {
+            Log.write(.error, "sio", "certificate not reloaded (the current one stays): \(error)")
+            return SIOError.invalidArgument.rawValue
+        }
+        return 0
+    }
+
+    func setTLSErrorHandler(_ handler: (callback: sio_tls_error_cb, userData: UnsafeMutableRawPointer?)?) {
+        stateLock.withLock { tlsErrorHandler = handler }
+    }
+
+    private func reportTLSError(_ error: TLSHandshakeError) {
+        guard let handler = stateLock.withLock({ tlsErrorHandler }) else { return }
+        let kind: Int32 = switch error.kind {
+        case .failed: 0
+        case .timeout: 1
+        case .closed: 2
+        }
+        error.reason.withCString { reason in
+            error.remoteAddress.withCString { address in
+                handler.callback(pointer, kind, reason, address, handler.userData)
+            }
+        }
+    }
 
     /// Moves from created to running; false if it already ran.
     private func begin() -> Bool {
@@ -157,6 +227,7 @@ final class ServerBox: UnretainedHandle {
     }
 
     func stop() {
+        stateLock.withLock { stopRequested = true }
         loop.stop()
     }
 
@@ -297,7 +368,7 @@ public func sio_server_create(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ op
     do {
         let box = try ServerBox(options: settings?.options ?? SocketIOOptions(), redisURL: settings?.redisURL,
                                 redis: settings?.redis ?? RedisAdapterOptions(), redisStreamsURL: settings?.redisStreamsURL,
-                                streams: settings?.streams ?? RedisStreamsAdapterOptions())
+                                streams: settings?.streams ?? RedisStreamsAdapterOptions(), tls: settings?.tls ?? TLSSettings())
         out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
         return 0
     } catch {
@@ -310,6 +381,13 @@ public func sio_server_listen(_ server: OpaquePointer?, _ host: UnsafePointer<CC
     guard let box = ServerBox.from(server), let host = swiftString(host) else { return SIOError.invalidArgument.rawValue }
     guard box.mayTouchLoop else { return SIOError.thread.rawValue }
     return box.listen(host: host, port: Int(port))
+}
+
+@_cdecl("sio_server_listen_plain")
+public func sio_server_listen_plain(_ server: OpaquePointer?, _ host: UnsafePointer<CChar>?, _ port: UInt16) -> Int32 {
+    guard let box = ServerBox.from(server), let host = swiftString(host) else { return SIOError.invalidArgument.rawValue }
+    guard box.mayTouchLoop else { return SIOError.thread.rawValue }
+    return box.listen(host: host, port: Int(port), plain: true)
 }
 
 @_cdecl("sio_server_listen_fd")
@@ -358,7 +436,7 @@ public func sio_server_destroy(_ server: OpaquePointer?) {
 @_cdecl("sio_server_post")
 public func sio_server_post(_ server: OpaquePointer?, _ fn: sio_task_cb?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
     guard let box = ServerBox.from(server), let fn else { return SIOError.invalidArgument.rawValue }
-    guard box.currentState != .stopped else { return SIOError.closed.rawValue }
+    guard !box.isStopping else { return SIOError.closed.rawValue }
     nonisolated(unsafe) let context = userData
     guard box.loop.execute({ [box] in fn(box.pointer, context) }) else { return SIOError.closed.rawValue }
     return 0

@@ -72,7 +72,12 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
     func start() {
         tcp.handler = self
         tcp.startReading()
-        armIdleTimer()
+        // A TLS handshake is bounded by its own timeout; the idle timer starts when it completes.
+        if !tcp.isHandshaking { armIdleTimer() }
+    }
+
+    func connectionDidSecure(_ connection: TCPConnection) {
+        if current == nil, waiting.isEmpty { armIdleTimer() }
     }
 
     /// Starts on a connection another loop handed over with `request` already read: answers it first.
@@ -91,9 +96,9 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
     func handOff(_ request: HTTPRequest, _ deliver: @escaping (HTTPTransfer) -> Void) -> Bool {
         current = nil
         detach()
-        tcp.detachDescriptor { descriptor in
-            guard let descriptor else { return }
-            deliver(HTTPTransfer(descriptor: descriptor, kind: .request(request)))
+        tcp.detachDescriptor { detached in
+            guard let detached else { return }
+            deliver(HTTPTransfer(connection: detached, kind: .request(request)))
         }
         return true
     }
@@ -109,17 +114,21 @@ final class HTTPConnection: ConnectionHandler, TimerTarget {
             refuse(status: error.status, message: "\(error)")
             return
         }
+        let secure = tcp.isSecure
         for output in outputs {
             switch output {
-            case .bodyStarted(let request):
+            case .bodyStarted(var request):
+                request.isSecure = secure
                 let token = HTTPBodyToken()
                 token.drop = { [tcp] in tcp.close(afterFlush: false) }
                 bodyToken = token
                 server.handler?.httpServer(receivingBodyOf: request, token: token)
-            case .request(let request):
+            case .request(var request):
+                request.isSecure = secure
                 endBody()
                 waiting.append(request)
-            case .upgrade(let request, let remainder):
+            case .upgrade(var request, let remainder):
+                request.isSecure = secure
                 if current != nil || !waiting.isEmpty {
                     refuse(status: 400, message: "upgrade while requests are pending")
                     return

@@ -11,6 +11,8 @@ public struct HTTPRequest: Sendable {
     public var httpMinor: Int { Int(version.minor) }
     /// The client wants the connection kept open after the response.
     public var keepAlive: Bool
+    /// It came over TLS (HTTPS, WSS).
+    public var isSecure = false
 
     public init(method: String, target: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [],
                 httpMajor: Int = 1, httpMinor: Int = 1, keepAlive: Bool = true) {

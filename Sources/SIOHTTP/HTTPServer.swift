@@ -63,22 +63,34 @@ public final class HTTPServer {
         self.requestTimeout = requestTimeout
     }
 
-    /// Listens on `host:port`; port 0 picks one (see `port`). May be called again for more addresses. Loop thread.
-    public func listen(host: String, port: Int, backlog: Int32 = 511) throws {
+    /// Listens on `host:port`; port 0 picks one (see `port`). May be called again for more addresses, plain and
+    /// TLS side by side. With `tls`, connections accepted there speak HTTPS (and WSS). Returns the bound port.
+    /// Loop thread.
+    @discardableResult
+    public func listen(host: String, port: Int, backlog: Int32 = 511, tls: TLSContext? = nil) throws -> Int {
         listeners.append(try TCPListener(loop: loop, host: host, port: port, backlog: backlog) { [unowned self] tcp in
-            accept(tcp)
+            accept(tcp, tls: tls)
         })
+        return lastPort
     }
 
-    /// Listens on an already bound socket, which the server then owns (and closes). Loop thread.
-    public func listen(fd: Int32, backlog: Int32 = 511) throws {
-        listeners.append(try TCPListener(loop: loop, fd: fd, backlog: backlog) { [unowned self] tcp in accept(tcp) })
+    /// Listens on an already bound socket, which the server then owns (and closes). Returns its port. Loop thread.
+    @discardableResult
+    public func listen(fd: Int32, backlog: Int32 = 511, tls: TLSContext? = nil) throws -> Int {
+        listeners.append(try TCPListener(loop: loop, fd: fd, backlog: backlog) { [unowned self] tcp in
+            accept(tcp, tls: tls)
+        })
+        return lastPort
     }
 
     /// The port of the first listener (0 when not listening).
     public var port: Int { listeners.first?.port ?? 0 }
+    /// The port of the newest listener.
+    var lastPort: Int { listeners.last?.port ?? 0 }
 
-    func accept(_ tcp: TCPConnection, distribute: Bool = true) {
+    /// A TLS connection gets its session here, before it may be handed to another loop (the session goes along).
+    func accept(_ tcp: TCPConnection, tls: TLSContext?, distribute: Bool = true) {
+        if let tls, !tcp.secure(with: tls) { return }
         if distribute, let distributeAccepted, !isClosing, distributeAccepted(tcp) { return }
         register(tcp)?.start()
     }

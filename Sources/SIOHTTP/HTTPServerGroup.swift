@@ -27,21 +27,18 @@ public final class HTTPServerGroup: @unchecked Sendable {
         }
     }
 
-    /// Listens on `host:port` (port 0 picks one, the same for every loop). Call on the first loop's thread or
-    /// before it runs; the other loops get their listeners through their submit queues if they already run.
-    public func listen(host: String, port: Int, backlog: Int32 = 511) throws {
-        guard servers.count > 1 else {
-            try servers[0].listen(host: host, port: port, backlog: backlog)
-            return
-        }
-        if balancing == .roundRobin {
-            try servers[0].listen(host: host, port: port, backlog: backlog)
-            return
+    /// Listens on `host:port` (port 0 picks one, the same for every loop), with TLS when `tls` is given. May be
+    /// called again for more addresses (plain and TLS side by side). Call on the first loop's thread or before it
+    /// runs; the other loops get their listeners through their submit queues if they already run.
+    /// Returns the bound port.
+    @discardableResult
+    public func listen(host: String, port: Int, backlog: Int32 = 511, tls: TLSContext? = nil) throws -> Int {
+        guard servers.count > 1, balancing != .roundRobin else {
+            return try servers[0].listen(host: host, port: port, backlog: backlog, tls: tls)
         }
         // Every socket must have SO_REUSEPORT before the first bind; bind them all here so errors surface now.
         let first = try TCPListener.reusePortSocket(host: host, port: port, backlog: backlog)
-        try servers[0].listen(fd: first, backlog: backlog)
-        let bound = servers[0].port
+        let bound = try servers[0].listen(fd: first, backlog: backlog, tls: tls)
         var descriptors: [Int32] = []
         do {
             for _ in servers.dropFirst() {
@@ -54,20 +51,22 @@ public final class HTTPServerGroup: @unchecked Sendable {
         for (server, fd) in zip(servers.dropFirst(), descriptors) {
             server.loop.perform {
                 do {
-                    try server.listen(fd: fd, backlog: backlog)
+                    try server.listen(fd: fd, backlog: backlog, tls: tls)
                 } catch {
                     server.log.error("loop could not listen: \(error)")
                 }
             }
         }
+        return bound
     }
 
     /// Listens on an already bound socket: the first loop accepts and hands connections to the others in turn.
-    public func listen(fd: Int32, backlog: Int32 = 511) throws {
+    @discardableResult
+    public func listen(fd: Int32, backlog: Int32 = 511, tls: TLSContext? = nil) throws -> Int {
         if servers.count > 1, servers[0].distributeAccepted == nil {
             servers[0].distributeAccepted = { [unowned self] tcp in distribute(tcp) }
         }
-        try servers[0].listen(fd: fd, backlog: backlog)
+        return try servers[0].listen(fd: fd, backlog: backlog, tls: tls)
     }
 
     /// The port of the first loop's first listener.
@@ -76,14 +75,14 @@ public final class HTTPServerGroup: @unchecked Sendable {
     /// Hands `transfer` to loop `index`'s server. Any thread; the descriptor is closed if that loop has stopped.
     public func transfer(_ transfer: HTTPTransfer, to index: Int) {
         guard servers.indices.contains(index) else {
-            _ = SystemCalls.close(transfer.descriptor)
+            transfer.connection.discard()
             return
         }
         let server = servers[index]
         if server.loop.isInLoopThread {
             server.adopt(transfer)
         } else if !server.loop.execute({ server.adopt(transfer) }) {
-            _ = SystemCalls.close(transfer.descriptor)
+            transfer.connection.discard()
         }
     }
 
@@ -92,9 +91,9 @@ public final class HTTPServerGroup: @unchecked Sendable {
         let index = nextLoop
         nextLoop = (nextLoop + 1) % servers.count
         guard index != 0 else { return false }
-        tcp.detachDescriptor { [self] descriptor in
-            guard let descriptor else { return }
-            transfer(HTTPTransfer(descriptor: descriptor, kind: .connection), to: index)
+        tcp.detachDescriptor { [self] detached in
+            guard let detached else { return }
+            transfer(HTTPTransfer(connection: detached, kind: .connection), to: index)
         }
         return true
     }

@@ -1,9 +1,10 @@
 import SIOLoop
 
 /// A connection on its way from one loop to another, with what was already read on it: the socket descriptor
-/// (owned by the transfer until a server adopts it) and the request that made it move, if any. A multi-loop server
-/// moves a request to the loop that owns its session (`HTTPServer.adopt`), and spreads new connections over its
-/// loops the same way. Immutable, so it can cross threads.
+/// (owned by the transfer until a server adopts it) with the TLS session of a TLS connection, and the request that
+/// made it move, if any. A multi-loop server moves a request to the loop that owns its session
+/// (`HTTPServer.adopt`), and spreads new connections over its loops the same way. Immutable, so it can cross
+/// threads (the TLS session is used by no thread while it travels).
 public struct HTTPTransfer: @unchecked Sendable {
     public enum Kind: Sendable {
         /// A freshly accepted connection: nothing read yet.
@@ -14,8 +15,15 @@ public struct HTTPTransfer: @unchecked Sendable {
         case upgrade(HTTPRequest, remainder: [UInt8])
     }
 
-    public let descriptor: Int32
+    public let connection: DetachedConnection
     public let kind: Kind
+
+    public init(connection: DetachedConnection, kind: Kind) {
+        self.connection = connection
+        self.kind = kind
+    }
+
+    public var descriptor: Int32 { connection.descriptor }
 }
 
 extension HTTPExchange {
@@ -35,9 +43,9 @@ extension HTTPUpgrade {
     public func transfer(_ deliver: @escaping (HTTPTransfer) -> Void) {
         let request = request
         let remainder = remainder
-        connection.detachDescriptor { descriptor in
-            guard let descriptor else { return }
-            deliver(HTTPTransfer(descriptor: descriptor, kind: .upgrade(request, remainder: remainder)))
+        connection.detachDescriptor { detached in
+            guard let detached else { return }
+            deliver(HTTPTransfer(connection: detached, kind: .upgrade(request, remainder: remainder)))
         }
     }
 }
@@ -47,13 +55,13 @@ extension HTTPServer {
     /// here, a request is answered here (the connection keeps serving HTTP on this loop), an upgrade goes to the
     /// handler. Loop thread.
     public func adopt(_ transfer: HTTPTransfer) {
-        guard let tcp = TCPConnection.adopt(descriptor: transfer.descriptor, loop: loop) else {
+        guard let tcp = TCPConnection.adopt(transfer.connection, loop: loop) else {
             log.warn("could not adopt a connection from another loop")
             return
         }
         switch transfer.kind {
         case .connection:
-            accept(tcp, distribute: false)
+            accept(tcp, tls: nil, distribute: false)
         case .request(let request):
             guard let connection = register(tcp) else { return }
             connection.start(with: request)

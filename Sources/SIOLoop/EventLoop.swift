@@ -37,6 +37,18 @@ public final class EventLoop: @unchecked Sendable {
     public static let readBufferSize = 64 * 1024
     let readBuffer: UnsafeMutableRawPointer
 
+    /// TLS connections decrypt into one loop-wide buffer and gather small writes into another, made on first use:
+    /// one record's plaintext (16 KiB) each.
+    static let tlsBufferSize = 16 * 1024
+    private var tlsBuffers: UnsafeMutableRawPointer?
+    var tlsReadBuffer: UnsafeMutableRawPointer {
+        if let tlsBuffers { return tlsBuffers }
+        let made = UnsafeMutableRawPointer.allocate(byteCount: 2 * Self.tlsBufferSize, alignment: 16)
+        tlsBuffers = made
+        return made
+    }
+    var tlsSealBuffer: UnsafeMutableRawPointer { tlsReadBuffer + Self.tlsBufferSize }
+
     private let submitLock = Lock()
     private var submitted: [() -> Void] = []
     private var stopRequested = false
@@ -78,6 +90,8 @@ public final class EventLoop: @unchecked Sendable {
         return all
     }
     var endOfTurn: [() -> Void] = []
+    /// Connections draining their output before moving to another loop, and what to do once drained.
+    var detachments: [ObjectIdentifier: (DetachedConnection?) -> Void] = [:]
     private var shutdownHooks: [(id: Int, hook: () -> Void)] = []
     private var nextHookID = 0
     private var isShuttingDown = false
@@ -145,6 +159,7 @@ public final class EventLoop: @unchecked Sendable {
         afterPoll.deallocate()
         clock.deallocate()
         readBuffer.deallocate()
+        tlsBuffers?.deallocate()
         for timer in graceTimers { timer.deallocate() }
     }
 

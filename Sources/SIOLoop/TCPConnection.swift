@@ -9,6 +9,30 @@ public protocol ConnectionHandler: AnyObject {
     func connectionDidRead(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer)
     /// The connection is closed (by either side). Called exactly once; the handler is released afterwards.
     func connectionDidClose(_ connection: TCPConnection)
+    /// A TLS connection completed its handshake (reads reach the handler from now on). Optional.
+    func connectionDidSecure(_ connection: TCPConnection)
+}
+
+extension ConnectionHandler {
+    public func connectionDidSecure(_ connection: TCPConnection) {}
+}
+
+/// A socket given away by one loop for another to adopt (`TCPConnection.detachDescriptor`): the descriptor, owned
+/// by whoever holds this until `TCPConnection.adopt`, and the TLS session of a TLS connection, which moves with it
+/// (an OpenSSL `SSL` may change threads while nobody uses it). Crosses threads.
+public struct DetachedConnection: @unchecked Sendable {
+    public let descriptor: Int32
+    public let tls: TLSSession?
+
+    public init(descriptor: Int32, tls: TLSSession? = nil) {
+        self.descriptor = descriptor
+        self.tls = tls
+    }
+
+    /// Closes the descriptor (the session, if any, is freed with the last reference). For a transfer that failed.
+    public func discard() {
+        Glibc.close(descriptor)
+    }
 }
 
 /// One accepted TCP connection.
@@ -16,10 +40,16 @@ public protocol ConnectionHandler: AnyObject {
 /// Output is queued and written once per loop turn as one `uv_write` of many buffers; buffers are shared byte
 /// arrays, so a broadcast frame encoded once is referenced, not copied, by every recipient's queue. The handle keeps
 /// the connection alive until libuv's close callback, where everything is released.
+///
+/// A TLS connection (`secure(with:)`) has a `TLSSession` underneath the handler: reads are decrypted before the
+/// handler sees them (which it does only once the handshake is complete), and what was queued in a turn is
+/// encrypted when flushed, small buffers gathered into few records. The layers above see plain bytes.
 public final class TCPConnection {
     public unowned let loop: EventLoop
     let handle: UnsafeMutablePointer<uv_tcp_t>
     public var handler: (any ConnectionHandler)?
+    /// The TLS session of a TLS connection (nil for plain TCP).
+    public private(set) var tls: TLSSession?
 
     @exclusivity(unchecked) private var pending: [[UInt8]] = []
     /// Bytes queued this turn, not yet handed to the kernel.
@@ -35,8 +65,9 @@ public final class TCPConnection {
     private enum State { case open, closing, closed }
     private var state = State.open
     private var reading = false
-    /// Set while the connection drains its output before moving to another loop (`detachDescriptor`).
-    private var detaching: ((Int32?) -> Void)?
+    /// Set while the connection drains its output before moving to another loop (`detachDescriptor`); what to do
+    /// then is kept by the loop, so an idle connection pays one flag, not a closure.
+    private var isDetaching = false
 
     init(loop: EventLoop, handle: UnsafeMutablePointer<uv_tcp_t>) {
         self.loop = loop
@@ -51,41 +82,82 @@ public final class TCPConnection {
         handle.deallocate()
     }
 
-    /// A connection on `loop` for a socket another loop handed over (`detachDescriptor`). Loop thread only. On
-    /// failure the descriptor is closed and nil returned.
-    public static func adopt(descriptor: Int32, loop: EventLoop) -> TCPConnection? {
+    /// A connection on `loop` for a socket another loop handed over (`detachDescriptor`), with its TLS session if
+    /// it had one. Loop thread only. On failure the descriptor is closed and nil returned.
+    public static func adopt(_ detached: DetachedConnection, loop: EventLoop) -> TCPConnection? {
         let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
         uv_tcp_init(loop.uvLoop, handle)
-        guard uv_tcp_open(handle, uv_os_sock_t(descriptor)) == 0 else {
-            Glibc.close(descriptor)
+        guard uv_tcp_open(handle, uv_os_sock_t(detached.descriptor)) == 0 else {
+            Glibc.close(detached.descriptor)
             uv_close(handlePointer(handle)) { $0!.deallocate() }
             return nil
         }
-        return TCPConnection(loop: loop, handle: handle)
+        let connection = TCPConnection(loop: loop, handle: handle)
+        if let session = detached.tls { connection.attach(session) }
+        return connection
     }
 
+    /// Makes this connection the server side of a TLS connection with `context`'s current certificates, before
+    /// reading starts. The handshake must complete within the context's timeout, or the connection is closed (and
+    /// reported to `context.onHandshakeError`). False, with the connection closed, when OpenSSL is out of memory.
+    /// Loop thread only.
+    @discardableResult
+    public func secure(with context: TLSContext) -> Bool {
+        guard tls == nil else { return true }
+        guard let session = context.makeSession() else {
+            close(afterFlush: false)
+            return false
+        }
+        attach(session)
+        return true
+    }
+
+    private func attach(_ session: TLSSession) {
+        tls = session
+        session.connection = self
+        if !session.isEstablished { loop.schedule(session, afterMilliseconds: session.handshakeTimeout) }
+    }
+
+    /// Takes the session away (the connection is moving to another loop).
+    private func detachSession() -> TLSSession? {
+        guard let session = tls else { return nil }
+        loop.cancelTimer(session)
+        session.connection = nil
+        tls = nil
+        return session
+    }
+
+    /// True for a TLS connection.
+    public var isSecure: Bool { tls != nil }
+    /// True while a TLS connection's handshake is not complete.
+    public var isHandshaking: Bool { tls.map { !$0.isEstablished } ?? false }
+
     /// Gives the socket away so another loop can adopt it: reading stops, output already queued is written, then
-    /// `done` gets a duplicate of the descriptor (owned by the caller) and this connection closes without telling
-    /// its handler. `done` gets nil if the connection closed first. Loop thread only.
-    public func detachDescriptor(_ done: @escaping (Int32?) -> Void) {
-        guard state == .open, detaching == nil else {
+    /// `done` gets a duplicate of the descriptor (owned by the caller) with the TLS session, and this connection
+    /// closes without telling its handler. `done` gets nil if the connection closed first. Loop thread only.
+    public func detachDescriptor(_ done: @escaping (DetachedConnection?) -> Void) {
+        guard state == .open, !isDetaching else {
             done(nil)
             return
         }
         stopReading()
         handler = nil
-        detaching = done
+        isDetaching = true
+        loop.detachments[ObjectIdentifier(self)] = done
         flush()
         finishDetachingIfDrained()
     }
 
     private func finishDetachingIfDrained() {
-        guard let done = detaching, pending.isEmpty, inFlightBytes == 0 else { return }
-        detaching = nil
+        // A TLS session in the middle of a read finishes it first (it keeps what it did not process).
+        guard isDetaching, pending.isEmpty, inFlightBytes == 0, tls?.output.isEmpty ?? true, tls?.isReceiving != true,
+              let done = loop.detachments.removeValue(forKey: ObjectIdentifier(self)) else { return }
+        isDetaching = false
         var fd: uv_os_fd_t = -1
         let copy = uv_fileno(handlePointer(handle), &fd) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1
+        let session = detachSession()
         closeHandle()
-        done(copy >= 0 ? copy : nil)
+        done(copy >= 0 ? DetachedConnection(descriptor: copy, tls: session) : nil)
     }
 
     @inline(__always) static func from(_ data: UnsafeMutableRawPointer?) -> TCPConnection {
@@ -101,6 +173,10 @@ public final class TCPConnection {
     public func startReading() {
         guard state == .open, !reading else { return }
         reading = true
+        if let tls, !tls.leftover.isEmpty {
+            // Bytes this session brought from another loop come first, once the caller has finished starting.
+            loop.atEndOfTurn { [self] in receiveLeftover() }
+        }
         uv_read_start(streamPointer(handle), { handle, _, buf in
             let loop = EventLoop.from(handle!.pointee.loop.pointee.data)
             buf!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self),
@@ -109,8 +185,15 @@ public final class TCPConnection {
             let connection = TCPConnection.from(stream!.pointee.data)
             if nread > 0 {
                 let bytes = UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread)
-                connection.handler?.connectionDidRead(connection, bytes)
+                if let tls = connection.tls {
+                    connection.receive(tls, bytes)
+                } else {
+                    connection.handler?.connectionDidRead(connection, bytes)
+                }
             } else if nread < 0 {
+                if let tls = connection.tls, !tls.isEstablished, tls.sawBytes {
+                    connection.reportHandshakeError(.closed, "the client closed the connection during the handshake")
+                }
                 connection.close(afterFlush: false)
             }
         })
@@ -122,6 +205,98 @@ public final class TCPConnection {
         uv_read_stop(streamPointer(handle))
     }
 
+    // MARK: TLS
+
+    /// Ciphertext in: the handshake first, then every complete record decrypted into the loop's TLS buffer and
+    /// handed to the handler, until OpenSSL has taken every byte. A connection that stops mid-way to move to another
+    /// loop keeps the rest in its session (`leftover`). What OpenSSL wrote goes out this turn.
+    private func receive(_ tls: TLSSession, _ bytes: UnsafeRawBufferPointer) {
+        tls.lend(bytes)
+        tls.isReceiving = true
+        var keep = false
+        defer {
+            tls.endLoan(keep: keep)
+            tls.isReceiving = false
+            if !tls.output.isEmpty { scheduleFlush() }
+            if isDetaching { finishDetachingIfDrained() }
+        }
+        if !tls.isEstablished {
+            switch tls.handshake() {
+            case .done:
+                loop.cancelTimer(tls)
+                handler?.connectionDidSecure(self)
+            case .wantMore:
+                return
+            case .closed:
+                reportHandshakeError(.closed, "the client closed the TLS session during the handshake")
+                close(afterFlush: true)
+                return
+            case .failed(let reason, let plainHTTP):
+                reportHandshakeError(.failed, reason)
+                if plainHTTP {
+                    // Plain HTTP sent to the TLS port: answer it in plain HTTP, as Go's and nginx's servers do.
+                    tls.output = TCPConnection.plainHTTPRefusal
+                }
+                close(afterFlush: true)
+                return
+            }
+        }
+        let buffer = loop.tlsReadBuffer
+        while state == .open, tls.hasMoreToRead {
+            guard let handler, !isDetaching else {
+                keep = true
+                return
+            }
+            switch tls.read(into: buffer, capacity: EventLoop.tlsBufferSize) {
+            case .done(let count):
+                handler.connectionDidRead(self, UnsafeRawBufferPointer(start: buffer, count: count))
+            case .wantMore:
+                return
+            case .closed:
+                close(afterFlush: false)
+                return
+            case .failed(let reason, _):
+                TCPConnection.tlsLog.debug("closing \(remoteAddress): \(reason)")
+                close(afterFlush: false)
+                return
+            }
+        }
+    }
+
+    private func receiveLeftover() {
+        guard state == .open, let tls, !tls.leftover.isEmpty, !tls.isReceiving else { return }
+        let bytes = tls.leftover
+        tls.leftover = []
+        bytes.withUnsafeBytes { receive(tls, $0) }
+    }
+
+    func tlsHandshakeTimedOut() {
+        guard state == .open, let tls, !tls.isEstablished else { return }
+        reportHandshakeError(.timeout, tls.sawBytes ? "the handshake did not complete in time"
+                                                    : "no ClientHello in time")
+        close(afterFlush: false)
+    }
+
+    fileprivate func reportHandshakeError(_ kind: TLSHandshakeError.Kind, _ reason: String) {
+        guard let tls else { return }
+        tls.context.report(TLSHandshakeError(kind: kind, reason: reason, remoteAddress: remoteAddress))
+    }
+
+    private static let tlsLog = Logger("tls")
+
+    private static let plainHTTPRefusal: [UInt8] = {
+        let body = "This port speaks HTTPS: the request was sent in plain HTTP.\n"
+        return Array(("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+            + "Connection: close\r\n\r\n" + body).utf8)
+    }()
+
+    private func scheduleFlush() {
+        if !queuedForFlush {
+            queuedForFlush = true
+            loop.enqueueFlush(self)
+        }
+    }
+
     // MARK: Writing
 
     /// Queues bytes; they go out with everything else queued this turn. Ignored once closing.
@@ -129,35 +304,57 @@ public final class TCPConnection {
         guard state == .open, !bytes.isEmpty else { return }
         pending.append(bytes)
         pendingBytes += bytes.count
-        if !queuedForFlush {
-            queuedForFlush = true
-            loop.enqueueFlush(self)
+        scheduleFlush()
+    }
+
+    /// Hands everything queued to the kernel (a TLS connection encrypts it first, once its handshake is complete;
+    /// a closing one adds close_notify).
+    func flush() {
+        queuedForFlush = false
+        guard state != .closed else { return }
+        if let tls {
+            if tls.isEstablished, !pending.isEmpty {
+                let sealed = tls.seal(pending, byteCount: pendingBytes, scratch: loop.tlsSealBuffer,
+                                      scratchSize: EventLoop.tlsBufferSize)
+                pending.removeAll()
+                pendingBytes = 0
+                guard sealed else {
+                    close(afterFlush: false)
+                    return
+                }
+            }
+            if state == .closing { tls.shutdown() }
+            guard !tls.output.isEmpty else { return }
+            var buffers = [tls.takeOutput()]
+            send(&buffers, byteCount: buffers[0].count)
+        } else {
+            guard !pending.isEmpty else { return }
+            var buffers = pending
+            let byteCount = pendingBytes
+            pending = []
+            pendingBytes = 0
+            send(&buffers, byteCount: byteCount)
         }
     }
 
-    /// Hands everything queued to the kernel. When libuv has nothing in flight for this connection, a synchronous
-    /// `uv_try_write` goes first: the common case (a few small frames to a reader that keeps up) then needs no write
-    /// request at all. What the kernel did not take goes out with one `uv_write` of the remaining buffers.
-    func flush() {
-        queuedForFlush = false
-        guard !pending.isEmpty, state != .closed else { return }
+    /// Writes `buffers`. When libuv has nothing in flight for this connection, a synchronous `uv_try_write` goes
+    /// first: the common case (a few small frames to a reader that keeps up) then needs no write request at all.
+    /// What the kernel did not take goes out with one `uv_write` of the remaining buffers.
+    private func send(_ buffers: inout [[UInt8]], byteCount: Int) {
+        var byteCount = byteCount
         if inFlightBytes == 0 {
-            let written = tryWrite()
+            let written = tryWrite(buffers)
             if written < 0 {
                 close(afterFlush: false)
                 return
             }
-            if written == pendingBytes {
-                pending.removeAll()
-                pendingBytes = 0
-                return
-            }
-            dropWritten(written)
+            if written == byteCount { return }
+            dropWritten(written, from: &buffers)
+            byteCount -= written
         }
-        let request = WriteRequest(buffers: pending, byteCount: pendingBytes, connection: self)
-        pending.removeAll(keepingCapacity: false)
-        inFlightBytes += pendingBytes
-        pendingBytes = 0
+        let request = WriteRequest(buffers: buffers, byteCount: byteCount, connection: self)
+        buffers = []
+        inFlightBytes += byteCount
         let rc = uv_write(request.request, streamPointer(handle), request.bufs, UInt32(request.buffers.count)) { req, status in
             let request = Unmanaged<WriteRequest>.fromOpaque(req!.pointee.data!).takeRetainedValue()
             request.connection.writeCompleted(byteCount: request.byteCount, status: status)
@@ -170,11 +367,11 @@ public final class TCPConnection {
     }
 
     /// Bytes the kernel took right away (0 when it would block), or a negative libuv error.
-    private func tryWrite() -> Int {
-        let count = pending.count
+    private func tryWrite(_ buffers: [[UInt8]]) -> Int {
+        let count = buffers.count
         return withUnsafeTemporaryAllocation(of: uv_buf_t.self, capacity: count) { bufs in
             for index in 0..<count {
-                let buffer = pending[index]
+                let buffer = buffers[index]
                 let base = buffer.withUnsafeBufferPointer { UnsafeMutableRawPointer(mutating: $0.baseAddress!) }
                 bufs[index] = uv_buf_init(base.assumingMemoryBound(to: CChar.self), UInt32(buffer.count))
             }
@@ -184,17 +381,16 @@ public final class TCPConnection {
         }
     }
 
-    /// Forgets the first `count` bytes of the queue (written by `tryWrite`).
-    private func dropWritten(_ count: Int) {
+    /// Forgets the first `count` bytes of `buffers` (written by `tryWrite`).
+    private func dropWritten(_ count: Int, from buffers: inout [[UInt8]]) {
         var remaining = count
         var index = 0
-        while remaining > 0, remaining >= pending[index].count {
-            remaining -= pending[index].count
+        while remaining > 0, remaining >= buffers[index].count {
+            remaining -= buffers[index].count
             index += 1
         }
-        pending.removeFirst(index)
-        if remaining > 0 { pending[0] = Array(pending[0][remaining...]) }
-        pendingBytes -= count
+        buffers.removeFirst(index)
+        if remaining > 0 { buffers[0] = Array(buffers[0][remaining...]) }
     }
 
     private func writeCompleted(byteCount: Int, status: Int32) {
@@ -203,7 +399,7 @@ public final class TCPConnection {
             close(afterFlush: false)
             return
         }
-        if detaching != nil { finishDetachingIfDrained() }
+        if isDetaching { finishDetachingIfDrained() }
     }
 
     // MARK: Closing
@@ -238,10 +434,11 @@ public final class TCPConnection {
     private func closeHandle() {
         guard state != .closed else { return }
         state = .closed
-        if let done = detaching {
-            detaching = nil
-            done(nil)
+        if isDetaching {
+            isDetaching = false
+            loop.detachments.removeValue(forKey: ObjectIdentifier(self))?(nil)
         }
+        if let tls { loop.cancelTimer(tls) }
         pending.removeAll()
         pendingBytes = 0
         loop.unlink(self)

@@ -25,7 +25,7 @@ public struct Handshake: Sendable {
         sentAuth = auth
         self.address = address
         self.time = time
-        secure = false
+        secure = request.isSecure
     }
 
     /// A handshake known from elsewhere (another node of a cluster).

@@ -52,7 +52,7 @@ public final class Namespace {
         ackCounter = UInt64(server.loopIndex)
         if server.loopIndex > 0 {
             // Another loop than the first: a cluster adapter lives on the first loop only.
-            let local = ShardedAdapter(namespace: self, upstream: server.shards[0].hasCustomAdapter)
+            let local = ShardedAdapter(namespace: self, upstream: server.group!.members[0].server.hasCustomAdapter)
             shardedAdapter = local
             adapter = local
         } else {
@@ -105,8 +105,9 @@ public final class Namespace {
     }
 
     /// Called for every room change of this namespace on this server (the reference adapter's `create-room`,
-    /// `delete-room`, `join-room`, `leave-room`), in the order they happen. With several loops each loop reports
-    /// the changes of its own sockets, on its thread: a room is created and deleted once per loop it has members on.
+    /// `delete-room`, `join-room`, `leave-room`), in the order they happen. With several loops the handler runs on
+    /// the loop of the socket concerned, one call at a time across loops, and sees the process's rooms: created once
+    /// when the first member anywhere joins, deleted once when the last one leaves.
     public func onRoomEvent(_ handler: @escaping (RoomEvent) -> Void) {
         everywhere { $0.roomEventHandlers.append(handler) }
     }
@@ -114,8 +115,16 @@ public final class Namespace {
     var reportsRoomEvents: Bool { !roomEventHandlers.isEmpty }
 
     func report(_ event: RoomEvent) {
+        if let group = server.group {
+            roomCensus = roomCensus ?? group.roomCensus(name)
+            roomCensus?.report(event, to: roomEventHandlers)
+            return
+        }
         for handler in roomEventHandlers { handler(event) }
     }
+
+    /// With several loops: the rooms of this namespace as the process sees them (for room events).
+    private var roomCensus: RoomCensus?
 
     /// Handles `event` from every socket of the namespace (after the socket's own handlers), as python-socketio's
     /// `@sio.on(event)` does. One closure for all sockets: the memory-lean way to serve many connections. Runs on
@@ -210,7 +219,7 @@ public final class Namespace {
         let handshake = Handshake(request: client.engine.request, auth: auth, address: client.engine.remoteAddress,
                                   time: server.wallClockMilliseconds())
         let socket = Socket(namespace: self, client: client, handshake: handshake,
-                            id: restored?.session.sid ?? SecureRandom.shortIdentifier(),
+                            id: restored?.session.sid ?? newSocketID(for: client),
                             pid: recovery == nil ? nil : restored?.session.pid ?? SecureRandom.identifier())
         if let restored {
             socket.recovered = true
@@ -228,6 +237,13 @@ public final class Namespace {
             }
             connect(socket, restored: restored)
         }
+    }
+
+    /// A random id, public; for a 2.x client the Engine.IO id (`/nsp#<engine id>` outside `/`), which its
+    /// client library assumes, as the reference does for `conn.protocol === 3`.
+    private func newSocketID(for client: Client) -> String {
+        guard client.isEIO3 else { return SecureRandom.shortIdentifier() }
+        return name == "/" ? client.engine.id : name + "#" + client.engine.id
     }
 
     private func runMiddlewares(_ socket: Socket, index: Int, done: @escaping (MiddlewareError?) -> Void) {

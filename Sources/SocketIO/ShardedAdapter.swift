@@ -64,7 +64,8 @@ final class ShardedAdapter: LocalAdapter {
     }
 
     private var server: SocketIOServer { namespace.server }
-    private var shards: [SocketIOServer] { server.shards }
+    /// Every loop's server (the group's members: no array is built per broadcast).
+    private var shards: LazyMapSequence<[ShardMember], SocketIOServer> { server.group!.members.lazy.map(\.server) }
 
     /// Runs `body` on each other loop with this namespace's adapter there (nil on a loop that lacks the
     /// namespace: it has no socket in it); returns how many loops were asked (a stopping loop is not).
@@ -107,7 +108,7 @@ final class ShardedAdapter: LocalAdapter {
 
     /// The first loop's adapter of this namespace (a cluster adapter), reached from this loop.
     private func toUpstream(_ body: @escaping (any SocketIOAdapter) -> Void) {
-        let primary = shards[0]
+        let primary = server.group!.members[0].server
         let name = namespace.name
         primary.loop.execute { body(primary.of(name).adapter) }
     }

@@ -313,6 +313,21 @@ public final class Socket {
         if let restored { join(restored.session.rooms) }
         // After the restored rooms: the namespace claims the session with them once the socket is in.
         if pid != nil, server.shards[0].adapterKeepsSessions { marks.liveToken = SecureRandom.shortIdentifier() }
+        if client.isEIO3 {
+            // A 2.x client's CONNECT reply has no payload (its id is known from the Engine.IO one).
+            client.write(EncodedPacket.control(.connect, namespace: namespace.name, payload: nil, parser: server.parser))
+        } else {
+            sendConnectReply()
+        }
+        if let restored {
+            for missed in restored.missedPackets {
+                client.write(EncodedPacket.event(missed, namespace: namespace.name, ackId: nil, parser: server.parser,
+                                                 throughAdapter: true))
+            }
+        }
+    }
+
+    private func sendConnectReply() {
         var reply: [UInt8] = Array("{\"sid\":".utf8)
         JSONScanner.appendQuoted(id, to: &reply)
         if let pid {
@@ -321,12 +336,6 @@ public final class Socket {
         }
         reply.append(UInt8(ascii: "}"))
         client.write(EncodedPacket.control(.connect, namespace: namespace.name, payload: reply, parser: server.parser))
-        if let restored {
-            for missed in restored.missedPackets {
-                client.write(EncodedPacket.event(missed, namespace: namespace.name, ackId: nil, parser: server.parser,
-                                                 throughAdapter: true))
-            }
-        }
     }
 
     /// Leaves the namespace: the client gets a DISCONNECT packet. With `close`, the whole connection is closed

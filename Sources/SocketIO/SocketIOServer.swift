@@ -45,12 +45,18 @@ public final class SocketIOServer {
 
     /// This server's loop among the server's loops (0 for the loop the application made).
     public let loopIndex: Int
-    /// The servers of all loops when there are several, nil with one.
-    let group: ShardGroup?
+    /// The servers of all loops when there are several, nil with one. The first loop's server owns the group; the
+    /// others are owned by it and only point back.
+    var group: ShardGroup? { ownedGroup ?? memberOf }
+    private let ownedGroup: ShardGroup?
+    private unowned(unsafe) let memberOf: ShardGroup?
     /// A server on a loop the group made keeps that loop alive (`loop` itself is unowned).
     var ownedLoop: EventLoop?
 
     private var namespaces: [String: Namespace] = [:]
+    /// What `listen(host:port:routes:)` made, kept alive here.
+    private var ownRouters: [HTTPRouter] = []
+    private var ownHTTP: HTTPServerGroup?
     private var parents: [ParentNamespace] = []
     let log = Logger("socket.io:server")
 
@@ -73,7 +79,8 @@ public final class SocketIOServer {
     init(loop: EventLoop, options: SocketIOOptions, group: ShardGroup?, index: Int) {
         self.loop = loop
         self.options = options
-        self.group = group
+        ownedGroup = index == 0 ? group : nil
+        memberOf = index == 0 ? nil : group
         loopIndex = index
         parser = options.parser
         engine = EngineServer(loop: loop, options: options.engine)
@@ -84,7 +91,7 @@ public final class SocketIOServer {
     /// The servers of every loop, this one first (just this one with a single loop).
     public var shards: [SocketIOServer] { group?.shards ?? [self] }
     /// How many loops serve this server (no array built: ack ids ask on every emit).
-    var loopCount: Int { group?.shards.count ?? 1 }
+    var loopCount: Int { group?.count ?? 1 }
 
     /// The server of the calling thread's loop: this one, or its twin on another loop of the group. Off every
     /// loop (setting up, before the loops run) it is this one.
@@ -100,18 +107,31 @@ public final class SocketIOServer {
             body(self)
             return
         }
-        for shard in group.shards { shard.loop.perform { body(shard) } }
+        for member in group.members {
+            let shard = member.server
+            shard.loop.perform { body(shard) }
+        }
     }
+
+    /// The routers of `listen(host:port:tls:routes:)`, kept alive here (an HTTP server does not retain its handler).
+    private var listenRouters: [HTTPRouter] = []
 
     /// Reaches this server from the loop's shutdown hooks without a weak reference (see ShutdownLink): every client
     /// retains the server while it works.
     private let shutdownLink = ShutdownLink()
 
-    /// Listens on its own port. Requests outside the Socket.IO path go to `onOtherRequest` (404 by default). With
-    /// several loops every loop serves the port; call before the loops run.
-    public func listen(host: String = "0.0.0.0", port: Int) throws {
+    /// Listens on its own port, over TLS (HTTPS and WSS) with `tls`. Requests outside the Socket.IO path go to
+    /// `onOtherRequest` (404 by default). With several loops every loop serves the port; call before the loops run.
+    ///
+    /// ```swift
+    /// let tls = try TLSContext(TLSOptions(certificateFile: "cert.pem", keyFile: "key.pem"))
+    /// try io.listen(port: 443, tls: tls)
+    /// // later, for a renewed certificate (new connections get it, open ones keep theirs):
+    /// try tls.reload()
+    /// ```
+    public func listen(host: String = "0.0.0.0", port: Int, tls: TLSContext? = nil) throws {
         guard let group else {
-            try engine.listen(host: host, port: port)
+            try engine.listen(host: host, port: port, tls: tls)
             loop.addShutdownHook(shutdownLink)
             return
         }
@@ -124,7 +144,7 @@ public final class SocketIOServer {
                 shard.loop.addShutdownHook(shard.shutdownLink)
             }
         }
-        try http.listen(host: host, port: port)
+        try http.listen(host: host, port: port, tls: tls)
     }
 
     /// Routers this server serves on, kept alive here: an HTTP server does not retain its handler.
@@ -146,9 +166,12 @@ public final class SocketIOServer {
 
     /// Listens on `host:port` behind an HTTP router per loop, for a server that also answers other requests (a
     /// page, files): `setUp` adds the application's routes (and fallback) to each loop's router, before the
-    /// Socket.IO path; handlers it installs run on the loop that received the request. Call before the loops run.
+    /// Socket.IO path; handlers it installs run on the loop that received the request. With `tls` the port speaks
+    /// HTTPS; the group returned can listen on more ports (`listen(host:port:tls:)`), plain and TLS side by side.
+    /// Call before the loops run.
     @discardableResult
-    public func listen(host: String = "0.0.0.0", port: Int, routes setUp: (HTTPRouter) -> Void) throws -> HTTPServerGroup {
+    public func listen(host: String = "0.0.0.0", port: Int, tls: TLSContext? = nil,
+                       routes setUp: (HTTPRouter) -> Void) throws -> HTTPServerGroup {
         let servers = shards.map { HTTPServer(loop: $0.loop, limits: $0.engine.httpLimits) }
         let http = HTTPServerGroup(servers: servers, balancing: options.loopBalancing)
         var routers: [HTTPRouter] = []
@@ -159,12 +182,17 @@ public final class SocketIOServer {
             server.loop.perform { server.loop.addShutdownHook { server.close() } }
             routers.append(router)
         }
+        // An HTTP server does not retain its handler: the routers live as long as this server.
+        ownRouters = routers
+        ownHTTP = http
         if group == nil {
             attach(to: routers[0])
         } else {
             attach(to: routers, of: http)
         }
-        try http.listen(host: host, port: port)
+        // `HTTPServer.handler` is unowned: the routers live as long as this server.
+        listenRouters += routers
+        try http.listen(host: host, port: port, tls: tls)
         return http
     }
 

@@ -12,6 +12,11 @@ struct Arguments {
     var balancing = HTTPServerGroup.Balancing.reusePort
     /// Microseconds of CPU the `echo-ack` handler burns before acking (0: none).
     var burnMicroseconds = 0
+    var parser: (any SocketIOParser)?
+    var allowEIO3 = false
+    var tlsCert: String?
+    var tlsKey: String?
+    var tlsKeyPassword: String?
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -41,6 +46,13 @@ struct Arguments {
             case "--burn-us":
                 guard let burn = Int(value()), (0...1_000_000).contains(burn) else { fail("--burn-us needs 0-1000000") }
                 result.burnMicroseconds = burn
+            case "--parser":
+                guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
+                result.parser = parser
+            case "--allow-eio3": result.allowEIO3 = true
+            case "--tls-cert": result.tlsCert = value()
+            case "--tls-key": result.tlsKey = value()
+            case "--tls-key-password": result.tlsKeyPassword = value()
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -48,11 +60,13 @@ struct Arguments {
             }
             index += 1
         }
+        if (result.tlsCert == nil) != (result.tlsKey == nil) { fail("--tls-cert and --tls-key go together") }
         return result
     }
 
     static let usage = """
         usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
+                                [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
           --port N                port to listen on (default 3000; 0: any free port)
@@ -61,6 +75,12 @@ struct Arguments {
                                   or round-robin (the first loop hands them out)
           --burn-us N             the echo-ack handler burns N microseconds of its thread's CPU time before acking:
                                   a handler that does real work (default 0: acks at once)
+          --parser NAME           json (default) or msgpack (socket.io-msgpack-parser); every client must match
+          --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
+          --tls-cert FILE         serve HTTPS/WSS: the certificate chain (PEM, server certificate first); SIGHUP
+                                  reloads it and the key (new connections get them, open ones keep theirs)
+          --tls-key FILE          the private key (PEM) of --tls-cert
+          --tls-key-password TEXT the key's password, when it is encrypted
 
         Event contract on / and /chat: echo, echo-ack, join, broadcast (see Benchmarks/README.md).
         """
@@ -94,6 +114,8 @@ var options = SocketIOOptions()
 options.engine.cors = CORSOptions(origin: .any)
 options.loops = arguments.loops
 options.loopBalancing = arguments.balancing
+options.parser = arguments.parser
+options.engine.allowEIO3 = arguments.allowEIO3
 let io = SocketIOServer(loop: loop, options: options)
 
 // Handlers are registered once per namespace (not per socket): an idle connection then carries no closures. They
@@ -124,17 +146,33 @@ for name in ["/", "/chat"] {
     }
 }
 
+var tls: TLSContext?
 do {
-    try io.listen(host: arguments.host, port: arguments.port)
+    if let cert = arguments.tlsCert, let key = arguments.tlsKey {
+        tls = try TLSContext(TLSOptions(certificateFile: cert, keyFile: key, password: arguments.tlsKeyPassword))
+    }
+    try io.listen(host: arguments.host, port: arguments.port, tls: tls)
 } catch {
     fputs("sio-bench-server: \(error)\n", stderr)
     exit(1)
 }
 let signals = SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM]) { loop.stop() }
+let reloadSignal = SignalWatcher(loop: loop, signals: [SIGHUP]) {
+    guard let tls else { return }
+    do {
+        try tls.reload()
+        print("sio-bench-server: certificate reloaded")
+    } catch {
+        print("sio-bench-server: certificate not reloaded: \(error)")
+    }
+    fflush(stdout)
+}
 let loopCount = io.shards.count
 let loopNote = loopCount > 1 ? ", \(loopCount) loops (\(arguments.balancing.rawValue))" : ""
 let burnNote = burnNanoseconds > 0 ? ", echo-ack burns \(arguments.burnMicroseconds) us" : ""
-print("sio-bench-server listening on \(arguments.host):\(io.port)\(loopNote)\(burnNote)")
+let tlsNote = tls != nil ? ", TLS" : ""
+print("sio-bench-server listening on \(arguments.host):\(io.port)\(loopNote)\(burnNote)\(tlsNote)")
 fflush(stdout)
 loop.run()
 signals.close()
+reloadSignal.close()

@@ -17,11 +17,16 @@ struct ChatArguments {
     var recoveryMilliseconds: UInt64 = 120_000
     var loops = 1
     var parser: (any SocketIOParser)?
+    var allowEIO3 = false
+    var tlsCert: String?
+    var tlsKey: String?
+    var tlsKeyPassword: String?
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
                         [--redis redis://HOST:PORT | --redis-streams redis://HOST:PORT] [--recovery-ms 120000]
-                        [--loops 1] [--parser json|msgpack]
+                        [--loops 1] [--parser json|msgpack] [--allow-eio3]
+                        [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
 
           --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
                              scripts/fetch-client-js.sh downloads it
@@ -34,6 +39,12 @@ struct ChatArguments {
           --loops N          event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --parser NAME      json (default) or msgpack (socket.io-msgpack-parser; the page then needs a client
                              built with it, so the bundled page only works with json)
+          --allow-eio3       also let Socket.IO 2.x clients (Engine.IO v3, JSONP polling too) into the chat
+          --tls-cert FILE    serve the page and the chat over HTTPS/WSS: the certificate chain (PEM, the server's
+                             certificate first, then intermediates); kill -HUP reloads it and the key without a
+                             restart (new connections get the new certificate, open ones keep theirs)
+          --tls-key FILE     the private key (PEM) of --tls-cert
+          --tls-key-password TEXT  the key's password, when it is encrypted
         """
 
     static func parse(_ list: [String]) -> ChatArguments {
@@ -70,18 +81,35 @@ struct ChatArguments {
                     fail("--log-level is error, warn, info or debug")
                 }
                 result.logLevel = level
+            case "--allow-eio3": result.allowEIO3 = true
+            case "--tls-cert": result.tlsCert = value(argument)
+            case "--tls-key": result.tlsKey = value(argument)
+            case "--tls-key-password": result.tlsKeyPassword = value(argument)
             case "--help", "-h":
                 print(usage)
                 exit(0)
             default: fail("unknown argument \(argument)")
             }
         }
+        if (result.tlsCert == nil) != (result.tlsKey == nil) { fail("--tls-cert and --tls-key go together") }
         return result
     }
 
     static func fail(_ message: String) -> Never {
         fputs("sio-chat: \(message)\n\(usage)\n", stderr)
         exit(2)
+    }
+}
+
+/// Answers 404 (for paths under the Socket.IO path that are not Socket.IO's).
+final class NotFoundRoute: HTTPServerHandler {
+    func httpServer(handle exchange: HTTPExchange) {
+        exchange.respond(HTTPResponse(status: 404, headers: [("Content-Type", "text/plain")], text: "Not Found"))
+    }
+
+    func httpServer(upgrade: HTTPUpgrade) {
+        upgrade.connection.write(WebSocketHandshake.refusal(status: 404, message: "Not Found"))
+        upgrade.connection.close()
     }
 }
 
@@ -114,6 +142,7 @@ if arguments.recoveryMilliseconds > 0 {
 }
 options.loops = arguments.loops
 options.parser = arguments.parser
+options.engine.allowEIO3 = arguments.allowEIO3
 let io = SocketIOServer(loop: loop, options: options)
 if let url = arguments.redis {
     do {
@@ -143,13 +172,26 @@ if let path = arguments.clientJS {
 }
 let page = StaticContent(body: Array(ChatPage.html.utf8), contentType: "text/html; charset=utf-8",
                          cacheControl: "no-cache")
+var tls: TLSContext?
+if let cert = arguments.tlsCert, let key = arguments.tlsKey {
+    do {
+        tls = try TLSContext(TLSOptions(certificateFile: cert, keyFile: key, password: arguments.tlsKeyPassword))
+    } catch {
+        fputs("sio-chat: \(error)\n", stderr)
+        exit(1)
+    }
+}
 let http: HTTPServerGroup
 do {
-    http = try io.listen(host: arguments.host, port: arguments.port) { router in
+    http = try io.listen(host: arguments.host, port: arguments.port, tls: tls) { router in
         if let script {
             // Before the Socket.IO path, as the reference's `serveClient` does.
-            router.add(prefix: "/socket.io/socket.io.js", script)
-            router.add(prefix: "/socket.io/socket.io.min.js", script)
+            router.add(path: "/socket.io/socket.io.js", script)
+            router.add(path: "/socket.io/socket.io.min.js", script)
+        }
+        // No source maps are shipped: their paths are 404, not the Socket.IO path's "Transport unknown".
+        for map in ["/socket.io/socket.io.js.map", "/socket.io/socket.io.min.js.map"] {
+            router.add(path: map, NotFoundRoute())
         }
         router.fallback = { exchange in
             let path = exchange.request.path
@@ -168,9 +210,22 @@ let signals = SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM]) {
     print("sio-chat: shutting down")
     loop.stop()
 }
+// kill -HUP: a renewed certificate without a restart.
+let reloadSignal = SignalWatcher(loop: loop, signals: [SIGHUP]) {
+    guard let tls else { return }
+    do {
+        try tls.reload()
+        print("sio-chat: certificate reloaded")
+    } catch {
+        print("sio-chat: certificate not reloaded (the old one stays): \(error)")
+    }
+    fflush(stdout)
+}
 let loopsNote = io.shards.count > 1 ? " (\(io.shards.count) loops)" : ""
-print("sio-chat: chat room at http://\(arguments.host == "0.0.0.0" ? "localhost" : arguments.host):\(http.port)\(loopsNote)")
+let scheme = tls == nil ? "http" : "https"
+print("sio-chat: chat room at \(scheme)://\(arguments.host == "0.0.0.0" ? "localhost" : arguments.host):\(http.port)\(loopsNote)")
 fflush(stdout)
 loop.run()
 signals.close()
+reloadSignal.close()
 withExtendedLifetime(rooms) {}

@@ -15,6 +15,9 @@ import SocketIOCodec
 /// - `disconnect-me`(close) -> server-side disconnect; `last-disconnect`(id) -> ack the reason that socket left with
 /// - `seen`() -> ack the event names the catch-all listener saw on this socket
 /// - `loop`() -> ack the index of the loop serving this socket (0 with one loop)
+/// - `secure`() -> ack the handshake's `secure` (true over HTTPS/WSS)
+/// - `room-events`(clear?) -> ack the room events of /features so far, in order (`[kind, room, socketID?]`, socket
+///   ids joined or left as rooms left out), then empty the list when `clear` is true
 /// - events named `forbidden` are refused by a per-packet middleware (the socket gets `refused` with the event name)
 /// `/protected`: a middleware refuses unless auth `token` is "secret" (`{message: "not authorized", data: {code: 401}}`).
 /// `/dyn-<anything>`: dynamic namespaces; on connection emit `hello`(namespace name).
@@ -23,6 +26,18 @@ enum Features {
         let features = io.of("/features")
         // Written by sockets of every loop: shared under a lock.
         let lastDisconnect = LockedDictionary()
+        let roomEvents = LockedList()
+        features.onRoomEvent { event in
+            switch event {
+            case .created(let room): roomEvents.append(.array(["created", .string(room)]))
+            case .deleted(let room): roomEvents.append(.array(["deleted", .string(room)]))
+            case .joined(let room, let id) where room != id:
+                roomEvents.append(.array(["joined", .string(room), .string(id)]))
+            case .left(let room, let id) where room != id:
+                roomEvents.append(.array(["left", .string(room), .string(id)]))
+            default: break
+            }
+        }
         features.onConnection { socket in
             var seen: [JSONValue] = []
             socket.onAny { event, _, _ in seen.append(.string(event)) }
@@ -36,6 +51,10 @@ enum Features {
             }
             socket.onDisconnect { reason in lastDisconnect.set(socket.id, reason.rawValue) }
             socket.on("loop") { _, ack in ack?.send(.number(Double(socket.server.loopIndex))) }
+            socket.on("secure") { _, ack in ack?.send(.bool(socket.handshake.secure)) }
+            socket.on("room-events") { arguments, ack in
+                ack?.send(.array(roomEvents.take(clear: first(arguments)?.boolValue == true)))
+            }
             socket.on("join") { arguments, ack in
                 if let room = first(arguments)?.stringValue { socket.join(room) }
                 ack?.send(true)
@@ -158,4 +177,24 @@ final class LockedDictionary: @unchecked Sendable {
     }
 
     func get(_ key: String) -> String? { lock.withLock { values[key] } }
+}
+
+/// JSON values appended by handlers on several loops.
+final class LockedList: @unchecked Sendable {
+    private let lock = Lock()
+    private var values: [JSONValue] = []
+
+    func append(_ value: JSONValue) {
+        lock.withLock {
+            values.append(value)
+            if values.count > 10_000 { values.removeFirst(values.count - 10_000) }
+        }
+    }
+
+    func take(clear: Bool) -> [JSONValue] {
+        lock.withLock {
+            defer { if clear { values.removeAll() } }
+            return values
+        }
+    }
 }

@@ -6,8 +6,10 @@ import SocketIOCodec
 /// own integration tests drive (`/features`, `/protected`, dynamic `/dyn-*`). None of this is needed by the suite,
 /// and none of it interferes with it.
 enum SocketIOSuite {
-    static func make(loop: EventLoop, loops: Int = 1, parser: (any SocketIOParser)? = nil) -> SocketIOServer {
+    static func make(loop: EventLoop, loops: Int = 1, parser: (any SocketIOParser)? = nil,
+                     allowEIO3: Bool = false) -> SocketIOServer {
         var options = SocketIOOptions()
+        options.engine.allowEIO3 = allowEIO3
         options.engine.pingInterval = 300
         options.engine.pingTimeout = 200
         options.engine.maxHttpBufferSize = 1_000_000
@@ -34,8 +36,10 @@ enum SocketIOSuite {
 /// Namespace `/` events: `join`(room) -> ack true; `broadcast`({event, data, room?}) -> ack true; `loop`() -> ack the
 /// serving loop's index; `emit-back`(event, data) -> emits it to this socket.
 enum RecoverySuite {
-    static func make(sharing loops: [EventLoop], parser: (any SocketIOParser)? = nil) -> SocketIOServer {
+    static func make(sharing loops: [EventLoop], parser: (any SocketIOParser)? = nil,
+                     allowEIO3: Bool = false) -> SocketIOServer {
         var options = SocketIOOptions()
+        options.engine.allowEIO3 = allowEIO3
         options.engine.path = "/recovery.io/"
         options.engine.cors = CORSOptions(origin: .any)
         options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 10_000)

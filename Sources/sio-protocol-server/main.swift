@@ -15,6 +15,13 @@ struct Arguments {
     var loops = 1
     var balancing = HTTPServerGroup.Balancing.reusePort
     var parser: (any SocketIOParser)?
+    var allowEIO3 = false
+    var tlsCert: String?
+    var tlsKey: String?
+    var tlsKeyPassword: String?
+    var tlsHandshakeTimeout: UInt64 = 10_000
+    var plainPort: Int?
+    var sni: [TLSCertificate] = []
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -44,6 +51,20 @@ struct Arguments {
             case "--parser":
                 guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
                 result.parser = parser
+            case "--allow-eio3": result.allowEIO3 = true
+            case "--tls-cert": result.tlsCert = value()
+            case "--tls-key": result.tlsKey = value()
+            case "--tls-key-password": result.tlsKeyPassword = value()
+            case "--tls-handshake-timeout":
+                guard let ms = UInt64(value()), ms > 0 else { fail("--tls-handshake-timeout needs milliseconds") }
+                result.tlsHandshakeTimeout = ms
+            case "--tls-sni":
+                let parts = value().split(separator: ",", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { fail("--tls-sni needs CERT,KEY") }
+                result.sni.append(TLSCertificate(certificateFile: parts[0], keyFile: parts[1]))
+            case "--plain-port":
+                guard let port = Int(value()), (0...65535).contains(port) else { fail("--plain-port needs 0-65535") }
+                result.plainPort = port
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -51,18 +72,31 @@ struct Arguments {
             }
             index += 1
         }
+        if (result.tlsCert == nil) != (result.tlsKey == nil) { fail("--tls-cert and --tls-key go together") }
+        if result.plainPort != nil, result.tlsCert == nil { fail("--plain-port needs --tls-cert and --tls-key") }
         return result
     }
 
     static let usage = """
         usage: sio-protocol-server [--host 0.0.0.0] [--port 3000] [--loops 1] [--loop-balancing reuseport]
-                                   [--parser json]
+                                   [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]
+                                   [--tls-handshake-timeout MS] [--tls-sni CERT,KEY]... [--plain-port N]]
 
           --loops N               event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --loop-balancing MODE   how new connections are spread over the loops: reuseport (the kernel, default)
                                   or round-robin (the first loop hands them out)
           --parser NAME           how /socket.io/ and /recovery.io/ encode packets: json (default, the reference's
                                   default parser) or msgpack (socket.io-msgpack-parser); all clients must match
+          --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
+                                  on every path, as the v3 branch of the engine.io-protocol suite expects
+          --tls-cert FILE         serve HTTPS/WSS on --port: the certificate chain (PEM, server certificate first);
+                                  SIGHUP reloads it and the key (new connections get them, open ones keep theirs)
+          --tls-key FILE          the private key (PEM) of --tls-cert
+          --tls-key-password TEXT the key's password, when it is encrypted
+          --tls-handshake-timeout MS  a TLS handshake must complete within MS milliseconds (default 10000)
+          --tls-sni CERT,KEY      one more certificate and key (PEM files), served to clients whose SNI host name
+                                  it covers (repeatable)
+          --plain-port N          also serve plain HTTP on port N (0: any free port, printed at start)
         """
 
     static func fail(_ message: String) -> Never {
@@ -87,6 +121,7 @@ engineOptions.pingInterval = 300
 engineOptions.pingTimeout = 200
 engineOptions.maxHttpBufferSize = 1_000_000
 engineOptions.cors = CORSOptions(origin: .any)
+engineOptions.allowEIO3 = arguments.allowEIO3
 // A test hook for the allowRequest path: handshakes carrying `forbid=1` are refused.
 engineOptions.allowRequest = { request in request.queryValue("forbid") == "1" ? EngineRefusal() : nil }
 
@@ -105,7 +140,7 @@ relaxedOptions.pingInterval = 25_000
 relaxedOptions.pingTimeout = 20_000
 
 let echo = EchoHandler()
-let io = SocketIOSuite.make(loop: loop, loops: arguments.loops, parser: arguments.parser)
+let io = SocketIOSuite.make(loop: loop, loops: arguments.loops, parser: arguments.parser, allowEIO3: arguments.allowEIO3)
 let loops = io.shards.map(\.loop)
 
 // The project's own test hook for `connection_error`: every refusal of /engine.io/ and /socket.io/ is kept (the last
@@ -126,6 +161,30 @@ func record(_ error: EngineConnectionError) {
     }
 }
 io.engine.onConnectionError = record
+
+/// TLS handshakes that failed are listed with the other refusals: `{"tls":"failed","reason":...,"address":...}`.
+func recordTLS(_ error: TLSHandshakeError) {
+    let line = JSONValue.object([
+        ("tls", .string(error.kind.rawValue)), ("reason", .string(error.reason)), ("address", .string(error.remoteAddress)),
+    ])
+    connectionErrorsLock.withLock {
+        connectionErrors.append(String(decoding: line.serialize(), as: UTF8.self))
+        if connectionErrors.count > 100 { connectionErrors.removeFirst() }
+    }
+}
+
+var tls: TLSContext?
+if let cert = arguments.tlsCert, let key = arguments.tlsKey {
+    do {
+        let main = TLSCertificate(certificateFile: cert, keyFile: key, password: arguments.tlsKeyPassword)
+        tls = try TLSContext(TLSOptions(certificates: [main] + arguments.sni,
+                                        handshakeTimeout: arguments.tlsHandshakeTimeout))
+    } catch {
+        fputs("sio-protocol-server: \(error)\n", stderr)
+        exit(1)
+    }
+    tls?.onHandshakeError = recordTLS
+}
 
 // One HTTP server per loop, each with the raw echo engines of its loop and that loop's Socket.IO server.
 let servers = loops.map { HTTPServer(loop: $0, limits: io.engine.httpLimits) }
@@ -168,19 +227,36 @@ for (index, loop) in loops.enumerated() {
     echoEngines.byLoop.append(engines)
 }
 io.attach(to: routers, of: http)
-let recoveryIO = RecoverySuite.make(sharing: loops, parser: arguments.parser)
+let recoveryIO = RecoverySuite.make(sharing: loops, parser: arguments.parser, allowEIO3: arguments.allowEIO3)
 recoveryIO.attach(to: routers, of: http)
 
+var plainNote = ""
 do {
-    try http.listen(host: arguments.host, port: arguments.port)
+    try http.listen(host: arguments.host, port: arguments.port, tls: tls)
+    if let plainPort = arguments.plainPort {
+        plainNote = ", plain HTTP on \(try http.listen(host: arguments.host, port: plainPort))"
+    }
 } catch {
     fputs("sio-protocol-server: \(error)\n", stderr)
     exit(1)
 }
 
-// SIGINT/SIGTERM stop the loop gracefully (libuv signal handles run on the loop thread).
+// SIGINT/SIGTERM stop the loop gracefully (libuv signal handles run on the loop thread); SIGHUP reloads the
+// certificate.
 let signals = SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM]) { loop.stop() }
-print("sio-protocol-server listening on \(arguments.host):\(http.port)" + (loops.count > 1 ? " with \(loops.count) loops" : ""))
+let reloadSignal = SignalWatcher(loop: loop, signals: [SIGHUP]) {
+    guard let tls else { return }
+    do {
+        try tls.reload()
+        print("sio-protocol-server: certificate reloaded")
+    } catch {
+        print("sio-protocol-server: certificate not reloaded: \(error)")
+    }
+    fflush(stdout)
+}
+print("sio-protocol-server listening on \(arguments.host):\(http.port)" + (loops.count > 1 ? " with \(loops.count) loops" : "")
+    + (tls != nil ? " (TLS)" : "") + plainNote)
 fflush(stdout)
 loop.run()
 signals.close()
+reloadSignal.close()

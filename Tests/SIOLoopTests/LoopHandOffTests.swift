@@ -87,10 +87,10 @@ private func roundTrip(_ fd: Int32, _ text: String) -> [UInt8] {
         // Move every connection of the accepting loop to the other loop; the client notices nothing.
         accepting.execute {
             for connection in accepting.openConnections {
-                connection.detachDescriptor { descriptor in
-                    guard let descriptor else { return }
+                connection.detachDescriptor { detached in
+                    guard let detached else { return }
                     adopting.execute {
-                        let moved = TCPConnection.adopt(descriptor: descriptor, loop: adopting)
+                        let moved = TCPConnection.adopt(detached, loop: adopting)
                         moved?.handler = echo1
                         moved?.startReading()
                     }

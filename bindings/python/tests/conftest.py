@@ -96,10 +96,24 @@ class Recorder:
             pass
 
 
-@pytest.fixture
-def server() -> Iterator[sio.Server]:
-    """A binding server, not started yet: register handlers, then call `started(server)`."""
-    instance = sio.Server(ping_interval=5, ping_timeout=5)
+#: The loop counts the `server` fixture runs each test with: libsio's default (one loop), and several loops, where
+#: connections are handed out in turn ("round-robin") so that the few clients of a test land on different loops and
+#: their handlers run on different threads.
+LOOPS = (1, 2, 3)
+
+
+def server_options(loops: int) -> dict[str, Any]:
+    options: dict[str, Any] = dict(ping_interval=5, ping_timeout=5)
+    if loops > 1:
+        options.update(loops=loops, loop_balancing="round-robin")
+    return options
+
+
+@pytest.fixture(params=LOOPS, ids=lambda loops: f"loops{loops}")
+def server(request: pytest.FixtureRequest) -> Iterator[sio.Server]:
+    """A binding server, not started yet: register handlers, then call `started(server)`. Every test using it runs
+    with one loop (libsio's default) and with 2 and 3 loops."""
+    instance = sio.Server(**server_options(request.param))
     try:
         yield instance
     finally:

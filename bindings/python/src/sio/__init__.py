@@ -11,7 +11,8 @@
     server.run("0.0.0.0", 3000)
 
 Every official Socket.IO client (JS, python-socketio, Swift, Java, ...) connects unchanged. Handlers run on the
-server's loop thread; every method is safe to call from any thread. See the README for the full guide.
+server's loop thread (with ``sio.Server(loops=N)``, on the thread of the socket's loop: several at once); every
+method is safe to call from any thread. See the README for the full guide.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ from .server import (
     Next,
     Server,
     Socket,
+    TLSErrorReport,
     set_library_log_level,
 )
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: The version of the loaded libsio ("MAJOR.MINOR.PATCH").
 library_version: str = _lib.lib.sio_version().decode()
@@ -71,6 +73,7 @@ __all__ = [
     "Socket",
     "StateError",
     "ThreadError",
+    "TLSErrorReport",
     "library_path",
     "library_version",
     "set_library_log_level",

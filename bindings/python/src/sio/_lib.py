@@ -27,8 +27,9 @@ from ctypes import (
 
 #: The library major version this binding speaks (``SIO_VERSION_MAJOR``).
 ABI_MAJOR = 0
-#: The oldest library version (``SIO_VERSION_NUMBER``) this binding was written against.
-MIN_VERSION_NUMBER = 200
+#: The oldest library version (``SIO_VERSION_NUMBER``) this binding was written against: 0.3.0, for several loops
+#: (SIO_OPT_LOOPS, sio_server_in_loop, sio_socket_in_loop, sio_socket_post, ...).
+MIN_VERSION_NUMBER = 300
 
 # Error codes (SIO_ERRNO_MAP).
 OK = 0
@@ -73,6 +74,19 @@ OPT_REDIS_STREAMS_MAXLEN = 33
 OPT_REDIS_STREAMS_SESSION_PREFIX = 37
 OPT_REDIS_STREAMS_HEARTBEAT_INTERVAL = 38
 OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT = 39
+OPT_LOOPS = 23
+OPT_LOOP_BALANCING = 24
+OPT_ALLOW_EIO3 = 25
+OPT_PARSER = 26
+OPT_TLS_CERT_FILE = 40
+OPT_TLS_KEY_FILE = 41
+OPT_TLS_KEY_PASSWORD = 42
+OPT_TLS_CERT_PEM = 43
+OPT_TLS_KEY_PEM = 44
+OPT_TLS_HANDSHAKE_TIMEOUT = 45
+
+# sio_tls_error_kind_t
+TLS_ERROR_KINDS = {0: "failed", 1: "timeout", 2: "closed"}
 
 # Broadcast flags.
 BROADCAST_VOLATILE = 0x1
@@ -92,6 +106,7 @@ LOG_CB = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)
 TASK_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 HTTP_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_char_p, c_void_p)
 CONNECTION_ERROR_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
+TLS_ERROR_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
 ROOM_EVENT_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p, c_char_p, c_void_p)
 FETCH_SOCKETS_CB = CFUNCTYPE(None, c_int, c_void_p, c_size_t, c_void_p)
 SERVER_SIDE_EVENT_CB = CFUNCTYPE(None, c_void_p, c_char_p, c_void_p, c_void_p, c_void_p)
@@ -102,6 +117,7 @@ BROADCAST_ACK_CB = CFUNCTYPE(None, c_int, POINTER(c_void_p), c_size_t, c_void_p)
 EVENT_CB = CFUNCTYPE(None, c_void_p, c_char_p, c_void_p, c_void_p, c_void_p)
 DISCONNECT_CB = CFUNCTYPE(None, c_void_p, c_char_p, c_void_p)
 ACK_CB = CFUNCTYPE(None, c_void_p, c_int, c_void_p, c_void_p)
+SOCKET_TASK_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 
 _size_p = POINTER(c_size_t)
 _buffers = POINTER(Buffer)
@@ -124,6 +140,10 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_server_create": (c_int, [POINTER(c_void_p), c_void_p]),
     "sio_server_listen": (c_int, [c_void_p, c_char_p, c_uint16]),
     "sio_server_listen_fd": (c_int, [c_void_p, c_int]),
+    "sio_server_listen_plain": (c_int, [c_void_p, c_char_p, c_uint16]),
+    "sio_options_add_tls_certificate": (c_int, [c_void_p, c_char_p, c_char_p, c_char_p]),
+    "sio_server_reload_tls": (c_int, [c_void_p, c_void_p]),
+    "sio_server_on_tls_error": (c_int, [c_void_p, TLS_ERROR_CB, c_void_p]),
     "sio_server_port": (c_int, [c_void_p]),
     "sio_server_run": (c_int, [c_void_p]),
     "sio_server_start": (c_int, [c_void_p]),
@@ -131,6 +151,8 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_server_wait": (c_int, [c_void_p]),
     "sio_server_destroy": (None, [c_void_p]),
     "sio_server_post": (c_int, [c_void_p, TASK_CB, c_void_p]),
+    "sio_server_loop_count": (c_int, [c_void_p]),
+    "sio_server_in_loop": (c_bool, [c_void_p]),
     "sio_server_on_http_request": (c_int, [c_void_p, HTTP_CB, c_void_p]),
     "sio_http_respond": (c_int, [c_void_p, c_int, c_char_p, c_char_p, c_size_t]),
     "sio_http_request_header": (c_char_p, [c_void_p, c_char_p]),
@@ -192,6 +214,9 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_socket_leave": (c_int, [c_void_p, c_char_p]),
     "sio_socket_transport": (c_char_p, [c_void_p]),
     "sio_socket_disconnect": (c_int, [c_void_p, c_bool]),
+    "sio_socket_loop_index": (c_int, [c_void_p]),
+    "sio_socket_in_loop": (c_bool, [c_void_p]),
+    "sio_socket_post": (c_int, [c_void_p, SOCKET_TASK_CB, c_void_p]),
 }
 
 
@@ -203,8 +228,14 @@ _HOW_TO_GET_IT = (
     "The sio Python package needs the native library libsio.so (the Swift Socket.IO engine). Build it with "
     "scripts/build-libsio.sh in the project (it lands in build/lib/) and either install it where the dynamic "
     "loader finds it (`make install PREFIX=/usr/local && ldconfig`), or point SIO_LIBRARY at the file, e.g. "
-    "SIO_LIBRARY=/path/to/build/lib/libsio.so"
+    "SIO_LIBRARY=/path/to/build/lib/libsio.so. Or install the wheel that carries it (scripts/build-wheel.sh): "
+    "no Swift toolchain needed"
 )
+
+
+#: The copy a wheel from scripts/build-wheel.sh carries next to this file; auditwheel gave it a run path to the C
+#: libraries it bundled (``../sio_server.libs``). A source install has none.
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libsio.so.0")
 
 
 def _load() -> ctypes.CDLL:
@@ -214,6 +245,12 @@ def _load() -> ctypes.CDLL:
             return ctypes.CDLL(explicit)
         except OSError as error:
             raise LibraryNotFound(f"SIO_LIBRARY={explicit!r} cannot be loaded: {error}. {_HOW_TO_GET_IT}") from error
+    if os.path.exists(BUNDLED):
+        # A wheel's own library, before anything on the system; a broken one is an error, never a silent fallback.
+        try:
+            return ctypes.CDLL(BUNDLED)
+        except OSError as error:
+            raise LibraryNotFound(f"the bundled {BUNDLED} cannot be loaded: {error}") from error
     candidates = []
     found = ctypes.util.find_library("sio")
     if found:

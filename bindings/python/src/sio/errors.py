@@ -56,7 +56,7 @@ class ClosedError(SIOError):
 
 
 class ListenError(SIOError, OSError):
-    """``SIO_ELISTEN``: the address cannot be listened on."""
+    """``SIO_ELISTEN``: the address cannot be listened on, or (with TLS) the certificate or key cannot be used."""
 
 
 class ThreadError(SIOError):

@@ -2,19 +2,30 @@
 
 Threads (the rules of ``sio.h``, enforced here):
 
-* The server's loop runs on one thread (``sio-loop``), started by :meth:`Server.start` or :meth:`Server.run`. Every
-  handler, middleware, ack callback and HTTP handler runs on that thread, one at a time: do not block in them.
-* From any other thread every method may be called: the [ANY THREAD] functions of the C ABI (emit, broadcast,
-  disconnect, stop) are called directly; the others are posted to the loop with ``sio_server_post`` (fire and
-  forget when they return nothing, such as ``join``; waited for when they return a value, such as ``rooms``).
-  Posted work and direct emits share the loop's one submit queue, so their order is kept.
-* Blocking helpers (:meth:`Socket.call`, :meth:`Server.wait`) refuse to run on the loop thread instead of
-  dead-locking; values read on the loop thread (``rooms``, handshake lookups) are read directly.
+* The server's first loop runs on one thread (``sio-loop``), started by :meth:`Server.start` or :meth:`Server.run`;
+  with ``loops=N`` libsio runs N - 1 more loops on threads of its own. Each connection lives on one loop, and every
+  handler, middleware, ack callback and HTTP handler runs on the loop of the socket (or request) it is about: with
+  one loop one at a time, with several loops handlers of sockets on different loops at the same time (each holding
+  the GIL in turn). Do not block in them.
+* Server and namespace work marked [LOOP] in ``sio.h`` (registering handlers, broadcasts with acknowledgement, ...)
+  runs directly on any of the server's loop threads (``sio_server_in_loop``), else is posted to the first loop with
+  ``sio_server_post``. Socket work marked [LOOP] (join, leave, rooms, handshake lookups, emits with
+  acknowledgement, acknowledgements) runs directly on the socket's own loop thread (``sio_socket_in_loop``), else
+  is posted to that loop with ``sio_socket_post``: fire and forget when it returns nothing, such as ``join``;
+  waited for when it returns a value, such as ``rooms``. The [ANY THREAD] functions (emit, broadcast, disconnect,
+  stop) are called directly. Posted work and direct emits share the target loop's one submit queue, so their order
+  is kept.
+* A loop thread that waits for work on another loop (a handler reading the rooms of a socket on another loop) runs,
+  while it waits, the work other loop threads queued for its own loop, so two loops waiting on each other cannot
+  dead-lock.
+* Blocking helpers (:meth:`Socket.call`, :meth:`Server.wait`) refuse to run on a loop thread instead of
+  dead-locking.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import concurrent.futures
 import ctypes
 import itertools
@@ -29,7 +40,7 @@ from . import _codec, _lib
 from ._lib import lib
 from .errors import AckTimeoutError, ClosedError, ConnectionRefused, InvalidArgumentError, SIOError, StateError
 
-__all__ = ["Server", "Namespace", "Socket", "BroadcastOperator", "Handshake", "Next", "HTTPResponse"]
+__all__ = ["Server", "Namespace", "Socket", "BroadcastOperator", "Handshake", "Next", "HTTPResponse", "TLSErrorReport"]
 
 log = logging.getLogger("sio")
 _lib_log = logging.getLogger("sio.lib")
@@ -49,7 +60,7 @@ _SPECIAL_EVENTS = frozenset(CONNECT_EVENTS + ("disconnect", "disconnecting", "*"
 
 _keys = itertools.count(1)  # next() on itertools.count is atomic under the GIL
 _objects: dict[int, Any] = {}  # servers and namespaces, for the life of the process (few of them)
-_tasks: dict[int, tuple["Server", Callable[[], Any]]] = {}  # posted with sio_server_post, until run or dropped
+_tasks: dict[int, tuple["Server", Callable[[], Any]]] = {}  # posted (sio_server_post, sio_socket_post), until run
 _waiters: dict[int, "_AckWaiter"] = {}  # acks we wait for, until C calls back
 _fetches: dict[int, "concurrent.futures.Future[list[dict[str, Any]]]"] = {}  # fetch_sockets waiting for C
 _server_side_waiters: dict[int, "concurrent.futures.Future[list[Any]]"] = {}  # server_side_emit_with_ack
@@ -81,8 +92,13 @@ _LEVELS = {_lib.LOG_ERROR: logging.ERROR, _lib.LOG_WARN: logging.WARNING, _lib.L
 _component_loggers: dict[str, logging.Logger] = {}
 
 
+_last_error = threading.local()  # the last error line libsio logged on this thread (listen failures say why there)
+
+
 def _on_log(level: int, component: bytes | None, message: bytes | None, _user_data: int | None) -> None:
     name = _text(component) or "sio"
+    if level == _lib.LOG_ERROR:
+        _last_error.text = _text(message)
     logger = _component_loggers.get(name)
     if logger is None:
         logger = _component_loggers[name] = logging.getLogger("sio.lib." + name)
@@ -118,6 +134,10 @@ def _on_task(_server: int | None, user_data: int | None) -> None:
     server, work = entry
     server._pending_tasks.discard(user_data or 0)
     work()
+
+
+def _on_socket_task(_socket: int | None, user_data: int | None) -> None:
+    _on_task(None, user_data)
 
 
 def _on_connection(socket: int | None, user_data: int | None) -> None:
@@ -179,6 +199,12 @@ def _on_connection_error(_server: int | None, request: int | None, code: int, me
     server._connection_error(request or 0, code, _text(message), _text(context))
 
 
+def _on_tls_error(_server: int | None, kind: int, reason: bytes | None, address: bytes | None,
+                  user_data: int | None) -> None:
+    server: Server = _objects[user_data or 0]
+    server._tls_error(_lib.TLS_ERROR_KINDS.get(kind, str(kind)), _text(reason), _text(address))
+
+
 def _on_fetch_sockets(status: int, text: int | None, length: int, user_data: int | None) -> None:
     future = _fetches.pop(user_data or 0, None)
     if future is None:
@@ -218,6 +244,7 @@ def _on_room_event(_ns: int | None, kind: int, room: bytes | None, sid: bytes | 
 
 _LOG_CALLBACK = _lib.LOG_CB(_guard("log", _on_log))
 _TASK_CALLBACK = _lib.TASK_CB(_guard("task", _on_task))
+_SOCKET_TASK_CALLBACK = _lib.SOCKET_TASK_CB(_guard("socket task", _on_socket_task))
 _CONNECTION_CALLBACK = _lib.CONNECTION_CB(_guard("connection", _on_connection))
 _MIDDLEWARE_CALLBACK = _lib.MIDDLEWARE_CB(_guard("middleware", _on_middleware))
 _EVENT_CALLBACK = _lib.EVENT_CB(_guard("event", _on_event))
@@ -227,6 +254,7 @@ _ACK_CALLBACK = _lib.ACK_CB(_guard("ack", _on_ack))
 _BROADCAST_ACK_CALLBACK = _lib.BROADCAST_ACK_CB(_guard("broadcast ack", _on_broadcast_ack))
 _HTTP_CALLBACK = _lib.HTTP_CB(_guard("http", _on_http))
 _CONNECTION_ERROR_CALLBACK = _lib.CONNECTION_ERROR_CB(_guard("connection error", _on_connection_error))
+_TLS_ERROR_CALLBACK = _lib.TLS_ERROR_CB(_guard("tls error", _on_tls_error))
 _ROOM_EVENT_CALLBACK = _lib.ROOM_EVENT_CB(_guard("room event", _on_room_event))
 _FETCH_SOCKETS_CALLBACK = _lib.FETCH_SOCKETS_CB(_guard("fetch sockets", _on_fetch_sockets))
 _SERVER_SIDE_EVENT_CALLBACK = _lib.SERVER_SIDE_EVENT_CB(_guard("server-side event", _on_server_side_event))
@@ -317,6 +345,42 @@ def _milliseconds(seconds: float | None, name: str) -> int:
     if seconds < 0:
         raise ValueError(f"{name} must not be negative")
     return max(1, min(int(round(seconds * 1000)), 0xFFFFFFFF))
+
+
+def _runner(work: Callable[[], Any], result: concurrent.futures.Future[Any], wait: bool) -> Callable[[], None]:
+    """The body of posted work: runs `work`, hands its result or exception to `result` (logged when nobody waits)."""
+
+    def task() -> None:
+        if not result.set_running_or_notify_cancel():
+            return
+        try:
+            result.set_result(work())
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            result.set_exception(error)
+            if not wait:
+                log.error("sio: posted work failed", exc_info=(type(error), error, error.__traceback__))
+
+    return task
+
+
+class _SocketJob:
+    """Work posted to a socket's loop with ``sio_socket_post``. It runs once, by whichever comes first: libsio
+    calling back on that loop, or that loop's thread while it waits for work of another loop (``Server._wait``).
+    Jobs posted from a loop thread are also listed in the target loop's inbox for the second way."""
+
+    __slots__ = ("server", "work", "dependants", "taken", "inbox")
+
+    def __init__(self, server: "Server", work: Callable[[], None],
+                 dependants: list[concurrent.futures.Future[Any]]) -> None:
+        self.server = server
+        self.work = work
+        self.dependants = dependants
+        self.taken = False
+        self.inbox: collections.deque[_SocketJob] | None = None
+
+    def __call__(self) -> None:  # libsio's call back, on the socket's loop
+        if self.server._take(self):
+            self.work()
 
 
 class _AckWaiter:
@@ -426,6 +490,70 @@ class ConnectionErrorReport:
                 f"url={self.url!r})")
 
 
+class TLSErrorReport:
+    """A client whose TLS handshake did not complete (Node's ``tlsClientError``); its connection was closed and
+    nothing else disturbed: ``kind`` ("failed": not TLS, a refused protocol, garbage, or the client rejected the
+    certificate; "timeout": not complete within ``tls_handshake_timeout``; "closed": the client left during the
+    handshake), ``reason`` (OpenSSL's, e.g. "wrong version number", "http request", "tlsv1 alert unknown ca"),
+    ``address`` (the client's)."""
+
+    __slots__ = ("kind", "reason", "address")
+
+    def __init__(self, kind: str, reason: str, address: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        self.address = address
+
+    def __repr__(self) -> str:
+        return f"TLSErrorReport(kind={self.kind!r}, reason={self.reason!r}, address={self.address!r})"
+
+
+def _pem_or_path(value: Any, name: str) -> tuple[bool, str]:
+    """(is_pem, text): bytes (or a str starting with "-----BEGIN") are PEM text, a str or os.PathLike a file."""
+    if isinstance(value, (bytes, bytearray)):
+        return True, bytes(value).decode("ascii")
+    if isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
+        return True, value
+    if isinstance(value, (str, os.PathLike)):
+        return False, os.fspath(value)
+    raise InvalidArgumentError(_lib.EINVAL, f"option {name}: a file path (str, os.PathLike) or PEM bytes")
+
+
+def _apply_tls_options(options: int, tls: Mapping[str, Any]) -> None:
+    """The TLS keys of `tls` (tls_cert, tls_key, tls_key_password, tls_handshake_timeout, tls_sni) onto a
+    sio_options_t."""
+    def check(code: int, name: str, value: Any) -> None:
+        if code != 0:
+            raise InvalidArgumentError(code, f"option {name}={value!r}")
+
+    cert, key = tls.get("tls_cert"), tls.get("tls_key")
+    if (cert is None) != (key is None):
+        raise InvalidArgumentError(_lib.EINVAL, "tls_cert and tls_key go together")
+    if cert is not None:
+        for value, name, file_key, pem_key in ((cert, "tls_cert", _lib.OPT_TLS_CERT_FILE, _lib.OPT_TLS_CERT_PEM),
+                                                (key, "tls_key", _lib.OPT_TLS_KEY_FILE, _lib.OPT_TLS_KEY_PEM)):
+            is_pem, text = _pem_or_path(value, name)
+            check(lib.sio_options_set_string(options, pem_key if is_pem else file_key, _lib.c_str(text)), name,
+                  "<PEM>" if is_pem else text)
+    password = tls.get("tls_key_password")
+    if password is not None:
+        check(lib.sio_options_set_string(options, _lib.OPT_TLS_KEY_PASSWORD, _lib.c_str(password)),
+              "tls_key_password", "***")
+    timeout = tls.get("tls_handshake_timeout")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise InvalidArgumentError(_lib.EINVAL, f"option tls_handshake_timeout={timeout!r}")
+        check(lib.sio_options_set_uint(options, _lib.OPT_TLS_HANDSHAKE_TIMEOUT, int(round(timeout * 1000))),
+              "tls_handshake_timeout", timeout)
+    for entry in tls.get("tls_sni") or ():
+        if not isinstance(entry, (tuple, list)) or len(entry) not in (2, 3):
+            raise InvalidArgumentError(_lib.EINVAL, f"tls_sni entry {entry!r}: (cert_file, key_file[, password])")
+        sni_cert, sni_key = os.fspath(entry[0]), os.fspath(entry[1])
+        sni_password = _lib.c_str(entry[2]) if len(entry) == 3 and entry[2] is not None else None
+        check(lib.sio_options_add_tls_certificate(options, _lib.c_str(sni_cert), _lib.c_str(sni_key), sni_password),
+              "tls_sni", entry)
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # Socket
 
@@ -454,10 +582,40 @@ class Socket:
         self.data: dict[str, Any] = {}
         self.connected = False
         self._handlers: dict[str, Callable[..., Any]] = {}
+        # Made in a callback about this socket, so on its loop thread: remember which loop that thread runs.
+        self._loop_index = max(lib.sio_socket_loop_index(handle), 0)
+        server._loop_threads[threading.get_ident()] = self._loop_index
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"
         return f"<sio.Socket {self.id} {self.namespace.name} {state}>"
+
+    @property
+    def loop_index(self) -> int:
+        """The index of the loop serving this socket, 0 .. ``server.loop_count - 1`` (always 0 with one loop). A
+        connection stays on its loop for life; its handlers run on that loop's thread."""
+        return self._loop_index
+
+    # -- threads ----------------------------------------------------------------------------------------------
+
+    def _on_loop(self, work: Callable[[], Any], *, wait: bool,
+                 future: concurrent.futures.Future[Any] | None = None) -> Any:
+        """Runs `work` where this socket's [LOOP] functions may be called: here on the socket's own loop thread,
+        else posted to that loop (``sio_socket_post``). With `wait`, blocks for its result. ClosedError when the
+        socket has left or the server does not run; `future` (if given) fails too if the posted work is dropped."""
+        server = self.server
+        with server._api():
+            here = lib.sio_socket_in_loop(self._handle)
+        if here:
+            return work()
+        if server._state != "running":
+            raise ClosedError(_lib.ECLOSED, "the server is not running")
+        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        server._post_to_socket(self, _runner(work, result, wait),
+                               dependants=[result] + ([future] if future is not None else []))
+        if not wait:
+            return None
+        return server._wait(result)
 
     # -- reading ----------------------------------------------------------------------------------------------
 
@@ -472,7 +630,7 @@ class Socket:
             return None if value is None else _text(value)
 
         try:
-            return self.server._on_loop(read, wait=True)  # type: ignore[no-any-return]
+            return self._on_loop(read, wait=True)  # type: ignore[no-any-return]
         except ClosedError:
             return None
 
@@ -486,7 +644,7 @@ class Socket:
             return name.decode() if name else None
 
         try:
-            return self.server._on_loop(read, wait=True)  # type: ignore[no-any-return]
+            return self._on_loop(read, wait=True)  # type: ignore[no-any-return]
         except ClosedError:
             return None
 
@@ -506,7 +664,7 @@ class Socket:
                 lib.sio_free(out)
 
         try:
-            return self.server._on_loop(read, wait=True)  # type: ignore[no-any-return]
+            return self._on_loop(read, wait=True)  # type: ignore[no-any-return]
         except ClosedError:
             return set()
 
@@ -550,7 +708,12 @@ class Socket:
                 if code not in (0, _lib.ECLOSED):  # a socket gone meanwhile is not an error here
                     _check(code, what)
 
-        self.server._on_loop(apply, wait=False)
+        try:
+            self._on_loop(apply, wait=False)
+        except ClosedError:
+            if self.server._state != "running":
+                raise
+            # The socket has left (sio_socket_post refused it): nothing to join or leave.
 
     leave_room = leave
 
@@ -560,10 +723,10 @@ class Socket:
              timeout: float | None = None) -> None:
         """Sends `event` with `args` (JSON values; ``bytes`` anywhere become binary attachments) to this client.
 
-        With `callback`, asks for an acknowledgement: ``callback(*reply)`` runs on the loop thread when the client
-        answers (within `timeout` seconds if given; `timeout` is ignored without a callback). If it never does
-        (timeout, disconnect) the callback is not called; use :meth:`emit_with_ack` to see those failures. Emitting
-        to a socket that has left does nothing.
+        With `callback`, asks for an acknowledgement: ``callback(*reply)`` runs on the socket's loop thread when the
+        client answers (within `timeout` seconds if given; `timeout` is ignored without a callback). If it never
+        does (timeout, disconnect) the callback is not called; use :meth:`emit_with_ack` to see those failures.
+        Emitting to a socket that has left does nothing.
         """
         if callback is not None:
             self.emit_with_ack(event, *args, timeout=timeout, callback=callback)
@@ -587,8 +750,8 @@ class Socket:
                       callback: Callable[..., Any] | None = None) -> concurrent.futures.Future[list[Any]]:
         """Sends `event` asking for an acknowledgement. Returns a future of the reply's argument list; it fails with
         :class:`AckTimeoutError` after `timeout` seconds (None: wait as long as the socket lives) and with
-        :class:`ClosedError` if the socket leaves first. Callable from any thread; the future completes on the loop
-        thread (so do its done-callbacks)."""
+        :class:`ClosedError` if the socket leaves first. Callable from any thread; the future completes on the
+        socket's loop thread (so do its done-callbacks)."""
         name = _event_name(event)
         payload, attachments = _codec.encode(args)
         milliseconds = _milliseconds(timeout, "timeout")
@@ -606,7 +769,7 @@ class Socket:
                 waiter.fail(SIOError.from_code(code, f"emit {event!r}"))
 
         try:
-            self.server._on_loop(emit, wait=False, future=waiter.future)
+            self._on_loop(emit, wait=False, future=waiter.future)
         except SIOError as error:
             waiter.fail(error)
         return waiter.future
@@ -614,7 +777,8 @@ class Socket:
     def call(self, event: str, *args: Any, timeout: float = 60) -> Any:
         """Emits `event` and blocks until the client acknowledges it; returns the reply (None for no value, the
         value for one, a tuple for several). Raises :class:`AckTimeoutError` or :class:`ClosedError`. Not on the
-        loop thread (it would block the very loop that must deliver the reply): use ``emit(callback=...)`` there.
+        server's loop threads (it would block a loop that may have to deliver the reply): use
+        ``emit(callback=...)`` there.
         """
         if self.server._in_loop():
             raise RuntimeError("Socket.call() would block the loop thread; use emit(..., callback=...) there")
@@ -824,8 +988,15 @@ class Next:
         namespace, socket, handle, index = self._namespace, self._socket, self._handle, self._index
         if error is not None:
             namespace._decide(socket, handle, error)
-        else:
-            namespace.server._on_loop(lambda: namespace._run_middlewares(socket, handle, index), wait=False)
+            return
+        try:
+            socket._on_loop(lambda: namespace._run_middlewares(socket, handle, index), wait=False)
+        except ClosedError:
+            if namespace.server._state != "running":
+                raise
+            # The client left while a middleware was deciding: let libsio release the continuation.
+            namespace.server._sockets.pop(socket._handle, None)
+            lib.sio_next(handle, b"the client left", None)
 
     def refuse(self, message: str = "Connection refused", data: Any = None) -> None:
         self(ConnectionRefused(message, data))
@@ -902,7 +1073,9 @@ class Namespace:
         """``handler(event, room, sid)`` for every room change of this namespace on this server, with the
         reference adapter's event names: ``"create-room"`` and ``"delete-room"`` (``sid`` None), ``"join-room"`` and
         ``"leave-room"``. Each socket's own room (named by its sid) is reported too, as in the reference: filter with
-        ``room != sid``. Runs on the loop thread; usable as a decorator; several allowed."""
+        ``room != sid``. Runs on the loop thread; usable as a decorator; several allowed. With several loops each
+        loop reports the changes of its own sockets, on its thread (a room is created and deleted once per loop it
+        has members on)."""
 
         def add() -> None:
             if not self._room_event_handlers:
@@ -1177,6 +1350,64 @@ class Server:
     ``redis_streams_name`` ("socket.io"), ``redis_streams_count`` (1), ``redis_streams_maxlen`` (10 000 entries),
     ``redis_streams_session_prefix`` ("sio:session:"), ``redis_streams_heartbeat_interval`` (5 seconds) and
     ``redis_streams_heartbeat_timeout`` (10 seconds). Not both Redis URLs.
+    ``allow_eio3`` (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
+
+    ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
+    server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
+    sessions). ``loop_balancing`` ("reuseport", the default: every loop listens with SO_REUSEPORT and the kernel
+    picks; or "round-robin": the first loop accepts and hands connections out in turn, always so with
+    :meth:`listen_fd`). :attr:`loop_count` tells how many loops there are, :attr:`Socket.loop_index` which one
+    serves a socket.
+    ``parser`` ("json", the reference's default; or "msgpack": socket.io-msgpack-parser, for clients made with
+    ``serializer="msgpack"`` in python-socketio or the msgpack parser in JavaScript; one parser for all clients).
+
+    HTTPS and WSS: ``tls_cert`` (the certificate chain, PEM: a file path, or the PEM itself as bytes; the server's
+    certificate first, then the intermediates) and ``tls_key`` (its private key, likewise) make the server listen
+    with TLS; ``tls_key_password`` (for an encrypted key; never prompted for), ``tls_handshake_timeout`` (10
+    seconds), ``tls_sni`` (more certificates: a list of ``(cert_file, key_file)`` or ``(cert_file, key_file,
+    password)``, each served to clients whose SNI host name it covers). Files are read when the server listens: a
+    bad certificate or key makes :meth:`listen` (or :meth:`start`) raise :class:`ListenError` naming the file and
+    OpenSSL's reason. TLS 1.2 and 1.3 only, the system's default ciphers, ALPN "http/1.1". :meth:`reload_tls`
+    serves a renewed certificate without a restart; :meth:`on_tls_error` hears failed handshakes.
+
+    With several loops, **handlers run on several threads at once**: each handler runs on the loop thread of the
+    socket (or request) it is about, so handlers of sockets on different loops run concurrently, each holding the
+    GIL in turn (a handler may be interrupted between two statements by one on another loop). Python state shared by
+    handlers must be protected, e.g. with a :class:`threading.Lock`, when an update spans several statements (a
+    read-modify-write of a dict entry, a check-then-act); per-socket state (``socket.data``) is only touched on its
+    socket's loop. Every method still works from every thread: socket methods that must run on the socket's loop
+    (``join``, ``rooms``, handshake lookups, ``emit(callback=...)``) are sent there when called elsewhere. Do not
+    hold a lock of your own while reading ``rooms``, ``transport`` or the handshake of a socket of another loop: that
+    loop may be waiting for the same lock.
+ (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
+
+    ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
+    server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
+    sessions). ``loop_balancing`` ("reuseport", the default: every loop listens with SO_REUSEPORT and the kernel
+    picks; or "round-robin": the first loop accepts and hands connections out in turn, always so with
+    :meth:`listen_fd`). :attr:`loop_count` tells how many loops there are, :attr:`Socket.loop_index` which one
+    serves a socket.
+    ``parser`` ("json", the reference's default; or "msgpack": socket.io-msgpack-parser, for clients made with
+    ``serializer="msgpack"`` in python-socketio or the msgpack parser in JavaScript; one parser for all clients).
+
+    HTTPS and WSS: ``tls_cert`` (the certificate chain, PEM: a file path, or the PEM itself as bytes; the server's
+    certificate first, then the intermediates) and ``tls_key`` (its private key, likewise) make the server listen
+    with TLS; ``tls_key_password`` (for an encrypted key; never prompted for), ``tls_handshake_timeout`` (10
+    seconds), ``tls_sni`` (more certificates: a list of ``(cert_file, key_file)`` or ``(cert_file, key_file,
+    password)``, each served to clients whose SNI host name it covers). Files are read when the server listens: a
+    bad certificate or key makes :meth:`listen` (or :meth:`start`) raise :class:`ListenError` naming the file and
+    OpenSSL's reason. TLS 1.2 and 1.3 only, the system's default ciphers, ALPN "http/1.1". :meth:`reload_tls`
+    serves a renewed certificate without a restart; :meth:`on_tls_error` hears failed handshakes.
+
+    With several loops, **handlers run on several threads at once**: each handler runs on the loop thread of the
+    socket (or request) it is about, so handlers of sockets on different loops run concurrently, each holding the
+    GIL in turn (a handler may be interrupted between two statements by one on another loop). Python state shared by
+    handlers must be protected, e.g. with a :class:`threading.Lock`, when an update spans several statements (a
+    read-modify-write of a dict entry, a check-then-act); per-socket state (``socket.data``) is only touched on its
+    socket's loop. Every method still works from every thread: socket methods that must run on the socket's loop
+    (``join``, ``rooms``, handshake lookups, ``emit(callback=...)``) are sent there when called elsewhere. Do not
+    hold a lock of your own while reading ``rooms``, ``transport`` or the handshake of a socket of another loop: that
+    loop may be waiting for the same lock.
 
     Use as a context manager, or call :meth:`close` when done.
     """
@@ -1203,6 +1434,15 @@ class Server:
         redis_url: str | None = None,
         redis_key: str | None = None,
         redis_requests_timeout: float | None = None,
+        loops: int | None = None,
+        loop_balancing: str | None = None,
+        parser: str | None = None,
+        allow_eio3: bool | None = None,
+        tls_cert: str | os.PathLike[str] | bytes | None = None,
+        tls_key: str | os.PathLike[str] | bytes | None = None,
+        tls_key_password: str | None = None,
+        tls_handshake_timeout: float | None = None,
+        tls_sni: Iterable[tuple[Any, ...]] | None = None,
         redis_streams_url: str | None = None,
         redis_streams_name: str | None = None,
         redis_streams_count: int | None = None,
@@ -1217,7 +1457,11 @@ class Server:
         self._state_lock = threading.RLock()
         self._state = "created"  # created -> running -> stopped -> closed
         self._thread: threading.Thread | None = None
-        self._loop_ident: int | None = None
+        # Several loops: which loop each loop thread runs (learned as sockets appear on them), and per loop the
+        # socket jobs other loop threads posted there, which that loop's thread runs itself while it waits.
+        self._loop_threads: dict[int, int] = {}
+        self._inboxes: dict[int, collections.deque[_SocketJob]] = {}
+        self._cross = threading.Condition(threading.Lock())
         self._stopped = threading.Event()
         self._close_requested = False
         self._listening = False
@@ -1228,12 +1472,17 @@ class Server:
         self._http_registered = False
         self._connection_error_handler: Callable[[ConnectionErrorReport], Any] | None = None
         self._connection_error_registered = False
+        self._tls_error_handler: Callable[[TLSErrorReport], Any] | None = None
+        self._tls: dict[str, Any] = {"tls_cert": tls_cert, "tls_key": tls_key, "tls_key_password": tls_key_password,
+                                     "tls_handshake_timeout": tls_handshake_timeout,
+                                     "tls_sni": list(tls_sni) if tls_sni is not None else None}
 
         options = lib.sio_options_new()
         if not options:
             raise MemoryError("sio_options_new")
         try:
             self._apply_options(options, locals())
+            _apply_tls_options(options, self._tls)
             set_library_log_level(_lib_log.getEffectiveLevel())
             out = ctypes.c_void_p()
             _check(lib.sio_server_create(ctypes.byref(out), options), "sio_server_create")
@@ -1272,6 +1521,8 @@ class Server:
             set_string(_lib.OPT_TRANSPORTS, "transports", text)
         if values["allow_upgrades"] is not None:
             set_bool(_lib.OPT_ALLOW_UPGRADES, "allow_upgrades", values["allow_upgrades"])
+        if values["allow_eio3"] is not None:
+            set_bool(_lib.OPT_ALLOW_EIO3, "allow_eio3", values["allow_eio3"])
         origins = values["cors_allowed_origins"]
         if origins is not None:
             text = origins if isinstance(origins, str) else ",".join(origins)
@@ -1283,6 +1534,15 @@ class Server:
         for name, key in _STRING_OPTIONS.items():
             if values[name] is not None:
                 set_string(key, name, values[name])
+        loops = values["loops"]
+        if loops is not None:
+            if isinstance(loops, bool) or not isinstance(loops, int) or loops < 0:
+                raise InvalidArgumentError(_lib.EINVAL, f"option loops={loops!r}")
+            check(lib.sio_options_set_uint(options, _lib.OPT_LOOPS, loops), "loops", loops)
+        if values["loop_balancing"] is not None:
+            set_string(_lib.OPT_LOOP_BALANCING, "loop_balancing", values["loop_balancing"])
+        if values["parser"] is not None:
+            set_string(_lib.OPT_PARSER, "parser", values["parser"])
         if values["http_compression"] is False:
             set_uint(_lib.OPT_HTTP_COMPRESSION_THRESHOLD, "http_compression", 0, 1)
         elif values["compression_threshold"] is not None:
@@ -1315,7 +1575,10 @@ class Server:
     # -- threads ----------------------------------------------------------------------------------------------
 
     def _in_loop(self) -> bool:
-        return self._loop_ident is not None and threading.get_ident() == self._loop_ident
+        """True on one of the server's loop threads (any of them with several loops)."""
+        with self._api_lock:
+            handle = self._handle
+            return handle is not None and bool(lib.sio_server_in_loop(handle))
 
     def _api(self) -> Any:
         """Held around direct C calls made off the loop thread, so that close() cannot free the server under them."""
@@ -1323,9 +1586,10 @@ class Server:
 
     def _on_loop(self, work: Callable[[], Any], *, wait: bool,
                  future: concurrent.futures.Future[Any] | None = None) -> Any:
-        """Runs `work` where [LOOP] functions may be called: here when on the loop thread or before the server
-        started, else posted to the loop. With `wait`, blocks for its result (refused on the loop thread, where it
-        never needs to wait). `future` (if given) fails with ClosedError if the server drops the posted work."""
+        """Runs `work` where the server's and namespaces' [LOOP] functions may be called: here when on any of the
+        server's loop threads or before the server started, else posted to the first loop. With `wait`, blocks for
+        its result (never needed on a loop thread). `future` (if given) fails with ClosedError if the server drops
+        the posted work. Socket work goes through :meth:`Socket._on_loop` instead (the socket's own loop)."""
         if self._in_loop():
             return work()
         with self._state_lock:
@@ -1336,18 +1600,7 @@ class Server:
         if self._state != "running":
             raise ClosedError(_lib.ECLOSED, "the server is not running")
         result: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-        def task() -> None:
-            if not result.set_running_or_notify_cancel():
-                return
-            try:
-                result.set_result(work())
-            except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
-                result.set_exception(error)
-                if not wait:
-                    log.error("sio: posted work failed", exc_info=(type(error), error, error.__traceback__))
-
-        self._post(task, dependants=[result] + ([future] if future is not None else []))
+        self._post(_runner(work, result, wait), dependants=[result] + ([future] if future is not None else []))
         if not wait:
             return None
         return result.result()
@@ -1368,9 +1621,80 @@ class Server:
             self._pending_tasks.discard(key)
             raise SIOError.from_code(code, "sio_server_post")
 
+    def _post_to_socket(self, socket: "Socket", work: Callable[[], None],
+                        dependants: list[concurrent.futures.Future[Any]]) -> None:
+        """Posts `work` to `socket`'s loop (``sio_socket_post``). ClosedError when the socket has left or the server
+        is stopping. From a loop thread, also lists it in the target loop's inbox (see :meth:`_wait`)."""
+        job = _SocketJob(self, work, dependants)
+        key = next(_keys)
+        _tasks[key] = (self, job)
+        self._pending_tasks.add(key)
+        with self._api():
+            code = lib.sio_socket_post(socket._handle, _SOCKET_TASK_CALLBACK, key)
+        if code != 0:
+            _tasks.pop(key, None)
+            self._pending_tasks.discard(key)
+            raise SIOError.from_code(code, "sio_socket_post")
+        if self._in_loop():
+            # The target loop's thread may be blocked in _wait for work of this very loop: let it run this job
+            # itself (in posting order with the other jobs listed there), so neither waits for the other forever.
+            with self._cross:
+                if not job.taken:
+                    inbox = self._inboxes.get(socket.loop_index)
+                    if inbox is None:
+                        inbox = self._inboxes[socket.loop_index] = collections.deque()
+                    inbox.append(job)
+                    job.inbox = inbox
+                    self._cross.notify_all()
+
+    def _take(self, job: _SocketJob) -> bool:
+        """Claims `job` for running (False if it already ran), taking it off its inbox."""
+        with self._cross:
+            if job.taken:
+                return False
+            job.taken = True
+            inbox, job.inbox = job.inbox, None
+            if inbox is not None:
+                if inbox and inbox[0] is job:
+                    inbox.popleft()
+                else:
+                    try:
+                        inbox.remove(job)
+                    except ValueError:
+                        pass
+            return True
+
+    def _wake(self, _future: concurrent.futures.Future[Any]) -> None:
+        with self._cross:
+            self._cross.notify_all()
+
+    def _wait(self, result: concurrent.futures.Future[Any]) -> Any:
+        """Waits for posted socket work. On a loop thread, runs meanwhile the jobs other loop threads listed for
+        this thread's loop: two loops waiting for each other's work (a handler on each reading the rooms of a socket
+        on the other) cannot dead-lock."""
+        index = self._loop_threads.get(threading.get_ident())
+        if index is None or not self._in_loop():
+            return result.result()
+        result.add_done_callback(self._wake)
+        while True:
+            with self._cross:
+                inbox = self._inboxes.get(index)
+                while not result.done() and not inbox:
+                    self._cross.wait()
+                    inbox = self._inboxes.get(index)
+                if result.done():
+                    break
+                assert inbox is not None
+                job = inbox.popleft()
+                job.inbox = None
+                job.taken = True
+            job.work()
+        return result.result()
+
     def post(self, function: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
-        """Runs ``function(*args)`` on the loop thread soon (now if already there). Returns its future. From any
-        thread: the way to run several loop-thread operations together."""
+        """Runs ``function(*args)`` on the (first) loop thread soon, at once when called on any of the server's loop
+        threads. Returns its future. From any thread: the way to run several server operations together (socket
+        operations belong to each socket's own loop, where they are sent anyway)."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
         def task() -> None:
@@ -1497,6 +1821,51 @@ class Server:
         self._on_loop(register, wait=True)
         return handler
 
+    def on_tls_error(self, handler: Callable[[TLSErrorReport], Any]) -> Callable[[TLSErrorReport], Any]:
+        """``handler(report)`` for every client whose TLS handshake failed, timed out or was abandoned (after
+        sending something: a bare port probe is not reported), see :class:`TLSErrorReport`. Runs on the loop thread
+        of the connection (several at once with several loops); usable as a decorator."""
+        with self._api():
+            self._tls_error_handler = handler
+            _check(lib.sio_server_on_tls_error(self._handle, _TLS_ERROR_CALLBACK, self._key), "sio_server_on_tls_error")
+        return handler
+
+    def reload_tls(self, tls_cert: str | os.PathLike[str] | bytes | None = None,
+                   tls_key: str | os.PathLike[str] | bytes | None = None, tls_key_password: str | None = None,
+                   tls_sni: Iterable[tuple[Any, ...]] | None = None) -> None:
+        """Serves a renewed certificate without a restart: with no arguments, the files given as ``tls_cert`` and
+        ``tls_key`` are read again; with ``tls_cert`` and ``tls_key``, those replace them (``tls_key_password`` and
+        ``tls_sni`` likewise, else the current ones stay). New connections get the new certificate, open ones keep
+        theirs. On error (:class:`InvalidArgumentError`, naming the file and OpenSSL's reason) the current
+        certificate stays. Any thread; files are read on the calling thread."""
+        replacing = tls_cert is not None or tls_key is not None
+        with self._api():
+            if not replacing and tls_key_password is None and tls_sni is None:
+                _last_error.text = None
+                code = lib.sio_server_reload_tls(self._handle, None)
+            else:
+                settings = dict(self._tls)
+                if replacing:
+                    settings["tls_cert"], settings["tls_key"] = tls_cert, tls_key
+                if tls_key_password is not None:
+                    settings["tls_key_password"] = tls_key_password
+                if tls_sni is not None:
+                    settings["tls_sni"] = list(tls_sni)
+                options = lib.sio_options_new()
+                if not options:
+                    raise MemoryError("sio_options_new")
+                try:
+                    _apply_tls_options(options, settings)
+                    _last_error.text = None
+                    code = lib.sio_server_reload_tls(self._handle, options)
+                finally:
+                    lib.sio_options_free(options)
+                if code == 0:
+                    self._tls = settings
+            if code < 0:
+                reason = getattr(_last_error, "text", None)
+                raise SIOError.from_code(code, f"reload_tls: {reason}" if reason else "reload_tls")
+
     # -- broadcasting (main namespace) -----------------------------------------------------------------------------
 
     def emit(self, event: str, *args: Any, to: Rooms = None, room: Rooms = None, skip_sid: Rooms = None,
@@ -1568,13 +1937,24 @@ class Server:
     def running(self) -> bool:
         return self._state == "running"
 
+    @property
+    def loop_count(self) -> int:
+        """How many loops (threads) serve the server: the ``loops`` option resolved (0 became the number of cores).
+        """
+        with self._api():
+            return _check(lib.sio_server_loop_count(self._handle), "sio_server_loop_count")
+
     def _listen_once(self, listen: Callable[[], int], what: str) -> int:
         # One listener per server here: libsio reports only the first listener's port (sio_server_port), so the
         # port a second listen on port 0 picked could not be returned (see the README).
         def work() -> None:
             if self._listening:
                 raise StateError(_lib.ESTATE, "the server already listens (one address per server)")
-            _check(listen(), what)
+            _last_error.text = None
+            code = listen()
+            if code < 0:
+                reason = getattr(_last_error, "text", None)  # logged on this thread by the failed listen
+                raise SIOError.from_code(code, f"{what}: {reason}" if reason else what)
             self._listening = True
 
         self._on_loop(work, wait=True)
@@ -1620,7 +2000,6 @@ class Server:
         return self.port
 
     def _run_loop(self) -> None:
-        self._loop_ident = threading.get_ident()
         code = 0
         try:
             code = lib.sio_server_run(self._handle)
@@ -1650,6 +2029,10 @@ class Server:
         self._sockets.clear()
         for namespace in self._namespaces.values():
             namespace._sockets.clear()
+        self._loop_threads.clear()
+        with self._cross:
+            self._inboxes.clear()
+            self._cross.notify_all()
         self._stopped.set()
         if self._close_requested:
             self._destroy()
@@ -1681,7 +2064,7 @@ class Server:
                 _check(lib.sio_server_stop(self._handle), "sio_server_stop")
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Waits until the loop has ended (after :meth:`stop`). True if it has. Not on the loop thread."""
+        """Waits until the loop has ended (after :meth:`stop`). True if it has. Not on a loop thread."""
         if self._in_loop():
             raise RuntimeError("Server.wait() on the loop thread would wait for itself")
         thread = self._thread
@@ -1691,8 +2074,8 @@ class Server:
         return not thread.is_alive()
 
     def close(self) -> None:
-        """Stops, waits and frees the server. On the loop thread (inside a handler) it stops the server and frees it
-        when the loop has ended. The server cannot be used afterwards."""
+        """Stops, waits and frees the server. On a loop thread (inside a handler) it stops the server and frees it
+        when the loops have ended. The server cannot be used afterwards."""
         self._close_requested = True
         self.stop()
         if self._in_loop():
@@ -1749,7 +2132,7 @@ class Server:
                             event, socket.id)
             return
         if isinstance(result, concurrent.futures.Future):
-            self._defer_ack(ack, result, event)
+            self._defer_ack(socket, ack, result, event)
         else:
             self._send_ack(ack, result, event)
 
@@ -1765,7 +2148,8 @@ class Server:
         if code != 0:
             log.warning("sio: acknowledgement of %r not sent: %s", event, SIOError.from_code(code))
 
-    def _defer_ack(self, ack: int, future: concurrent.futures.Future[Any], event: str) -> None:
+    def _defer_ack(self, socket: Socket, ack: int, future: concurrent.futures.Future[Any], event: str) -> None:
+        # sio_ack_send is [LOOP] on the socket's own loop: the ack is sent there, whichever thread completes.
         def done(completed: concurrent.futures.Future[Any]) -> None:
             def send() -> None:
                 if completed.cancelled() or completed.exception() is not None:
@@ -1776,9 +2160,9 @@ class Server:
                 self._send_ack(ack, completed.result(), event)
 
             try:
-                self._on_loop(send, wait=False)
+                socket._on_loop(send, wait=False)
             except SIOError:
-                log.debug("sio: deferred acknowledgement of %r dropped: the server stopped", event)
+                log.debug("sio: deferred acknowledgement of %r dropped: the socket left or the server stopped", event)
 
         future.add_done_callback(done)
 
@@ -1846,6 +2230,12 @@ class Server:
                 headers[name] = value.decode("utf-8", "replace")
         url = (lib.sio_http_request_url(request) or b"").decode("utf-8", "replace")
         self._invoke("connection error handler", handler, ConnectionErrorReport(code, message, details, url, headers))
+
+
+    def _tls_error(self, kind: str, reason: str, address: str) -> None:
+        handler = self._tls_error_handler
+        if handler is not None:
+            self._invoke("TLS error handler", handler, TLSErrorReport(kind, reason, address))
 
 
 class _ApiGuard:
