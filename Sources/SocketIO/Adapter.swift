@@ -39,13 +39,31 @@ public struct PersistedSession {
     /// Where the socket started in a cluster adapter's log (nil without one): a client that comes back without an
     /// offset (it never received an event) misses everything logged after it.
     public let since: LogPosition?
+    /// The socket's hold on a session kept while it was connected (see `LiveSession`), nil otherwise.
+    public let token: String?
 
-    public init(sid: String, pid: String, rooms: [String], data: JSONValue, since: LogPosition? = nil) {
+    public init(sid: String, pid: String, rooms: [String], data: JSONValue, since: LogPosition? = nil,
+                token: String? = nil) {
         self.sid = sid
         self.pid = pid
         self.rooms = rooms
         self.data = data
         self.since = since
+        self.token = token
+    }
+}
+
+/// A connected socket's session, for an adapter that keeps sessions while their sockets are connected (the Redis
+/// streams adapter): written when the socket joins (`claim`) and as it changes, so that the session outlives this
+/// node if it dies. `session.token` names this socket's hold on it: a client that came back elsewhere took the
+/// session, and the adapter then tells the old socket it was superseded (`LocalAdapter.closeSuperseded`).
+public struct LiveSession {
+    public let session: PersistedSession
+    public let claim: Bool
+
+    public init(session: PersistedSession, claim: Bool) {
+        self.session = session
+        self.claim = claim
     }
 }
 
@@ -98,9 +116,16 @@ public protocol SocketIOAdapter: AnyObject {
     /// The position of the last logged packet delivered here (nil for adapters without a log): where a socket
     /// joining now starts.
     var logPosition: LogPosition? { get }
+    /// With `SocketIOServer.adapterKeepsSessions`: a connected socket joined or changed its rooms.
+    func keepLiveSession(_ live: LiveSession)
+    /// With `SocketIOServer.adapterKeepsSessions`: a socket left for a reason that cannot be recovered from, so the
+    /// session it held with `token` goes.
+    func dropLiveSession(pid: String, token: String)
     func close()
 }
 
 extension SocketIOAdapter {
     public var logPosition: LogPosition? { nil }
+    public func keepLiveSession(_ live: LiveSession) {}
+    public func dropLiveSession(pid: String, token: String) {}
 }

@@ -273,6 +273,7 @@ public final class Namespace {
         }
         socket.client.register(socket)
         socket.didConnect(restoring: restored)
+        if let live = socket.liveSession(claim: true) { adapter.keepLiveSession(live) }
         for handler in connectionHandlers { handler(socket) }
     }
 

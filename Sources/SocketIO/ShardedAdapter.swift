@@ -17,12 +17,28 @@ public protocol LocalAdapter: SocketIOAdapter {
     func deliverLogged(_ event: OutgoingEvent, options: BroadcastOptions, position: LogPosition?)
     /// The log reached `position` with nothing to deliver here: sockets joining from now on start there.
     func advanceLog(to position: LogPosition)
+    /// The sessions of this process's connected sockets that are kept while connected (to refresh them).
+    func liveSessions(_ completion: @escaping ([LiveSession]) -> Void)
+    /// A client came back elsewhere and took the session socket `sid` held with `token`: that socket, wherever it
+    /// is in this process, leaves without keeping the session again.
+    func closeSuperseded(sid: String, token: String)
 }
 
 extension InMemoryAdapter: LocalAdapter {
     public func allRooms(_ completion: @escaping (Set<String>) -> Void) { completion(allRooms()) }
     public func sockets(_ options: BroadcastOptions, completion: @escaping ([String]) -> Void) {
         completion(sockets(options))
+    }
+
+    public func liveSessions(_ completion: @escaping ([LiveSession]) -> Void) { completion(liveSessions()) }
+
+    func liveSessions() -> [LiveSession] {
+        namespace.sockets.values.compactMap { $0.liveSession(claim: false) }
+    }
+
+    public func closeSuperseded(sid: String, token: String) {
+        guard let socket = namespace.sockets[sid], socket.liveToken == token else { return }
+        socket.leaveSuperseded()
     }
 }
 
@@ -265,6 +281,23 @@ final class ShardedAdapter: LocalAdapter {
     }
 
     // MARK: Connection state recovery
+
+    func liveSessions(_ completion: @escaping ([LiveSession]) -> Void) {
+        gather(local.liveSessions(), ask: { $0?.local.liveSessions() ?? [] }, combine: { $0 += $1 }, completion: completion)
+    }
+
+    func closeSuperseded(sid: String, token: String) {
+        onOtherLoops { $0?.local.closeSuperseded(sid: sid, token: token) }
+        local.closeSuperseded(sid: sid, token: token)
+    }
+
+    func keepLiveSession(_ live: LiveSession) {
+        if upstreamKeepsSessions { toUpstream { $0.keepLiveSession(live) } }
+    }
+
+    func dropLiveSession(pid: String, token: String) {
+        if upstreamKeepsSessions { toUpstream { $0.dropLiveSession(pid: pid, token: token) } }
+    }
 
     func persistSession(_ session: PersistedSession) {
         if upstreamKeepsSessions {

@@ -56,6 +56,10 @@ public final class Socket {
     private final class LogMarks {
         var joinedAt: LogPosition?
         var replayedThrough: LogPosition?
+        /// This socket's hold on its session while connected (`LiveSession`), with an adapter that keeps them.
+        var liveToken: String?
+        /// A client that came back elsewhere took the session: leaving, the socket must not keep it again.
+        var sessionTaken = false
     }
     private var logMarks: LogMarks?
     // The one-byte fields last, together: between two words each would cost a word of padding per socket.
@@ -72,6 +76,27 @@ public final class Socket {
     }
     /// The log position the socket started at (kept with its session for a client that got no event).
     var joinedAt: LogPosition? { logMarks?.joinedAt }
+    var liveToken: String? { logMarks?.liveToken }
+
+    /// The session as it stands, for an adapter that keeps it while the socket is connected (nil otherwise).
+    func liveSession(claim: Bool) -> LiveSession? {
+        guard let pid, let token = liveToken, connected else { return nil }
+        return LiveSession(session: PersistedSession(sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data,
+                                                     since: joinedAt, token: token), claim: claim)
+    }
+
+    /// The session changed (rooms): written again where it is kept.
+    private func keepLiveSession() {
+        if let live = liveSession(claim: false) { namespace.adapter.keepLiveSession(live) }
+    }
+
+    /// A client that came back elsewhere took this socket's session: the connection (dead, or about to be) closes
+    /// and this socket leaves without keeping the session again.
+    func leaveSuperseded() {
+        guard connected else { return }
+        marks.sessionTaken = true
+        client.closeConnection(reason: .transportClose)
+    }
     private var marks: LogMarks {
         if let logMarks { return logMarks }
         let created = LogMarks()
@@ -201,11 +226,13 @@ public final class Socket {
         if queuedToOwnLoop({ self.join(rooms) }) { return }
         guard !disconnected else { return }
         namespace.adapter.addAll(id, rooms: rooms)
+        keepLiveSession()
     }
 
     public func leave(_ room: String) {
         if queuedToOwnLoop({ self.leave(room) }) { return }
         namespace.adapter.delete(id, room: room)
+        keepLiveSession()
     }
 
     /// The transport the connection uses now, `.polling` until an upgrade completes (the reference's
@@ -285,6 +312,8 @@ public final class Socket {
         if position != nil { marks.joinedAt = position }
         replayedThrough = restored?.replayedThrough
         if let restored { join(restored.session.rooms) }
+        // After the restored rooms: the namespace claims the session with them once the socket is in.
+        if pid != nil, server.shards[0].adapterKeepsSessions { marks.liveToken = SecureRandom.shortIdentifier() }
         if client.isEIO3 {
             // A 2.x client's CONNECT reply has no payload (its id is known from the Engine.IO one).
             client.write(EncodedPacket.control(.connect, namespace: namespace.name, payload: nil, parser: server.parser))
@@ -331,9 +360,13 @@ public final class Socket {
         // A socket whose session a newer one took over (the client came back before this transport was known to
         // be dead) must neither keep the session again nor take the id's rooms from its successor.
         let superseded = namespace.sockets[id] !== self
-        if let pid, reason.isRecoverable, !superseded {
+        // Taken by a client that came back on another node: the session is that socket's now.
+        let sessionTaken = superseded || logMarks?.sessionTaken == true
+        if let pid, reason.isRecoverable, !sessionTaken {
             namespace.adapter.persistSession(PersistedSession(
-                sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data, since: joinedAt))
+                sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data, since: joinedAt, token: liveToken))
+        } else if let pid, let token = liveToken, !sessionTaken {
+            namespace.adapter.dropLiveSession(pid: pid, token: token)
         }
         disconnected = true  // from here on join() is ignored: a room-event handler cannot re-add a leaving socket
         if namespace.reportsRoomEvents, !superseded {

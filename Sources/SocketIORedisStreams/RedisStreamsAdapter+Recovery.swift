@@ -26,6 +26,11 @@ extension RedisStreamsAdapter {
 
     public func persistSession(_ session: PersistedSession) {
         guard let recovery, recovery.maxDisconnectionDuration > 0 else { return }
+        if keepsConnectedSessions, session.token != nil {
+            // Kept since the socket joined: written once more, unless a client that came back elsewhere took it.
+            write(session, conditional: true, ttl: recovery.maxDisconnectionDuration)
+            return
+        }
         let record = SessionRecord(sid: session.sid, pid: session.pid,
                                    rooms: [session.sid] + session.rooms.filter { $0 != session.sid }, data: session.data)
         let ttl = Array(String(recovery.maxDisconnectionDuration).utf8)
@@ -81,7 +86,10 @@ extension RedisStreamsAdapter {
                 completion(nil)
                 return
             }
-            let since = results[2].bytes.flatMap { LogPosition(String(decoding: $0, as: UTF8.self)) }
+            // `<join point>[ <token>]`: the token of the socket that held it, when kept while connected.
+            let since = results[2].bytes.flatMap { value in
+                LogPosition(String(decoding: value.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self))
+            }
             guard let from = start ?? since else {
                 // No offset and no join point (a session a Node node kept): the session comes back, with nothing
                 // to replay that could be known.

@@ -38,6 +38,8 @@ public final class RedisStreamsAdapter: SocketIOAdapter, StreamConsumer, Cluster
     var closed = false
     /// When this node last published anything (a heartbeat is due `heartbeatInterval` after).
     private var lastPublished: UInt64 = 0
+    /// When the connected sockets' sessions were last written again.
+    var lastSessionRefresh: UInt64 = 0
     private var clock: HeartbeatClock?
     let log = Logger("socket.io:redis-streams")
 
@@ -253,6 +255,7 @@ public final class RedisStreamsAdapter: SocketIOAdapter, StreamConsumer, Cluster
     func tick(now: UInt64) {
         guard !closed else { return }
         if now >= lastPublished + options.heartbeatInterval { publishHeartbeat(.heartbeat) }
+        refreshLiveSessions(now: now)
         for uid in nodes.silent(now: now, timeout: options.heartbeatTimeout) {
             log.info("node \(uid) of \(namespace.name) seems down (no heartbeat for \(options.heartbeatTimeout) ms)")
             removeNode(uid)

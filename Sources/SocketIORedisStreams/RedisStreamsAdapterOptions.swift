@@ -24,6 +24,13 @@ public struct RedisStreamsAdapterOptions: Sendable {
     /// Milliseconds to wait for the other nodes' answers (fetchSockets without a timeout flag, serverSideEmit
     /// with ack): the reference's `DEFAULT_TIMEOUT`.
     public var requestsTimeout: UInt64 = 5_000
+    /// With connection state recovery: keep each session in Redis while its socket is connected too (written when
+    /// it joins and when its rooms change, refreshed every `sessionRefreshInterval`), so a client recovers even
+    /// when its node dies. Off: sessions are written when sockets leave, as the reference writes them.
+    public var keepsConnectedSessions = true
+    /// Milliseconds between two refreshes of the connected sessions (their data and expiry); nil: a quarter of
+    /// maxDisconnectionDuration, at most 30 s.
+    public var sessionRefreshInterval: UInt64?
     /// CLIENT SETNAME `<clientName>-pub`, `-sub`, `-xread` (shows in CLIENT LIST).
     public var clientName: String?
     /// Reconnection backoff: the first retry after this many milliseconds, doubling per failure up to the maximum.

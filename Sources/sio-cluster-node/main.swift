@@ -32,10 +32,13 @@ let usageText = """
                             [--key socket.io]                                    (pub/sub adapter)
                             [--stream-name socket.io] [--stream-count 1] [--stream-maxlen 10000] [--block-ms 5000]
                             [--heartbeat-interval 5000] [--heartbeat-timeout 10000]  (streams adapter)
+                            [--session-refresh MS] [--sessions-on-leave]
 
       --redis URL          the classic pub/sub adapter (Node's @socket.io/redis-adapter)
       --redis-streams URL  the streams adapter (Node's @socket.io/redis-streams-adapter): sessions kept in Redis
       --recovery-ms N      connection state recovery with maxDisconnectionDuration N ms (default: off)
+      --sessions-on-leave  streams: write sessions only when sockets leave, as Node's adapter (default: also while
+                           connected, refreshed every --session-refresh ms, so a node's death loses none)
       --loops N            event loops (threads) serving the port; 0 or auto: one per core (default 1). The process
                            is one node to the others whatever its loop count.
     """
@@ -80,6 +83,8 @@ while let argument = arguments.next() {
     case "--block-ms": streamOptions.blockTimeInMs = number(arguments.next())
     case "--heartbeat-interval": streamOptions.heartbeatInterval = max(1, number(arguments.next()))
     case "--heartbeat-timeout": streamOptions.heartbeatTimeout = max(1, number(arguments.next()))
+    case "--session-refresh": streamOptions.sessionRefreshInterval = max(1, number(arguments.next()))
+    case "--sessions-on-leave": streamOptions.keepsConnectedSessions = false
     case "--name": name = arguments.next()
     case "--key": key = arguments.next() ?? key
     case "--loops":

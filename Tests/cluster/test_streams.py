@@ -360,3 +360,21 @@ def test_requests_from_a_node_node_are_answered_in_its_format(start_nodes, clien
             public.close()
     finally:
         inbox.close()
+
+
+def test_namespaces_spread_over_several_streams(start_nodes, clients, redis):
+    """--stream-count 3: each namespace has its stream, `<name>-<hashCode(nsp) % 3>` (the reference's
+    computeStreamName): "/" (hash 47) in socket.io-2, "/chat" (hash 46457863) in socket.io-1."""
+    nodes = start_nodes(["A", "B"], args=["--stream-count", "3"])
+    wait_until(lambda: redis.numsub("socket.io#/chat#") == 2, message="both nodes on /chat")
+    a_main = clients(nodes["A"].url, transports=["websocket"])
+    b_main = clients(nodes["B"].url, transports=["websocket"])
+    a_chat = clients(nodes["A"].url, transports=["websocket"], namespace="/chat")
+    b_chat = clients(nodes["B"].url, transports=["websocket"], namespace="/chat")
+    a_main.call("broadcast", {"msg": "main"})
+    b_main.wait_for("bcast", lambda data: data.get("msg") == "main")
+    b_chat.call("broadcast", {"msg": "chat"})
+    a_chat.wait_for("bcast", lambda data: data.get("msg") == "chat")
+    assert redis.command("XLEN", "socket.io-2") >= 1 and redis.command("XLEN", "socket.io-1") >= 1
+    assert redis.command("XLEN", "socket.io") == 0 and redis.command("XLEN", "socket.io-0") == 0
+    assert payloads(a_chat) == ["chat"] and "chat" not in payloads(b_main)

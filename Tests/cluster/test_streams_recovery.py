@@ -362,3 +362,72 @@ def test_a_deploy_of_a_node_on_two_loops_keeps_every_session(cluster, raw, redis
         assert recovered_state(back)["recovered"] is True, client.label
         assert back.sid == client.sid
         assert back.wait_messages(1) == ["missed"], client.label
+
+
+def test_recovery_after_the_node_died_with_the_client_connected(cluster, raw):
+    """The session is kept in Redis while the socket is connected, so SIGKILL of its node loses nothing: the
+    client, cut by the kill, recovers on another node with its id, its rooms (one joined late) and its data."""
+    nodes = cluster(["A", "B"])
+    sender = raw(nodes["B"].port, label="sender")
+    client = raw(nodes["A"].port, label="client")
+    client.call("join", "news")
+    send(sender, "news", "before")
+    client.wait_messages(1)
+    client.call("join", "late")  # after the session was first written: the change is written too
+    time.sleep(0.2)  # what is still on its way to Redis when a node dies is lost with it
+    nodes["A"].stop(signal.SIGKILL)
+    send(sender, "news", "missed-1")
+    send(sender, "late", "missed-late")
+    back = raw.track(client.come_back(nodes["B"].port))
+    state = recovered_state(back)
+    assert state["recovered"] is True and back.sid == client.sid
+    assert {"news", "late"} <= set(state["rooms"]) and state["data"] == {"node": "A"}
+    assert back.wait_messages(2) == ["missed-1", "missed-late"]
+    settle(back)
+    assert back.messages() == ["missed-1", "missed-late"]
+
+
+def test_the_reference_way_loses_the_sessions_of_a_dead_node(cluster, raw):
+    """--sessions-on-leave writes sessions only when sockets leave, as Node's adapter: a node's death then loses
+    its connected clients' sessions (the control case of the test above)."""
+    nodes = cluster(["A", "B"], args=[*RECOVERY, "--sessions-on-leave"])
+    client = raw(nodes["A"].port, label="client")
+    client.call("direct", {"msg": "hello"})
+    client.wait_messages(1)
+    nodes["A"].stop(signal.SIGKILL)
+    back = raw.track(client.come_back(nodes["B"].port))
+    assert recovered_state(back)["recovered"] is False
+
+
+def test_a_silent_cut_recovers_on_another_node(cluster, raw):
+    """The transport died without a word: node A still thinks the client is there when it comes back on node B.
+    The session kept while connected lets B restore it; A's next write of it finds it taken, and A's old socket
+    leaves without writing it again (socket.io #4880 across nodes)."""
+    nodes = cluster(["A", "B"], args=[*RECOVERY, "--session-refresh", "300"])
+    proxy = TCPProxy(nodes["A"].port)
+    try:
+        sender = raw(nodes["B"].port, label="sender")
+        client = raw.track(RawClient(proxy.port, label="client"))
+        client.call("join", "news")
+        send(sender, "news", "before")
+        client.wait_messages(1)
+        proxy.blackhole()
+        send(sender, "news", "missed-1")
+        back = raw.track(client.come_back(nodes["B"].port))
+        state = recovered_state(back)
+        assert state["recovered"] is True and back.sid == client.sid and "news" in state["rooms"]
+        assert back.wait_messages(1) == ["missed-1"]
+        back.call("join", "on-b")
+        # A's old socket finds the session taken at its next refresh, and leaves.
+        wait_until(lambda: "taken over" in nodes["A"].log_text(), timeout=5, message="A gives the session up")
+        wait_until(lambda: sender.call("fetch").count(client.sid) == 1, timeout=5, message="one socket with that id")
+        # The session goes on from B's socket, not from A's stale one.
+        back.cut()
+        time.sleep(0.2)
+        send(sender, "news", "missed-2")
+        again = raw.track(back.come_back(nodes["A"].port))
+        state = recovered_state(again)
+        assert state["recovered"] is True and "on-b" in state["rooms"]
+        assert again.wait_messages(1) == ["missed-2"]
+    finally:
+        proxy.close()
