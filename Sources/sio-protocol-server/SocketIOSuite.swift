@@ -7,11 +7,11 @@ import SocketIOCodec
 /// and none of it interferes with it.
 enum SocketIOSuite {
     static func make(loop: EventLoop, loops: Int = 1, parser: (any SocketIOParser)? = nil,
-                     allowEIO3: Bool = false) -> SocketIOServer {
+                     allowEIO3: Bool = false, heartbeat: (interval: UInt64, timeout: UInt64) = (300, 200)) -> SocketIOServer {
         var options = SocketIOOptions()
         options.engine.allowEIO3 = allowEIO3
-        options.engine.pingInterval = 300
-        options.engine.pingTimeout = 200
+        options.engine.pingInterval = heartbeat.interval
+        options.engine.pingTimeout = heartbeat.timeout
         options.engine.maxHttpBufferSize = 1_000_000
         options.engine.cors = CORSOptions(origin: .any)
         options.connectTimeout = 1000

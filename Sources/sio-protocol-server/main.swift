@@ -15,6 +15,9 @@ struct Arguments {
     var loops = 1
     var balancing = HTTPServerGroup.Balancing.reusePort
     var parser: (any SocketIOParser)?
+    /// /socket.io/'s heartbeat (the suites' 300 / 200 ms unless told).
+    var pingInterval: UInt64 = 300
+    var pingTimeout: UInt64 = 200
     var allowEIO3 = false
     var tlsCert: String?
     var tlsKey: String?
@@ -48,6 +51,12 @@ struct Arguments {
                     fail("--loop-balancing is reuseport or round-robin")
                 }
                 result.balancing = balancing
+            case "--ping-interval":
+                guard let ms = UInt64(value()), ms > 0 else { fail("--ping-interval needs milliseconds") }
+                result.pingInterval = ms
+            case "--ping-timeout":
+                guard let ms = UInt64(value()), ms > 0 else { fail("--ping-timeout needs milliseconds") }
+                result.pingTimeout = ms
             case "--parser":
                 guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
                 result.parser = parser
@@ -85,6 +94,8 @@ struct Arguments {
           --loops N               event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --loop-balancing MODE   how new connections are spread over the loops: reuseport (the kernel, default)
                                   or round-robin (the first loop hands them out)
+          --ping-interval MS      /socket.io/'s heartbeat interval (default 300, as the protocol suite wants)
+          --ping-timeout MS       /socket.io/'s heartbeat timeout (default 200)
           --parser NAME           how /socket.io/ and /recovery.io/ encode packets: json (default, the reference's
                                   default parser) or msgpack (socket.io-msgpack-parser); all clients must match
           --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
@@ -140,7 +151,8 @@ relaxedOptions.pingInterval = 25_000
 relaxedOptions.pingTimeout = 20_000
 
 let echo = EchoHandler()
-let io = SocketIOSuite.make(loop: loop, loops: arguments.loops, parser: arguments.parser, allowEIO3: arguments.allowEIO3)
+let io = SocketIOSuite.make(loop: loop, loops: arguments.loops, parser: arguments.parser, allowEIO3: arguments.allowEIO3,
+                            heartbeat: (arguments.pingInterval, arguments.pingTimeout))
 let loops = io.shards.map(\.loop)
 
 // The project's own test hook for `connection_error`: every refusal of /engine.io/ and /socket.io/ is kept (the last
