@@ -1379,35 +1379,6 @@ class Server:
     (``join``, ``rooms``, handshake lookups, ``emit(callback=...)``) are sent there when called elsewhere. Do not
     hold a lock of your own while reading ``rooms``, ``transport`` or the handshake of a socket of another loop: that
     loop may be waiting for the same lock.
- (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
-
-    ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
-    server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
-    sessions). ``loop_balancing`` ("reuseport", the default: every loop listens with SO_REUSEPORT and the kernel
-    picks; or "round-robin": the first loop accepts and hands connections out in turn, always so with
-    :meth:`listen_fd`). :attr:`loop_count` tells how many loops there are, :attr:`Socket.loop_index` which one
-    serves a socket.
-    ``parser`` ("json", the reference's default; or "msgpack": socket.io-msgpack-parser, for clients made with
-    ``serializer="msgpack"`` in python-socketio or the msgpack parser in JavaScript; one parser for all clients).
-
-    HTTPS and WSS: ``tls_cert`` (the certificate chain, PEM: a file path, or the PEM itself as bytes; the server's
-    certificate first, then the intermediates) and ``tls_key`` (its private key, likewise) make the server listen
-    with TLS; ``tls_key_password`` (for an encrypted key; never prompted for), ``tls_handshake_timeout`` (10
-    seconds), ``tls_sni`` (more certificates: a list of ``(cert_file, key_file)`` or ``(cert_file, key_file,
-    password)``, each served to clients whose SNI host name it covers). Files are read when the server listens: a
-    bad certificate or key makes :meth:`listen` (or :meth:`start`) raise :class:`ListenError` naming the file and
-    OpenSSL's reason. TLS 1.2 and 1.3 only, the system's default ciphers, ALPN "http/1.1". :meth:`reload_tls`
-    serves a renewed certificate without a restart; :meth:`on_tls_error` hears failed handshakes.
-
-    With several loops, **handlers run on several threads at once**: each handler runs on the loop thread of the
-    socket (or request) it is about, so handlers of sockets on different loops run concurrently, each holding the
-    GIL in turn (a handler may be interrupted between two statements by one on another loop). Python state shared by
-    handlers must be protected, e.g. with a :class:`threading.Lock`, when an update spans several statements (a
-    read-modify-write of a dict entry, a check-then-act); per-socket state (``socket.data``) is only touched on its
-    socket's loop. Every method still works from every thread: socket methods that must run on the socket's loop
-    (``join``, ``rooms``, handshake lookups, ``emit(callback=...)``) are sent there when called elsewhere. Do not
-    hold a lock of your own while reading ``rooms``, ``transport`` or the handshake of a socket of another loop: that
-    loop may be waiting for the same lock.
 
     Use as a context manager, or call :meth:`close` when done.
     """
