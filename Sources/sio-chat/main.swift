@@ -71,7 +71,7 @@ struct ChatArguments {
                 result.parser = parser
             case "--loops":
                 let text = value(argument)
-                guard let loops = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(loops) else {
+                guard let loops = SocketIOOptions.loops(fromArgument: text) else {
                     fail("--loops needs 0-\(EngineServer.maxLoops) or auto")
                 }
                 result.loops = loops

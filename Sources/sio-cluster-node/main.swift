@@ -89,7 +89,7 @@ while let argument = arguments.next() {
     case "--key": key = arguments.next() ?? key
     case "--loops":
         let text = arguments.next() ?? ""
-        guard let count = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(count) else { usage() }
+        guard let count = SocketIOOptions.loops(fromArgument: text) else { usage() }
         loops = count
     case "--help", "-h":
         print(usageText)

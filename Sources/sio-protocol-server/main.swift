@@ -42,7 +42,7 @@ struct Arguments {
             case "--host": result.host = value()
             case "--loops":
                 let text = value()
-                guard let loops = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(loops) else {
+                guard let loops = SocketIOOptions.loops(fromArgument: text) else {
                     fail("--loops needs 0-\(EngineServer.maxLoops) or auto")
                 }
                 result.loops = loops
