@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 
-import msgpack
 import websocket
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))

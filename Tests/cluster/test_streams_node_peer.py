@@ -16,21 +16,13 @@ import time
 
 import pytest
 
-from cluster_util import ClusterNode, NodePeerNode, RedisServer, barrier, node_peer_dir, payloads, wait_until
-from streams_util import RawClient
+from cluster_util import ClusterNode, NodePeerNode, barrier, node_peer_dir, payloads, wait_until
 
 PEER = node_peer_dir()
 pytestmark = pytest.mark.skipif(
     PEER is None, reason="no Node peer: set SIO_NODE_PEER to a directory made by scripts/node-peer/build.sh "
                          "(needs the socket.io sources from GitHub; the npm registry is not used)")
 PUBLIC = "socket.io#/#"
-
-
-@pytest.fixture
-def redis(tools):
-    server = RedisServer(tools["redis-server"]).start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture
@@ -49,20 +41,6 @@ def mixed(redis, node_binary):
     yield start
     for process in made:
         process.cleanup()
-
-
-@pytest.fixture
-def raw():
-    made: list[RawClient] = []
-
-    def connect(port=None, previous=None, label=""):
-        client = previous.come_back(port, label=label) if previous else RawClient(port, label=label)
-        made.append(client)
-        return client
-
-    yield connect
-    for client in made:
-        client.close()
 
 
 def test_broadcasts_and_operations_both_ways(mixed, clients):
@@ -172,7 +150,7 @@ def test_recovery_moves_a_client_from_node_to_ours_and_back(mixed, raw):
     sender_n.call("broadcast", {"room": "elsewhere", "msg": "not-for-it"})
     sender_s.call("broadcast", {"room": client.sid, "msg": "missed-3"})
 
-    on_ours = raw(ours.port, previous=client, label="client@S")
+    on_ours = raw.track(client.come_back(ours.port, label="client@S"))
     state = on_ours.call("whoami")
     assert state["node"] == "S" and state["recovered"] is True
     assert on_ours.sid == client.sid and on_ours.pid == client.pid
@@ -188,7 +166,7 @@ def test_recovery_moves_a_client_from_node_to_ours_and_back(mixed, raw):
     sender_n.call("broadcast", {"room": "news", "msg": "missed-4"})
     sender_s.call("broadcast", {"msg": "missed-5"})
 
-    back = raw(node.port, previous=on_ours, label="client@N")
+    back = raw.track(on_ours.come_back(node.port, label="client@N"))
     state = back.call("whoami")
     assert state["node"] == "N" and state["recovered"] is True
     assert back.sid == client.sid and "news" in state["rooms"] and state["data"] == {"node": "N"}
@@ -212,7 +190,7 @@ def test_a_session_ours_keeps_while_connected_recovers_on_node(mixed, raw):
     client.cut()
     time.sleep(0.3)
     sender.call("broadcast", {"room": "news", "msg": "missed"})
-    back = raw(node.port, previous=client, label="client@N")
+    back = raw.track(client.come_back(node.port, label="client@N"))
     state = back.call("whoami")
     assert state["recovered"] is True and back.sid == client.sid and state["data"] == {"node": "S"}
     assert back.wait_messages(1) == ["missed"]
