@@ -55,6 +55,15 @@ def render_steps(capture: dict) -> str:
                 lines += ["- `data` (base64 of msgpack):", "", "```", data, "```", ""]
                 _msgpack_block(base64.b64decode(data), lines)
             lines.append("")
+        for message in step.get("messages", []):  # sharded: the SPUBLISHes MONITOR saw
+            payload = bytes.fromhex(message["payload_hex"])
+            lines += [f"**SPUBLISH** by {message['publisher']} on `{message['channel']}` ({message['encoding']}, "
+                      f"{len(payload)} bytes, type {message['decoded'].get('type')}):", ""]
+            if message["encoding"] == "json":
+                lines += ["```json", payload.decode(), "```", ""]
+            else:
+                _msgpack_block(payload, lines)
+                lines += ["```json", json.dumps(message["decoded"], ensure_ascii=False), "```", ""]
         for message in step["pubsub"]:
             payload = bytes.fromhex(message["payload_hex"])
             decoded = message.get("decoded") or {}
@@ -65,6 +74,8 @@ def render_steps(capture: dict) -> str:
         commands = []
         for command in step["commands"]:
             verb = str(command["args"][0]).upper()
+            if verb == "SPUBLISH" and step.get("messages") is not None:
+                continue  # shown above
             if verb in QUIET:
                 key = (command["client"], verb)
                 if key in seen_quiet:
@@ -95,7 +106,12 @@ def main() -> None:
     capture = json.loads(source.read_text())
     target = source.with_suffix(".md")
     head = target.read_text().split(MARKER)[0].rstrip() + "\n\n" if target.exists() else "# Wire capture\n\n"
-    target.write_text(head + MARKER + "\n\n" + render_steps(capture))
+    if "modes" in capture:  # the sharded capture: one run per subscription mode
+        body = "".join(f"## subscriptionMode: {mode}\n\n" + render_steps(run).replace("\n## ", "\n### ")
+                       .replace("## ", "### ", 1) + "\n" for mode, run in capture["modes"].items())
+    else:
+        body = render_steps(capture)
+    target.write_text(head + MARKER + "\n\n" + body)
     print(f"wrote {target}")
 
 

@@ -94,6 +94,11 @@ class Tap:
         for thread in self._threads:
             thread.start()
         self._ready.wait(5)
+        # The tap's own connections are left out of the record, whichever was named first.
+        self.own_addresses |= {line.split(" addr=")[1].split(" ")[0] for line in self.client_list()
+                               if " name=capture" in line}
+        with self.lock:
+            self.commands = [c for c in self.commands if c["address"] not in self.own_addresses]
 
     def call(self, *parts):
         self.conn.sendall(resp_command(*parts))
@@ -332,19 +337,74 @@ def run_capture(launch, redis, recovery_ms: int = RECOVERY_MS, extra_args=()) ->
         run.close()
 
 
+def connect_clients(run: Run) -> dict:
+    """a1 (room1), a2 (roomx) on A; b1 (room1, roomx), b2 (room2) on B; /chat: chat_a on A, chat_b (room1) on B."""
+    made = {label: run.client(label, node) for label, node in (("a1", "A"), ("a2", "A"), ("b1", "B"), ("b2", "B"))}
+    made["chat_a"] = run.client("chat_a", "A", namespace="/chat")
+    made["chat_b"] = run.client("chat_b", "B", namespace="/chat")
+    for label, room in (("a1", "room1"), ("a2", "roomx"), ("b1", "room1"), ("b1", "roomx"), ("b2", "room2"),
+                        ("chat_b", "room1")):
+        made[label].call("join", room)
+    return made
+
+
+def broadcast_step(run: Run, sender, name: str, payload: dict, receivers, code: str, event: str = "broadcast",
+                   extra_args=(), description: str = "", node: str | None = None) -> None:
+    """`sender` asks its node (`node`, for a client outside `/`) to broadcast `payload` (and `extra_args`);
+    recorded once `receivers` have it."""
+    sender.call(event, payload, *extra_args)
+    _wait_bcast(receivers, payload["msg"])
+    run.snapshot(name, node or sender.node, code, description)
+
+
+def plain_broadcasts(run: Run, c: dict, notes: dict | None = None) -> None:
+    """From a1 on A: to everyone, to one room, to two rooms but one, from a socket, volatile."""
+    a1, a2, b1, b2 = c["a1"], c["a2"], c["b1"], c["b2"]
+    notes = notes or {}
+    for name, payload, receivers, code, event in (
+            ("broadcast", {"msg": "to-all"}, [a1, a2, b1, b2], 'io.emit("bcast", {msg: "to-all"})', "broadcast"),
+            ("room", {"room": "room1", "msg": "to-room1"}, [a1, b1], 'io.to("room1").emit("bcast", ...)', "broadcast"),
+            ("rooms-except", {"rooms": ["room1", "room2"], "except": "roomx", "msg": "r1-r2-not-x"}, [a1, b2],
+             'io.to(["room1", "room2"]).except("roomx").emit("bcast", ...)', "broadcast"),
+            ("socket-to", {"room": "room1", "msg": "from-a1"}, [b1], 'socket.to("room1").emit("bcast", ...)   // a1',
+             "sock-broadcast"),
+            ("volatile", {"volatile": True, "msg": "volatile"}, [a1, a2, b1, b2], 'io.volatile.emit("bcast", ...)',
+             "broadcast")):
+        broadcast_step(run, a1, name, payload, receivers, code, event=event, description=notes.get(name, ""))
+
+
+def request_steps(run: Run, c: dict, notes: dict) -> None:
+    """Broadcast with acks, fetchSockets, serverSideEmit (plain, binary, with ack), socketsJoin / socketsLeave, all
+    asked by a1 on A; `notes` adds a description to a step by name."""
+    a1, b1, b2 = c["a1"], c["b1"], c["b2"]
+    answer = a1.call("bcast-ack", {"room": "roomx", "payload": {"q": 1}})
+    run.snapshot("broadcast-ack", "A", 'await io.to("roomx").timeout(3000).emitWithAck("need-ack", {q: 1})',
+                 notes.get("broadcast-ack", ""), extra={"answer": answer})
+    answer = a1.call("fetch-full")
+    run.snapshot("fetch-sockets", "A", "await io.fetchSockets()", extra={"answer": answer})
+    answer = a1.call("fetch", "room1")
+    run.snapshot("fetch-sockets-room", "A", 'await io.in("room1").fetchSockets()', extra={"answer": answer})
+    for name, args, code in (("server-side-emit", ({"n": 1},), 'io.serverSideEmit("hello", {n: 1})'),
+                             ("server-side-emit-binary", ({"n": 2}, b"\x01\x02\xff"),
+                              'io.serverSideEmit("hello", {n: 2}, Buffer.from([1, 2, 255]))')):
+        a1.call("ssemit", *args)
+        for client in (b1, b2):
+            client.wait_for("ss-hello", lambda data, n=args[0]: data["arg"] == n)
+        run.snapshot(name, "A", code)
+    answer = a1.call("ssemit-ack", {"n": 3})
+    run.snapshot("server-side-emit-ack", "A", 'await io.serverSideEmitWithAck("hello-ack", {n: 3})',
+                 extra={"answer": answer})
+    a1.call("sockets-join", {"target": b2.id, "room": "room3"})
+    wait_until(lambda: "room3" in b2.call("whoami")["rooms"], message="b2 joined room3")
+    run.snapshot("sockets-join", "A", 'io.in("<b2>").socketsJoin("room3")', notes.get("sockets-join", ""))
+    a1.call("sockets-leave", {"target": "room3", "room": "room3"})
+    wait_until(lambda: "room3" not in b2.call("whoami")["rooms"], message="b2 left room3")
+    run.snapshot("sockets-leave", "A", 'io.in("room3").socketsLeave("room3")', notes.get("sockets-leave", ""))
+
+
 def _scenario(run: Run, recovery_ms: int) -> None:  # noqa: C901 (one linear script)
-    a1 = run.client("a1", "A")
-    a2 = run.client("a2", "A")
-    b1 = run.client("b1", "B")
-    b2 = run.client("b2", "B")
-    chat_a = run.client("chat_a", "A", namespace="/chat")
-    chat_b = run.client("chat_b", "B", namespace="/chat")
-    a1.call("join", "room1")
-    a2.call("join", "roomx")
-    b1.call("join", "room1")
-    b1.call("join", "roomx")
-    b2.call("join", "room2")
-    chat_b.call("join", "room1")
+    c = connect_clients(run)
+    a1, a2, b1, b2, chat_a, chat_b = (c[label] for label in ("a1", "a2", "b1", "b2", "chat_a", "chat_b"))
     r1 = run.raw_client("r1", "A")
     r1.call("join", "room1")
     run.snapshot("clients", None, "clients connect and join rooms (socket.join is local)",
@@ -352,18 +412,10 @@ def _scenario(run: Run, recovery_ms: int) -> None:  # noqa: C901 (one linear scr
                  "(room1) on B; r1 (room1) on A, a raw client that keeps its pid and offset for recovery.")
     everyone = [a1, a2, b1, b2]
 
-    def broadcast(name, payload, receivers, code, sender=a1, event="broadcast", extra_args=(), description=""):
-        sender.call(event, payload, *extra_args)
-        _wait_bcast(receivers, payload["msg"])
-        run.snapshot(name, sender.node, code, description)
+    def broadcast(*args, **kwargs):
+        broadcast_step(run, a1, *args, **kwargs)
 
-    broadcast("broadcast", {"msg": "to-all"}, everyone, 'io.emit("bcast", {msg: "to-all"})')
-    broadcast("room", {"room": "room1", "msg": "to-room1"}, [a1, b1], 'io.to("room1").emit("bcast", ...)')
-    broadcast("rooms-except", {"rooms": ["room1", "room2"], "except": "roomx", "msg": "r1-r2-not-x"}, [a1, b2],
-              'io.to(["room1", "room2"]).except("roomx").emit("bcast", ...)')
-    broadcast("socket-to", {"room": "room1", "msg": "from-a1"}, [b1], 'socket.to("room1").emit("bcast", ...)   // a1',
-              event="sock-broadcast")
-    broadcast("volatile", {"volatile": True, "msg": "volatile"}, everyone, 'io.volatile.emit("bcast", ...)')
+    plain_broadcasts(run, c)
     broadcast("compress", {"compress": False, "msg": "uncompressed"}, everyone, 'io.compress(false).emit("bcast", ...)')
     broadcast("text", {"msg": "text", "s": "é✓\u2028\"\\\u0001</script>", "f": 1.5, "tenth": 0.1, "n": -3,
                        "big": 4294967296, "huge": 1e21, "tiny": 1e-7, "safe": 9007199254740993, "neg0": -0.0,
@@ -378,9 +430,8 @@ def _scenario(run: Run, recovery_ms: int) -> None:  # noqa: C901 (one linear scr
               extra_args=(b"\x01\x02\xff",),
               description="With a binary the entry's data is base64 of @msgpack/msgpack's encoding.")
 
-    chat_a.call("broadcast", {"room": "room1", "msg": "chat-room1"})
-    _wait_bcast([chat_b], "chat-room1")
-    run.snapshot("chat", "A", 'io.of("/chat").to("room1").emit("bcast", ...)')
+    broadcast_step(run, chat_a, "chat", {"room": "room1", "msg": "chat-room1"}, [chat_b],
+                   'io.of("/chat").to("room1").emit("bcast", ...)', node="A")
 
     a1.call("direct", {"msg": "direct"})
     _wait_bcast([a1], "direct")
@@ -388,34 +439,8 @@ def _scenario(run: Run, recovery_ms: int) -> None:  # noqa: C901 (one linear scr
                  description="With connection state recovery, socket.emit goes through the adapter: a broadcast "
                              "to the socket's own room, logged.")
 
-    answer = a1.call("bcast-ack", {"room": "roomx", "payload": {"q": 1}})
-    run.snapshot("broadcast-ack", "A", 'await io.to("roomx").timeout(3000).emitWithAck("need-ack", {q: 1})',
-                 "Over pub/sub (not logged): the request on the namespace channel, B's client count and its "
-                 "client's ack on A's own channel.", extra={"answer": answer})
-
-    answer = a1.call("fetch-full")
-    run.snapshot("fetch-sockets", "A", "await io.fetchSockets()", extra={"answer": answer})
-    answer = a1.call("fetch", "room1")
-    run.snapshot("fetch-sockets-room", "A", 'await io.in("room1").fetchSockets()', extra={"answer": answer})
-
-    a1.call("ssemit", {"n": 1})
-    for client in (b1, b2):
-        client.wait_for("ss-hello", lambda data: data["arg"] == {"n": 1})
-    run.snapshot("server-side-emit", "A", 'io.serverSideEmit("hello", {n: 1})')
-    a1.call("ssemit", {"n": 2}, b"\x01\x02\xff")
-    for client in (b1, b2):
-        client.wait_for("ss-hello", lambda data: data["arg"] == {"n": 2})
-    run.snapshot("server-side-emit-binary", "A", 'io.serverSideEmit("hello", {n: 2}, Buffer.from([1, 2, 255]))')
-    answer = a1.call("ssemit-ack", {"n": 3})
-    run.snapshot("server-side-emit-ack", "A", 'await io.serverSideEmitWithAck("hello-ack", {n: 3})',
-                 extra={"answer": answer})
-
-    a1.call("sockets-join", {"target": b2.id, "room": "room3"})
-    wait_until(lambda: "room3" in b2.call("whoami")["rooms"], message="b2 joined room3")
-    run.snapshot("sockets-join", "A", 'io.in("<b2>").socketsJoin("room3")')
-    a1.call("sockets-leave", {"target": "room3", "room": "room3"})
-    wait_until(lambda: "room3" not in b2.call("whoami")["rooms"], message="b2 left room3")
-    run.snapshot("sockets-leave", "A", 'io.in("room3").socketsLeave("room3")')
+    request_steps(run, c, {"broadcast-ack": "Over pub/sub (not logged): the request on the namespace channel, B's "
+                                             "client count and its client's ack on A's own channel."})
 
     answer = a1.call("all-rooms")
     run.snapshot("all-rooms", "A", 'io.of("/").adapter.rooms (ClusterAdapter has no message for allRooms)',
@@ -494,27 +519,33 @@ def versions(peer: str) -> dict:
     return out
 
 
-def main() -> None:
+def with_node_peers(peer: str, streams: bool, body):
+    """body(launch, redis) on a redis-server of its own, `launch(name, args)` starting Node nodes from the peer
+    scripts/node-peer/build.sh made (the streams adapter, or with `streams` False the redis-adapter); everything
+    is stopped afterwards."""
     from cluster_util import NodePeerNode, RedisServer, tool
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--node-peer", required=True, help="the directory scripts/node-peer/build.sh made")
-    parser.add_argument("--out", default=str(FIXTURE_DIR / "wire-capture.json"))
-    options = parser.parse_args()
     redis = RedisServer(tool("redis-server")).start()
     made = []
 
     def launch(name, args):
-        node = NodePeerNode(options.node_peer, name, redis.url, streams=True, args=args).start()
-        made.append(node)
-        return node
+        made.append(NodePeerNode(peer, name, redis.url, streams=streams, args=args).start())
+        return made[-1]
 
     try:
-        capture = run_capture(launch, redis)
+        return body(launch, redis)
     finally:
         for node in made:
             node.cleanup()
         redis.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--node-peer", required=True, help="the directory scripts/node-peer/build.sh made")
+    parser.add_argument("--out", default=str(FIXTURE_DIR / "wire-capture.json"))
+    options = parser.parse_args()
+    capture = with_node_peers(options.node_peer, True, run_capture)
     capture = {"generator": "Tests/cluster/streams_capture.py --node-peer (scripts/node-peer/build.sh)",
                "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
                "versions": versions(options.node_peer), "recovery_ms": RECOVERY_MS, **capture}
