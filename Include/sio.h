@@ -3,7 +3,8 @@
  *
  * The engine speaks the same wire protocol as Node's `socket.io` 4.x, so every official client connects unchanged.
  * It runs on a libuv loop owned by the server, on its own thread (`sio_server_start`) or on yours (`sio_server_run`),
- * and with SIO_OPT_LOOPS on more loops of its own, one thread each, behind the same port (see LOOPS below).
+ * and with SIO_OPT_LOOPS on more loops of its own, one thread each, behind the same port (see LOOPS below); or
+ * inside a libuv loop your program owns and runs, on that loop's thread (`sio_server_create_on_loop`, HOST LOOP).
  *
  * CONVENTIONS
  *   Errors      Functions return `int`: 0 (SIO_OK) on success, a negative SIO_E* code otherwise; `sio_strerror()`
@@ -59,11 +60,12 @@ extern "C" {
 /* Version                                                                                                          */
 
 #define SIO_VERSION_MAJOR 0
-#define SIO_VERSION_MINOR 3
+#define SIO_VERSION_MINOR 4
 #define SIO_VERSION_PATCH 0
-#define SIO_VERSION_STRING "0.3.0"
+#define SIO_VERSION_STRING "0.4.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
+ *   0.4.0  sio_server_create_on_loop (a server inside the host's own libuv loop, on its thread; HOST LOOP below).
  *   0.3.0  SIO_OPT_LOOPS and SIO_OPT_LOOP_BALANCING (several loops behind one port; CONVENTIONS, Loops),
  *          SIO_OPT_PARSER (the msgpack parser), SIO_OPT_ALLOW_EIO3 (Engine.IO v3 / Socket.IO 2.x clients),
  *          SIO_OPT_REDIS_STREAMS_* (the Redis streams adapter),
@@ -235,6 +237,39 @@ typedef struct sio_socket_s sio_socket_t;
 /* Creates a server (not yet listening). `options` is copied; NULL means defaults. On success `*out` is the server:
  * destroy it with sio_server_destroy. [ANY THREAD] */
 int sio_server_create(sio_server_t **out, const sio_options_t *options);
+
+/* HOST LOOP — a server inside a libuv loop your program owns and runs (a server on libuv, an editor, a game loop),
+ * on that loop's thread: no thread of the library's, every callback on your loop's thread. Since 0.4.0.
+ *
+ * Creates the server on `loop` (a `uv_loop_t *`; sio.h does not include uv.h). Call it on the thread that runs (or
+ * will run) `loop`: from then on that thread is the server's loop thread, for every rule of this header ([LOOP]
+ * functions there, inside your own libuv callbacks too; [ANY THREAD] functions and sio_server_post from others).
+ * The server runs as soon as `loop` does: listen and register callbacks, then run `loop` as you do anyway
+ * (sio_server_run and sio_server_start return SIO_ESTATE). It keeps its sockets, timers and state on a libuv loop
+ * of its own, embedded in yours: on `loop` it adds four handles (a uv_poll_t on its loop's epoll descriptor, a
+ * uv_timer_t, a uv_prepare_t and a uv_check_t; only the poll keeps `loop` alive) and never touches anything else
+ * of yours (`loop->data`, your handles, uv_walk stay yours). Its turns are short (they do not block), so your
+ * loop's other handles are served between them. `options` as for sio_server_create, except SIO_OPT_LOOPS, which
+ * must stay 1 (SIO_EINVAL otherwise, 0 included: more loops would be threads; for more cores make one host loop
+ * per thread, each with its own server, or use sio_server_create). SIO_EINVAL for a NULL `loop`, SIO_EINTERNAL
+ * where libuv cannot embed a loop (platforms without epoll/kqueue).
+ *
+ * Lifetime, in this order:
+ *   1. sio_server_stop (any thread) stops gracefully, as always: clients are told, the disconnect callbacks run on
+ *      the loop thread during the next iterations of `loop`, connections close once written (at most 2 s). When
+ *      everything is closed the server removes its handles from `loop`: from then on nothing of it is there.
+ *   2. sio_server_destroy frees it. On the loop thread (also inside a callback, yours or the library's) it stops
+ *      the server if needed and returns at once; the memory is freed in a later iteration of `loop`, when the last
+ *      handle closed, so keep running `loop`. On another thread it stops the server and waits until the loop
+ *      thread has finished the stop (so `loop` must keep running). sio_server_wait (not on the loop thread) waits
+ *      for the end of a stop likewise.
+ *   3. Close your own handles and run `loop` until uv_run returns (UV_RUN_DEFAULT returns once nothing is active:
+ *      the server's handles are then closed too); then uv_loop_close(loop) returns 0.
+ * Never close or free `loop` while a server made on it exists (uv_loop_close would return UV_EBUSY), and do not
+ * uv_close the server's handles yourself (e.g. from a uv_walk over `loop`: skip handles you did not make). If you
+ * stop running `loop` (uv_stop) the server simply waits: nothing of it runs until `loop` runs again. */
+struct uv_loop_s; /* libuv's uv_loop_t */
+int sio_server_create_on_loop(sio_server_t **out, struct uv_loop_s *loop, const sio_options_t *options);
 
 /* Listens on `host` ("0.0.0.0", "127.0.0.1", "::") and `port` (0 picks a free one, see sio_server_port). May be
  * called again to listen on more addresses. With the SIO_OPT_TLS_* options set, the address speaks HTTPS and WSS
