@@ -59,11 +59,12 @@ extern "C" {
 /* Version                                                                                                          */
 
 #define SIO_VERSION_MAJOR 0
-#define SIO_VERSION_MINOR 3
+#define SIO_VERSION_MINOR 4
 #define SIO_VERSION_PATCH 0
-#define SIO_VERSION_STRING "0.3.0"
+#define SIO_VERSION_STRING "0.4.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
+ *   0.4.0  SIO_OPT_METRICS and SIO_OPT_METRICS_PATH (Prometheus metrics on the server's port).
  *   0.3.0  SIO_OPT_LOOPS and SIO_OPT_LOOP_BALANCING (several loops behind one port; CONVENTIONS, Loops),
  *          SIO_OPT_PARSER (the msgpack parser), SIO_OPT_ALLOW_EIO3 (Engine.IO v3 / Socket.IO 2.x clients),
  *          SIO_OPT_REDIS_STREAMS_* (the Redis streams adapter),
@@ -203,9 +204,14 @@ typedef enum {
     SIO_OPT_TLS_KEY_PASSWORD = 42,      /* string: the key's password when it is encrypted; never prompted for */
     SIO_OPT_TLS_CERT_PEM = 43,          /* string: the certificate chain as PEM text, instead of a file */
     SIO_OPT_TLS_KEY_PEM = 44,           /* string: the private key as PEM text, instead of a file */
-    SIO_OPT_TLS_HANDSHAKE_TIMEOUT = 45  /* uint ms, 10000: a client must complete its TLS handshake this long after
+    SIO_OPT_TLS_HANDSHAKE_TIMEOUT = 45, /* uint ms, 10000: a client must complete its TLS handshake this long after
                                            its connection was accepted, or the connection is closed (and reported
                                            to sio_server_on_tls_error) */
+    /* Prometheus metrics (text exposition format 0.0.4) on the server's own port, answered on the loop that got
+     * the request after every loop gave its counts through its submit queue (docs/OBSERVABILITY.md lists them).
+     * Counting is always on and costs a few plain per-loop increments; these options only serve it. Since 0.4.0. */
+    SIO_OPT_METRICS = 46,               /* bool, false: serve GET SIO_OPT_METRICS_PATH */
+    SIO_OPT_METRICS_PATH = 47           /* string, "/metrics": an exact path outside SIO_OPT_PATH */
 } sio_option_t;
 
 /* A new options object with the defaults, or NULL when out of memory. Free with sio_options_free. [ANY THREAD] */

@@ -74,6 +74,10 @@ run "Engine.IO v3 tests" "$ROOT/.venv-eio3/bin/pytest" Tests/eio3
 section "HTTPS and WSS (Tests/tls)"
 run "TLS tests" "$PYTEST" Tests/tls
 
+section "observability: Prometheus metrics and the admin UI's server side (Tests/observability)"
+run "observability tests" "$PYTEST" Tests/observability
+run "observability tests (2 loops)" env SIO_TEST_LOOPS=2 "$PYTEST" Tests/observability
+
 section "C ABI (Tests/c)"
 run "C ABI tests" "$PYTEST" Tests/c
 

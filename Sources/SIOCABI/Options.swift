@@ -121,6 +121,7 @@ public func sio_options_set_bool(_ pointer: OpaquePointer?, _ key: Int32, _ valu
     switch key {
     case 7: box.options.engine.allowUpgrades = value
     case 25: box.options.engine.allowEIO3 = value
+    case 46: box.options.metrics = value
     case 9:
         // Remembered, and applied when (or if) an origin switches CORS on.
         box.corsCredentials = value
@@ -142,6 +143,9 @@ public func sio_options_set_string(_ pointer: OpaquePointer?, _ key: Int32, _ va
     case 1:
         guard text.hasPrefix("/") else { return SIOError.invalidArgument.rawValue }
         box.options.engine.path = text.hasSuffix("/") ? text : text + "/"
+    case 47:
+        guard text.hasPrefix("/"), !text.contains("?") else { return SIOError.invalidArgument.rawValue }
+        box.options.metricsPath = text
     case 6:
         var transports = Set<EngineTransportName>()
         for item in text.split(separator: ",") {

@@ -85,6 +85,7 @@ public final class SocketIOServer {
         parser = options.parser
         engine = EngineServer(loop: loop, options: options.engine)
         engine.onConnection = { [unowned self] connection in _ = Client(server: self, engine: connection) }
+        if options.metrics { engine.exactRoutes[options.metricsPath] = { [unowned self] in serveMetrics($0) } }
         shutdownLink.action = { [unowned self] in close() }
     }
 
@@ -153,6 +154,7 @@ public final class SocketIOServer {
     /// Serves the Socket.IO path on a router shared with other handlers.
     public func attach(to router: HTTPRouter) {
         routers.append(router)
+        if options.metrics { router.add(path: options.metricsPath, MetricsRoute(server: self)) }
         router.add(prefix: options.engine.path, engine)
         loop.addShutdownHook(shutdownLink)
     }
@@ -226,6 +228,8 @@ public final class SocketIOServer {
 
     /// The namespace `name` if this loop has it.
     func existingNamespace(_ name: String) -> Namespace? { namespaces[name] }
+    /// The names of this loop's namespaces.
+    var namespaceNames: [String] { Array(namespaces.keys) }
 
     /// Dynamic namespaces: a client may join any name `predicate` accepts (it sees the name and the auth payload).
     /// With several loops the predicate runs on the loop of the connecting client.

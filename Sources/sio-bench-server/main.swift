@@ -17,6 +17,7 @@ struct Arguments {
     var tlsCert: String?
     var tlsKey: String?
     var tlsKeyPassword: String?
+    var metrics = false
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -50,6 +51,7 @@ struct Arguments {
                 guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
                 result.parser = parser
             case "--allow-eio3": result.allowEIO3 = true
+            case "--metrics": result.metrics = true
             case "--tls-cert": result.tlsCert = value()
             case "--tls-key": result.tlsKey = value()
             case "--tls-key-password": result.tlsKeyPassword = value()
@@ -67,6 +69,7 @@ struct Arguments {
     static let usage = """
         usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
                                 [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
+                                [--metrics]
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
           --port N                port to listen on (default 3000; 0: any free port)
@@ -77,6 +80,7 @@ struct Arguments {
                                   a handler that does real work (default 0: acks at once)
           --parser NAME           json (default) or msgpack (socket.io-msgpack-parser); every client must match
           --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
+          --metrics               serve Prometheus metrics at /metrics on the same port (docs/OBSERVABILITY.md)
           --tls-cert FILE         serve HTTPS/WSS: the certificate chain (PEM, server certificate first); SIGHUP
                                   reloads it and the key (new connections get them, open ones keep theirs)
           --tls-key FILE          the private key (PEM) of --tls-cert
@@ -116,6 +120,7 @@ options.loops = arguments.loops
 options.loopBalancing = arguments.balancing
 options.parser = arguments.parser
 options.engine.allowEIO3 = arguments.allowEIO3
+options.metrics = arguments.metrics
 let io = SocketIOServer(loop: loop, options: options)
 
 // Handlers are registered once per namespace (not per socket): an idle connection then carries no closures. They
@@ -171,7 +176,8 @@ let loopCount = io.shards.count
 let loopNote = loopCount > 1 ? ", \(loopCount) loops (\(arguments.balancing.rawValue))" : ""
 let burnNote = burnNanoseconds > 0 ? ", echo-ack burns \(arguments.burnMicroseconds) us" : ""
 let tlsNote = tls != nil ? ", TLS" : ""
-print("sio-bench-server listening on \(arguments.host):\(io.port)\(loopNote)\(burnNote)\(tlsNote)")
+let metricsNote = arguments.metrics ? ", metrics at \(options.metricsPath)" : ""
+print("sio-bench-server listening on \(arguments.host):\(io.port)\(loopNote)\(burnNote)\(tlsNote)\(metricsNote)")
 fflush(stdout)
 loop.run()
 signals.close()

@@ -21,12 +21,13 @@ struct ChatArguments {
     var tlsCert: String?
     var tlsKey: String?
     var tlsKeyPassword: String?
+    var metrics = false
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
                         [--redis redis://HOST:PORT | --redis-streams redis://HOST:PORT] [--recovery-ms 120000]
                         [--loops 1] [--parser json|msgpack] [--allow-eio3]
-                        [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
+                        [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]] [--metrics]
 
           --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
                              scripts/fetch-client-js.sh downloads it
@@ -45,6 +46,7 @@ struct ChatArguments {
                              restart (new connections get the new certificate, open ones keep theirs)
           --tls-key FILE     the private key (PEM) of --tls-cert
           --tls-key-password TEXT  the key's password, when it is encrypted
+          --metrics          serve Prometheus metrics at /metrics on the same port (docs/OBSERVABILITY.md)
         """
 
     static func parse(_ list: [String]) -> ChatArguments {
@@ -82,6 +84,7 @@ struct ChatArguments {
                 }
                 result.logLevel = level
             case "--allow-eio3": result.allowEIO3 = true
+            case "--metrics": result.metrics = true
             case "--tls-cert": result.tlsCert = value(argument)
             case "--tls-key": result.tlsKey = value(argument)
             case "--tls-key-password": result.tlsKeyPassword = value(argument)
@@ -143,6 +146,7 @@ if arguments.recoveryMilliseconds > 0 {
 options.loops = arguments.loops
 options.parser = arguments.parser
 options.engine.allowEIO3 = arguments.allowEIO3
+options.metrics = arguments.metrics
 let io = SocketIOServer(loop: loop, options: options)
 if let url = arguments.redis {
     do {

@@ -84,6 +84,8 @@ OPT_TLS_KEY_PASSWORD = 42
 OPT_TLS_CERT_PEM = 43
 OPT_TLS_KEY_PEM = 44
 OPT_TLS_HANDSHAKE_TIMEOUT = 45
+OPT_METRICS = 46
+OPT_METRICS_PATH = 47
 
 # sio_tls_error_kind_t
 TLS_ERROR_KINDS = {0: "failed", 1: "timeout", 2: "closed"}

@@ -1351,6 +1351,9 @@ class Server:
     ``redis_streams_session_prefix`` ("sio:session:"), ``redis_streams_heartbeat_interval`` (5 seconds) and
     ``redis_streams_heartbeat_timeout`` (10 seconds). Not both Redis URLs.
     ``allow_eio3`` (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
+    ``metrics`` (False; True serves Prometheus metrics, text format 0.0.4, at ``metrics_path``, "/metrics", on the
+    server's port: sessions by transport, sockets per namespace, connections and disconnections by reason, packets
+    and bytes, broadcasts, drops, acks timed out, recoveries, handshake errors, per loop; docs/OBSERVABILITY.md).
 
     ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
     server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
@@ -1421,6 +1424,8 @@ class Server:
         redis_streams_session_prefix: str | None = None,
         redis_streams_heartbeat_interval: float | None = None,
         redis_streams_heartbeat_timeout: float | None = None,
+        metrics: bool | None = None,
+        metrics_path: str | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1494,6 +1499,10 @@ class Server:
             set_bool(_lib.OPT_ALLOW_UPGRADES, "allow_upgrades", values["allow_upgrades"])
         if values["allow_eio3"] is not None:
             set_bool(_lib.OPT_ALLOW_EIO3, "allow_eio3", values["allow_eio3"])
+        if values["metrics"] is not None:
+            set_bool(_lib.OPT_METRICS, "metrics", values["metrics"])
+        if values["metrics_path"] is not None:
+            set_string(_lib.OPT_METRICS_PATH, "metrics_path", values["metrics_path"])
         origins = values["cors_allowed_origins"]
         if origins is not None:
             text = origins if isinstance(origins, str) else ",".join(origins)
