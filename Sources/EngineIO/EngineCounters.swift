@@ -20,7 +20,21 @@ public struct EngineCounters: Sendable {
     /// Requests refused with an Engine.IO error code, by `EngineErrorCode` raw value.
     public internal(set) var handshakeErrors = [UInt64](repeating: 0, count: EngineErrorCode.allCases.count)
 
-    init() {}
+    public init() {}
+
+    /// Adds another loop's counts (a process-wide total).
+    public mutating func add(_ other: EngineCounters) {
+        connections &+= other.connections
+        for index in disconnections.indices { disconnections[index] &+= other.disconnections[index] }
+        packetsIn &+= other.packetsIn
+        bytesIn &+= other.bytesIn
+        packetsOut &+= other.packetsOut
+        bytesOut &+= other.bytesOut
+        volatileDrops &+= other.volatileDrops
+        backpressureCloses &+= other.backpressureCloses
+        upgrades &+= other.upgrades
+        for index in handshakeErrors.indices { handshakeErrors[index] &+= other.handshakeErrors[index] }
+    }
 
     mutating func closed(_ reason: EngineCloseReason) {
         disconnections[reason.index] &+= 1

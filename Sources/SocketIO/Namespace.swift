@@ -35,7 +35,7 @@ public final class Namespace {
     var connectionHandlers: [(Socket) -> Void] = []
     var eventHandlers: [String: [(Socket, SocketIOArguments, SocketIOAck?) -> Void]] = [:]
     /// Empty unless someone listens: the adapter then skips the bookkeeping entirely.
-    private(set) var roomEventHandlers: [(RoomEvent) -> Void] = []
+    var roomEventHandlers: [(RoomEvent) -> Void] = []
     private var ackCounter: UInt64 = 0
     /// Set when the adapter (or the cluster adapter's local part) is the multi-loop one.
     var shardedAdapter: ShardedAdapter?

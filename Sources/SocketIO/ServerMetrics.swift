@@ -32,22 +32,7 @@ extension SocketIOServer {
     /// on its thread, through its submit queue (a loop that is stopping is left out): nothing is shared or locked.
     /// Call on this server's loop thread.
     public func gatherMetrics(_ completion: @escaping ([LoopMetricsSample]) -> Void) {
-        let others = shards.filter { $0 !== self }
-        var samples = [metricsSample()]
-        var waiting = 0
-        let finish = { completion(samples.sorted { $0.loop < $1.loop }) }
-        for shard in others {
-            let asked = shard.loop.execute { [loop] in
-                let sample = shard.metricsSample()
-                loop.execute {
-                    samples.append(sample)
-                    waiting -= 1
-                    if waiting == 0 { finish() }
-                }
-            }
-            if asked { waiting += 1 }
-        }
-        if waiting == 0 { finish() }
+        gatherFromLoops({ $0.metricsSample() }, completion: completion)
     }
 
     /// The metrics in Prometheus' text exposition format 0.0.4, on this server's loop (call on its thread).

@@ -18,6 +18,7 @@ struct Arguments {
     var tlsKey: String?
     var tlsKeyPassword: String?
     var metrics = false
+    var admin: AdminOptions?
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -52,6 +53,8 @@ struct Arguments {
                 result.parser = parser
             case "--allow-eio3": result.allowEIO3 = true
             case "--metrics": result.metrics = true
+            case let flag where AdminOptions.flags.contains(flag):
+                if let problem = AdminOptions.apply(flag, to: &result.admin, value: value) { fail(problem) }
             case "--tls-cert": result.tlsCert = value()
             case "--tls-key": result.tlsKey = value()
             case "--tls-key-password": result.tlsKeyPassword = value()
@@ -63,13 +66,14 @@ struct Arguments {
             index += 1
         }
         if (result.tlsCert == nil) != (result.tlsKey == nil) { fail("--tls-cert and --tls-key go together") }
+        if let problem = AdminOptions.check(result.admin) { fail(problem) }
         return result
     }
 
     static let usage = """
         usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
                                 [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
-                                [--metrics]
+                                [--metrics] \(AdminOptions.flagsUsage)
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
           --port N                port to listen on (default 3000; 0: any free port)
@@ -81,6 +85,7 @@ struct Arguments {
           --parser NAME           json (default) or msgpack (socket.io-msgpack-parser); every client must match
           --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
           --metrics               serve Prometheus metrics at /metrics on the same port (docs/OBSERVABILITY.md)
+        \(AdminOptions.flagsHelp)
           --tls-cert FILE         serve HTTPS/WSS: the certificate chain (PEM, server certificate first); SIGHUP
                                   reloads it and the key (new connections get them, open ones keep theirs)
           --tls-key FILE          the private key (PEM) of --tls-cert
@@ -121,7 +126,18 @@ options.loopBalancing = arguments.balancing
 options.parser = arguments.parser
 options.engine.allowEIO3 = arguments.allowEIO3
 options.metrics = arguments.metrics
+if arguments.admin != nil {
+    // The hosted admin UI is a page on another origin that connects with credentials (docs/OBSERVABILITY.md).
+    options.engine.cors = CORSOptions(origin: .list(["https://admin.socket.io"]), credentials: true)
+}
 let io = SocketIOServer(loop: loop, options: options)
+if let admin = arguments.admin {
+    do {
+        try io.instrument(admin)
+    } catch {
+        Arguments.fail("--admin: \(error)")
+    }
+}
 
 // Handlers are registered once per namespace (not per socket): an idle connection then carries no closures. They
 // apply to every loop and run on the loop of their socket; they share no mutable state.
