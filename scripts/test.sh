@@ -4,7 +4,8 @@
 #   clients (one event loop, then 2 and 3) · Engine.IO v3 / Socket.IO 2.x clients (allowEIO3, JSONP) from their
 #   own venv · the C ABI (C programs against the installed libsio.so, valgrind) · the C++ API (sio.hpp programs
 #   under ASan/UBSan) · HTTPS and WSS (test certificates from the openssl CLI; python clients, refused handshakes,
-#   reload, 2 loops) · the Python binding · the wheel and the C package, installed and run where the toolchain and
+#   reload, 2 loops) · Prometheus metrics scraped by a real Prometheus and the admin UI's server side driven by
+#   python-socketio clients acting as the UI (Tests/observability) · the Python binding · the wheel and the C package, installed and run where the toolchain and
 #   the build tree are hidden (Tests/packaging) · the official browser client in headless Chromium · a cluster of
 #   nodes over Redis behind nginx · a short fuzz run of every decoder.
 # Extra arguments go to the integration pytest runs, e.g.  scripts/test.sh -k handshake -x

@@ -95,7 +95,13 @@ public final class AdminInstrumentation: @unchecked Sendable {
         let loop = socket.server.loop
         let id = socket.id
         Bcrypt.verify(password, hash: auth.passwordHash) { [self] ok in
-            if ok { lock.withLock { earned[id] = newSession() } }
+            if ok {
+                lock.withLock {
+                    // A UI that left between its check and its connection never collects its entry: keep few.
+                    if earned.count >= AdminInstrumentation.maxSessions { earned.removeAll() }
+                    earned[id] = newSession()
+                }
+            }
             loop.execute { next(ok ? nil : refused) }
         }
     }

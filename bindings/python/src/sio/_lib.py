@@ -86,6 +86,12 @@ OPT_TLS_KEY_PEM = 44
 OPT_TLS_HANDSHAKE_TIMEOUT = 45
 OPT_METRICS = 46
 OPT_METRICS_PATH = 47
+OPT_ADMIN_NAMESPACE = 48
+OPT_ADMIN_USERNAME = 49
+OPT_ADMIN_PASSWORD_HASH = 50
+OPT_ADMIN_READONLY = 51
+OPT_ADMIN_SERVER_ID = 52
+OPT_ADMIN_MODE = 53
 
 # sio_tls_error_kind_t
 TLS_ERROR_KINDS = {0: "failed", 1: "timeout", 2: "closed"}
@@ -142,6 +148,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_server_create": (c_int, [POINTER(c_void_p), c_void_p]),
     "sio_server_listen": (c_int, [c_void_p, c_char_p, c_uint16]),
     "sio_server_listen_fd": (c_int, [c_void_p, c_int]),
+    "sio_server_instrument": (c_int, [c_void_p, c_void_p]),
     "sio_server_listen_plain": (c_int, [c_void_p, c_char_p, c_uint16]),
     "sio_options_add_tls_certificate": (c_int, [c_void_p, c_char_p, c_char_p, c_char_p]),
     "sio_server_reload_tls": (c_int, [c_void_p, c_void_p]),
