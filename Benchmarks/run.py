@@ -28,6 +28,7 @@ import os
 import platform
 import resource
 import shutil
+import shlex
 import signal
 import socket
 import statistics
@@ -278,15 +279,19 @@ def wait_port(port, proc, limit=30.0):
     raise RuntimeError(f"server did not listen on 127.0.0.1:{port} within {limit:.0f}s")
 
 
-def make_variants(servers, ours_bin, base_bin, loops, balancing):
+def make_variants(servers, ours_bin, base_bin, loops, balancing, flagged=()):
     """The server columns: name -> {kind, bin, loops, balancing}. ours (one loop), ours@N and ours@N-rr (N loops,
-    SO_REUSEPORT or round-robin), base (the --baseline-bin build, one loop), peer, floor."""
+    SO_REUSEPORT or round-robin), ours+NAME (one loop with the --variant's extra flags), base (the --baseline-bin
+    build, one loop), peer, floor."""
     variants = {}
     if "ours" in servers:
         for n in loops:
             for b in (balancing if n > 1 else ["reuseport"]):
                 name = "ours" if n == 1 else f"ours@{n}{BALANCING[b]}"
                 variants[name] = {"kind": "ours", "bin": ours_bin, "loops": n, "balancing": b}
+        for name, flags in flagged:
+            variants[f"ours+{name}"] = {"kind": "ours", "bin": ours_bin, "loops": 1, "balancing": "reuseport",
+                                        "args": flags}
     if "base" in servers:
         variants["base"] = {"kind": "base", "bin": base_bin, "loops": 1, "balancing": None}
     for s in ("peer", "floor"):
@@ -298,7 +303,7 @@ def make_variants(servers, ours_bin, base_bin, loops, balancing):
 def applies(sc, v):
     """Whether a server column runs a scenario."""
     if sc in CLUSTER:
-        return v["kind"] == "ours" and v["loops"] == 1  # a cluster of our nodes (one loop each)
+        return v["kind"] == "ours" and v["loops"] == 1 and not v.get("args")  # a cluster of our nodes (one loop each)
     if v["kind"] == "floor":
         return sc not in ("polling-echo", *BURN)  # WebSocket only, no handler work
     if v["kind"] == "base":
@@ -312,7 +317,7 @@ def server_cmd(v, port, sc, venv_py, burn_us):
         cmd = [v["bin"], "--port", str(port)]
         if v["loops"] > 1:
             cmd += ["--loops", str(v["loops"]), "--loop-balancing", v["balancing"]]
-        return cmd + burn
+        return cmd + burn + list(v.get("args", []))
     if v["kind"] == "floor":
         return [FLOOR_BIN, "--port", str(port)]
     return [venv_py, PEER, "--port", str(port)] + burn
@@ -628,6 +633,9 @@ def ratio_columns(variants):
                 cols.append((f"{short(name)}/@1", name, "ours"))
     if "ours" in variants and "base" in variants:
         cols.append(("ours/base", "ours", "base"))
+    for name, v in variants.items():
+        if v.get("args") and "ours" in variants:
+            cols.append((f"{name[4:]}/ours", name, "ours"))
     return cols
 
 
@@ -817,6 +825,9 @@ def main():
     ap.add_argument("--loop-balancing", default="reuseport", metavar="MODE[,MODE]",
                     help="for loop counts above 1, each of these modes: reuseport (column ours@N) and/or "
                          "round-robin (column ours@N-rr) (default reuseport)")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                    help="also run our server (one loop) with these extra flags, column ours+NAME beside ours, e.g. "
+                         "--variant metrics=--metrics (repeatable)")
     ap.add_argument("--baseline-bin", metavar="PATH",
                     help="also run this sio-bench-server build (one loop, no new options) in the same run: column "
                          "base, ratio ours/base; e.g. the previous commit's, to show no regression")
@@ -908,7 +919,13 @@ def main():
             log(f"cluster: {cluster_bin}, {redis_bin}")
         if "peer" in servers:
             venv_py = ensure_venv()
-        variants = make_variants(servers, ours_bin, base_bin, loops, balancing)
+        flagged = []
+        for item in args.variant:
+            name, _, flags = item.partition("=")
+            if not name or not flags:
+                ap.error(f"--variant {item!r}: NAME=FLAGS")
+            flagged.append((name, shlex.split(flags)))
+        variants = make_variants(servers, ours_bin, base_bin, loops, balancing, flagged)
         log("servers: " + ", ".join(variants))
         logdir = os.path.join(BUILD, "logs")
         os.makedirs(logdir, exist_ok=True)

@@ -65,7 +65,9 @@ extern "C" {
 #define SIO_VERSION_STRING "0.4.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
- *   0.4.0  sio_server_create_on_loop (a server inside the host's own libuv loop, on its thread; HOST LOOP below).
+ *   0.4.0  sio_server_create_on_loop (a server inside the host's own libuv loop, on its thread; HOST LOOP below),
+ *          SIO_OPT_METRICS and SIO_OPT_METRICS_PATH (Prometheus metrics on the server's port),
+ *          sio_server_instrument and SIO_OPT_ADMIN_* (the admin UI's server side, see ADMIN UI below).
  *   0.3.0  SIO_OPT_LOOPS and SIO_OPT_LOOP_BALANCING (several loops behind one port; CONVENTIONS, Loops),
  *          SIO_OPT_PARSER (the msgpack parser), SIO_OPT_ALLOW_EIO3 (Engine.IO v3 / Socket.IO 2.x clients),
  *          SIO_OPT_REDIS_STREAMS_* (the Redis streams adapter),
@@ -205,9 +207,25 @@ typedef enum {
     SIO_OPT_TLS_KEY_PASSWORD = 42,      /* string: the key's password when it is encrypted; never prompted for */
     SIO_OPT_TLS_CERT_PEM = 43,          /* string: the certificate chain as PEM text, instead of a file */
     SIO_OPT_TLS_KEY_PEM = 44,           /* string: the private key as PEM text, instead of a file */
-    SIO_OPT_TLS_HANDSHAKE_TIMEOUT = 45  /* uint ms, 10000: a client must complete its TLS handshake this long after
+    SIO_OPT_TLS_HANDSHAKE_TIMEOUT = 45, /* uint ms, 10000: a client must complete its TLS handshake this long after
                                            its connection was accepted, or the connection is closed (and reported
                                            to sio_server_on_tls_error) */
+    /* Prometheus metrics (text exposition format 0.0.4) on the server's own port, answered on the loop that got
+     * the request after every loop gave its counts through its submit queue (docs/OBSERVABILITY.md lists them).
+     * Counting is always on and costs a few plain per-loop increments; these options only serve it. Since 0.4.0. */
+    SIO_OPT_METRICS = 46,               /* bool, false: serve GET SIO_OPT_METRICS_PATH */
+    SIO_OPT_METRICS_PATH = 47,          /* string, "/metrics": an exact path outside SIO_OPT_PATH */
+    /* The admin UI (@socket.io/admin-ui 0.5), read by sio_server_instrument only (not by sio_server_create).
+     * Since 0.4.0. */
+    SIO_OPT_ADMIN_NAMESPACE = 48,       /* string, "/admin": the namespace the UI connects to (not "/") (namespaceName) */
+    SIO_OPT_ADMIN_USERNAME = 49,        /* string, unset = no authentication: with SIO_OPT_ADMIN_PASSWORD_HASH, the
+                                           UI's basic authentication (auth: {type: "basic", username, password}) */
+    SIO_OPT_ADMIN_PASSWORD_HASH = 50,   /* string: the password's bcrypt hash ($2a$, $2b$ or $2y$), checked with
+                                           libxcrypt off the loop thread; the plain password is never stored */
+    SIO_OPT_ADMIN_READONLY = 51,        /* bool, false: the UI may not emit, join, leave or disconnect (readonly) */
+    SIO_OPT_ADMIN_SERVER_ID = 52,       /* string, the host name: this server among the UI's servers (serverId) */
+    SIO_OPT_ADMIN_MODE = 53             /* string, "development" (every socket, room change and event reach the
+                                           UI) or "production" (the 2-second stats only) (mode) */
 } sio_option_t;
 
 /* A new options object with the defaults, or NULL when out of memory. Free with sio_options_free. [ANY THREAD] */
@@ -282,6 +300,18 @@ int sio_server_listen_plain(sio_server_t *server, const char *host, uint16_t por
 /* Listens on an already bound TCP socket `fd` (for example one inherited from a supervisor), with TLS when the
  * options say so. On success the server owns `fd` and closes it when it stops. [LOOP] */
 int sio_server_listen_fd(sio_server_t *server, int fd);
+/* ADMIN UI. Serves the official admin UI (https://admin.socket.io, or @socket.io/admin-ui's own page) as the
+ * reference's instrument(io, options) does, reading `options`' SIO_OPT_ADMIN_* (NULL: the defaults, no
+ * authentication): the admin namespace (refusing wrong credentials with "invalid credentials" and handing the UI a
+ * session id to reconnect with), `config`, `server_stats` every 2 s, in development mode every socket, room
+ * change and event, and the UI's commands (emit, join, leave, disconnect) on every loop and, with a Redis
+ * adapter, every node. The hosted UI is another origin and connects with credentials: set SIO_OPT_CORS_ORIGIN
+ * "https://admin.socket.io" and SIO_OPT_CORS_CREDENTIALS (docs/OBSERVABILITY.md). Call once (again: SIO_OK, no
+ * change), before sio_server_run / sio_server_start or on a loop thread. `options` is only read during the call.
+ * SIO_EINVAL for a username without a hash (or the reverse), a hash that is not bcrypt, or a bad namespace.
+ * Since 0.4.0. [LOOP] */
+int sio_server_instrument(sio_server_t *server, const sio_options_t *options);
+
 /* The port of the first listener, or a negative error (SIO_ESTATE when not listening). [ANY THREAD] */
 int sio_server_port(const sio_server_t *server);
 

@@ -1404,6 +1404,9 @@ class Server:
     ``redis_streams_session_prefix`` ("sio:session:"), ``redis_streams_heartbeat_interval`` (5 seconds) and
     ``redis_streams_heartbeat_timeout`` (10 seconds). Not both Redis URLs.
     ``allow_eio3`` (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
+    ``metrics`` (False; True serves Prometheus metrics, text format 0.0.4, at ``metrics_path``, "/metrics", on the
+    server's port: sessions by transport, sockets per namespace, connections and disconnections by reason, packets
+    and bytes, broadcasts, drops, acks timed out, recoveries, handshake errors, per loop; docs/OBSERVABILITY.md).
 
     ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
     server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
@@ -1478,6 +1481,8 @@ class Server:
         redis_streams_session_prefix: str | None = None,
         redis_streams_heartbeat_interval: float | None = None,
         redis_streams_heartbeat_timeout: float | None = None,
+        metrics: bool | None = None,
+        metrics_path: str | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1554,6 +1559,10 @@ class Server:
             set_bool(_lib.OPT_ALLOW_UPGRADES, "allow_upgrades", values["allow_upgrades"])
         if values["allow_eio3"] is not None:
             set_bool(_lib.OPT_ALLOW_EIO3, "allow_eio3", values["allow_eio3"])
+        if values["metrics"] is not None:
+            set_bool(_lib.OPT_METRICS, "metrics", values["metrics"])
+        if values["metrics_path"] is not None:
+            set_string(_lib.OPT_METRICS_PATH, "metrics_path", values["metrics_path"])
         origins = values["cors_allowed_origins"]
         if origins is not None:
             text = origins if isinstance(origins, str) else ",".join(origins)
@@ -2015,6 +2024,46 @@ class Server:
 
         self._on_loop(work, wait=True)
         return self.port
+
+    def instrument(self, auth: Mapping[str, str] | bool | None = None, mode: str = "development",
+                   read_only: bool = False, server_id: str | None = None, namespace: str = "/admin") -> None:
+        """Serves the official admin UI (@socket.io/admin-ui, https://admin.socket.io), with python-socketio's
+        ``instrument()`` parameters: ``auth`` None or False (no authentication) or ``{"username": ...,
+        "password_hash": "$2b$..."}`` (a bcrypt hash: the plain password is never given to the server),
+        ``mode`` "development" (every socket, room change and event) or "production" (the 2-second stats),
+        ``read_only`` (no commands from the UI), ``server_id`` (default: the host name), ``namespace``. The hosted
+        UI needs ``cors_allowed_origins="https://admin.socket.io"`` and ``cors_credentials=True``
+        (docs/OBSERVABILITY.md). Raises :class:`InvalidArgumentError` for a hash that is not bcrypt. Once, any
+        thread, before or after :meth:`start`."""
+        options = lib.sio_options_new()
+        if not options:
+            raise MemoryError("sio_options_new")
+        try:
+            def put(key: int, name: str, value: Any, kind: str = "string") -> None:
+                code = (lib.sio_options_set_bool(options, key, bool(value)) if kind == "bool"
+                        else lib.sio_options_set_string(options, key, _lib.c_str(str(value))))
+                if code != 0:
+                    raise InvalidArgumentError(code, f"instrument {name}={value!r}")
+
+            put(_lib.OPT_ADMIN_NAMESPACE, "namespace", namespace)
+            put(_lib.OPT_ADMIN_MODE, "mode", mode)
+            put(_lib.OPT_ADMIN_READONLY, "read_only", read_only, "bool")
+            if server_id is not None:
+                put(_lib.OPT_ADMIN_SERVER_ID, "server_id", server_id)
+            if auth:
+                if not isinstance(auth, Mapping) or set(auth) != {"username", "password_hash"}:
+                    raise InvalidArgumentError(_lib.EINVAL, "instrument auth: {'username': ..., 'password_hash': ...}")
+                put(_lib.OPT_ADMIN_USERNAME, "auth username", auth["username"])
+                put(_lib.OPT_ADMIN_PASSWORD_HASH, "auth password_hash", auth["password_hash"])
+
+            def work() -> None:
+                code = lib.sio_server_instrument(self._handle, options)
+                if code < 0:
+                    raise SIOError.from_code(code, "instrument (is the password hash bcrypt?)")
+
+            self._on_loop(work, wait=True)
+        finally:
+            lib.sio_options_free(options)
 
     def listen(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listens on `host` and `port` (0: a free one); returns the port. Once per server, before or after
