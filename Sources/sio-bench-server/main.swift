@@ -17,6 +17,8 @@ struct Arguments {
     var tlsCert: String?
     var tlsKey: String?
     var tlsKeyPassword: String?
+    var metrics = false
+    var admin: AdminOptions?
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -50,6 +52,9 @@ struct Arguments {
                 guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
                 result.parser = parser
             case "--allow-eio3": result.allowEIO3 = true
+            case "--metrics": result.metrics = true
+            case let flag where AdminOptions.flags.contains(flag):
+                if let problem = AdminOptions.apply(flag, to: &result.admin, value: value) { fail(problem) }
             case "--tls-cert": result.tlsCert = value()
             case "--tls-key": result.tlsKey = value()
             case "--tls-key-password": result.tlsKeyPassword = value()
@@ -61,12 +66,14 @@ struct Arguments {
             index += 1
         }
         if (result.tlsCert == nil) != (result.tlsKey == nil) { fail("--tls-cert and --tls-key go together") }
+        if let problem = AdminOptions.check(result.admin) { fail(problem) }
         return result
     }
 
     static let usage = """
         usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
                                 [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
+                                [--metrics] \(AdminOptions.flagsUsage)
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
           --port N                port to listen on (default 3000; 0: any free port)
@@ -77,6 +84,8 @@ struct Arguments {
                                   a handler that does real work (default 0: acks at once)
           --parser NAME           json (default) or msgpack (socket.io-msgpack-parser); every client must match
           --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
+          --metrics               serve Prometheus metrics at /metrics on the same port (docs/OBSERVABILITY.md)
+        \(AdminOptions.flagsHelp)
           --tls-cert FILE         serve HTTPS/WSS: the certificate chain (PEM, server certificate first); SIGHUP
                                   reloads it and the key (new connections get them, open ones keep theirs)
           --tls-key FILE          the private key (PEM) of --tls-cert
@@ -116,7 +125,19 @@ options.loops = arguments.loops
 options.loopBalancing = arguments.balancing
 options.parser = arguments.parser
 options.engine.allowEIO3 = arguments.allowEIO3
+options.metrics = arguments.metrics
+if arguments.admin != nil {
+    // The hosted admin UI is a page on another origin that connects with credentials (docs/OBSERVABILITY.md).
+    options.engine.cors = CORSOptions(origin: .list(["https://admin.socket.io"]), credentials: true)
+}
 let io = SocketIOServer(loop: loop, options: options)
+if let admin = arguments.admin {
+    do {
+        try io.instrument(admin)
+    } catch {
+        Arguments.fail("--admin: \(error)")
+    }
+}
 
 // Handlers are registered once per namespace (not per socket): an idle connection then carries no closures. They
 // apply to every loop and run on the loop of their socket; they share no mutable state.
@@ -171,7 +192,8 @@ let loopCount = io.shards.count
 let loopNote = loopCount > 1 ? ", \(loopCount) loops (\(arguments.balancing.rawValue))" : ""
 let burnNote = burnNanoseconds > 0 ? ", echo-ack burns \(arguments.burnMicroseconds) us" : ""
 let tlsNote = tls != nil ? ", TLS" : ""
-print("sio-bench-server listening on \(arguments.host):\(io.port)\(loopNote)\(burnNote)\(tlsNote)")
+let metricsNote = arguments.metrics ? ", metrics at \(options.metricsPath)" : ""
+print("sio-bench-server listening on \(arguments.host):\(io.port)\(loopNote)\(burnNote)\(tlsNote)\(metricsNote)")
 fflush(stdout)
 loop.run()
 signals.close()
