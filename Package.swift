@@ -34,7 +34,8 @@ let package = Package(
         // the shim includes <hiredis/...> from /usr/include and the module map links -lhiredis.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CMsgpack", pkgConfig: "msgpack", providers: [.apt(["libmsgpack-dev"])]),
-        // libxcrypt's crypt_rn: bcrypt hashes for the admin UI's basic authentication (SocketIO/Admin).
+        // libxcrypt's crypt_rn: bcrypt hashes for the admin UI's basic authentication (SocketIO/Admin); its header
+        // only: libcrypt.so.1 is loaded when first needed.
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
 
         // Pure codecs: bytes in, values out, no I/O.

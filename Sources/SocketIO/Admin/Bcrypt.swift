@@ -30,6 +30,18 @@ enum Bcrypt {
         return difference == 0
     }
 
+    private typealias CryptRN = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafeMutableRawPointer?,
+                                                Int32) -> UnsafeMutablePointer<CChar>?
+
+    /// libxcrypt's `crypt_rn`, from libcrypt.so.1 loaded on first use (nil when the system has none: every hash is
+    /// then refused). Loaded rather than linked, so that libsio.so needs libcrypt only where basic auth is used.
+    private static let cryptRN: CryptRN? = {
+        guard let library = dlopen("libcrypt.so.1", RTLD_NOW | RTLD_LOCAL), let symbol = dlsym(library, "crypt_rn") else {
+            return nil
+        }
+        return unsafeBitCast(symbol, to: CryptRN.self)
+    }()
+
     private static func hashOf(_ phrase: String, setting: String) -> String? {
         let size = MemoryLayout<crypt_data>.size
         let data = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<crypt_data>.alignment)
@@ -38,7 +50,7 @@ enum Bcrypt {
             data.initializeMemory(as: UInt8.self, repeating: 0, count: size)  // the phrase passed through here
             data.deallocate()
         }
-        guard let result = crypt_rn(phrase, setting, data, Int32(size)) else { return nil }
+        guard let cryptRN = Bcrypt.cryptRN, let result = cryptRN(phrase, setting, data, Int32(size)) else { return nil }
         let text = String(cString: result)
         return text.hasPrefix("*") ? nil : text
     }
