@@ -70,6 +70,9 @@ private final class Client {
 
     func handshake() -> Bool { SSL_connect(ssl) == 1 }
 
+    /// A TLS 1.3 KeyUpdate asking the server to update its keys too (sent with the next write).
+    func requestKeyUpdate() -> Bool { SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1 }
+
     func roundTrip(_ text: String) -> [UInt8] {
         let bytes = Array(text.utf8)
         guard SSL_write(ssl, bytes, Int32(bytes.count)) == Int32(bytes.count) else { return [] }
@@ -80,13 +83,16 @@ private final class Client {
 }
 
 @Suite struct TLSTests {
-    private func context(timeout: UInt64 = 10_000) throws -> TLSContext {
-        try TLSContext(TLSOptions(certificate: TLSCertificate(chain: .text(certificatePEM), privateKey: .text(keyPEM)),
-                                  handshakeTimeout: timeout))
+    private func context(timeout: UInt64 = 10_000, recordLayer: TLSOptions.RecordLayer = .engine) throws -> TLSContext {
+        var options = TLSOptions(certificate: TLSCertificate(chain: .text(certificatePEM), privateKey: .text(keyPEM)),
+                                 handshakeTimeout: timeout)
+        options.recordLayer = recordLayer
+        return try TLSContext(options)
     }
 
-    @Test func aTLSConnectionMovesToAnotherLoopWithItsSession() throws {
-        let tls = try context()
+    @Test(arguments: [TLSOptions.RecordLayer.engine, .openSSL])
+    func aTLSConnectionMovesToAnotherLoopWithItsSession(recordLayer: TLSOptions.RecordLayer) throws {
+        let tls = try context(recordLayer: recordLayer)
         let accepting = try EventLoop()
         let adopting = try EventLoop()
         accepting.addCompanion(adopting)
@@ -108,6 +114,8 @@ private final class Client {
         accepting.execute {
             for connection in accepting.openConnections {
                 #expect(connection.isSecure && !connection.isHandshaking)
+                #expect(connection.tls?.usesEngineRecordLayer == (recordLayer == .engine))
+                #expect(connection.tls?.protocolVersion == "TLSv1.3")
                 connection.detachDescriptor { detached in
                     guard let detached else { return }
                     #expect(detached.tls != nil)
@@ -123,6 +131,11 @@ private final class Client {
         #expect(client.roundTrip("b") == Array("1b".utf8))
         #expect(client.roundTrip(String(repeating: "c", count: 200)) == Array(("1" + String(repeating: "c", count: 200)).utf8))
         #expect(echo0.secured == 1 && echo1.secured == 0)
+        // KeyUpdate (TLS 1.3), asking the server to update its keys too: both directions change keys.
+        #expect(client.requestKeyUpdate())
+        #expect(client.roundTrip("d") == Array("1d".utf8))
+        #expect(client.requestKeyUpdate())
+        #expect(client.roundTrip("e") == Array("1e".utf8))
         accepting.execute { listener?.close() }
         accepting.stop()
         accepting.join()
