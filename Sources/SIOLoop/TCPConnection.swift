@@ -171,12 +171,14 @@ public final class TCPConnection {
     // MARK: Reading
 
     public func startReading() {
-        guard state == .open, !reading else { return }
-        reading = true
+        guard state == .open else { return }
         if let tls, !tls.leftover.isEmpty {
-            // Bytes this session brought from another loop come first, once the caller has finished starting.
+            // Records a read could not hand over (the connection had no handler then, or moved here from another
+            // loop) come first, once the caller has finished starting.
             loop.atEndOfTurn { [self] in receiveLeftover() }
         }
+        guard !reading else { return }
+        reading = true
         uv_read_start(streamPointer(handle), { handle, _, buf in
             let loop = EventLoop.from(handle!.pointee.loop.pointee.data)
             buf!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self),
@@ -186,7 +188,14 @@ public final class TCPConnection {
             if nread > 0 {
                 let bytes = UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread)
                 if let tls = connection.tls {
-                    connection.receive(tls, bytes)
+                    if tls.leftover.isEmpty {
+                        connection.receive(tls, bytes)
+                    } else {
+                        // Ciphertext kept from before goes first.
+                        let all = tls.leftover + Array(bytes)
+                        tls.leftover = []
+                        all.withUnsafeBytes { connection.receive(tls, $0) }
+                    }
                 } else {
                     connection.handler?.connectionDidRead(connection, bytes)
                 }

@@ -189,3 +189,36 @@ def test_broadcast_across_loops_over_tls(round_robin, pki):
     finally:
         for client in clients:
             client.close()
+
+
+def _masked_text_frame(text: str) -> bytes:
+    import os as _os
+
+    payload = text.encode()
+    mask = _os.urandom(4)
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_upgrade_and_first_frame_in_one_write_moved_between_loops(round_robin, pki):
+    """The upgrade request and the client's first WebSocket frame as two TLS records in one TCP write, on whichever
+    loop the connection lands: when it must move, the frame's record travels with the session and is answered by
+    the session's loop after its 101."""
+    import base64
+    import os as _os
+
+    for _ in range(4):
+        sid = parse_open(new_connection_get(round_robin, pki, f"{RELAXED}?EIO=4&transport=polling").text)["sid"]
+        raw = RawTLS(round_robin.port, client_context(pki))
+        key = base64.b64encode(_os.urandom(16)).decode()
+        upgrade = (f"GET {RELAXED}?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\nHost: localhost\r\n"
+                   f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   f"Sec-WebSocket-Version: 13\r\n\r\n").encode()
+        raw.send_records(upgrade, _masked_text_frame("2probe"))
+        while b"\r\n\r\n" not in raw.buffer:
+            assert raw._fill()
+        head, _, raw.buffer = raw.buffer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        while len(raw.buffer) < 8:
+            assert raw._fill()
+        assert raw.buffer[:8] == b"\x81\x063probe", raw.buffer
+        raw.close()
