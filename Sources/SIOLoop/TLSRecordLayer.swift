@@ -94,6 +94,40 @@ final class TLSRecordLayer {
         }
     }
 
+    /// Sets this record layer up from explicit secrets, for tests and the fuzz harness (`Fuzz/harnesses/tls_record`):
+    /// TLS 1.3 traffic secrets of `digest`'s length, or TLS 1.2 keys followed by their IVs; sequence numbers from 0.
+    /// A peer's record layer is the same with `read` and `write` swapped.
+    func configure(testing isTLS13: Bool, aead: AEAD, digest: OpaquePointer, read: [UInt8], write: [UInt8]) -> Bool {
+        let hashLength = Int(EVP_MD_get_size(digest))
+        setUp(isTLS13: isTLS13, aead: aead, digest: isTLS13 ? digest : nil, secretLength: isTLS13 ? hashLength : 0,
+              readSequence: 0, writeSequence: 0)
+        if isTLS13 {
+            return read.count == hashLength && write.count == hashLength && install(secret: read, write: false)
+                && install(secret: write, write: true)
+        }
+        guard read.count == keyLength + ivLength, write.count == keyLength + ivLength else { return false }
+        material.replaceSubrange(readKeyOffset..<readKeyOffset + keyLength, with: read[0..<keyLength])
+        material.replaceSubrange(readIVOffset..<readIVOffset + ivLength, with: read[keyLength...])
+        material.replaceSubrange(writeKeyOffset..<writeKeyOffset + keyLength, with: write[0..<keyLength])
+        material.replaceSubrange(writeIVOffset..<writeIVOffset + ivLength, with: write[keyLength...])
+        return true
+    }
+
+    /// A KeyUpdate of our own (TLS 1.3), asking the peer to update its keys too when `request`: sent under the
+    /// current keys, then ours change. The server only answers requests; tests play the client with it.
+    func sendKeyUpdate(request: Bool, into output: inout [UInt8]) -> Bool {
+        guard isTLS13 else { return false }
+        let message: [UInt8] = [24, 0, 0, 1, request ? 1 : 0]
+        return message.withUnsafeBytes { seal($0, type: 22, into: &output) } && update(write: true)
+    }
+
+    /// One record of content `type` (tests: alerts, handshake messages, application data), with `padding` zero
+    /// bytes after the TLS 1.3 inner content type.
+    func sealRecord(_ plain: [UInt8], type: UInt8, padding: Int = 0, into output: inout [UInt8]) -> Bool {
+        plain.count + padding <= Self.maxPlaintext
+            && plain.withUnsafeBytes { seal($0, type: type, padding: isTLS13 ? padding : 0, into: &output) }
+    }
+
     /// TLS 1.3: key and IV from a traffic secret (RFC 8446 7.3); the secret is kept for KeyUpdate.
     private func install(secret: [UInt8], write: Bool) -> Bool {
         guard let digest, let key = Self.expandLabel(digest, secret, "key", keyLength),
@@ -345,9 +379,9 @@ final class TLSRecordLayer {
     }
 
     /// One record of `plain` (at most 16 KiB) of content `type`, appended to `output`.
-    private func seal(_ plain: UnsafeRawBufferPointer, type: UInt8, into output: inout [UInt8]) -> Bool {
+    private func seal(_ plain: UnsafeRawBufferPointer, type: UInt8, padding: Int = 0, into output: inout [UInt8]) -> Bool {
         let explicit = !isTLS13 && aead != .chacha20poly1305 ? 8 : 0
-        let inner = plain.count + (isTLS13 ? 1 : 0)
+        let inner = plain.count + (isTLS13 ? 1 + padding : 0)
         let length = explicit + inner + 16
         let start = output.count
         output.append(contentsOf: repeatElement(0, count: 5 + length))
@@ -379,10 +413,11 @@ final class TLSRecordLayer {
                                             plain.baseAddress!.assumingMemoryBound(to: UInt8.self),
                                             Int32(plain.count)) == 1 else { return false }
                 }
-                var contentType = type
                 if isTLS13 {
+                    var tail = [UInt8](repeating: 0, count: 1 + padding)
+                    tail[0] = type
                     guard EVP_EncryptUpdate(context, (body + plain.count).assumingMemoryBound(to: UInt8.self),
-                                            &written, &contentType, 1) == 1 else { return false }
+                                            &written, &tail, Int32(tail.count)) == 1 else { return false }
                 }
                 return EVP_EncryptFinal_ex(context, (body + inner).assumingMemoryBound(to: UInt8.self), &written) == 1
                     && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, 16, body + inner) == 1
