@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "sio-bench-server", targets: ["sio-bench-server"]),
         .executable(name: "sio-chat", targets: ["sio-chat"]),
         .library(name: "SocketIORedis", targets: ["SocketIORedis"]),
+        .library(name: "SocketIORedisStreams", targets: ["SocketIORedisStreams"]),
         .executable(name: "sio-cluster-node", targets: ["sio-cluster-node"]),
     ],
     targets: [
@@ -63,16 +64,25 @@ let package = Package(
             name: "SocketIORedis", dependencies: ["SocketIO", "MsgPackCodec", "SIOLoop", "CLibUV", "CHiredis", "CMsgpack"],
             swiftSettings: swiftSettings),
 
+        // The Redis streams adapter: wire-compatible with Node's @socket.io/redis-streams-adapter 0.3.x; sessions and
+        // missed packets kept in Redis, so clients recover on any node.
+        .target(
+            name: "SocketIORedisStreams",
+            dependencies: ["SocketIO", "SocketIORedis", "MsgPackCodec", "EngineIOCodec", "SIOLoop"],
+            swiftSettings: swiftSettings),
+
         // The C ABI: every export of Include/sio.h, over the Swift API. Built as libsio.so (scripts/build-libsio.sh).
-        .target(name: "SIOCABI", dependencies: ["SocketIO", "SocketIORedis"], swiftSettings: swiftSettings),
+        .target(name: "SIOCABI", dependencies: ["SocketIO", "SocketIORedis", "SocketIORedisStreams"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "sio-protocol-server", dependencies: ["EngineIO", "SocketIO", "WebSocketCodec"], swiftSettings: swiftSettings),
 
-        .executableTarget(name: "sio-chat", dependencies: ["SocketIO", "SocketIORedis"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "sio-chat", dependencies: ["SocketIO", "SocketIORedis", "SocketIORedisStreams"], swiftSettings: swiftSettings),
         .executableTarget(name: "sio-bench-server", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
         .executableTarget(
-            name: "sio-cluster-node", dependencies: ["SocketIO", "SocketIORedis"], swiftSettings: swiftSettings),
+            name: "sio-cluster-node", dependencies: ["SocketIO", "SocketIORedis", "SocketIORedisStreams"],
+            swiftSettings: swiftSettings),
 
         .testTarget(name: "EngineIOCodecTests", dependencies: ["EngineIOCodec"], swiftSettings: swiftSettings),
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"], swiftSettings: swiftSettings),
@@ -80,6 +90,10 @@ let package = Package(
         .testTarget(name: "SIOLoopTests", dependencies: ["SIOLoop"], swiftSettings: swiftSettings),
         .testTarget(name: "SIOHTTPTests", dependencies: ["SIOHTTP"], swiftSettings: swiftSettings),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SocketIORedisStreamsTests",
+            dependencies: ["SocketIORedisStreams", "SocketIORedis", "SocketIO", "MsgPackCodec", "EngineIOCodec"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "SocketIORedisTests", dependencies: ["SocketIORedis", "SocketIO", "MsgPackCodec"], exclude: ["Fixtures"],
             swiftSettings: swiftSettings),

@@ -11,6 +11,11 @@ cluster-broadcast (ours only) runs the broadcast scenario on a cluster: a fresh 
 sio-cluster-node processes on it, the receivers alternating between the two nodes, the sender on the
 first; the table shows it next to the single-node broadcast figure.
 
+echo-ack-work is echo-ack against servers whose echo-ack handler burns --burn-us microseconds of CPU
+(30 by default) before acking. --loops 1,2 runs our server with 1 and 2 event loops side by side
+(columns ours, ours@2; --loop-balancing reuseport,round-robin adds ours@2-rr), and --baseline-bin PATH
+runs a second build of sio-bench-server (column base, one loop) in the same run.
+
 Loopback only; every wait is bounded; everything started here is stopped on exit, Ctrl-C or failure.
 Standard library only (the venv is for the peer).
 """
@@ -41,7 +46,15 @@ FLOOR_SRC = os.path.join(HERE, "floor", "floor_server.c")
 FLOOR_BIN = os.path.join(BUILD, "floor_server")
 REQUIREMENTS = os.path.join(HERE, "requirements.txt")
 
-SCENARIOS = ["connect", "echo-ack", "broadcast", "polling-echo", "cluster-broadcast"]
+SCENARIOS = ["connect", "echo-ack", "broadcast", "polling-echo", "echo-ack-work", "cluster-broadcast"]
+# The load generator's scenario for each of ours that is a variant of another.
+LG_SCENARIO = {"echo-ack-work": "echo-ack", "cluster-broadcast": "broadcast"}
+# Scenarios whose servers get --burn-us (the baseline build and the floor server have no such option).
+BURN = {"echo-ack-work"}
+DEFAULT_BURN_US = 30
+# The first character of an Engine.IO session id names the loop of a multi-loop server (EngineServer.loopMarks).
+LOOP_MARKS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+BALANCING = {"reuseport": "", "round-robin": "-rr"}
 # Scenarios run on a two-node cluster over Redis (our server only): the load generator's scenario, the
 # single-node scenario the table puts next to it.
 CLUSTER = {"cluster-broadcast": ("broadcast", "broadcast")}
@@ -52,6 +65,7 @@ FULL = {
     "echo-ack": {"clients": 100, "inflight": 4, "duration": 5, "warmup": 1, "timeout": 60},
     "broadcast": {"clients": 1000, "rate": 1000, "duration": 5, "drain": 10, "timeout": 60},
     "polling-echo": {"clients": 50, "inflight": 1, "duration": 5, "warmup": 1, "timeout": 60},
+    "echo-ack-work": {"clients": 100, "inflight": 4, "duration": 5, "warmup": 1, "timeout": 60},
     "cluster-broadcast": {"clients": 1000, "rate": 1000, "duration": 5, "drain": 10, "timeout": 60},
 }
 QUICK = {
@@ -59,6 +73,7 @@ QUICK = {
     "echo-ack": {"clients": 20, "inflight": 4, "duration": 2, "warmup": 0.5, "timeout": 30},
     "broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
     "polling-echo": {"clients": 10, "inflight": 1, "duration": 2, "warmup": 0.5, "timeout": 30},
+    "echo-ack-work": {"clients": 20, "inflight": 4, "duration": 2, "warmup": 0.5, "timeout": 30},
     "cluster-broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
 }
 
@@ -85,6 +100,18 @@ ROWS = {
         ("lost", "lost deliveries", False, ("<=", 0)),
         ("order_violations", "order violations", False, ("<=", 0)),
         ("server_cpu_us_per_delivery", "server CPU us/delivery", False, ("<=", 1.5)),
+        ("server_cpu_util", "server CPU, cores", False, None),
+    ],
+    # echo-ack with a handler that burns a fixed CPU time; the load generator must stay light for the rate to
+    # say what the server's loops do (bar: under 0.3 cores)
+    "echo-ack-work": [
+        ("acks_per_s", "acks/s", True, None),
+        ("rtt_p50_us", "ack round trip p50 us", False, None),
+        ("rtt_p99_us", "ack round trip p99 us", False, None),
+        ("server_cpu_us_per_ack", "server CPU us/ack", False, None),
+        ("server_cpu_util", "server CPU, cores", False, None),
+        ("loadgen_cpu_util_max", "loadgen CPU, cores (max)", False, ("<", 0.3)),
+        ("loadgen_proc_cpu_util_max", "loadgen CPU, cores (/proc, busiest 1 s)", False, ("<", 0.3)),
     ],
     "polling-echo": [
         ("round_trips_per_s", "round trips/s", True, None),
@@ -107,6 +134,13 @@ ROWS = {
         ("server_cpu_util_node2", "  cores, the other node", False, None),
         ("aux_cpu_us_per_broadcast", "redis-server CPU us/broadcast", False, None),
     ],
+}
+
+# Bars on the ratio of a multi-loop column to the one-loop column of the same run (issue 12), for N loops:
+# (scenario, metric) -> function N -> (op, x)
+RATIO_BARS = {
+    ("echo-ack-work", "acks_per_s"): lambda n: (">=", round(0.85 * n, 2)),  # 2 loops: >= 1.7x
+    ("broadcast", "server_cpu_us_per_delivery"): lambda n: ("<=", 1.15),
 }
 
 CHILDREN = []  # Popen objects started here, each in its own session (pgid == pid)
@@ -235,12 +269,44 @@ def wait_port(port, proc, limit=30.0):
     raise RuntimeError(f"server did not listen on 127.0.0.1:{port} within {limit:.0f}s")
 
 
-def server_cmd(which, port, ours_bin, venv_py):
-    if which == "ours":
-        return [ours_bin, "--port", str(port)]
-    if which == "floor":
+def make_variants(servers, ours_bin, base_bin, loops, balancing):
+    """The server columns: name -> {kind, bin, loops, balancing}. ours (one loop), ours@N and ours@N-rr (N loops,
+    SO_REUSEPORT or round-robin), base (the --baseline-bin build, one loop), peer, floor."""
+    variants = {}
+    if "ours" in servers:
+        for n in loops:
+            for b in (balancing if n > 1 else ["reuseport"]):
+                name = "ours" if n == 1 else f"ours@{n}{BALANCING[b]}"
+                variants[name] = {"kind": "ours", "bin": ours_bin, "loops": n, "balancing": b}
+    if "base" in servers:
+        variants["base"] = {"kind": "base", "bin": base_bin, "loops": 1, "balancing": None}
+    for s in ("peer", "floor"):
+        if s in servers:
+            variants[s] = {"kind": s, "loops": 1, "balancing": None}
+    return variants
+
+
+def applies(sc, v):
+    """Whether a server column runs a scenario."""
+    if sc in CLUSTER:
+        return v["kind"] == "ours" and v["loops"] == 1  # a cluster of our nodes (one loop each)
+    if v["kind"] == "floor":
+        return sc not in ("polling-echo", *BURN)  # WebSocket only, no handler work
+    if v["kind"] == "base":
+        return sc not in BURN  # the previous build has no --burn-us
+    return True
+
+
+def server_cmd(v, port, sc, venv_py, burn_us):
+    burn = ["--burn-us", str(burn_us)] if sc in BURN and burn_us > 0 else []
+    if v["kind"] in ("ours", "base"):
+        cmd = [v["bin"], "--port", str(port)]
+        if v["loops"] > 1:
+            cmd += ["--loops", str(v["loops"]), "--loop-balancing", v["balancing"]]
+        return cmd + burn
+    if v["kind"] == "floor":
         return [FLOOR_BIN, "--port", str(port)]
-    return [venv_py, PEER, "--port", str(port)]
+    return [venv_py, PEER, "--port", str(port)] + burn
 
 
 def loadgen_cmd(scenario, params, port, pid, extra=()):
@@ -272,34 +338,86 @@ def pin_sets(pin):
     return srv_cpus, lg_cpus
 
 
+def proc_cpu_ticks(pid):
+    """utime + stime of a process in clock ticks (/proc/PID/stat), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # fields 14 and 15 of the line
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class CPUSampler:
+    """Samples a process's utime+stime from /proc every `period` seconds on a thread: the busiest span of at
+    least `span` seconds, in cores (an outside check of the load generator's own getrusage figure)."""
+
+    def __init__(self, pid, period=0.25):
+        import threading
+        self.pid, self.period, self.samples = pid, period, []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.done.is_set():
+            t = proc_cpu_ticks(self.pid)
+            if t is None:
+                break
+            self.samples.append((time.monotonic(), t))
+            self.done.wait(self.period)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(timeout=2)
+
+    def peak(self, span=1.0):
+        hz = os.sysconf("SC_CLK_TCK")
+        best, j = None, 0
+        for i, (t0, c0) in enumerate(self.samples):
+            while j < len(self.samples) and self.samples[j][0] - t0 < span:
+                j += 1
+            if j >= len(self.samples):
+                break
+            t1, c1 = self.samples[j]
+            util = (c1 - c0) / hz / (t1 - t0)
+            best = util if best is None else max(best, util)
+        return best
+
+
 def run_loadgen(cmd, params, lg_cpus, servers):
     """Runs the load generator; returns its JSON with server_alive_after (every process in servers alive)."""
     lg = spawn(cmd, cpus=lg_cpus, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    sampler = CPUSampler(lg.pid)
     try:
         out, err = lg.communicate(timeout=time_limit(params))
     except subprocess.TimeoutExpired:
         stop_child(lg)
         raise RuntimeError("load generator timed out")
+    finally:
+        sampler.stop()
     CHILDREN.remove(lg)
     if lg.returncode != 0:
         raise RuntimeError(f"load generator failed ({lg.returncode}): {err.decode(errors='replace').strip()}")
     res = json.loads(out)
+    res["loadgen_proc_cpu_util_peak_1s"] = sampler.peak(1.0)
     res["server_alive_after"] = all(p.poll() is None for p in servers)
     if not res["server_alive_after"]:
         res["ok"] = False
     return res
 
 
-def run_one(scenario, params, which, ours_bin, venv_py, logdir, pin=False):
+def run_one(scenario, params, which, v, venv_py, logdir, pin=False, burn_us=DEFAULT_BURN_US):
     port = free_port()
     errlog = open(os.path.join(logdir, f"{which}-{scenario}.server.log"), "ab")
     srv_cpus, lg_cpus = pin_sets(pin)
-    srv = spawn(server_cmd(which, port, ours_bin, venv_py), cpus=srv_cpus, stdout=errlog, stderr=errlog,
+    srv = spawn(server_cmd(v, port, scenario, venv_py, burn_us), cpus=srv_cpus, stdout=errlog, stderr=errlog,
                 stdin=subprocess.DEVNULL)
     try:
         wait_port(port, srv)
         time.sleep(0.3)  # let the server settle before the RSS baseline
-        return run_loadgen(loadgen_cmd(scenario, params, port, srv.pid), params, lg_cpus, [srv])
+        lg_scenario = LG_SCENARIO.get(scenario, scenario)
+        return run_loadgen(loadgen_cmd(lg_scenario, params, port, srv.pid), params, lg_cpus, [srv])
     finally:
         stop_child(srv)
         errlog.close()
@@ -402,7 +520,15 @@ def median(vals):
     return statistics.median(vals) if vals else None
 
 
-def summarize(sc, runs):
+def loop_split(run, loops):
+    """Engine.IO sessions per loop of a multi-loop server (session ids name their loop by the first character)."""
+    first = run.get("setup", {}).get("sid_first_chars")
+    if loops < 2 or not isinstance(first, dict):
+        return None
+    return [int(first.get(LOOP_MARKS[i], 0)) for i in range(loops)]
+
+
+def summarize(sc, runs, loops=1):
     if not runs:
         return {}
     keys = set()
@@ -421,6 +547,15 @@ def summarize(sc, runs):
                 [w["server_cpu_us_each"][i] / 1e6 / w["wall_s"] for w in (r.get(win, {}) for r in runs)
                  if len(w.get("server_cpu_us_each", [])) > i and w.get("wall_s")])
     med["other_cpu_util_max"] = max(r.get(win, {}).get("other_cpu_util", 0) for r in runs)
+    peaks = [r.get("loadgen_proc_cpu_util_peak_1s") for r in runs]
+    peaks = [x for x in peaks if isinstance(x, (int, float))]
+    if peaks:
+        med["loadgen_proc_cpu_util_max"] = max(peaks)
+    splits = [x for x in (loop_split(r, loops) for r in runs) if x and sum(x)]
+    if splits:
+        counts = [median([x[i] for x in splits]) for i in range(loops)]
+        med["sessions_per_loop"] = " / ".join(f"{c:,.0f}" for c in counts)
+        med["busiest_loop_share"] = median([max(x) / sum(x) for x in splits])
     med["all_ok"] = all(r.get("ok") for r in runs)
     return med
 
@@ -428,6 +563,8 @@ def summarize(sc, runs):
 def fmt(v):
     if v is None:
         return "-"
+    if isinstance(v, str):
+        return v
     if isinstance(v, bool):
         return "yes" if v else "no"
     a = abs(v)
@@ -441,54 +578,106 @@ def fmt(v):
 
 
 def bar_ok(bar, v):
-    if bar is None or v is None:
+    if bar is None or not isinstance(v, (int, float)):
         return None
     op, x = bar
-    return v >= x if op == ">=" else v <= x
+    return {">=": v >= x, "<=": v <= x, "<": v < x}[op]
 
 
 EXTRA_ROWS = [
     ("loadgen_cpu_util_max", "loadgen CPU, cores (max)", False, None),
     ("other_cpu_util_max", "other CPU on machine, cores (max)", False, None),
 ]
+# With a multi-loop column: how the connections were spread over its loops (from the session ids)
+LOOP_ROWS = [
+    ("sessions_per_loop", "Engine.IO sessions per loop (median)", False, None),
+    ("busiest_loop_share", "busiest loop's share of sessions", False, None),
+]
+# Rows that are context: no ratio
+NO_RATIO = {"loadgen_cpu_util_max", "other_cpu_util_max", "loadgen_proc_cpu_util_max", "sessions_per_loop",
+            "busiest_loop_share"}
 
 
 def ratio_of(a, b):
     return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
 
 
-def build_table(results, quick, servers):
+def short(name):
+    """ours@2-rr -> @2-rr, ours -> @1 (the ratio columns' labels)."""
+    return name[4:] if name.startswith("ours@") else "@1"
+
+
+def ratio_columns(variants):
+    """(label, numerator, denominator) of the ratio columns the servers of this run allow."""
+    cols = []
+    if "ours" in variants and "peer" in variants:
+        cols.append(("ours/peer", "ours", "peer"))
+    if "ours" in variants:
+        for name, v in variants.items():
+            if v["kind"] == "ours" and v["loops"] > 1:
+                cols.append((f"{short(name)}/@1", name, "ours"))
+    if "ours" in variants and "base" in variants:
+        cols.append(("ours/base", "ours", "base"))
+    return cols
+
+
+def build_table(results, quick, variants):
+    servers = list(variants)
+    multi = [n for n, v in variants.items() if v["kind"] == "ours" and v["loops"] > 1]
+    cols = ratio_columns(variants)
     rows = []
     for sc, res in results.items():
-        for key, label, higher, bar in ROWS[sc] + EXTRA_ROWS:
+        extra_rows = [r for r in EXTRA_ROWS + (LOOP_ROWS if multi and sc not in CLUSTER else [])
+                      if r[0] not in {k for k, *_ in ROWS[sc]}]
+        for key, label, higher, bar in ROWS[sc] + extra_rows:
             vals = {s: res.get(s, {}).get("median", {}).get(key) for s in servers}
-            o, p = vals.get("ours"), vals.get("peer")
-            ratio = ratio_of(o, p)
+            o = vals.get("ours")
+            ratios = {c: (None if key in NO_RATIO else ratio_of(vals.get(a), vals.get(b))) for c, a, b in cols}
             extra = {}
             if sc in CLUSTER:
                 # the single-node figure of the same run, next to the cluster's
                 single = results.get(CLUSTER[sc][1], {}).get("ours", {}).get("median", {}).get(key)
-                extra = {"single_node": single, "cluster_vs_single": ratio_of(o, single)}
-            if key.endswith("_cpu_util_max"):
-                ratio = None  # context rows: a ratio means nothing
-                if extra:
-                    extra["cluster_vs_single"] = None
-            ok = bar_ok(bar, o) if not quick and "ours" in servers else None
-            rows.append({"scenario": sc, "metric": key, "label": label, **vals, "ratio": ratio, **extra,
+                extra = {"single_node": single,
+                         "cluster_vs_single": None if key in NO_RATIO else ratio_of(o, single)}
+            # the bars: absolute ones on every column of ours, ratio ones on each multi-loop column against one loop
+            judged, texts = {}, []
+            if bar:
+                texts.append(f"{bar[0]} {bar[1]}")
+                for n in servers:
+                    if variants[n]["kind"] == "ours" and n in res and not quick:
+                        ok = bar_ok(bar, vals.get(n))
+                        if ok is not None:
+                            judged[n] = ok
+            rb = RATIO_BARS.get((sc, key))
+            if rb:
+                for n in multi:
+                    rbar = rb(variants[n]["loops"])
+                    texts.append(f"{short(n)}/@1 {rbar[0]} {rbar[1]}x")
+                    if not quick:
+                        ok = bar_ok(rbar, ratios.get(f"{short(n)}/@1"))
+                        if ok is not None:
+                            judged[f"{short(n)}/@1"] = ok
+            texts = list(dict.fromkeys(texts))
+            met = all(judged.values()) if judged else None
+            rows.append({"scenario": sc, "metric": key, "label": label, **vals,
+                         "ratio": ratios.get("ours/peer"), "ratios": ratios, **extra,
                          "higher_is_better": higher,
-                         "bar": f"{bar[0]} {bar[1]}" if bar else None, "bar_met": ok})
+                         "bar": "; ".join(texts) if texts else None, "bar_met": met, "bar_judged": judged})
     return rows
 
 
-def print_table(rows, quick, servers):
+def print_table(rows, quick, variants):
+    servers = list(variants)
+    cols = [c for c, *_ in ratio_columns(variants)]
     cluster = any(r["scenario"] in CLUSTER for r in rows)
     hdr = (["scenario", "metric"] + servers + (["ours, 1 node", "2 nodes/1 node"] if cluster else [])
-           + ["ours/peer", "bar (ours)"])
+           + cols + ["bar (ours)"])
     lines = []
     for r in rows:
         bar = r["bar"] or ""
         if bar and r["bar_met"] is not None:
-            bar += "  ok" if r["bar_met"] else "  MISSED"
+            missed = [k for k, ok in r["bar_judged"].items() if not ok]
+            bar += "  ok" if r["bar_met"] else "  MISSED (" + ", ".join(missed) + ")"
         side = []
         if cluster:
             if r["scenario"] in CLUSTER:
@@ -498,9 +687,9 @@ def print_table(rows, quick, servers):
                 side = ["", ""]
         lines.append([r["scenario"], r["label"] + (" (higher better)" if r["higher_is_better"] else "")]
                      + [fmt(r.get(s)) for s in servers] + side
-                     + [f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-", bar])
+                     + [f"{r['ratios'][c]:.2f}x" if r["ratios"].get(c) is not None else "-" for c in cols] + [bar])
     widths = [max(len(str(x)) for x in col) for col in zip(hdr, *lines)]
-    right = set(range(2, 3 + len(servers) + (2 if cluster else 0)))
+    right = set(range(2, 2 + len(servers) + (2 if cluster else 0) + len(cols)))
     print()
     print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)).rstrip())
     print("  ".join("-" * w for w in widths))
@@ -513,6 +702,9 @@ def print_table(rows, quick, servers):
     if cluster:
         print("\n(cluster-broadcast: the ours column is two sio-cluster-node processes on one redis-server, "
               "receivers split between them;\n 'ours, 1 node' is the broadcast row of this run, one sio-bench-server)")
+    if any(v["kind"] == "ours" and v["loops"] > 1 for v in variants.values()) or "base" in variants:
+        print("\n(ours: one loop; ours@N: N loops, SO_REUSEPORT; ours@N-rr: N loops, round-robin hand-out; "
+              "base: the --baseline-bin build, one loop)")
     if quick:
         print("\n(--quick: small sizes; the bars apply to the full-size run only)")
 
@@ -607,7 +799,39 @@ def main():
     ap.add_argument("--cluster-bin", help="path of sio-cluster-node for cluster-broadcast (default: next to our "
                                           "server, else the release build, built when missing)")
     ap.add_argument("--redis-server", help="path of redis-server for cluster-broadcast (default: from PATH)")
+    ap.add_argument("--loops", default="1", metavar="N[,N...]",
+                    help="run our server with each of these loop counts (sio-bench-server --loops N), side by side: "
+                         "columns ours (1 loop) and ours@N; 0 or auto = one per core (default 1)")
+    ap.add_argument("--loop-balancing", default="reuseport", metavar="MODE[,MODE]",
+                    help="for loop counts above 1, each of these modes: reuseport (column ours@N) and/or "
+                         "round-robin (column ours@N-rr) (default reuseport)")
+    ap.add_argument("--baseline-bin", metavar="PATH",
+                    help="also run this sio-bench-server build (one loop, no new options) in the same run: column "
+                         "base, ratio ours/base; e.g. the previous commit's, to show no regression")
+    ap.add_argument("--burn-us", type=int, default=DEFAULT_BURN_US, metavar="N",
+                    help=f"echo-ack-work: CPU microseconds each echo-ack handler burns (default {DEFAULT_BURN_US})")
     args = ap.parse_args()
+
+    loops = []
+    for item in args.loops.split(","):
+        item = item.strip()
+        try:
+            n = (os.cpu_count() or 1) if item in ("0", "auto") else int(item)
+        except ValueError:
+            ap.error(f"--loops wants numbers or auto, got {item!r}")
+        if not 1 <= n <= len(LOOP_MARKS):
+            ap.error(f"--loops: {n} is outside 1..{len(LOOP_MARKS)}")
+        if n not in loops:
+            loops.append(n)
+    loops.sort()
+    balancing = [b.strip() for b in args.loop_balancing.split(",") if b.strip()]
+    for b in balancing:
+        if b not in BALANCING:
+            ap.error(f"--loop-balancing is reuseport and/or round-robin, got {b!r}")
+    if not balancing:
+        ap.error("--loop-balancing needs a mode")
+    if args.burn_us < 0:
+        ap.error("--burn-us must be >= 0")
 
     redis_bin = find_redis(args.redis_server)
     scenarios = list(SCENARIOS)
@@ -632,9 +856,13 @@ def main():
     reps = args.reps if args.reps else (1 if args.quick else 3)
     if reps < 1 or reps > 20:
         ap.error("--reps must be 1..20")
-    servers = [s for s, run in (("ours", not args.no_ours), ("peer", not args.no_peer), ("floor", args.floor)) if run]
+    servers = [s for s, run in (("ours", not args.no_ours), ("base", bool(args.baseline_bin)),
+                                ("peer", not args.no_peer), ("floor", args.floor)) if run]
     if not servers:
         ap.error("nothing to run (--no-ours and --no-peer)")
+    base_bin = os.path.abspath(args.baseline_bin) if args.baseline_bin else None
+    if base_bin and not os.access(base_bin, os.X_OK):
+        ap.error(f"--baseline-bin: {base_bin} is not an executable")
     sizes = QUICK if args.quick else FULL
     overrides = parse_set(args.set)
 
@@ -668,6 +896,8 @@ def main():
             log(f"cluster: {cluster_bin}, {redis_bin}")
         if "peer" in servers:
             venv_py = ensure_venv()
+        variants = make_variants(servers, ours_bin, base_bin, loops, balancing)
+        log("servers: " + ", ".join(variants))
         logdir = os.path.join(BUILD, "logs")
         os.makedirs(logdir, exist_ok=True)
 
@@ -677,14 +907,11 @@ def main():
             params = dict(sizes[sc])
             params.update(overrides.get(sc, {}))
             results[sc] = {"params": params}
-            runs = {s: [] for s in servers}
+            names = [n for n, v in variants.items() if applies(sc, v)]
+            runs = {s: [] for s in names}
             for rep in range(reps):
-                order = servers if rep % 2 == 0 else list(reversed(servers))
+                order = names if rep % 2 == 0 else list(reversed(names))
                 for which in order:
-                    if which == "floor" and sc == "polling-echo":
-                        continue  # the floor server speaks WebSocket only
-                    if sc in CLUSTER and which != "ours":
-                        continue  # a cluster of our nodes only
                     if args.wait_idle > 0:
                         b = wait_idle(args.wait_idle)
                         if b > 0.25:
@@ -694,30 +921,35 @@ def main():
                         if sc in CLUSTER:
                             r = run_cluster(sc, params, cluster_bin, redis_bin, logdir, pin=args.pin)
                         else:
-                            r = run_one(sc, params, which, ours_bin, venv_py, logdir, pin=args.pin)
+                            r = run_one(sc, params, which, variants[which], venv_py, logdir, pin=args.pin,
+                                        burn_us=args.burn_us)
                     except RuntimeError as e:
                         log(f"  failed: {e}")
                         r = {"ok": False, "error": str(e), "metrics": {}, "window": {}}
                     m = r.get("metrics", {})
                     brief = ", ".join(f"{k}={fmt(m.get(k))}" for k, *_ in ROWS[sc] if k in m)
                     win = r.get("setup_window" if sc == "connect" else "window", {})
+                    split = loop_split(r, variants[which]["loops"])
                     log(f"  {brief}; loadgen cpu {fmt(win.get('loadgen_cpu_util'))}, other cpu {fmt(win.get('other_cpu_util'))}"
+                        + (f"; sessions per loop {'/'.join(map(str, split))}" if split else "")
                         + ("" if r.get("ok") else f"; NOT OK: {r.get('error') or r.get('errors', {}).get('first')}"))
                     runs[which].append(r)
                     time.sleep(0.5)
-            for which in servers:
-                results[sc][which] = {"runs": runs[which], "median": summarize(sc, [r for r in runs[which] if r.get("metrics")])}
+            for which in names:
+                results[sc][which] = {"runs": runs[which], "median": summarize(
+                    sc, [r for r in runs[which] if r.get("metrics")], variants[which]["loops"])}
 
-        rows = build_table(results, args.quick, servers)
-        print_table(rows, args.quick, servers)
+        rows = build_table(results, args.quick, variants)
+        print_table(rows, args.quick, variants)
         log(f"finished in {time.time() - started:.0f}s")
         if args.json:
             doc = {
                 "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "machine": machine_info(),
                 "machine_busy_cores_before": busy,
-                "quick": args.quick, "reps": reps, "servers": servers, "pin": args.pin,
-                "ours_bin": ours_bin,
+                "quick": args.quick, "reps": reps, "servers": list(variants), "pin": args.pin,
+                "variants": variants, "burn_us": args.burn_us,
+                "ours_bin": ours_bin, "baseline_bin": base_bin,
                 "cluster_bin": cluster_bin,
                 "redis_server": (tool_version([redis_bin, "--version"]) if cluster_bin and redis_bin else None),
                 "peer": "python-socketio 5.18.1 (aiohttp + uvloop)" if "peer" in servers else None,

@@ -65,7 +65,8 @@ extern "C" {
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
  *   0.3.0  SIO_OPT_LOOPS and SIO_OPT_LOOP_BALANCING (several loops behind one port; CONVENTIONS, Loops),
- *          SIO_OPT_PARSER (the msgpack parser),
+ *          SIO_OPT_PARSER (the msgpack parser), SIO_OPT_ALLOW_EIO3 (Engine.IO v3 / Socket.IO 2.x clients),
+ *          SIO_OPT_REDIS_STREAMS_* (the Redis streams adapter),
  *          sio_server_loop_count, sio_server_in_loop, sio_socket_loop_index, sio_socket_in_loop, sio_socket_post,
  *          HTTPS and WSS (see TLS below): SIO_OPT_TLS_CERT_FILE, SIO_OPT_TLS_KEY_FILE, SIO_OPT_TLS_KEY_PASSWORD,
  *          SIO_OPT_TLS_CERT_PEM, SIO_OPT_TLS_KEY_PEM, SIO_OPT_TLS_HANDSHAKE_TIMEOUT,
@@ -166,10 +167,29 @@ typedef enum {
                                            "reuseport" (every loop listens, SO_REUSEPORT: the kernel picks) or
                                            "round-robin" (the first loop accepts and hands them out in turn; always
                                            so for sio_server_listen_fd). Since 0.3.0 */
+    SIO_OPT_ALLOW_EIO3 = 25,            /* bool, false: also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or
+                                           no EIO; JSONP polling), with the reference's rules for them: in "/"
+                                           from the start, socket ids "/nsp#<engine id>", CONNECT_ERROR with the
+                                           error's data alone (allowEIO3). Since 0.3.0 */
     SIO_OPT_PARSER = 26,                /* string, "json": how packets are encoded (parser): "json" (the reference's
                                            default) or "msgpack" (socket.io-msgpack-parser 3.0); every client of
                                            the server must use the same. Arguments reach callbacks as JSON plus
                                            sio_buffer_t attachments either way. Since 0.3.0 */
+    /* The Redis streams adapter (docs/REDIS.md), wire-compatible with Node's @socket.io/redis-streams-adapter
+       0.3: a Redis stream carries broadcasts (a node that loses Redis catches up from it) and, with
+       SIO_OPT_RECOVERY, sessions are kept in Redis so a client recovers on any node. Not with SIO_OPT_REDIS_URL
+       (sio_server_create answers SIO_EINVAL when both are set); SIO_OPT_REDIS_REQUESTS_TIMEOUT applies. */
+    SIO_OPT_REDIS_STREAMS_URL = 30,     /* string "redis://host:port", unset = not used. Since 0.3.0 */
+    SIO_OPT_REDIS_STREAMS_NAME = 31,    /* string, "socket.io"                           (streamName) */
+    SIO_OPT_REDIS_STREAMS_COUNT = 32,   /* uint, 1: streams the namespaces are spread over (streamCount) */
+    SIO_OPT_REDIS_STREAMS_MAXLEN = 33,  /* uint, 10000: entries a stream keeps, MAXLEN ~ (maxLen) */
+    SIO_OPT_REDIS_STREAMS_READ_COUNT = 34, /* uint, 100: entries per XREAD              (readCount) */
+    SIO_OPT_REDIS_STREAMS_BLOCK_TIME = 35, /* uint ms, 5000: how long an XREAD blocks    (blockTimeInMs) */
+    SIO_OPT_REDIS_STREAMS_CHANNEL_PREFIX = 36, /* string, "socket.io"                    (channelPrefix) */
+    SIO_OPT_REDIS_STREAMS_SESSION_PREFIX = 37, /* string, "sio:session:"                 (sessionKeyPrefix) */
+    SIO_OPT_REDIS_STREAMS_HEARTBEAT_INTERVAL = 38, /* uint ms, 5000                      (heartbeatInterval) */
+    SIO_OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT = 39,  /* uint ms, 10000: a node silent this long is taken for dead
+                                                      by requests waiting for it        (heartbeatTimeout) */
     /* TLS (HTTPS and WSS), since 0.3.0. With a certificate and its key set, sio_server_listen and
      * sio_server_listen_fd serve TLS (sio_server_listen_plain does not). Paths are copied by the setter; the FILES
      * ARE READ by the first listen that uses TLS (a bad certificate or key fails it with SIO_ELISTEN and an

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test, installing what it needs first (Debian packages, .venv, Chromium, the client bundle):
 #   Swift unit tests · Engine.IO and Socket.IO integration tests with the real python-engineio / python-socketio
-#   clients (one event loop, then 2 and 3) · HTTPS and WSS (test certificates from the openssl CLI; python clients,
-#   refused handshakes, reload, 2 loops) · the C ABI (C programs against the installed libsio.so, valgrind) ·
-#   the Python binding · the official browser client in headless Chromium · a cluster of nodes over Redis behind
-#   nginx · a short fuzz run of every decoder.
+#   clients (one event loop, then 2 and 3) · Engine.IO v3 / Socket.IO 2.x clients (allowEIO3, JSONP) from their
+#   own venv · the C ABI (C programs against the installed libsio.so, valgrind) · the C++ API (sio.hpp programs
+#   under ASan/UBSan) · HTTPS and WSS (test certificates from the openssl CLI; python clients, refused handshakes,
+#   reload, 2 loops) · the Python binding · the wheel and the C package, installed and run where the toolchain and
+#   the build tree are hidden (Tests/packaging) · the official browser client in headless Chromium · a cluster of
+#   nodes over Redis behind nginx · a short fuzz run of every decoder.
 # Extra arguments go to the integration pytest runs, e.g.  scripts/test.sh -k handshake -x
 # Exits non-zero if any step fails; a pytest run that collects no tests (exit 5) counts as a failure.
 set -euo pipefail
@@ -35,8 +37,10 @@ run() {
 
 section "bootstrap"
 bash scripts/bootstrap.sh
+bash scripts/bootstrap-eio3.sh
 bash scripts/bootstrap-redis.sh
 bash scripts/bootstrap-browser.sh
+bash scripts/bootstrap-packaging.sh
 
 section "swift build (debug, with tests)"
 swift build --build-tests
@@ -64,14 +68,26 @@ run "integration tests (2 loops)" env SIO_TEST_LOOPS=2 "$PYTEST" Tests/integrati
 section "integration tests with 3 event loops (SIO_TEST_LOOPS=3)"
 run "integration tests (3 loops)" env SIO_TEST_LOOPS=3 "$PYTEST" Tests/integration "$@"
 
+section "Engine.IO v3 and Socket.IO 2.x clients, JSONP (Tests/eio3, .venv-eio3)"
+run "Engine.IO v3 tests" "$ROOT/.venv-eio3/bin/pytest" Tests/eio3
+
 section "HTTPS and WSS (Tests/tls)"
 run "TLS tests" "$PYTEST" Tests/tls
 
 section "C ABI (Tests/c)"
 run "C ABI tests" "$PYTEST" Tests/c
 
+section "C++ API (Tests/cpp: sio.hpp, ASan/UBSan)"
+run "C++ API tests" "$PYTEST" Tests/cpp
+
 section "Python binding (bindings/python/tests)"
 run "Python binding tests" "$PYTEST" bindings/python/tests
+
+# scripts/build-wheel.sh and scripts/build-package.sh from the library just built, each installed into a temporary
+# place and run with real clients in a mount namespace without the repository, the Swift toolchain and the -dev
+# files (about a minute).
+section "packaging: the wheel and the C package without the toolchain (Tests/packaging)"
+run "packaging tests" "$PYTEST" Tests/packaging
 
 section "browser end to end (Tests/browser)"
 run "browser tests" "$PYTEST" Tests/browser

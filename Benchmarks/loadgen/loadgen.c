@@ -367,6 +367,7 @@ static struct {
     int total;
     int started, setup_inflight, connected, failed, dropped;
     int no_more_launch;
+    uint32_t sid_first[128]; /* Engine.IO sessions by the first character of their id (a multi-loop server's loop) */
     wsc_t *ws;
     pc_t *pcs;
     hist_t lat;  /* measured latency (ns) */
@@ -754,10 +755,17 @@ static void sio_packet_ws(wsc_t *c, const char *p, size_t n) {
     }
 }
 
+/* Counts an open packet's session id by its first character: a multi-loop server names the loop with it. */
+static void count_sid(const char *p, size_t n) {
+    const char *v = memmem(p, n, "\"sid\":\"", 7);
+    if (v && (size_t)(v + 7 - p) < n && (unsigned char)v[7] < 128) g.sid_first[(unsigned char)v[7]]++;
+}
+
 static void eio_packet_ws(wsc_t *c, const char *p, size_t n) {
     if (n < 1) return;
     switch (p[0]) {
     case '0': /* open: connect the namespace */
+        if (c->state == WS_EIO) count_sid(p, n); /* the upgrade response set WS_EIO; one open packet */
         if (c->state == WS_HTTP || c->state == WS_EIO) {
             c->state = WS_EIO;
             sio_send(c, '0', NULL, "", 0);
@@ -1014,6 +1022,7 @@ static void pc_on_response(pc_t *pc, int which, int status, const char *body, si
         }
         memcpy(pc->sid, v, (size_t)(e - v));
         pc->sid[e - v] = 0;
+        if ((unsigned char)pc->sid[0] < 128) g.sid_first[(unsigned char)pc->sid[0]]++;
         pc->state = PC_CONNECTING;
         char c40[140];
         int l = snprintf(c40, sizeof c40, "40%s", g.nsp_prefix);
@@ -1336,6 +1345,13 @@ static void finish(void) {
     jnum("setup_s", (double)(g.m_setup1.t - g.m_setup0.t) / 1e9);
     jnum("pings_answered", (double)g.pings);
     jnum("reads", (double)g.reads);
+    jopen("sid_first_chars");
+    for (int ch = 1; ch < 128; ch++) {
+        if (!g.sid_first[ch]) continue;
+        char key[2] = {(char)ch, 0};
+        jnum(key, g.sid_first[ch]);
+    }
+    jclose();
     jclose();
     jopen("errors");
     jnum("count", (double)g.errors);

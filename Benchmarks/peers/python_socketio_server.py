@@ -3,7 +3,7 @@
 
 Event contract, on namespaces "/" and "/chat":
   echo       -> emits "echo" back to the sender with the same arguments
-  echo-ack   -> acks with the same arguments
+  echo-ack   -> acks with the same arguments (after burning --burn-us microseconds of CPU, when given)
   join       -> (room name) joins that room
   broadcast  -> ({room, ...}) emits "bcast" with the same object to the room,
                 or to the whole namespace when "room" is absent
@@ -17,6 +17,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 
 import socketio
 from aiohttp import web
@@ -24,7 +25,16 @@ from aiohttp import web
 NAMESPACES = ("/", "/chat")
 
 
-def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float) -> socketio.AsyncServer:
+def burn(ns: int) -> None:
+    """Spins until this thread has used ns more nanoseconds of CPU time (CLOCK_THREAD_CPUTIME_ID), as
+    sio-bench-server --burn-us does: the same work per ack whatever else runs on the machine."""
+    end = time.thread_time_ns() + ns
+    while time.thread_time_ns() < end:
+        pass
+
+
+def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float,
+                 burn_us: int = 0) -> socketio.AsyncServer:
     sio = socketio.AsyncServer(
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
@@ -35,12 +45,18 @@ def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float
         async_handlers=async_handlers,
     )
 
+    burn_ns = burn_us * 1000
+
     def register(nsp: str) -> None:
         async def echo(sid, *args):
             await sio.emit("echo", args, to=sid, namespace=nsp)
 
         async def echo_ack(sid, *args):
             return args  # a tuple: acked as the same list of arguments
+
+        async def echo_ack_work(sid, *args):
+            burn(burn_ns)  # the handler's "real work", on the loop's thread like ours
+            return args
 
         async def join(sid, room=None, *_):
             if isinstance(room, str):
@@ -51,7 +67,7 @@ def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float
             await sio.emit("bcast", data, room=room, namespace=nsp)
 
         sio.on("echo", echo, namespace=nsp)
-        sio.on("echo-ack", echo_ack, namespace=nsp)
+        sio.on("echo-ack", echo_ack_work if burn_ns > 0 else echo_ack, namespace=nsp)
         sio.on("join", join, namespace=nsp)
         sio.on("broadcast", broadcast, namespace=nsp)
 
@@ -60,8 +76,9 @@ def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float
     return sio
 
 
-async def serve(port: int, async_handlers: bool, backlog: int, ping_interval: float, ping_timeout: float) -> None:
-    sio = build_server(async_handlers, ping_interval, ping_timeout)
+async def serve(port: int, async_handlers: bool, backlog: int, ping_interval: float, ping_timeout: float,
+                burn_us: int) -> None:
+    sio = build_server(async_handlers, ping_interval, ping_timeout, burn_us)
     app = web.Application()
     sio.attach(app)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -87,9 +104,13 @@ def main() -> None:
     ap.add_argument("--ping-interval", type=float, default=25, help="Engine.IO pingInterval in seconds (default 25)")
     ap.add_argument("--ping-timeout", type=float, default=20, help="Engine.IO pingTimeout in seconds (default 20)")
     ap.add_argument("--no-uvloop", action="store_true", help="use the stock asyncio loop")
+    ap.add_argument("--burn-us", type=int, default=0,
+                    help="the echo-ack handler burns this many microseconds of CPU time before acking (default 0)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    coro = serve(args.port, args.async_handlers, args.backlog, args.ping_interval, args.ping_timeout)
+    if args.burn_us < 0:
+        ap.error("--burn-us must be >= 0")
+    coro = serve(args.port, args.async_handlers, args.backlog, args.ping_interval, args.ping_timeout, args.burn_us)
     if args.no_uvloop:
         asyncio.run(coro)
     else:

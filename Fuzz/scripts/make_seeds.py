@@ -49,6 +49,60 @@ eio.append(("payload-limit2-three", b"\x05" + b"2\x1e3\x1e4"))  # maxPackets 2
 eio.append(("payload-limit16-many", b"\x07" + b"6\x1e" * 20 + b"6"))
 write("engineio_packet", eio)
 
+# ---------------------------------------------------------------- engineio_v3_payload
+# Byte 0: bit 0 text (0) or binary (1), bits 1-2 the packet limit. The v3 spec's and test suite's examples, then
+# what the reference's parser reads oddly or refuses.
+def v3_segment(packet):
+    return "%d:%s" % (len(packet.encode("utf-16-le")) // 2, packet)
+
+
+def v3_binary(packet, is_binary):
+    return bytes([1 if is_binary else 0]) + bytes(int(d) for d in str(len(packet))) + b"\xff" + packet
+
+
+V3_OPEN = '0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000}'
+v3_text = {
+    "spec-open": v3_segment(V3_OPEN), "spec-hey": "4:4hey", "spec-hello-world": "6:4hello6:4world",
+    "spec-euro": "6:4hello2:4€", "spec-base64": "2:4€10:b4AQIDBA==", "suite-three": "6:4test16:4test26:4test3",
+    "suite-ping": "1:2", "suite-close": "1:1", "surrogate-pair": "3:4😀1:2", "split-pair": "2:4😀", "pair-alone": "1:😀",
+    "numbers": " 6:4hello0x6:4hello6e0:4hello+6:4hello6.0:4hello0b110:4hello0o6:4hello", "nbsp": "\u00a06:4hello",
+    "empty-messages": "0:0:-0:1:6", "bad-empty": "", "bad-abc": "abc", "bad-colon": ":4hi", "bad-negative": "-1:4",
+    "bad-fraction": "1.5:4h", "bad-short": "6:4he", "bad-type": "1:7", "bad-trailing": "3:4ab1", "bad-infinity": "Infinity:4",
+    "close-then-garbage": "1:1garbage", "base64-unknown-type": "2:bX1:2", "base64-bad": "4:b4A!", "sio-event": v3_segment('42["hi",{"a":1}]'),
+    "sio-binary-event": v3_segment('451-["b",{"_placeholder":true,"num":0}]') + "6:b4AQI=",
+}
+v3 = [("text-" + k, b"\x00" + b(v)) for k, v in v3_text.items()]
+v3_bin = {
+    "spec": v3_binary("4€".encode(), False) + v3_binary(b"\x04\x01\x02\x03\x04", True),
+    "suite": bytes([0, 6, 255, 52, 104, 101, 108, 108, 111, 1, 5, 255, 4, 1, 2, 3, 4]),
+    "wide-digit": bytes([1, 12, 255, 0xAA, 4, 7]), "truncated": bytes([1, 9, 255, 4, 1, 2]),
+    "no-ff": bytes([1, 3, 4, 1, 2]), "unknown-type": bytes([1, 3, 255, 9, 1, 2]),
+    "long-length": bytes([1]) + bytes([200]) * 110 + bytes([255, 4]), "surrogate": bytes([0, 4, 255, 0x34, 0xED, 0xA0, 0x80]),
+    "overlong": bytes([0, 3, 255, 0x34, 0xC0, 0x80]), "base64-in-binary": bytes([0, 6, 255]) + b"b4AQID",
+    "close-stops": bytes([0, 1, 255, 0x31, 0, 3, 255, 0x34, 0x68, 0x69]), "nan-length": bytes([0, 255, 255, 4]),
+}
+v3 += [("binary-" + k, b"\x01" + v) for k, v in v3_bin.items()]
+v3.append(("text-limit1-two", b"\x02" + b("1:61:6")))
+v3.append(("binary-limit2-three", b"\x05" + v3_binary(b"\x04a", True) * 3))
+write("engineio_v3_payload", v3)
+
+# ---------------------------------------------------------------- jsonp_body
+# Byte 0: 0 raw POST body, 1 text sent as an encoded d= (5: with other fields around), 2 text in a GET frame.
+jsonp = []
+for k, v in {"spec": "d=6%3A4hello", "newline": "d=a\\nb", "escaped-newline": "d=a\\\\nb", "three": "d=a\\\\\\nb",
+             "repeated": "d=1&d=2", "absent": "x=1", "encoded-key": "%64=4:4hi", "plus": "d=a+b%2Bc",
+             "bad-escape-raw": "d=%ZZé", "bad-escape-mangled": "d=%41é%", "utf8": "d=%E2%82%AC", "lone-lead": "d=%C3",
+             "no-value": "d", "empty-then-d": "d=&d", "empty": "", "surrogate-escape": "d=%ED%A0%80",
+             "many-pairs": "&".join(["x=1"] * 999) + "&d=last"}.items():
+    jsonp.append(("body-" + k, b"\x00" + b(v)))
+for k, v in {"text": '4:4a"b', "newlines": "a\\nb\\\\nc\nd", "separators": "\u2028\u2029"}.items():
+    jsonp.append(("encoded-" + k, b"\x01" + b(v)))
+    jsonp.append(("encoded-fields-" + k, b"\x05" + b(v)))
+for k, v in {"spec": "packet data", "escapes": 'a"b\\c\n\r\t\b\f\x01\x7f\u2028\u2029é😀', "index": "12ab4:4hi",
+             "handshake": v3_segment(V3_OPEN)}.items():
+    jsonp.append(("frame-" + k, b"\x02" + b(v)))
+write("jsonp_body", jsonp)
+
 # ---------------------------------------------------------------- socketio_packet
 PH0 = '{"_placeholder":true,"num":0}'
 PH1 = '{"_placeholder":true,"num":1}'
@@ -499,3 +553,58 @@ redis += [
 write("redis_message", redis)
 
 print("seeds written under", os.path.normpath(ROOT))
+
+# ---------------------------------------------------------------- redis_stream
+# What the Redis streams adapter reads (@socket.io/redis-streams-adapter 0.3): stream entries as NUL-separated
+# field/value lists (uid, nsp, type, data: JSON, or base64 of @msgpack/msgpack), pub/sub payloads (msgpack
+# {type, data, uid, nsp}), session values (base64 msgpack {sid, pid, rooms, data}) and offsets.
+import base64
+NUL = b"\x00"
+UID = "0123456789abcdef"
+
+
+def entry(*pairs):
+    return NUL.join(b(x) for pair in pairs for x in pair)
+
+
+OPTS = {"rooms": [], "except": [], "flags": {}}
+bdata = lambda v: base64.b64encode(mp(v))
+stream = [
+    ("entry-broadcast", entry(("uid", UID), ("nsp", "/"), ("type", "3"),
+                              ("data", J({"packet": {"type": 2, "data": ["chat", {"text": "hi"}, 1.5]}, "opts": OPTS})))),
+    ("entry-broadcast-rooms", entry(("uid", UID), ("nsp", "/chat"), ("type", "3"), ("data", J({
+        "packet": {"type": 2, "data": ["e"]}, "opts": {"rooms": ["a", "b"], "except": ["s"], "flags": {"volatile": True}}})))),
+    ("entry-broadcast-binary", entry(("uid", UID), ("nsp", "/"), ("type", "3"),
+                                     ("data", bdata({"packet": {"type": 2, "data": ["file", b"\x01\x02\x03"]}, "opts": OPTS})))),
+    ("entry-sockets-join", entry(("uid", UID), ("nsp", "/"), ("type", "4"),
+                                 ("data", J({"opts": OPTS, "rooms": ["r1", "r2"]})))),
+    ("entry-disconnect", entry(("uid", UID), ("nsp", "/"), ("type", "6"), ("data", J({"opts": OPTS, "close": True})))),
+    ("entry-heartbeat-no-data", entry(("uid", UID), ("nsp", "/"), ("type", "2"))),
+    ("entry-emitter", entry(("uid", "emitter"), ("nsp", "/"), ("type", "3"),
+                            ("data", J({"packet": {"type": 2, "data": [42, None]}, "opts": OPTS})))),
+    ("entry-type-garbage", entry(("nsp", "/"), ("type", " 3abc"), ("data", J({})))),
+    ("entry-repeated-fields", entry(("nsp", "/a"), ("nsp", "/"), ("type", "3"), ("type", "5"))),
+    ("entry-bad-json", entry(("nsp", "/"), ("type", "3"), ("data", "{\"packet\":"))),
+    ("entry-bad-base64", entry(("nsp", "/"), ("type", "3"), ("data", "!!!!"))),
+    ("entry-url-safe-base64", entry(("nsp", "/"), ("type", "3"), ("data", base64.urlsafe_b64encode(mp({"a": b"\xff\xfe"}))))),
+    ("entry-no-nsp", entry(("uid", UID), ("type", "3"))),
+    ("pubsub-fetch", mp({"type": 7, "data": {"opts": OPTS, "requestId": "r" * 16}, "uid": UID, "nsp": "/"})),
+    ("pubsub-ssemit-ack", mp({"type": 9, "data": {"requestId": "r1", "packet": ["hello", b"\x00", {"n": 1}]},
+                              "uid": UID, "nsp": "/"})),
+    ("pubsub-broadcast-ack", mp({"type": 3, "data": {"packet": {"type": 2, "data": ["q"]}, "requestId": "r2", "opts": OPTS},
+                                 "uid": UID, "nsp": "/"})),
+    ("pubsub-fetch-response", mp({"type": 8, "data": {"requestId": "r", "sockets": [{"id": "s", "handshake": {
+        "headers": {"host": "x"}, "issued": 1700000000000, "auth": {}}, "rooms": ["s", "r"], "data": {}}]}, "uid": UID, "nsp": "/"})),
+    ("pubsub-ack-nil", mp({"type": 12, "data": {"requestId": "r", "packet": None}, "uid": UID, "nsp": "/"})),
+    ("pubsub-client-count", mp({"type": 11, "data": {"requestId": "r", "clientCount": 3}, "uid": UID, "nsp": "/"})),
+    ("pubsub-heartbeat", mp({"type": 2, "uid": UID, "nsp": "/"})),
+    ("pubsub-type-string", mp({"type": "3", "uid": UID, "nsp": "/"})),
+    ("session", base64.b64encode(mp({"sid": "s1", "pid": "p1", "rooms": ["s1", "room"], "data": {}}))),
+    ("session-data", base64.b64encode(mp({"sid": "s", "pid": "p", "rooms": ["s", 7, None], "data": {"u": [1.5, b"\x01"]}}))),
+    ("session-missing-pid", base64.b64encode(mp({"sid": "s", "rooms": []}))),
+    ("offset", b"1700000000000-0"),
+    ("offset-max", b"18446744073709551615-18446744073709551615"),
+    ("offset-overflow", b"18446744073709551616-0"),
+    ("offset-bad", b"1-2-3"),
+]
+write("redis_stream", stream)

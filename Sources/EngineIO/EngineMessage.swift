@@ -61,6 +61,8 @@ public final class EngineMessage {
         return segment
     }
     private var builtSegment: [UInt8]?
+    /// Engine.IO v3 encodings, built on first use like the two above (EngineMessage+V3.swift).
+    var builtV3 = V3Encodings()
 
     /// The same message for one other loop: the bytes (and the WebSocket frame, built here once) are shared, the
     /// lazily built encodings are the copy's own, so the two loops never write to one object. Call on the loop
@@ -77,7 +79,14 @@ public final class EngineMessage {
     private var deflatedFrame: [UInt8]?
     private var deflatedWindowBits = 0
 
-    func webSocketFrame(deflate: PerMessageDeflate) -> [UInt8] {
+    func webSocketFrame(deflate: PerMessageDeflate, protocolVersion: EngineProtocol = .v4) -> [UInt8] {
+        if protocolVersion == .v3, isBinary {
+            // A v3 binary frame starts with its type byte: compressed for this recipient alone (v3 clients that
+            // offer permessage-deflate and receive binary are rare).
+            var payload: [UInt8] = []
+            EngineV3Codec.appendBinary(type, data, to: &payload)
+            return deflate.compressedFrame(opcode: .binary, payload: payload) ?? v3WebSocketFrame(supportsBinary: true)
+        }
         let shareable = deflate.parameters.serverNoContextTakeover
         if shareable, let cached = deflatedFrame, deflatedWindowBits == deflate.parameters.serverMaxWindowBits {
             return cached

@@ -35,6 +35,9 @@ public struct EngineOptions {
     /// Outgoing bytes one session may have queued (a client that does not read) before it is closed.
     /// Volatile messages are dropped earlier, as soon as anything is still queued.
     public var maxBufferedBytes = 16 * 1024 * 1024
+    /// Serve Engine.IO v3 clients too (Socket.IO 2.x clients, the reference's `allowEIO3`; off by default as
+    /// there): handshakes with `EIO=3` or no `EIO`, the v3 heartbeat and payloads, and JSONP polling.
+    public var allowEIO3 = false
     /// Limits on HTTP requests (header size and count).
     public var httpLimits = HTTPLimits()
 

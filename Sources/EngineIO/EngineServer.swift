@@ -3,8 +3,9 @@ import SIOHTTP
 import SIOLoop
 import WebSocketCodec
 
-/// An Engine.IO v4 server: handshakes, sessions by sid, the polling and websocket transports and the upgrade
-/// between them, answered exactly as the reference server answers (error codes 0-5, CORS, compression).
+/// An Engine.IO v4 server (and v3, with `allowEIO3`): handshakes, sessions by sid, the polling (XHR, and JSONP
+/// for v3-era clients) and websocket transports and the upgrade between them, answered exactly as the reference
+/// server answers (error codes 0-5, CORS, compression).
 ///
 /// Lives on one loop; every method and callback runs on that loop's thread.
 public final class EngineServer: HTTPServerHandler {
@@ -53,12 +54,15 @@ public final class EngineServer: HTTPServerHandler {
     public init(loop: EventLoop, options: EngineOptions = EngineOptions()) {
         self.loop = loop
         self.options = options
-        handshakeTail = Array((",\"pingInterval\":\(options.pingInterval),\"pingTimeout\":\(options.pingTimeout)"
-            + ",\"maxPayload\":\(options.maxHttpBufferSize)}").utf8)
+        let heartbeat = ",\"pingInterval\":\(options.pingInterval),\"pingTimeout\":\(options.pingTimeout)"
+        handshakeTail = Array((heartbeat + ",\"maxPayload\":\(options.maxHttpBufferSize)}").utf8)
+        handshakeTailV3 = Array((heartbeat + "}").utf8)
     }
 
     /// The end of every open packet (after `upgrades`), the same for all sessions: built once.
     let handshakeTail: [UInt8]
+    /// The v3 open packet's end: the v3 handshake has no `maxPayload`.
+    let handshakeTailV3: [UInt8]
 
     /// Listens on its own HTTP server at `host:port` (port 0 picks one, see `port`), over TLS with `tls`. The
     /// server closes itself gracefully when the loop stops.
@@ -150,8 +154,10 @@ public final class EngineServer: HTTPServerHandler {
             polling.handle(exchange)
             return
         }
-        let polling = PollingTransport(server: self)
-        let socket = openSession(request: request, remoteAddress: exchange.remoteAddress, transport: polling)
+        let version = EngineProtocol(queryValue: request.queryValue("EIO"))
+        let polling = PollingTransport(server: self, format: pollingFormat(for: request, version))
+        let socket = openSession(request: request, remoteAddress: exchange.remoteAddress, transport: polling,
+                                 protocolVersion: version)
         if let cookie = options.cookie { polling.handshakeHeaders = [("Set-Cookie", cookieValue(cookie, socket.id))] }
         polling.handle(exchange)
         onConnection?(socket)
@@ -228,7 +234,10 @@ public final class EngineServer: HTTPServerHandler {
         connection.write(WebSocketHandshake.response(forKey: request.header("sec-websocket-key")!, extraHeaders: extra))
         let websocket = WebSocketConnection(tcp: connection, maxMessageSize: options.maxHttpBufferSize,
                                             perMessageDeflate: deflate)
-        let transport = WebSocketTransport(connection: websocket, deflate: deflate,
+        // An upgrade speaks its session's protocol; `b64` is the WebSocket request's own, as in the reference.
+        let version = sid.flatMap { sessions[$0]?.protocolVersion } ?? EngineProtocol(queryValue: request.queryValue("EIO"))
+        let transport = WebSocketTransport(connection: websocket, protocolVersion: version,
+                                           supportsBinary: Self.supportsBinary(request), deflate: deflate,
                                            deflateThreshold: options.perMessageDeflateThreshold)
         if let sid {
             if let socket = sessions[sid], socket.canUpgrade {
@@ -243,23 +252,37 @@ public final class EngineServer: HTTPServerHandler {
             return
         }
         let socket = openSession(id: newID, request: request, remoteAddress: connection.remoteAddress,
-                                 transport: transport)
+                                 transport: transport, protocolVersion: version)
         websocket.start(remainder: upgrade.remainder)
         onConnection?(socket)
     }
 
     private func openSession(id: String? = nil, request: HTTPRequest, remoteAddress: String,
-                             transport: EngineTransport) -> EngineSocket {
+                             transport: EngineTransport, protocolVersion: EngineProtocol) -> EngineSocket {
         var sid = id ?? newSessionID()
         while sessions[sid] != nil { sid = newSessionID() }
         let socket = EngineSocket(id: sid, request: request, remoteAddress: remoteAddress, server: self,
-                                  transport: transport)
+                                  transport: transport, protocolVersion: protocolVersion)
         sessions[sid] = socket
         let upgrades = transport.name == .polling && options.allowUpgrades && options.transports.contains(.websocket)
             ? ["websocket"] : []
         socket.open(upgrades: upgrades)
         log.debug("handshake \(sid) over \(transport.name.rawValue) from \(remoteAddress)")
         return socket
+    }
+
+    /// How a new polling session frames its bodies: by protocol, JSONP when a `j` parameter came with the
+    /// handshake (served only with `allowEIO3`, the option of the clients that need it).
+    private func pollingFormat(for request: HTTPRequest, _ version: EngineProtocol) -> any PollingFormat {
+        let format: any PollingFormat = version == .v4 ? V4PollingFormat()
+            : V3PollingFormat(supportsBinary: Self.supportsBinary(request))
+        guard options.allowEIO3, let j = request.queryValue("j") else { return format }
+        return JSONPPollingFormat(inner: format, index: JSONP.callbackIndex(j))
+    }
+
+    /// The reference's `!req._query.b64`: binary unless `b64` is there and not empty.
+    private static func supportsBinary(_ request: HTTPRequest) -> Bool {
+        (request.queryValue("b64") ?? "").isEmpty
     }
 
     // MARK: Loops
@@ -326,8 +349,9 @@ public final class EngineServer: HTTPServerHandler {
         if let allow = options.allowRequest, let refusal = allow(request) {
             return EngineRequestRefusal(code: .forbidden, message: refusal.message, context: [("message", refusal.message)])
         }
+        // As the reference: "4" is v4, anything else (or nothing) is v3, which needs allowEIO3.
         let version = request.queryValue("EIO")
-        guard version == "4" else {
+        guard EngineProtocol(queryValue: version) == .v4 || options.allowEIO3 else {
             return EngineRequestRefusal(code: .unsupportedProtocolVersion, context: [("protocol", version ?? "")])
         }
         return nil

@@ -12,8 +12,9 @@ public protocol EngineSocketDelegate: AnyObject {
 }
 
 /// One Engine.IO session: a client identified by its sid, over long-polling or WebSocket, possibly upgrading
-/// from the first to the second. Owns the heartbeat (server pings every `pingInterval`, the client has
-/// `pingTimeout` to answer) through one entry in the loop's timer queue. Loop thread only.
+/// from the first to the second. Owns the heartbeat through one entry in the loop's timer queue: in v4 the server
+/// pings every `pingInterval` and the client has `pingTimeout` to answer; in v3 the client pings, the server
+/// answers, and a client silent for `pingInterval + pingTimeout` is gone. Loop thread only.
 public final class EngineSocket: TimerTarget {
     public let id: String
     /// The handshake request: headers, query, for the layers above.
@@ -27,16 +28,21 @@ public final class EngineSocket: TimerTarget {
     private(set) var transport: EngineTransport
     /// A WebSocket probing to take over from polling.
     private var probe: WebSocketTransport?
-    private var probeAnswered = false
 
-    private var awaitingPong = false
     private var heartbeatDeadline: UInt64 = 0
     private var upgradeDeadline: UInt64 = .max
     private var closeDeadline: UInt64 = .max
     public var timerSlot = TimerSlot()
+    // One-byte fields together after the words (padding between words costs every session a size class).
+    /// The protocol revision of the handshake (v3 only with `allowEIO3`).
+    public let protocolVersion: EngineProtocol
+    private var probeAnswered = false
+    private var awaitingPong = false
 
-    init(id: String, request: HTTPRequest, remoteAddress: String, server: EngineServer, transport: EngineTransport) {
+    init(id: String, request: HTTPRequest, remoteAddress: String, server: EngineServer, transport: EngineTransport,
+         protocolVersion: EngineProtocol = .v4) {
         self.id = id
+        self.protocolVersion = protocolVersion
         self.request = request
         self.remoteAddress = remoteAddress
         self.server = server
@@ -55,9 +61,9 @@ public final class EngineSocket: TimerTarget {
         handshake.append(contentsOf: id.utf8)
         handshake.append(contentsOf: "\",\"upgrades\":".utf8)
         handshake.append(contentsOf: upgrades.isEmpty ? "[]".utf8 : "[\"websocket\"]".utf8)
-        handshake.append(contentsOf: server.handshakeTail)
+        handshake.append(contentsOf: protocolVersion == .v3 ? server.handshakeTailV3 : server.handshakeTail)
         transport.send(EngineMessage(type: .open, data: handshake))
-        heartbeatDeadline = server.loop.now + server.options.pingInterval
+        heartbeatDeadline = server.loop.now + heartbeatWindow
         reschedule()
     }
 
@@ -98,14 +104,19 @@ public final class EngineSocket: TimerTarget {
                 delegate?.engineSocket(self, didReceiveText: packet.data)
             }
         case .pong:
+            // v3: the server never pings, so a pong is the wrong heartbeat direction, as for the reference.
+            guard protocolVersion == .v4 else { return close(reason: .transportError) }
             awaitingPong = false
             heartbeatDeadline = server.loop.now + server.options.pingInterval
             reschedule()
         case .close:
             close(reason: .transportClose)
         case .ping:
-            // Engine.IO v4: only the server pings (a probe ping arrives on the probing WebSocket, not here).
-            close(reason: .transportError)
+            // v4: only the server pings (a probe ping arrives on the probing WebSocket, not here).
+            guard protocolVersion == .v3 else { return close(reason: .transportError) }
+            heartbeatDeadline = server.loop.now + heartbeatWindow
+            reschedule()
+            transport.send(EngineMessage.pong)
         case .open, .upgrade, .noop:
             break
         }
@@ -171,6 +182,13 @@ public final class EngineSocket: TimerTarget {
 
     // MARK: Heartbeat and timeouts
 
+    /// Until the first ping (v4: the server's), or the latest a client ping may come (v3). After an upgrade a v3
+    /// session keeps this deadline; the reference drops its timer there (clearTransport), which leaves a silent
+    /// upgraded v3 client connected until TCP notices.
+    private var heartbeatWindow: UInt64 {
+        protocolVersion == .v3 ? server.options.pingInterval + server.options.pingTimeout : server.options.pingInterval
+    }
+
     private func reschedule() {
         guard state != .closed else {
             server.loop.cancelTimer(self)
@@ -194,7 +212,7 @@ public final class EngineSocket: TimerTarget {
             abandonProbe()
         }
         if heartbeatDeadline <= now {
-            if awaitingPong {
+            if awaitingPong || protocolVersion == .v3 {
                 close(reason: .pingTimeout)
                 return
             }

@@ -1,10 +1,12 @@
 import EngineIOCodec
 import SIOHTTP
 
-/// Engine.IO over HTTP long-polling: the client holds at most one GET (answered with every queued packet joined
-/// by `\x1e`) and sends packets with POSTs. Messages queued during one loop turn go out in one response.
+/// Engine.IO over HTTP long-polling: the client holds at most one GET (answered with every queued packet, framed
+/// by the session's `PollingFormat`) and sends packets with POSTs. Messages queued during one loop turn go out in
+/// one response.
 final class PollingTransport: EngineTransport {
     private unowned let server: EngineServer
+    private let format: any PollingFormat
     private var pendingGet: HTTPExchange?
     private var queue: [EngineMessage] = []
     private var queuedBytes = 0
@@ -18,8 +20,9 @@ final class PollingTransport: EngineTransport {
     /// Headers for the first response only (the handshake's `Set-Cookie`).
     var handshakeHeaders: [(name: String, value: String)] = []
 
-    init(server: EngineServer) {
+    init(server: EngineServer, format: any PollingFormat) {
         self.server = server
+        self.format = format
     }
 
     override var name: EngineTransportName { .polling }
@@ -94,7 +97,7 @@ final class PollingTransport: EngineTransport {
     }
 
     private func handlePost(_ exchange: HTTPExchange) {
-        let headers = server.corsHeaders(for: exchange.request)
+        let headers = server.corsHeaders(for: exchange.request) + format.headers(for: exchange.request)
         if socket != nil, postInProgress?.isActive == true || !remoteBodies.isEmpty {
             // At most one POST in flight, as with GETs: the second is refused, the session closed, and the first
             // request's connection dropped (the reference destroys its data request on close).
@@ -107,23 +110,23 @@ final class PollingTransport: EngineTransport {
             exchange.respond(HTTPResponse(status: 200, headers: headers + [("Content-Type", "text/html")], text: "ok"))
             return
         }
-        if exchange.request.header("content-type") == "application/octet-stream" {
+        guard case .packets(let packets, let error) = format.decode(exchange.request) else {
             exchange.respond(HTTPResponse(status: 400, headers: headers), closeConnection: true)
             socket.close(reason: .transportError)
             return
         }
-        let packets: [EnginePacket]
-        do {
-            packets = try EngineIOCodec.decodePayload(exchange.request.body)
-        } catch {
-            exchange.respond(HTTPResponse(status: 400, headers: headers), closeConnection: true)
-            socket.close(reason: .parseError)
-            return
+        if error == nil {
+            exchange.respond(HTTPResponse(status: 200, headers: headers + [("Content-Type", "text/html")], text: "ok"))
         }
-        exchange.respond(HTTPResponse(status: 200, headers: headers + [("Content-Type", "text/html")], text: "ok"))
         for packet in packets {
             guard let current = self.socket else { break }
             current.transport(self, received: packet)
+        }
+        if let error {
+            // The packets before the bad one were delivered (v3, as the reference's parser hands them on).
+            server.log.debug("polling body refused: \(error)")
+            exchange.respond(HTTPResponse(status: 400, headers: headers), closeConnection: true)
+            self.socket?.close(reason: .parseError)
         }
     }
 
@@ -148,9 +151,9 @@ final class PollingTransport: EngineTransport {
         let messages = queue
         queue.removeAll()
         queuedBytes = 0
-        let body = EngineIOCodec.joinPayload(messages.map { $0.pollingSegment })
-        var headers = server.corsHeaders(for: exchange.request)
-        headers.append(("Content-Type", "text/plain; charset=UTF-8"))
+        let (body, contentType) = format.encode(messages)
+        var headers = server.corsHeaders(for: exchange.request) + format.headers(for: exchange.request)
+        headers.append(("Content-Type", contentType))
         if !handshakeHeaders.isEmpty {
             headers.append(contentsOf: handshakeHeaders)
             handshakeHeaders = []
@@ -210,8 +213,9 @@ final class PollingTransport: EngineTransport {
         if let exchange = pendingGet {
             pendingGet = nil
             exchange.onAbort = nil
+            let (body, contentType) = format.encode([EngineMessage.noop])
             exchange.respond(HTTPResponse(status: 200, headers: server.corsHeaders(for: exchange.request)
-                + [("Content-Type", "text/plain; charset=UTF-8")], body: EngineMessage.noop.pollingSegment))
+                + format.headers(for: exchange.request) + [("Content-Type", contentType)], body: body))
         }
         queue.removeAll()
         queuedBytes = 0

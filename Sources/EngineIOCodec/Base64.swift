@@ -60,3 +60,34 @@ public enum Base64 {
         return out
     }
 }
+
+extension Base64 {
+    /// Decodes as Node's `Buffer.from(text, "base64")` reads: both alphabets (`+/` and `-_`), characters outside
+    /// them skipped, the first `=` ends the data, and trailing bits that make no whole byte dropped. Never fails,
+    /// so a peer's malformed text becomes some bytes, as it would on Node.
+    public static func decodeForgiving(_ text: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count / 4 * 3 + 2)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for byte in text {
+            let value: UInt32
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = UInt32(byte - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = UInt32(byte - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = UInt32(byte - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "+"), UInt8(ascii: "-"): value = 62
+            case UInt8(ascii: "/"), UInt8(ascii: "_"): value = 63
+            case UInt8(ascii: "="): return out
+            default: continue
+            }
+            accumulator = (accumulator << 6 | value) & 0xFFFFFF
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
+        }
+        return out
+    }
+}

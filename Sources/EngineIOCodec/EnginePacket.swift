@@ -27,6 +27,11 @@ public enum EngineDecodeError: Error, Equatable, Sendable {
     case unknownType(UInt8)
     case invalidBase64
     case tooManyPackets
+    /// Engine.IO v3 payload framing: a `<length>` that is not a length of what follows, a split character, or a
+    /// binary segment header without its end.
+    case invalidFraming
+    /// Engine.IO v3 binary payload: a text segment that is not UTF-8 (the reference's utf8 decoder throws).
+    case invalidUTF8
 }
 
 public enum EngineIOCodec {

@@ -157,8 +157,10 @@ extension MsgPackValue {
 final class MsgPackWriter {
     private let buffer: UnsafeMutablePointer<msgpack_sbuffer>
     private let packer: UnsafeMutablePointer<msgpack_packer>
+    private let dialect: MsgPackDialect
 
-    init() {
+    init(dialect: MsgPackDialect = .notepack) {
+        self.dialect = dialect
         buffer = .allocate(capacity: 1)
         msgpack_sbuffer_init(buffer)
         packer = .allocate(capacity: 1)
@@ -198,7 +200,7 @@ final class MsgPackWriter {
             msgpack_pack_array(packer, elements.count)
             for element in elements { write(element) }
         case .map(let members):
-            let present = members.filter { !$0.1.isUndefined }
+            let present = dialect == .notepack ? members.filter { !$0.1.isUndefined } : members
             msgpack_pack_map(packer, present.count)
             for (key, member) in present {
                 writeString(key)

@@ -16,19 +16,20 @@ public enum BinaryJSONStyle: Sendable {
 extension MsgPackValue {
     /// A JSON value as notepack would see the JavaScript value `JSON.parse` makes of it. Socket.IO placeholders
     /// become the binaries they stand for when `attachments` is given.
-    public init(json: JSONValue, attachments: [[UInt8]]? = nil) {
+    /// Numbers are converted as `dialect` encodes a JavaScript number.
+    public init(json: JSONValue, attachments: [[UInt8]]? = nil, dialect: MsgPackDialect = .notepack) {
         switch json {
         case .null: self = .null
         case .bool(let flag): self = .bool(flag)
-        case .number(let number): self = .number(number)
+        case .number(let number): self = .number(number, dialect: dialect)
         case .string(let text): self = .string(text)
         case .array(let elements):
-            self = .array(elements.map { MsgPackValue(json: $0, attachments: attachments) })
+            self = .array(elements.map { MsgPackValue(json: $0, attachments: attachments, dialect: dialect) })
         case .object(let members):
             if let attachments, let index = MsgPackValue.placeholderIndex(members), index < attachments.count {
                 self = .binary(attachments[index])
             } else {
-                self = .map(members.map { ($0.0, MsgPackValue(json: $0.1, attachments: attachments)) })
+                self = .map(members.map { ($0.0, MsgPackValue(json: $0.1, attachments: attachments, dialect: dialect)) })
             }
         }
     }

@@ -31,7 +31,7 @@ public func sio_socket_post(_ pointer: OpaquePointer?, _ fn: sio_socket_task_cb?
                             _ userData: UnsafeMutableRawPointer?) -> Int32 {
     guard let fn else { return SIOError.invalidArgument.rawValue }
     guard let box = SocketBox.from(pointer), box.socket != nil else { return SIOError.closed.rawValue }
-    guard box.server.currentState != .stopped else { return SIOError.closed.rawValue }
+    guard !box.server.isStopping else { return SIOError.closed.rawValue }
     nonisolated(unsafe) let context = userData
     let handle = box.pointer
     guard box.loop.execute({ fn(handle, context) }) else { return SIOError.closed.rawValue }

@@ -1,5 +1,6 @@
 import SocketIO
 import SocketIORedis
+import SocketIORedisStreams
 import WebSocketCodec
 
 /// `sio_options_t`: Socket.IO options being set up from C.
@@ -10,6 +11,9 @@ final class OptionsBox: UnretainedHandle {
     /// Scale-out over Redis (SIO_OPT_REDIS_*): the adapter is made when the server is created.
     var redisURL: String?
     var redis = RedisAdapterOptions()
+    /// The streams adapter instead (SIO_OPT_REDIS_STREAMS_*).
+    var redisStreamsURL: String?
+    var streams = RedisStreamsAdapterOptions()
     /// TLS (SIO_OPT_TLS_*): sources only; files are read when the server listens with TLS or reloads.
     var tls = TLSSettings()
 }
@@ -86,7 +90,21 @@ public func sio_options_set_uint(_ pointer: OpaquePointer?, _ key: Int32, _ valu
         box.pendingRecovery = recovery
     }
     case 17: return bytes { box.options.engine.maxBufferedBytes = $0 }
-    case 20: return ms { box.redis.requestsTimeout = max($0, 1) }
+    case 20: return ms { value in
+        box.redis.requestsTimeout = max(value, 1)
+        box.streams.requestsTimeout = max(value, 1)
+    }
+    case 32, 33, 34:
+        guard (1...1_000_000_000).contains(value) else { return SIOError.invalidArgument.rawValue }
+        switch key {
+        case 32: box.streams.streamCount = Int(value)
+        case 33: box.streams.maxLen = Int(value)
+        default: box.streams.readCount = Int(value)
+        }
+        return 0
+    case 35: return ms { box.streams.blockTimeInMs = $0 }
+    case 38: return ms { box.streams.heartbeatInterval = max($0, 1) }
+    case 39: return ms { box.streams.heartbeatTimeout = max($0, 1) }
     case 22: return bytes { box.options.engine.perMessageDeflateThreshold = $0 }
     case 23:
         guard value <= UInt64(EngineServer.maxLoops) else { return SIOError.invalidArgument.rawValue }
@@ -102,6 +120,7 @@ public func sio_options_set_bool(_ pointer: OpaquePointer?, _ key: Int32, _ valu
     guard let box = optionsBox(pointer) else { return SIOError.invalidArgument.rawValue }
     switch key {
     case 7: box.options.engine.allowUpgrades = value
+    case 25: box.options.engine.allowEIO3 = value
     case 9:
         // Remembered, and applied when (or if) an origin switches CORS on.
         box.corsCredentials = value
@@ -151,6 +170,17 @@ public func sio_options_set_string(_ pointer: OpaquePointer?, _ key: Int32, _ va
     case 19:
         guard !text.isEmpty else { return SIOError.invalidArgument.rawValue }
         box.redis.key = text
+    case 30:
+        guard !text.isEmpty else {
+            box.redisStreamsURL = nil
+            return 0
+        }
+        guard (try? RedisEndpoint(url: text)) != nil else { return SIOError.invalidArgument.rawValue }
+        box.redisStreamsURL = text
+    case 31, 36:
+        guard !text.isEmpty else { return SIOError.invalidArgument.rawValue }
+        if key == 31 { box.streams.streamName = text } else { box.streams.channelPrefix = text }
+    case 37: box.streams.sessionKeyPrefix = text
     case 10:
         guard !text.isEmpty else {
             box.options.engine.cookie = nil

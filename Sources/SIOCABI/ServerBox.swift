@@ -1,5 +1,6 @@
 import SocketIO
 import SocketIORedis
+import SocketIORedisStreams
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,6 +38,7 @@ final class ServerBox: UnretainedHandle {
     private var tlsErrorHandler: (callback: sio_tls_error_cb, userData: UnsafeMutableRawPointer?)?
 
     init(options: SocketIOOptions, redisURL: String? = nil, redis: RedisAdapterOptions = RedisAdapterOptions(),
+         redisStreamsURL: String? = nil, streams: RedisStreamsAdapterOptions = RedisStreamsAdapterOptions(),
          tls: TLSSettings = TLSSettings()) throws {
         tlsSettings = tls
         loop = try EventLoop()
@@ -45,6 +47,7 @@ final class ServerBox: UnretainedHandle {
         settings.engine.allowRequest = { request in gate.decide(request) }
         io = SocketIOServer(loop: loop, options: settings)
         if let redisURL { io.adapterFactory = try RedisAdapter.factory(url: redisURL, options: redis) }
+        if let redisStreamsURL { io.adapterFactory = try RedisStreamsAdapter.factory(url: redisStreamsURL, options: streams) }
         loops = io.shards.map(\.loop)
         let servers = io.shards.map { HTTPServer(loop: $0.loop, limits: $0.engine.httpLimits) }
         http = HTTPServerGroup(servers: servers, balancing: options.loopBalancing)
@@ -70,6 +73,10 @@ final class ServerBox: UnretainedHandle {
     // MARK: Threads and state
 
     var currentState: State { stateLock.withLock { state } }
+
+    /// True from sio_server_stop on (the loops may still be closing): no new task is accepted.
+    var isStopping: Bool { stateLock.withLock { stopRequested || state == .stopped } }
+    private var stopRequested = false
 
     /// True on the thread of one of the server's loops.
     var isOnALoop: Bool {
@@ -97,7 +104,7 @@ final class ServerBox: UnretainedHandle {
             work()
             return true
         }
-        guard currentState != .stopped else { return false }
+        guard !isStopping else { return false }
         return loop.execute(work)
     }
 
@@ -220,6 +227,7 @@ final class ServerBox: UnretainedHandle {
     }
 
     func stop() {
+        stateLock.withLock { stopRequested = true }
         loop.stop()
     }
 
@@ -355,9 +363,12 @@ public func sio_server_create(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ op
     guard let out else { return SIOError.invalidArgument.rawValue }
     out.pointee = nil
     let settings = optionsBox(options)
+    // One cluster adapter: the pub/sub one or the streams one.
+    if settings?.redisURL != nil, settings?.redisStreamsURL != nil { return SIOError.invalidArgument.rawValue }
     do {
         let box = try ServerBox(options: settings?.options ?? SocketIOOptions(), redisURL: settings?.redisURL,
-                                redis: settings?.redis ?? RedisAdapterOptions(), tls: settings?.tls ?? TLSSettings())
+                                redis: settings?.redis ?? RedisAdapterOptions(), redisStreamsURL: settings?.redisStreamsURL,
+                                streams: settings?.streams ?? RedisStreamsAdapterOptions(), tls: settings?.tls ?? TLSSettings())
         out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
         return 0
     } catch {
@@ -425,7 +436,7 @@ public func sio_server_destroy(_ server: OpaquePointer?) {
 @_cdecl("sio_server_post")
 public func sio_server_post(_ server: OpaquePointer?, _ fn: sio_task_cb?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
     guard let box = ServerBox.from(server), let fn else { return SIOError.invalidArgument.rawValue }
-    guard box.currentState != .stopped else { return SIOError.closed.rawValue }
+    guard !box.isStopping else { return SIOError.closed.rawValue }
     nonisolated(unsafe) let context = userData
     guard box.loop.execute({ [box] in fn(box.pointer, context) }) else { return SIOError.closed.rawValue }
     return 0

@@ -6,9 +6,9 @@ public typealias sio_server_side_event_cb = @convention(c) (OpaquePointer?, Unsa
                                                             OpaquePointer?, UnsafeMutableRawPointer?) -> Void
 public typealias sio_server_side_ack_cb = @convention(c) (Int32, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Void
 
-// Events between the servers of a cluster (the reference's `io.serverSideEmit` / `io.on(event)`): Redis only.
+// Events between the servers of a cluster (the reference's `io.serverSideEmit` / `io.on(event)`): either Redis adapter.
 
-private func redisAdapter(_ box: NamespaceBox) -> RedisAdapter? { box.namespace.adapter as? RedisAdapter }
+private func redisAdapter(_ box: NamespaceBox) -> (any ClusterAdapter)? { box.namespace.adapter as? any ClusterAdapter }
 
 @_cdecl("sio_namespace_server_side_emit")
 public func sio_namespace_server_side_emit(_ ns: OpaquePointer?, _ event: UnsafePointer<CChar>?,
@@ -50,7 +50,7 @@ public func sio_namespace_on_server_side_emit(_ ns: OpaquePointer?, _ event: Uns
     }
     guard box.server.mayTouchLoop else { return SIOError.thread.rawValue }
     guard let adapter = redisAdapter(box) else { return SIOError.state.rawValue }
-    let holdFor = adapter.options.requestsTimeout
+    let holdFor = adapter.requestsTimeout
     nonisolated(unsafe) let context = userData
     // Registered on the first loop, where other servers' events arrive (once per process).
     guard box.server.onFirstLoop({ adapter.onServerSideEmit(name) { [unowned box] arguments, ack in

@@ -39,7 +39,7 @@ final class SocketBox {
             work()
             return true
         }
-        guard server.currentState != .stopped else { return false }
+        guard !server.isStopping else { return false }
         return loop.execute(work)
     }
 

@@ -56,15 +56,17 @@ public final class TCPConnection {
     public private(set) var pendingBytes = 0
     /// Bytes handed to `uv_write` and not yet confirmed written.
     public private(set) var inFlightBytes = 0
-    private var queuedForFlush = false
 
     /// Links of the loop's list of open connections.
     unowned(unsafe) var previousInLoop: TCPConnection?
     unowned(unsafe) var nextInLoop: TCPConnection?
 
     private enum State { case open, closing, closed }
+    // The one-byte fields together, after the words: a Bool between two words costs a word of padding, and the
+    // object's size decides its malloc size class (16-byte steps) for every connection.
     private var state = State.open
     private var reading = false
+    private var queuedForFlush = false
     /// Set while the connection drains its output before moving to another loop (`detachDescriptor`); what to do
     /// then is kept by the loop, so an idle connection pays one flag, not a closure.
     private var isDetaching = false

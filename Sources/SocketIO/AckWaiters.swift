@@ -37,7 +37,8 @@ final class BroadcastAckCollector: TimerTarget {
     }
 
     func expect(_ clients: Int) {
-        expectedClients += clients
+        // Counts may come from other nodes: a hostile or broken one must not overflow the sum.
+        expectedClients = min(expectedClients + min(max(clients, 0), 1 << 31), 1 << 40)
         reportedServers += 1
         check()
     }

@@ -33,14 +33,53 @@ extension RemoteSocket {
 public struct PersistedSession {
     public let sid: String
     public let pid: String
+    /// The rooms the socket had joined, its own id room left out.
     public let rooms: [String]
     public let data: JSONValue
+    /// Where the socket started in a cluster adapter's log (nil without one): a client that comes back without an
+    /// offset (it never received an event) misses everything logged after it.
+    public let since: LogPosition?
+    /// The socket's hold on a session kept while it was connected (see `LiveSession`), nil otherwise.
+    public let token: String?
+
+    public init(sid: String, pid: String, rooms: [String], data: JSONValue, since: LogPosition? = nil,
+                token: String? = nil) {
+        self.sid = sid
+        self.pid = pid
+        self.rooms = rooms
+        self.data = data
+        self.since = since
+        self.token = token
+    }
+}
+
+/// A connected socket's session, for an adapter that keeps sessions while their sockets are connected (the Redis
+/// streams adapter): written when the socket joins (`claim`) and as it changes, so that the session outlives this
+/// node if it dies. `session.token` names this socket's hold on it: a client that came back elsewhere took the
+/// session, and the adapter then tells the old socket it was superseded (`LocalAdapter.closeSuperseded`).
+public struct LiveSession {
+    public let session: PersistedSession
+    public let claim: Bool
+
+    public init(session: PersistedSession, claim: Bool) {
+        self.session = session
+        self.claim = claim
+    }
 }
 
 /// A restored session with the packets the client missed.
 public struct RecoveredSession {
     public let session: PersistedSession
     public let missedPackets: [OutgoingEvent]
+    /// The last log position the replay covered: a later delivery at or before it is skipped for the socket, so
+    /// a packet replayed and then delivered live (the two cross in flight) reaches the client once.
+    public let replayedThrough: LogPosition?
+
+    public init(session: PersistedSession, missedPackets: [OutgoingEvent], replayedThrough: LogPosition? = nil) {
+        self.session = session
+        self.missedPackets = missedPackets
+        self.replayedThrough = replayedThrough
+    }
 }
 
 /// Everything that crosses sockets goes through the adapter of a namespace, so a multi-loop or Redis adapter can
@@ -71,7 +110,22 @@ public protocol SocketIOAdapter: AnyObject {
 
     func persistSession(_ session: PersistedSession)
     /// The kept session `pid` with the packets sent after `offset`, or nil; `completion` runs on this loop,
-    /// possibly later (the session may be kept by another loop or node).
-    func restoreSession(pid: String, offset: String, completion: @escaping (RecoveredSession?) -> Void)
+    /// possibly later (the session may be kept by another loop or node). `offset` is nil for a client that never
+    /// received an event (only an adapter with a log can tell what it missed then).
+    func restoreSession(pid: String, offset: String?, completion: @escaping (RecoveredSession?) -> Void)
+    /// The position of the last logged packet delivered here (nil for adapters without a log): where a socket
+    /// joining now starts.
+    var logPosition: LogPosition? { get }
+    /// With `SocketIOServer.adapterKeepsSessions`: a connected socket joined or changed its rooms.
+    func keepLiveSession(_ live: LiveSession)
+    /// With `SocketIOServer.adapterKeepsSessions`: a socket left for a reason that cannot be recovered from, so the
+    /// session it held with `token` goes.
+    func dropLiveSession(pid: String, token: String)
     func close()
+}
+
+extension SocketIOAdapter {
+    public var logPosition: LogPosition? { nil }
+    public func keepLiveSession(_ live: LiveSession) {}
+    public func dropLiveSession(pid: String, token: String) {}
 }

@@ -5,6 +5,10 @@ import SocketIOCodec
 /// One Engine.IO connection and the namespaces multiplexed over it: decodes packets (with their binary
 /// attachments), routes them to the socket of their namespace, and writes encoded packets out. A client that joins
 /// no namespace within `connectTimeout` is closed. Loop thread only.
+///
+/// An Engine.IO v3 connection is a Socket.IO 2.x client, served with that protocol's rules as the reference does
+/// for `conn.protocol === 3`: it is in `/` from the start (it never sends that CONNECT), a namespace's query is
+/// its auth, and a refusal carries the error's data (or message) alone.
 final class Client: EngineSocketDelegate, TimerTarget {
     let engine: EngineSocket
     unowned let server: SocketIOServer
@@ -28,7 +32,10 @@ final class Client: EngineSocketDelegate, TimerTarget {
         decoder = SocketIOPacketDecoder(limits: SocketIODecoderLimits(maxAttachments: server.options.maxAttachments))
         engine.delegate = self
         server.loop.schedule(self, afterMilliseconds: server.options.connectTimeout)
+        if engine.protocolVersion == .v3 { connect(namespace: "/", auth: nil) }
     }
+
+    var isEIO3: Bool { engine.protocolVersion == .v3 }
 
     // MARK: Writing
 
@@ -36,14 +43,23 @@ final class Client: EngineSocketDelegate, TimerTarget {
         for message in packet.messages { engine.send(message) }
     }
 
+    /// A middleware refused the socket: CONNECT_ERROR `{message, data}`, or for a 2.x client what the reference
+    /// sends it, `err.data || err.message`.
     func refuse(namespace: String, _ error: MiddlewareError) {
-        var payload: [UInt8] = Array("{\"message\":".utf8)
-        JSONScanner.appendQuoted(error.message, to: &payload)
-        if let data = error.data {
-            payload.append(contentsOf: Array(",\"data\":".utf8))
-            data.append(to: &payload)
+        var payload: [UInt8] = []
+        if isEIO3 {
+            if let data = error.data, data.isTruthy { data.append(to: &payload) } else {
+                JSONScanner.appendQuoted(error.message, to: &payload)
+            }
+        } else {
+            payload = Array("{\"message\":".utf8)
+            JSONScanner.appendQuoted(error.message, to: &payload)
+            if let data = error.data {
+                payload.append(contentsOf: Array(",\"data\":".utf8))
+                data.append(to: &payload)
+            }
+            payload.append(UInt8(ascii: "}"))
         }
-        payload.append(UInt8(ascii: "}"))
         write(EncodedPacket.control(.connectError, namespace: namespace, payload: payload, parser: server.parser))
     }
 
@@ -147,9 +163,18 @@ final class Client: EngineSocketDelegate, TimerTarget {
     /// joined; anything else (an event before CONNECT, to a refused namespace, a second CONNECT) is a client in an
     /// invalid state and its connection is closed ("forced server close").
     private func route(_ packet: SocketIOPacket) {
-        let socket = socket(in: packet.namespace)
+        var namespace = packet.namespace
+        var auth = packet.payload
+        if isEIO3 {
+            guard let target = EIO3Namespace.parse(namespace) else {
+                invalidInput(SocketIOCodecError.invalidNamespace)
+                return
+            }
+            (namespace, auth) = target
+        }
+        let socket = socket(in: namespace)
         if socket == nil, packet.type == .connect {
-            connect(namespace: packet.namespace, auth: packet.payload)
+            connect(namespace: namespace, auth: auth)
         } else if let socket, packet.type != .connect, packet.type != .connectError {
             socket.received(packet)
         } else {
@@ -161,7 +186,9 @@ final class Client: EngineSocketDelegate, TimerTarget {
 
     private func connect(namespace name: String, auth: [UInt8]?) {
         guard let namespace = server.namespace(for: name, auth: auth) else {
-            refuse(namespace: name, MiddlewareError("Invalid namespace"))
+            // The same object for every client, 2.x included, as the reference's Client.connect sends it.
+            write(EncodedPacket.control(.connectError, namespace: name,
+                                        payload: Array("{\"message\":\"Invalid namespace\"}".utf8), parser: server.parser))
             return
         }
         namespace.add(client: self, auth: auth)

@@ -17,6 +17,8 @@ public final class InMemoryAdapter: SocketIOAdapter {
     private var sessions: [String: (session: PersistedSession, disconnectedAt: UInt64)] = [:]
     private var storedPackets: [(offset: String, options: BroadcastOptions, event: OutgoingEvent, at: UInt64)] = []
     private var lastPrune: UInt64 = 0
+    /// The last log position delivered or passed here (a cluster adapter with a log hands them in order).
+    private(set) var lastPosition: LogPosition?
 
     public init(namespace: Namespace) {
         self.namespace = namespace
@@ -140,14 +142,34 @@ public final class InMemoryAdapter: SocketIOAdapter {
     }
 
     /// Hands an encoded broadcast to every local socket `options` reaches, and keeps it for recovering clients
-    /// when it has an offset.
-    func deliver(_ packet: EncodedPacket, event: OutgoingEvent, offset: String?, options: BroadcastOptions) {
+    /// when it has an offset. A packet at log `position` skips the sockets already replayed through it.
+    func deliver(_ packet: EncodedPacket, event: OutgoingEvent, offset: String?, options: BroadcastOptions,
+                 position: LogPosition? = nil) {
         if let offset { store(event, offset: offset, options: options) }
+        if let position { advanceLog(to: position) }
         forEachSocket(options) { socket in
+            if let position, let replayed = socket.replayedThrough {
+                if position <= replayed { return }
+                socket.replayedThrough = nil  // positions only grow from here
+            }
             socket.notifyOutgoing(event)
             socket.client.write(packet)
         }
     }
+
+    /// A packet a cluster adapter logged and stamped itself: delivered as it is, not kept here.
+    public func deliverLogged(_ event: OutgoingEvent, options: BroadcastOptions, position: LogPosition?) {
+        let packet = EncodedPacket.event(event, namespace: namespace.name, ackId: nil,
+                                         volatile: options.flags.volatile, compress: options.flags.compress,
+                                         parser: namespace.server.parser, throughAdapter: true)
+        deliver(packet, event: event, offset: nil, options: options, position: position)
+    }
+
+    public func advanceLog(to position: LogPosition) {
+        if lastPosition.map({ position > $0 }) ?? true { lastPosition = position }
+    }
+
+    public var logPosition: LogPosition? { lastPosition }
 
     public func broadcastWithAck(_ event: OutgoingEvent, options: BroadcastOptions,
                                  clientCount: @escaping (Int) -> Void, ack: @escaping (SocketIOArguments) -> Void) {
@@ -217,13 +239,14 @@ public final class InMemoryAdapter: SocketIOAdapter {
         sessions[session.pid] = (session, namespace.server.loop.now)
     }
 
-    public func restoreSession(pid: String, offset: String, completion: @escaping (RecoveredSession?) -> Void) {
+    public func restoreSession(pid: String, offset: String?, completion: @escaping (RecoveredSession?) -> Void) {
         completion(restoreSession(pid: pid, offset: offset))
     }
 
-    /// The session `pid` kept here, with the packets sent after `offset`; nil when unknown or expired.
-    public func restoreSession(pid: String, offset: String) -> RecoveredSession? {
-        guard let recovery else { return nil }
+    /// The session `pid` kept here, with the packets sent after `offset`; nil when unknown or expired, or without
+    /// an offset (as the reference: what such a client missed is not known here).
+    public func restoreSession(pid: String, offset: String?) -> RecoveredSession? {
+        guard let recovery, let offset else { return nil }
         pruneExpired()
         guard let entry = sessions.removeValue(forKey: pid),
               entry.disconnectedAt + recovery.maxDisconnectionDuration >= namespace.server.loop.now,

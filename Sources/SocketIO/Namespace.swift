@@ -39,6 +39,8 @@ public final class Namespace {
     private var ackCounter: UInt64 = 0
     /// Set when the adapter (or the cluster adapter's local part) is the multi-loop one.
     var shardedAdapter: ShardedAdapter?
+    /// Connected sockets by private session id, kept with connection state recovery on only.
+    private var socketsByPid: [String: Socket] = [:]
     private var pendingBroadcastAcks: [ObjectIdentifier: BroadcastAckCollector] = [:]
     let log: Logger
 
@@ -50,7 +52,7 @@ public final class Namespace {
         ackCounter = UInt64(server.loopIndex)
         if server.loopIndex > 0 {
             // Another loop than the first: a cluster adapter lives on the first loop only.
-            let local = ShardedAdapter(namespace: self, upstream: server.shards[0].hasCustomAdapter)
+            let local = ShardedAdapter(namespace: self, upstream: server.group!.members[0].server.hasCustomAdapter)
             shardedAdapter = local
             adapter = local
         } else {
@@ -190,7 +192,10 @@ public final class Namespace {
     /// A client asked to join: recover its session if it can, run the middlewares, then connect or refuse.
     func add(client: Client, auth: [UInt8]?) {
         if server.options.connectionStateRecovery != nil, let auth, let value = try? JSONValue.parse(auth),
-           let pid = value["pid"]?.stringValue, let offset = value["offset"]?.stringValue {
+           let pid = value["pid"]?.stringValue {
+            // No offset: the client never received an event. Adapters with a log still know what it missed.
+            let offset = value["offset"]?.stringValue
+            takeOver(pid)
             adapter.restoreSession(pid: pid, offset: offset) { [self] restored in
                 guard client.engine.isOpen else { return }
                 admit(client, auth: auth, restored: restored)
@@ -200,12 +205,21 @@ public final class Namespace {
         admit(client, auth: auth, restored: nil)
     }
 
+    /// The client came back while its previous connection still looks alive here (a transport that died without
+    /// a word is noticed only at its ping timeout): that connection is closed now, so the session is kept (as on
+    /// any transport close) and the new connection restores it. Its late ping timeout then finds nothing to end.
+    private func takeOver(_ pid: String) {
+        guard let previous = socketsByPid[pid], previous.connected else { return }
+        log.debug("session \(pid.prefix(4))…: the client came back before its previous transport closed; closing it")
+        previous.client.closeConnection(reason: .transportClose)
+    }
+
     private func admit(_ client: Client, auth: [UInt8]?, restored: RecoveredSession?) {
         let recovery = server.options.connectionStateRecovery
         let handshake = Handshake(request: client.engine.request, auth: auth, address: client.engine.remoteAddress,
                                   time: server.wallClockMilliseconds())
         let socket = Socket(namespace: self, client: client, handshake: handshake,
-                            id: restored?.session.sid ?? SecureRandom.shortIdentifier(),
+                            id: restored?.session.sid ?? newSocketID(for: client),
                             pid: recovery == nil ? nil : restored?.session.pid ?? SecureRandom.identifier())
         if let restored {
             socket.recovered = true
@@ -225,6 +239,13 @@ public final class Namespace {
         }
     }
 
+    /// A random id, public; for a 2.x client the Engine.IO id (`/nsp#<engine id>` outside `/`), which its
+    /// client library assumes, as the reference does for `conn.protocol === 3`.
+    private func newSocketID(for client: Client) -> String {
+        guard client.isEIO3 else { return SecureRandom.shortIdentifier() }
+        return name == "/" ? client.engine.id : name + "#" + client.engine.id
+    }
+
     private func runMiddlewares(_ socket: Socket, index: Int, done: @escaping (MiddlewareError?) -> Void) {
         guard index < middlewares.count else {
             done(nil)
@@ -239,7 +260,12 @@ public final class Namespace {
     }
 
     private func connect(_ socket: Socket, restored: RecoveredSession?) {
+        if let previous = sockets[socket.id], previous.connected {
+            // The same session restored twice at once (two reconnections racing): the newer one wins.
+            previous.client.closeConnection(reason: .transportClose)
+        }
         sockets[socket.id] = socket
+        if let pid = socket.pid { socketsByPid[pid] = socket }
         if reportsRoomEvents {
             // The socket's own room (held by the socket table, not the adapter), as the reference's join(id).
             report(.created(room: socket.id))
@@ -247,11 +273,13 @@ public final class Namespace {
         }
         socket.client.register(socket)
         socket.didConnect(restoring: restored)
+        if let live = socket.liveSession(claim: true) { adapter.keepLiveSession(live) }
         for handler in connectionHandlers { handler(socket) }
     }
 
     func remove(_ socket: Socket) {
         if sockets[socket.id] === socket { sockets.removeValue(forKey: socket.id) }
+        if let pid = socket.pid, socketsByPid[pid] === socket { socketsByPid.removeValue(forKey: pid) }
         if sockets.isEmpty, let parent, server.options.cleanupEmptyChildNamespaces {
             parent.removeChild(self)
             server.removeNamespace(self)

@@ -1,16 +1,6 @@
 import EngineIO
 import SocketIOCodec
 
-/// An event on its way out, before encoding.
-public struct OutgoingEvent: Sendable {
-    public var event: String
-    public var arguments: SocketIOArguments
-    public init(event: String, arguments: SocketIOArguments) {
-        self.event = event
-        self.arguments = arguments
-    }
-}
-
 /// A Socket.IO packet encoded once, as the Engine.IO messages that carry it (the text packet, then one binary
 /// message per attachment). Every recipient of a broadcast is handed these same objects.
 public struct EncodedPacket {

@@ -11,12 +11,34 @@ public protocol LocalAdapter: SocketIOAdapter {
     func allRooms(_ completion: @escaping (Set<String>) -> Void)
     /// Ids of the sockets of this process `options` reaches (`sockets(_:)` answers for this loop only).
     func sockets(_ options: BroadcastOptions, completion: @escaping ([String]) -> Void)
+    /// Delivers an event a cluster adapter logged at `position` and stamped itself (its offset, if any, already
+    /// the last argument) to the sockets of this process `options` reaches: not stamped or kept again, and
+    /// skipped for a socket already replayed through `position`.
+    func deliverLogged(_ event: OutgoingEvent, options: BroadcastOptions, position: LogPosition?)
+    /// The log reached `position` with nothing to deliver here: sockets joining from now on start there.
+    func advanceLog(to position: LogPosition)
+    /// The sessions of this process's connected sockets that are kept while connected (to refresh them).
+    func liveSessions(_ completion: @escaping ([LiveSession]) -> Void)
+    /// A client came back elsewhere and took the session socket `sid` held with `token`: that socket, wherever it
+    /// is in this process, leaves without keeping the session again.
+    func closeSuperseded(sid: String, token: String)
 }
 
 extension InMemoryAdapter: LocalAdapter {
     public func allRooms(_ completion: @escaping (Set<String>) -> Void) { completion(allRooms()) }
     public func sockets(_ options: BroadcastOptions, completion: @escaping ([String]) -> Void) {
         completion(sockets(options))
+    }
+
+    public func liveSessions(_ completion: @escaping ([LiveSession]) -> Void) { completion(liveSessions()) }
+
+    func liveSessions() -> [LiveSession] {
+        namespace.sockets.values.compactMap { $0.liveSession(claim: false) }
+    }
+
+    public func closeSuperseded(sid: String, token: String) {
+        guard let socket = namespace.sockets[sid], socket.liveToken == token else { return }
+        socket.leaveSuperseded()
     }
 }
 
@@ -42,7 +64,8 @@ final class ShardedAdapter: LocalAdapter {
     }
 
     private var server: SocketIOServer { namespace.server }
-    private var shards: [SocketIOServer] { server.shards }
+    /// Every loop's server (the group's members: no array is built per broadcast).
+    private var shards: LazyMapSequence<[ShardMember], SocketIOServer> { server.group!.members.lazy.map(\.server) }
 
     /// Runs `body` on each other loop with this namespace's adapter there (nil on a loop that lacks the
     /// namespace: it has no socket in it); returns how many loops were asked (a stopping loop is not).
@@ -79,9 +102,13 @@ final class ShardedAdapter: LocalAdapter {
         if server.loop.isInLoopThread { work() } else { server.loop.execute(work) }
     }
 
+    /// The cluster adapter keeps sessions and logs every packet itself (the Redis streams adapter): sessions,
+    /// restores and direct emits go to it too.
+    private var upstreamKeepsSessions: Bool { upstream && shards[0].adapterKeepsSessions }
+
     /// The first loop's adapter of this namespace (a cluster adapter), reached from this loop.
     private func toUpstream(_ body: @escaping (any SocketIOAdapter) -> Void) {
-        let primary = shards[0]
+        let primary = server.group!.members[0].server
         let name = namespace.name
         primary.loop.execute { body(primary.of(name).adapter) }
     }
@@ -110,7 +137,7 @@ final class ShardedAdapter: LocalAdapter {
     // MARK: Broadcasting
 
     func broadcast(_ event: OutgoingEvent, options: BroadcastOptions) {
-        let direct = isOneLocalSocket(options)
+        let direct = isOneLocalSocket(options) && !upstreamKeepsSessions
         if upstream, !options.flags.local, !direct {
             toUpstream { $0.broadcast(event, options: options) }
             return
@@ -131,6 +158,28 @@ final class ShardedAdapter: LocalAdapter {
         }
         local.deliver(packet, event: stamped, offset: offset, options: options)
     }
+
+    func deliverLogged(_ event: OutgoingEvent, options: BroadcastOptions, position: LogPosition?) {
+        let packet = EncodedPacket.event(event, namespace: namespace.name, ackId: nil,
+                                         volatile: options.flags.volatile, compress: options.flags.compress,
+                                         parser: server.parser, throughAdapter: true)
+        let name = namespace.name
+        for shard in shards where shard !== server {
+            let copy = packet.copyForAnotherLoop()
+            shard.loop.execute {
+                shard.existingNamespace(name)?.shardedAdapter?.local.deliver(
+                    copy, event: event, offset: nil, options: options, position: position)
+            }
+        }
+        local.deliver(packet, event: event, offset: nil, options: options, position: position)
+    }
+
+    func advanceLog(to position: LogPosition) {
+        onOtherLoops { $0?.local.advanceLog(to: position) }
+        local.advanceLog(to: position)
+    }
+
+    var logPosition: LogPosition? { local.lastPosition }
 
     /// A packet for one socket of this loop (a direct emit through the adapter): no other loop has it.
     private func isOneLocalSocket(_ options: BroadcastOptions) -> Bool {
@@ -233,11 +282,41 @@ final class ShardedAdapter: LocalAdapter {
 
     // MARK: Connection state recovery
 
-    func persistSession(_ session: PersistedSession) { local.persistSession(session) }
+    func liveSessions(_ completion: @escaping ([LiveSession]) -> Void) {
+        gather(local.liveSessions(), ask: { $0?.local.liveSessions() ?? [] }, combine: { $0 += $1 }, completion: completion)
+    }
+
+    func closeSuperseded(sid: String, token: String) {
+        onOtherLoops { $0?.local.closeSuperseded(sid: sid, token: token) }
+        local.closeSuperseded(sid: sid, token: token)
+    }
+
+    func keepLiveSession(_ live: LiveSession) {
+        if upstreamKeepsSessions { toUpstream { $0.keepLiveSession(live) } }
+    }
+
+    func dropLiveSession(pid: String, token: String) {
+        if upstreamKeepsSessions { toUpstream { $0.dropLiveSession(pid: pid, token: token) } }
+    }
+
+    func persistSession(_ session: PersistedSession) {
+        if upstreamKeepsSessions {
+            toUpstream { $0.persistSession(session) }
+        } else {
+            local.persistSession(session)
+        }
+    }
 
     /// Here first; else the loop that kept the session (the client's last connection may have been served by any
-    /// loop) restores it with the packets it sent after `offset`, in the order it sent them.
-    func restoreSession(pid: String, offset: String, completion: @escaping (RecoveredSession?) -> Void) {
+    /// loop) restores it with the packets it sent after `offset`, in the order it sent them. A cluster adapter
+    /// that keeps sessions restores them itself.
+    func restoreSession(pid: String, offset: String?, completion: @escaping (RecoveredSession?) -> Void) {
+        if upstreamKeepsSessions {
+            toUpstream { [self] in $0.restoreSession(pid: pid, offset: offset) { restored in
+                self.back { completion(restored) }
+            } }
+            return
+        }
         if let restored = local.restoreSession(pid: pid, offset: offset) {
             completion(restored)
             return

@@ -26,11 +26,6 @@ public final class Socket {
     public var data: JSONValue = .null
     /// Anything the host wants to hang on the socket (not shared).
     public var userData: AnyObject?
-    public private(set) var connected = false
-    /// True once the socket has left (joining rooms then does nothing).
-    public private(set) var disconnected = false
-    /// True when this socket continues a session restored by connection state recovery.
-    public internal(set) var recovered = false
 
     /// Event handlers in registration order. An array, not a dictionary: a socket has a handful, and a dictionary
     /// plus one array per event cost hundreds of bytes per connection.
@@ -57,6 +52,57 @@ public final class Socket {
     private var errorHandlers: [(Error) -> Void] { extras?.errorHandlers ?? [] }
     private var packetMiddlewares: [PacketMiddleware] { extras?.packetMiddlewares ?? [] }
     private var pendingAcks: [UInt64: PendingAck] = [:]
+    /// Where the socket stands in a cluster adapter's log, out of line: adapters without a log never set it.
+    private final class LogMarks {
+        var joinedAt: LogPosition?
+        var replayedThrough: LogPosition?
+        /// This socket's hold on its session while connected (`LiveSession`), with an adapter that keeps them.
+        var liveToken: String?
+        /// A client that came back elsewhere took the session: leaving, the socket must not keep it again.
+        var sessionTaken = false
+    }
+    private var logMarks: LogMarks?
+    // The one-byte fields last, together: between two words each would cost a word of padding per socket.
+    public private(set) var connected = false
+    /// True once the socket has left (joining rooms then does nothing).
+    public private(set) var disconnected = false
+    /// True when this socket continues a session restored by connection state recovery.
+    public internal(set) var recovered = false
+
+    /// Set on a recovered socket until a delivery past it arrives: logged packets at or before it were replayed.
+    var replayedThrough: LogPosition? {
+        get { logMarks?.replayedThrough }
+        set { if newValue != nil || logMarks != nil { marks.replayedThrough = newValue } }
+    }
+    /// The log position the socket started at (kept with its session for a client that got no event).
+    var joinedAt: LogPosition? { logMarks?.joinedAt }
+    var liveToken: String? { logMarks?.liveToken }
+
+    /// The session as it stands, for an adapter that keeps it while the socket is connected (nil otherwise).
+    func liveSession(claim: Bool) -> LiveSession? {
+        guard let pid, let token = liveToken, connected else { return nil }
+        return LiveSession(session: PersistedSession(sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data,
+                                                     since: joinedAt, token: token), claim: claim)
+    }
+
+    /// The session changed (rooms): written again where it is kept.
+    private func keepLiveSession() {
+        if let live = liveSession(claim: false) { namespace.adapter.keepLiveSession(live) }
+    }
+
+    /// A client that came back elsewhere took this socket's session: the connection (dead, or about to be) closes
+    /// and this socket leaves without keeping the session again.
+    func leaveSuperseded() {
+        guard connected else { return }
+        marks.sessionTaken = true
+        client.closeConnection(reason: .transportClose)
+    }
+    private var marks: LogMarks {
+        if let logMarks { return logMarks }
+        let created = LogMarks()
+        logMarks = created
+        return created
+    }
 
     init(namespace: Namespace, client: Client, handshake: Handshake, id: String, pid: String?) {
         self.namespace = namespace
@@ -180,11 +226,13 @@ public final class Socket {
         if queuedToOwnLoop({ self.join(rooms) }) { return }
         guard !disconnected else { return }
         namespace.adapter.addAll(id, rooms: rooms)
+        keepLiveSession()
     }
 
     public func leave(_ room: String) {
         if queuedToOwnLoop({ self.leave(room) }) { return }
         namespace.adapter.delete(id, room: room)
+        keepLiveSession()
     }
 
     /// The transport the connection uses now, `.polling` until an upgrade completes (the reference's
@@ -260,7 +308,27 @@ public final class Socket {
 
     func didConnect(restoring restored: RecoveredSession?) {
         connected = true
+        let position = [namespace.adapter.logPosition, restored?.replayedThrough, restored?.session.since].compactMap { $0 }.max()
+        if position != nil { marks.joinedAt = position }
+        replayedThrough = restored?.replayedThrough
         if let restored { join(restored.session.rooms) }
+        // After the restored rooms: the namespace claims the session with them once the socket is in.
+        if pid != nil, server.shards[0].adapterKeepsSessions { marks.liveToken = SecureRandom.shortIdentifier() }
+        if client.isEIO3 {
+            // A 2.x client's CONNECT reply has no payload (its id is known from the Engine.IO one).
+            client.write(EncodedPacket.control(.connect, namespace: namespace.name, payload: nil, parser: server.parser))
+        } else {
+            sendConnectReply()
+        }
+        if let restored {
+            for missed in restored.missedPackets {
+                client.write(EncodedPacket.event(missed, namespace: namespace.name, ackId: nil, parser: server.parser,
+                                                 throughAdapter: true))
+            }
+        }
+    }
+
+    private func sendConnectReply() {
         var reply: [UInt8] = Array("{\"sid\":".utf8)
         JSONScanner.appendQuoted(id, to: &reply)
         if let pid {
@@ -269,12 +337,6 @@ public final class Socket {
         }
         reply.append(UInt8(ascii: "}"))
         client.write(EncodedPacket.control(.connect, namespace: namespace.name, payload: reply, parser: server.parser))
-        if let restored {
-            for missed in restored.missedPackets {
-                client.write(EncodedPacket.event(missed, namespace: namespace.name, ackId: nil, parser: server.parser,
-                                                 throughAdapter: true))
-            }
-        }
     }
 
     /// Leaves the namespace: the client gets a DISCONNECT packet. With `close`, the whole connection is closed
@@ -295,17 +357,24 @@ public final class Socket {
     func close(reason: DisconnectReason) {
         guard connected else { return }
         for handler in disconnectingHandlers { handler(reason) }
-        if let pid, reason.isRecoverable {
+        // A socket whose session a newer one took over (the client came back before this transport was known to
+        // be dead) must neither keep the session again nor take the id's rooms from its successor.
+        let superseded = namespace.sockets[id] !== self
+        // Taken by a client that came back on another node: the session is that socket's now.
+        let sessionTaken = superseded || logMarks?.sessionTaken == true
+        if let pid, reason.isRecoverable, !sessionTaken {
             namespace.adapter.persistSession(PersistedSession(
-                sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data))
+                sid: id, pid: pid, rooms: Array(rooms.subtracting([id])), data: data, since: joinedAt, token: liveToken))
+        } else if let pid, let token = liveToken, !sessionTaken {
+            namespace.adapter.dropLiveSession(pid: pid, token: token)
         }
         disconnected = true  // from here on join() is ignored: a room-event handler cannot re-add a leaving socket
-        if namespace.reportsRoomEvents {
+        if namespace.reportsRoomEvents, !superseded {
             // The own room first: the reference leaves rooms in the order they were joined.
             namespace.report(.left(room: id, socketID: id))
             namespace.report(.deleted(room: id))
         }
-        namespace.adapter.deleteAll(id)
+        if !superseded { namespace.adapter.deleteAll(id) }
         namespace.remove(self)
         client.unregister(self)
         connected = false

@@ -53,6 +53,13 @@ public struct SocketIOArguments: Sendable, Equatable {
     /// The JSON text, for logs and tests.
     public var jsonText: String { String(decoding: json, as: UTF8.self) }
 
+    /// The arguments with a string appended last (the recovery offset a cluster adapter stamps).
+    public func appending(string: String) -> SocketIOArguments {
+        var quoted: [UInt8] = []
+        JSONScanner.appendQuoted(string, to: &quoted)
+        return appending(jsonElement: quoted)
+    }
+
     /// The arguments with one more element appended (the recovery offset of a stored broadcast).
     func appending(jsonElement element: [UInt8]) -> SocketIOArguments {
         var out = json

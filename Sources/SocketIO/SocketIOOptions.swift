@@ -27,6 +27,13 @@ public struct SocketIOOptions {
     /// How a multi-loop server spreads new connections over its loops.
     public var loopBalancing = HTTPServerGroup.Balancing.reusePort
 
+    /// The value of a `--loops` flag: a count (0 means one per core) or `auto`; nil when it is neither or above
+    /// `EngineServer.maxLoops`.
+    public static func loops(fromArgument text: String) -> Int? {
+        guard let count = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(count) else { return nil }
+        return count
+    }
+
     /// `loops` with 0 resolved to the number of cores, within 1...EngineServer.maxLoops.
     public var resolvedLoops: Int {
         let wanted = loops > 0 ? loops : Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))

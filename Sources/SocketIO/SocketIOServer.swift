@@ -38,15 +38,25 @@ public final class SocketIOServer {
         didSet { hasCustomAdapter = true }
     }
     private(set) var hasCustomAdapter = false
+    /// Set by a cluster adapter that keeps recovery sessions and logs every packet itself (the Redis streams
+    /// adapter, when its first namespace is made): the other loops then hand it sessions, restores and emits to
+    /// one socket, which the in-process adapters would otherwise keep for themselves. Set before the loops run.
+    public var adapterKeepsSessions = false
 
     /// This server's loop among the server's loops (0 for the loop the application made).
     public let loopIndex: Int
-    /// The servers of all loops when there are several, nil with one.
-    let group: ShardGroup?
+    /// The servers of all loops when there are several, nil with one. The first loop's server owns the group; the
+    /// others are owned by it and only point back.
+    var group: ShardGroup? { ownedGroup ?? memberOf }
+    private let ownedGroup: ShardGroup?
+    private unowned(unsafe) let memberOf: ShardGroup?
     /// A server on a loop the group made keeps that loop alive (`loop` itself is unowned).
     var ownedLoop: EventLoop?
 
     private var namespaces: [String: Namespace] = [:]
+    /// What `listen(host:port:routes:)` made, kept alive here.
+    private var ownRouters: [HTTPRouter] = []
+    private var ownHTTP: HTTPServerGroup?
     private var parents: [ParentNamespace] = []
     let log = Logger("socket.io:server")
 
@@ -69,7 +79,8 @@ public final class SocketIOServer {
     init(loop: EventLoop, options: SocketIOOptions, group: ShardGroup?, index: Int) {
         self.loop = loop
         self.options = options
-        self.group = group
+        ownedGroup = index == 0 ? group : nil
+        memberOf = index == 0 ? nil : group
         loopIndex = index
         parser = options.parser
         engine = EngineServer(loop: loop, options: options.engine)
@@ -80,7 +91,7 @@ public final class SocketIOServer {
     /// The servers of every loop, this one first (just this one with a single loop).
     public var shards: [SocketIOServer] { group?.shards ?? [self] }
     /// How many loops serve this server (no array built: ack ids ask on every emit).
-    var loopCount: Int { group?.shards.count ?? 1 }
+    var loopCount: Int { group?.count ?? 1 }
 
     /// The server of the calling thread's loop: this one, or its twin on another loop of the group. Off every
     /// loop (setting up, before the loops run) it is this one.
@@ -96,7 +107,10 @@ public final class SocketIOServer {
             body(self)
             return
         }
-        for shard in group.shards { shard.loop.perform { body(shard) } }
+        for member in group.members {
+            let shard = member.server
+            shard.loop.perform { body(shard) }
+        }
     }
 
     /// The routers of `listen(host:port:tls:routes:)`, kept alive here (an HTTP server does not retain its handler).
@@ -133,8 +147,12 @@ public final class SocketIOServer {
         try http.listen(host: host, port: port, tls: tls)
     }
 
+    /// Routers this server serves on, kept alive here: an HTTP server does not retain its handler.
+    private var routers: [HTTPRouter] = []
+
     /// Serves the Socket.IO path on a router shared with other handlers.
     public func attach(to router: HTTPRouter) {
+        routers.append(router)
         router.add(prefix: options.engine.path, engine)
         loop.addShutdownHook(shutdownLink)
     }
@@ -164,6 +182,9 @@ public final class SocketIOServer {
             server.loop.perform { server.loop.addShutdownHook { server.close() } }
             routers.append(router)
         }
+        // An HTTP server does not retain its handler: the routers live as long as this server.
+        ownRouters = routers
+        ownHTTP = http
         if group == nil {
             attach(to: routers[0])
         } else {
@@ -286,13 +307,39 @@ public final class SocketIOServer {
     public func close() {
         guard !closed else { return }
         closed = true
-        for namespace in Array(namespaces.values) {
-            for socket in Array(namespace.sockets.values) { socket.close(reason: .serverShuttingDown) }
-        }
+        if loopIndex == 0 { closeSocketsOnOtherLoops() }
+        closeSockets()
         engine.close()
         for namespace in namespaces.values {
             namespace.failPendingBroadcastAcks()
             namespace.adapter.close()
+        }
+    }
+
+    private func closeSockets() {
+        for namespace in Array(namespaces.values) {
+            for socket in Array(namespace.sockets.values) { socket.close(reason: .serverShuttingDown) }
+        }
+    }
+
+    /// With a cluster adapter that keeps sessions (on this, the first loop), the other loops' sockets leave first,
+    /// while this loop still takes work from them: at shutdown the sessions they hand it would otherwise reach a
+    /// loop that already stopped taking work, and be lost. Waits for them at most `timeout` milliseconds.
+    private func closeSocketsOnOtherLoops(timeout: UInt64 = 2000) {
+        guard let group, group.shards.count > 1, adapterKeepsSessions else { return }
+        let lock = Lock()
+        var done = 0
+        var asked = 0
+        for shard in group.shards.dropFirst() {
+            if shard.loop.execute({
+                shard.closeSockets()
+                lock.withLock { done += 1 }
+            }) { asked += 1 }
+        }
+        var waited: UInt64 = 0
+        while lock.withLock({ done }) < asked, waited < timeout {
+            usleep(1000)
+            waited += 1
         }
     }
 

@@ -21,6 +21,17 @@ extension JSONValue {
         return false
     }
 
+    /// JavaScript's truthiness of the value: false for null, false, 0, NaN and "".
+    public var isTruthy: Bool {
+        switch self {
+        case .null: return false
+        case .bool(let value): return value
+        case .number(let value): return value != 0 && !value.isNaN
+        case .string(let value): return !value.isEmpty
+        case .array, .object: return true
+        }
+    }
+
     public var boolValue: Bool? {
         if case .bool(let value) = self { return value }
         return nil

@@ -35,7 +35,7 @@ public typealias ServerSideEmitHandler = (_ arguments: SocketIOArguments, _ ack:
 public final class ServerSideAck {
     private var reply: ((JSONValue?) -> Void)?
 
-    init(_ reply: @escaping (JSONValue?) -> Void) { self.reply = reply }
+    package init(_ reply: @escaping (JSONValue?) -> Void) { self.reply = reply }
 
     public var isSent: Bool { reply == nil }
 
@@ -484,7 +484,7 @@ public final class RedisAdapter: SocketIOAdapter {
     // MARK: Sockets on the wire
 
     /// A socket another node described.
-    static func remoteSocket(_ described: RedisWire.SocketDescription) -> RemoteSocket {
+    package static func remoteSocket(_ described: RedisWire.SocketDescription) -> RemoteSocket {
         let headers = HTTPHeaders(described.headers.map { (name: $0.name, value: $0.value) })
         let handshake = Handshake(headers: headers, url: described.url, auth: described.auth,
                                   address: described.address, time: described.issued, secure: described.secure)
@@ -508,7 +508,7 @@ public final class RedisAdapter: SocketIOAdapter {
     // MARK: Connection state recovery (local, as the reference's classic Redis adapter has none across nodes)
 
     public func persistSession(_ session: PersistedSession) { local.persistSession(session) }
-    public func restoreSession(pid: String, offset: String, completion: @escaping (RecoveredSession?) -> Void) {
+    public func restoreSession(pid: String, offset: String?, completion: @escaping (RecoveredSession?) -> Void) {
         local.restoreSession(pid: pid, offset: offset, completion: completion)
     }
 

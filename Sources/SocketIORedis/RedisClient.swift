@@ -28,8 +28,12 @@ public final class RedisClient {
     /// Called when `sub` is subscribed again after a reconnection (adapters may want to resynchronise).
     var onResubscribed: (() -> Void)?
 
+    /// Called whenever the publishing connection is up (again).
+    package var onPublishing: (() -> Void)?
+
+    /// `closesAtShutdown` false leaves closing to the owner (which may want what it sends at shutdown to arrive).
     public init(loop: EventLoop, endpoint: RedisEndpoint, clientName: String? = nil,
-                reconnectMinimumDelay: UInt64 = 100, reconnectMaximumDelay: UInt64 = 5000) {
+                reconnectMinimumDelay: UInt64 = 100, reconnectMaximumDelay: UInt64 = 5000, closesAtShutdown: Bool = true) {
         self.loop = loop
         self.endpoint = endpoint
         pub = RedisConnection(loop: loop, endpoint: endpoint, role: "pub", clientName: clientName,
@@ -39,9 +43,10 @@ public final class RedisClient {
         pub.onCommandFailed = { [unowned self] reason in countUnpublished(1, reason: reason) }
         sub.onConnected = { [unowned self] in resubscribeAll() }
         sub.onPush = { [unowned self] reply in dispatch(reply) }
+        pub.onConnected = { [unowned self] in onPublishing?() }
         // Close the connections while the loop is still running (its final walk would close hiredis's poll
         // handles behind hiredis's back otherwise).
-        shutdownHook = loop.addShutdownHook { [weak self] in self?.close() }
+        if closesAtShutdown { shutdownHook = loop.addShutdownHook { [weak self] in self?.close() } }
     }
 
     /// Connects both (idempotent).
@@ -59,7 +64,7 @@ public final class RedisClient {
     // MARK: Subscriptions
 
     /// SUBSCRIBE to exact channels; `handler` gets each message's payload.
-    func subscribe(_ channels: [String], handler: @escaping (String, [UInt8]) -> Void) {
+    package func subscribe(_ channels: [String], handler: @escaping (String, [UInt8]) -> Void) {
         for channel in channels { channelHandlers[channel] = { payload in handler(channel, payload) } }
         if sub.isConnected { sub.sendSubscription([Array("SUBSCRIBE".utf8)] + channels.map { Array($0.utf8) }) }
     }
@@ -70,7 +75,7 @@ public final class RedisClient {
         if sub.isConnected { sub.sendSubscription([Array("PSUBSCRIBE".utf8), Array(pattern.utf8)]) }
     }
 
-    func unsubscribe(_ channels: [String]) {
+    package func unsubscribe(_ channels: [String]) {
         for channel in channels { channelHandlers.removeValue(forKey: channel) }
         if sub.isConnected, !channels.isEmpty {
             sub.sendSubscription([Array("UNSUBSCRIBE".utf8)] + channels.map { Array($0.utf8) })
@@ -107,7 +112,7 @@ public final class RedisClient {
 
     /// PUBLISH; false (and counted) when it could not be sent.
     @discardableResult
-    func publish(_ channel: String, _ payload: [UInt8]) -> Bool {
+    package func publish(_ channel: String, _ payload: [UInt8]) -> Bool {
         guard !closed else { return false }
         guard pub.sendCounted([Array("PUBLISH".utf8), Array(channel.utf8), payload]) else {
             countUnpublished(1, reason: "not connected to \(endpoint)")
@@ -117,7 +122,7 @@ public final class RedisClient {
         return true
     }
 
-    private func countUnpublished(_ count: Int, reason: String) {
+    package func countUnpublished(_ count: Int, reason: String) {
         unpublished += count
         unpublishedSinceLog += count
         let now = loop.now
@@ -130,7 +135,7 @@ public final class RedisClient {
     }
 
     /// `PUBSUB NUMSUB channel`: the number of subscribers (nil when Redis cannot be asked).
-    func numsub(_ channel: String, completion: @escaping (Int?) -> Void) {
+    package func numsub(_ channel: String, completion: @escaping (Int?) -> Void) {
         let sent = pub.send([Array("PUBSUB".utf8), Array("NUMSUB".utf8), Array(channel.utf8)]) { reply in
             guard case .array(let parts)? = reply, parts.count >= 2 else {
                 completion(nil)
@@ -143,6 +148,24 @@ public final class RedisClient {
             }
         }
         if !sent { completion(nil) }
+    }
+
+    /// Any command on the publishing connection; `reply` gets nil when the connection went away first. False
+    /// (and `reply` never called) when not connected.
+    @discardableResult
+    package func command(_ arguments: [[UInt8]], reply: ((RedisReply?) -> Void)?) -> Bool {
+        guard !closed else { return false }
+        return pub.send(arguments, reply: reply)
+    }
+
+    /// Closes both connections for good, the publishing one once Redis answered what it was sent.
+    package func closeGracefully() {
+        guard !closed else { return }
+        closed = true
+        if let shutdownHook { loop.removeShutdownHook(shutdownHook) }
+        shutdownHook = nil
+        pub.closeGracefully()
+        sub.close()
     }
 
     /// Closes both connections for good.

@@ -91,7 +91,7 @@ public enum RedisReply: Equatable, Sendable {
     case null
     case array([RedisReply])
 
-    init(_ reply: UnsafePointer<redisReply>) {
+    package init(_ reply: UnsafePointer<redisReply>) {
         let r = reply.pointee
         switch r.type {
         case REDIS_REPLY_STRING:
@@ -115,12 +115,12 @@ public enum RedisReply: Equatable, Sendable {
         }
     }
 
-    var isError: Bool {
+    package var isError: Bool {
         if case .error = self { return true }
         return false
     }
 
-    var bytes: [UInt8]? {
+    package var bytes: [UInt8]? {
         switch self {
         case .string(let value): return value
         case .status(let value): return Array(value.utf8)
@@ -131,40 +131,40 @@ public enum RedisReply: Equatable, Sendable {
 
 /// One hiredis async connection on the server's libuv loop, reconnecting with exponential backoff (with jitter)
 /// whenever it is lost or cannot be made. Loop thread only.
-final class RedisConnection: TimerTarget {
-    enum State: Equatable {
+package final class RedisConnection: TimerTarget {
+    package enum State: Equatable {
         case idle, connecting, connected, closed
     }
 
-    let endpoint: RedisEndpoint
+    package let endpoint: RedisEndpoint
     /// "pub" or "sub", for logs and CLIENT SETNAME.
-    let role: String
+    package let role: String
     let clientName: String?
     unowned let loop: EventLoop
     private let uvLoop: UnsafeMutableRawPointer?
-    private(set) var state = State.idle
+    package private(set) var state = State.idle
     private var context: UnsafeMutablePointer<redisAsyncContext>?
     private var failedAttempts = 0
     private var reportedOutage = false
     let minimumDelay: UInt64
     let maximumDelay: UInt64
     let connectTimeout: UInt64 = 5000
-    var timerSlot = TimerSlot()
+    package var timerSlot = TimerSlot()
     /// Times the connection was (re)established.
-    private(set) var connectCount = 0
+    package private(set) var connectCount = 0
 
     /// Called once connected (AUTH and CLIENT SETNAME already queued): resubscribe and the like.
-    var onConnected: (() -> Void)?
+    package var onConnected: (() -> Void)?
     /// Called when an established connection is lost (not on a failed attempt).
-    var onDisconnected: (() -> Void)?
+    package var onDisconnected: (() -> Void)?
     /// Subscription messages (sub connection).
-    var onPush: ((RedisReply) -> Void)?
+    package var onPush: ((RedisReply) -> Void)?
     /// A fire-and-forget command (PUBLISH) got an error or no reply at all (connection lost first).
-    var onCommandFailed: ((String) -> Void)?
+    package var onCommandFailed: ((String) -> Void)?
 
     let log = Logger("socket.io:redis")
 
-    init(loop: EventLoop, endpoint: RedisEndpoint, role: String, clientName: String?, minimumDelay: UInt64,
+    package init(loop: EventLoop, endpoint: RedisEndpoint, role: String, clientName: String?, minimumDelay: UInt64,
          maximumDelay: UInt64) {
         self.loop = loop
         self.endpoint = endpoint
@@ -175,9 +175,9 @@ final class RedisConnection: TimerTarget {
         uvLoop = UnsafeMutableRawPointer(loop.uvLoopPointer)
     }
 
-    var isConnected: Bool { state == .connected }
+    package var isConnected: Bool { state == .connected }
 
-    func start() {
+    package func start() {
         guard state == .idle else { return }
         connect()
     }
@@ -309,7 +309,7 @@ final class RedisConnection: TimerTarget {
     }
 
     /// One timer slot, two uses: the connect timeout while connecting, the next attempt while idle.
-    func timerFired(now: UInt64) {
+    package func timerFired(now: UInt64) {
         switch state {
         case .idle:
             connect()
@@ -328,7 +328,7 @@ final class RedisConnection: TimerTarget {
     /// Sends a command; `reply` gets the reply, or nil if the connection went away first. Returns false (and
     /// calls nothing) when not connected.
     @discardableResult
-    func send(_ arguments: [[UInt8]], reply: ((RedisReply?) -> Void)?) -> Bool {
+    package func send(_ arguments: [[UInt8]], reply: ((RedisReply?) -> Void)?) -> Bool {
         guard state == .connected, let ac = context else { return false }
         if let reply {
             let box = Unmanaged.passRetained(ReplyBox(reply)).toOpaque()
@@ -342,7 +342,7 @@ final class RedisConnection: TimerTarget {
     /// PUBLISH and the like: no closure per command; an error reply or a lost connection reports to
     /// `onCommandFailed`.
     @discardableResult
-    func sendCounted(_ arguments: [[UInt8]]) -> Bool {
+    package func sendCounted(_ arguments: [[UInt8]]) -> Bool {
         guard state == .connected, let ac = context else { return false }
         return submit(ac, arguments, privdata: nil) { ac, reply, _ in
             guard let ac, let data = sio_redis_context_data(ac) else { return }
@@ -358,7 +358,7 @@ final class RedisConnection: TimerTarget {
 
     /// SUBSCRIBE / PSUBSCRIBE / UNSUBSCRIBE: every message of the subscription goes to `onPush`.
     @discardableResult
-    func sendSubscription(_ arguments: [[UInt8]]) -> Bool {
+    package func sendSubscription(_ arguments: [[UInt8]]) -> Bool {
         guard state == .connected, let ac = context else { return false }
         return submit(ac, arguments, privdata: nil) { ac, reply, _ in
             guard let ac, let reply, let data = sio_redis_context_data(ac) else { return }
@@ -397,7 +397,7 @@ final class RedisConnection: TimerTarget {
     }
 
     /// Closes for good: pending replies are called with nil, no reconnection.
-    func close() {
+    package func close() {
         guard state != .closed else { return }
         state = .closed
         loop.cancelTimer(self)
@@ -405,6 +405,28 @@ final class RedisConnection: TimerTarget {
             context = nil
             redisAsyncFree(ac)
         }
+    }
+
+    /// Closes for good once Redis answered what was sent (a session written at shutdown must reach it); a
+    /// connection not up closes at once.
+    package func closeGracefully() {
+        guard state == .connected, let ac = context else {
+            close()
+            return
+        }
+        state = .closed
+        loop.cancelTimer(self)
+        // hiredis disconnects once every pending reply arrived; the disconnect callback then drops the context.
+        redisAsyncDisconnect(ac)
+    }
+
+    /// Gives up on the connection now (a reply overdue on a silent network) and reconnects with backoff: pending
+    /// replies are called with nil.
+    package func drop(reason: String) {
+        guard state == .connected, let ac = context else { return }
+        log.warn("redis \(role): \(reason); reconnecting")
+        // The disconnect callback (run by hiredis while freeing) schedules the reconnection.
+        redisAsyncFree(ac)
     }
 
     private final class ReplyBox {

@@ -3,7 +3,7 @@ import SocketIO
 
 extension SocketIOArguments {
     /// Arguments from wire values (the elements after the event name); binaries become attachments.
-    static func fromWire(_ values: ArraySlice<MsgPackValue>) throws -> SocketIOArguments {
+    package static func fromWire(_ values: ArraySlice<MsgPackValue>) throws -> SocketIOArguments {
         var json: [UInt8] = [UInt8(ascii: "[")]
         var attachments: [[UInt8]] = []
         for (position, value) in values.enumerated() {
@@ -14,9 +14,9 @@ extension SocketIOArguments {
         return try SocketIOArguments(json: json, attachments: attachments)
     }
 
-    /// The arguments as wire values (placeholders resolved to binaries).
-    func wireValues() -> [MsgPackValue] {
+    /// The arguments as wire values (placeholders resolved to binaries), numbers as `dialect` writes them.
+    package func wireValues(dialect: MsgPackDialect = .notepack) -> [MsgPackValue] {
         guard let values = try? self.values() else { return [] }
-        return values.map { MsgPackValue(json: $0, attachments: attachments) }
+        return values.map { MsgPackValue(json: $0, attachments: attachments, dialect: dialect) }
     }
 }

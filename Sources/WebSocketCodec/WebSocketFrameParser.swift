@@ -9,9 +9,6 @@
 public struct WebSocketFrameParser {
     /// The largest message (the sum of its fragments) accepted; larger ones end the connection with 1009.
     public let maxMessageSize: Int
-    /// Whether unmasked frames are refused. A server must refuse them (RFC 6455 5.1); tests that parse the
-    /// server's own unmasked output turn this off.
-    public let requireMasking: Bool
     /// The negotiated permessage-deflate extension, if any: it allows RSV1 on the first frame of a message and
     /// inflates such messages before they are delivered.
     public let perMessageDeflate: PerMessageDeflate?
@@ -26,6 +23,10 @@ public struct WebSocketFrameParser {
     private var messageOpcode: WebSocketOpcode?
     /// Whether the data message being assembled had RSV1 set and must be inflated when complete.
     private var messageIsCompressed = false
+    // Next to the other one-byte fields: a Bool between two words costs a word of padding per connection.
+    /// Whether unmasked frames are refused. A server must refuse them (RFC 6455 5.1); tests that parse the
+    /// server's own unmasked output turn this off.
+    public let requireMasking: Bool
     /// Unmasked payload received so far for the data message being assembled, across its fragments.
     private var messageBytes: [UInt8] = []
     /// Unmasked payload received so far for the control frame being read (at most 125 bytes).

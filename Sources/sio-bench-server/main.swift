@@ -13,6 +13,7 @@ struct Arguments {
     /// Microseconds of CPU the `echo-ack` handler burns before acking (0: none).
     var burnMicroseconds = 0
     var parser: (any SocketIOParser)?
+    var allowEIO3 = false
     var tlsCert: String?
     var tlsKey: String?
     var tlsKeyPassword: String?
@@ -34,7 +35,7 @@ struct Arguments {
             case "--host": result.host = value()
             case "--loops":
                 let text = value()
-                guard let loops = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(loops) else {
+                guard let loops = SocketIOOptions.loops(fromArgument: text) else {
                     fail("--loops needs 0-\(EngineServer.maxLoops) or auto")
                 }
                 result.loops = loops
@@ -49,6 +50,7 @@ struct Arguments {
             case "--parser":
                 guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
                 result.parser = parser
+            case "--allow-eio3": result.allowEIO3 = true
             case "--tls-cert": result.tlsCert = value()
             case "--tls-key": result.tlsKey = value()
             case "--tls-key-password": result.tlsKeyPassword = value()
@@ -66,7 +68,7 @@ struct Arguments {
 
     static let usage = """
         usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
-                                [--parser json] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]
+                                [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]
                                 [--tls-openssl-records]]
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
@@ -77,6 +79,7 @@ struct Arguments {
           --burn-us N             the echo-ack handler burns N microseconds of its thread's CPU time before acking:
                                   a handler that does real work (default 0: acks at once)
           --parser NAME           json (default) or msgpack (socket.io-msgpack-parser); every client must match
+          --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
           --tls-cert FILE         serve HTTPS/WSS: the certificate chain (PEM, server certificate first); SIGHUP
                                   reloads it and the key (new connections get them, open ones keep theirs)
           --tls-key FILE          the private key (PEM) of --tls-cert
@@ -117,6 +120,7 @@ options.engine.cors = CORSOptions(origin: .any)
 options.loops = arguments.loops
 options.loopBalancing = arguments.balancing
 options.parser = arguments.parser
+options.engine.allowEIO3 = arguments.allowEIO3
 let io = SocketIOServer(loop: loop, options: options)
 
 // Handlers are registered once per namespace (not per socket): an idle connection then carries no closures. They

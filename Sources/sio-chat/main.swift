@@ -2,6 +2,7 @@
 // /socket.io/socket.io.js, and a chat on `/` and on `/chat`.
 import SocketIO
 import SocketIORedis
+import SocketIORedisStreams
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,15 +13,19 @@ struct ChatArguments {
     var clientJS: String?
     var logLevel: LogLevel?
     var redis: String?
+    var redisStreams: String?
+    var recoveryMilliseconds: UInt64 = 120_000
     var loops = 1
     var parser: (any SocketIOParser)?
+    var allowEIO3 = false
     var tlsCert: String?
     var tlsKey: String?
     var tlsKeyPassword: String?
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
-                        [--redis redis://HOST:PORT] [--loops 1] [--parser json|msgpack]
+                        [--redis redis://HOST:PORT | --redis-streams redis://HOST:PORT] [--recovery-ms 120000]
+                        [--loops 1] [--parser json|msgpack] [--allow-eio3]
                         [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
 
           --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
@@ -28,9 +33,13 @@ struct ChatArguments {
           --log-level LEVEL  log verbosity (default error); SIO_DEBUG=engine,socket.io* adds debug lines
           --redis URL        scale out: several sio-chat (or Node socket.io) servers share rooms through Redis
                              (each keeps its own recent history); see docs/REDIS.md for the load balancer
+          --redis-streams URL  the same over a Redis stream (Node's @socket.io/redis-streams-adapter): a client
+                             whose connection drops recovers on any server, with what it missed
+          --recovery-ms N    connection state recovery keeps a dropped session N ms (default 120000; 0: off)
           --loops N          event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --parser NAME      json (default) or msgpack (socket.io-msgpack-parser; the page then needs a client
                              built with it, so the bundled page only works with json)
+          --allow-eio3       also let Socket.IO 2.x clients (Engine.IO v3, JSONP polling too) into the chat
           --tls-cert FILE    serve the page and the chat over HTTPS/WSS: the certificate chain (PEM, the server's
                              certificate first, then intermediates); kill -HUP reloads it and the key without a
                              restart (new connections get the new certificate, open ones keep theirs)
@@ -53,12 +62,16 @@ struct ChatArguments {
                 result.port = port
             case "--client-js": result.clientJS = value(argument)
             case "--redis": result.redis = value(argument)
+            case "--redis-streams": result.redisStreams = value(argument)
+            case "--recovery-ms":
+                guard let milliseconds = UInt64(value(argument)) else { fail("--recovery-ms needs milliseconds") }
+                result.recoveryMilliseconds = milliseconds
             case "--parser":
                 guard let parser = SocketIOOptions.parser(named: value(argument)) else { fail("--parser is json or msgpack") }
                 result.parser = parser
             case "--loops":
                 let text = value(argument)
-                guard let loops = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(loops) else {
+                guard let loops = SocketIOOptions.loops(fromArgument: text) else {
                     fail("--loops needs 0-\(EngineServer.maxLoops) or auto")
                 }
                 result.loops = loops
@@ -68,6 +81,7 @@ struct ChatArguments {
                     fail("--log-level is error, warn, info or debug")
                 }
                 result.logLevel = level
+            case "--allow-eio3": result.allowEIO3 = true
             case "--tls-cert": result.tlsCert = value(argument)
             case "--tls-key": result.tlsKey = value(argument)
             case "--tls-key-password": result.tlsKeyPassword = value(argument)
@@ -84,6 +98,18 @@ struct ChatArguments {
     static func fail(_ message: String) -> Never {
         fputs("sio-chat: \(message)\n\(usage)\n", stderr)
         exit(2)
+    }
+}
+
+/// Answers 404 (for paths under the Socket.IO path that are not Socket.IO's).
+final class NotFoundRoute: HTTPServerHandler {
+    func httpServer(handle exchange: HTTPExchange) {
+        exchange.respond(HTTPResponse(status: 404, headers: [("Content-Type", "text/plain")], text: "Not Found"))
+    }
+
+    func httpServer(upgrade: HTTPUpgrade) {
+        upgrade.connection.write(WebSocketHandshake.refusal(status: 404, message: "Not Found"))
+        upgrade.connection.close()
     }
 }
 
@@ -111,15 +137,26 @@ if let level = arguments.logLevel { Log.setLevel(level) }
 
 let loop = try EventLoop()
 var options = SocketIOOptions()
-options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 120_000)
+if arguments.recoveryMilliseconds > 0 {
+    options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: arguments.recoveryMilliseconds)
+}
 options.loops = arguments.loops
 options.parser = arguments.parser
+options.engine.allowEIO3 = arguments.allowEIO3
 let io = SocketIOServer(loop: loop, options: options)
 if let url = arguments.redis {
     do {
         io.adapterFactory = try RedisAdapter.factory(url: url)
     } catch {
         ChatArguments.fail("--redis: \(error)")
+    }
+}
+if let url = arguments.redisStreams {
+    guard arguments.redis == nil else { ChatArguments.fail("--redis and --redis-streams: pick one") }
+    do {
+        io.adapterFactory = try RedisStreamsAdapter.factory(url: url)
+    } catch {
+        ChatArguments.fail("--redis-streams: \(error)")
     }
 }
 let rooms = [ChatRoom(namespace: io.of("/"), clock: wallClockMilliseconds),
@@ -151,6 +188,10 @@ do {
             // Before the Socket.IO path, as the reference's `serveClient` does.
             router.add(path: "/socket.io/socket.io.js", script)
             router.add(path: "/socket.io/socket.io.min.js", script)
+        }
+        // No source maps are shipped: their paths are 404, not the Socket.IO path's "Transport unknown".
+        for map in ["/socket.io/socket.io.js.map", "/socket.io/socket.io.min.js.map"] {
+            router.add(path: map, NotFoundRoute())
         }
         router.fallback = { exchange in
             let path = exchange.request.path

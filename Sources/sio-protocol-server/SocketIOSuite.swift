@@ -6,10 +6,12 @@ import SocketIOCodec
 /// own integration tests drive (`/features`, `/protected`, dynamic `/dyn-*`). None of this is needed by the suite,
 /// and none of it interferes with it.
 enum SocketIOSuite {
-    static func make(loop: EventLoop, loops: Int = 1, parser: (any SocketIOParser)? = nil) -> SocketIOServer {
+    static func make(loop: EventLoop, loops: Int = 1, parser: (any SocketIOParser)? = nil,
+                     allowEIO3: Bool = false, heartbeat: (interval: UInt64, timeout: UInt64) = (300, 200)) -> SocketIOServer {
         var options = SocketIOOptions()
-        options.engine.pingInterval = 300
-        options.engine.pingTimeout = 200
+        options.engine.allowEIO3 = allowEIO3
+        options.engine.pingInterval = heartbeat.interval
+        options.engine.pingTimeout = heartbeat.timeout
         options.engine.maxHttpBufferSize = 1_000_000
         options.engine.cors = CORSOptions(origin: .any)
         options.connectTimeout = 1000
@@ -34,8 +36,10 @@ enum SocketIOSuite {
 /// Namespace `/` events: `join`(room) -> ack true; `broadcast`({event, data, room?}) -> ack true; `loop`() -> ack the
 /// serving loop's index; `emit-back`(event, data) -> emits it to this socket.
 enum RecoverySuite {
-    static func make(sharing loops: [EventLoop], parser: (any SocketIOParser)? = nil) -> SocketIOServer {
+    static func make(sharing loops: [EventLoop], parser: (any SocketIOParser)? = nil,
+                     allowEIO3: Bool = false) -> SocketIOServer {
         var options = SocketIOOptions()
+        options.engine.allowEIO3 = allowEIO3
         options.engine.path = "/recovery.io/"
         options.engine.cors = CORSOptions(origin: .any)
         options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: 10_000)

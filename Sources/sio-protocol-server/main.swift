@@ -15,6 +15,10 @@ struct Arguments {
     var loops = 1
     var balancing = HTTPServerGroup.Balancing.reusePort
     var parser: (any SocketIOParser)?
+    /// /socket.io/'s heartbeat (the suites' 300 / 200 ms unless told).
+    var pingInterval: UInt64 = 300
+    var pingTimeout: UInt64 = 200
+    var allowEIO3 = false
     var tlsCert: String?
     var tlsKey: String?
     var tlsKeyPassword: String?
@@ -39,7 +43,7 @@ struct Arguments {
             case "--host": result.host = value()
             case "--loops":
                 let text = value()
-                guard let loops = text == "auto" ? 0 : Int(text), (0...EngineServer.maxLoops).contains(loops) else {
+                guard let loops = SocketIOOptions.loops(fromArgument: text) else {
                     fail("--loops needs 0-\(EngineServer.maxLoops) or auto")
                 }
                 result.loops = loops
@@ -48,9 +52,16 @@ struct Arguments {
                     fail("--loop-balancing is reuseport or round-robin")
                 }
                 result.balancing = balancing
+            case "--ping-interval":
+                guard let ms = UInt64(value()), ms > 0 else { fail("--ping-interval needs milliseconds") }
+                result.pingInterval = ms
+            case "--ping-timeout":
+                guard let ms = UInt64(value()), ms > 0 else { fail("--ping-timeout needs milliseconds") }
+                result.pingTimeout = ms
             case "--parser":
                 guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
                 result.parser = parser
+            case "--allow-eio3": result.allowEIO3 = true
             case "--tls-cert": result.tlsCert = value()
             case "--tls-key": result.tlsKey = value()
             case "--tls-key-password": result.tlsKeyPassword = value()
@@ -79,15 +90,19 @@ struct Arguments {
 
     static let usage = """
         usage: sio-protocol-server [--host 0.0.0.0] [--port 3000] [--loops 1] [--loop-balancing reuseport]
-                                   [--parser json] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]
+                                   [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]
                                    [--tls-handshake-timeout MS] [--tls-sni CERT,KEY]...
                                    [--tls-openssl-records] [--plain-port N]]
 
           --loops N               event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --loop-balancing MODE   how new connections are spread over the loops: reuseport (the kernel, default)
                                   or round-robin (the first loop hands them out)
+          --ping-interval MS      /socket.io/'s heartbeat interval (default 300, as the protocol suite wants)
+          --ping-timeout MS       /socket.io/'s heartbeat timeout (default 200)
           --parser NAME           how /socket.io/ and /recovery.io/ encode packets: json (default, the reference's
                                   default parser) or msgpack (socket.io-msgpack-parser); all clients must match
+          --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
+                                  on every path, as the v3 branch of the engine.io-protocol suite expects
           --tls-cert FILE         serve HTTPS/WSS on --port: the certificate chain (PEM, server certificate first);
                                   SIGHUP reloads it and the key (new connections get them, open ones keep theirs)
           --tls-key FILE          the private key (PEM) of --tls-cert
@@ -121,6 +136,7 @@ engineOptions.pingInterval = 300
 engineOptions.pingTimeout = 200
 engineOptions.maxHttpBufferSize = 1_000_000
 engineOptions.cors = CORSOptions(origin: .any)
+engineOptions.allowEIO3 = arguments.allowEIO3
 // A test hook for the allowRequest path: handshakes carrying `forbid=1` are refused.
 engineOptions.allowRequest = { request in request.queryValue("forbid") == "1" ? EngineRefusal() : nil }
 
@@ -139,7 +155,8 @@ relaxedOptions.pingInterval = 25_000
 relaxedOptions.pingTimeout = 20_000
 
 let echo = EchoHandler()
-let io = SocketIOSuite.make(loop: loop, loops: arguments.loops, parser: arguments.parser)
+let io = SocketIOSuite.make(loop: loop, loops: arguments.loops, parser: arguments.parser, allowEIO3: arguments.allowEIO3,
+                            heartbeat: (arguments.pingInterval, arguments.pingTimeout))
 let loops = io.shards.map(\.loop)
 
 // The project's own test hook for `connection_error`: every refusal of /engine.io/ and /socket.io/ is kept (the last
@@ -227,7 +244,7 @@ for (index, loop) in loops.enumerated() {
     echoEngines.byLoop.append(engines)
 }
 io.attach(to: routers, of: http)
-let recoveryIO = RecoverySuite.make(sharing: loops, parser: arguments.parser)
+let recoveryIO = RecoverySuite.make(sharing: loops, parser: arguments.parser, allowEIO3: arguments.allowEIO3)
 recoveryIO.attach(to: routers, of: http)
 
 var plainNote = ""

@@ -2,6 +2,10 @@
 
 - `chat_server`: a `sio-chat` process of this test's own on a free loopback port (SIGTERM afterwards). It can be
   stopped and started again on the same port (`.stop()`, `.start()`, `.restart()`), for the restart test.
+  Every test using it runs twice: against `sio-chat` with one loop and with `--loops 2` (ids `1loop`, `2loops`;
+  `SIO_BROWSER_LOOPS=1` or `=2` keeps one of them). With two loops `open_chat` puts the n-th page of a server on
+  loop n % 2 (it reopens the page until its Engine.IO session id, whose first letter names the loop, says so), so
+  that the pages of a test talk across loops; `ChatTab.loop()` tells a page's loop.
 - `browser`: one headless Chromium for the session: Debian's /usr/bin/chromium driven by Playwright (no browser
   download). Override the executable with $CHROMIUM. It accepts the test certificates of `tls_pki` (made with the
   openssl CLI, Tests/tls/certs.py) through `--ignore-certificate-errors-spki-list` (their public keys' hashes).
@@ -10,7 +14,8 @@
   person's browser) and waits for the server's `welcome`; returns a `ChatTab` (see below).
 
 The binary is $SIO_BIN_DIR/sio-chat (default .build/debug). $SIO_SERVER_CMD replaces it with any command line
-serving the same contract, with `{host}`, `{port}` and `{client_js}` placeholders. The client bundle comes from
+serving the same contract, with `{host}`, `{port}`, `{client_js}` and `{loops}` placeholders (without `{loops}`
+the two-loop runs are skipped). The client bundle comes from
 $SIO_CLIENT_JS, default .cache/client-js/socket.io.min.js (scripts/fetch-client-js.sh puts it there).
 On a failure the report gets the server's log and each page's console; a screenshot of each open page is saved
 under artifacts/failures/.
@@ -47,6 +52,22 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CLIENT_JS = pathlib.Path(os.environ.get("SIO_CLIENT_JS") or ROOT / ".cache" / "client-js" / "socket.io.min.js")
 CLIENT_JS_SHA256 = "b0e735814f8dcfecd6cdb8a7ce95a297a7e1e5f2727a29e6f5901801d52fa0c5"
 UI_TIMEOUT_MS = 10_000
+# The loop counts every test runs against (SIO_BROWSER_LOOPS="1" or "2" keeps one).
+LOOP_COUNTS = [int(n) for n in os.environ.get("SIO_BROWSER_LOOPS", "1,2").split(",") if n.strip()]
+# Engine.IO session ids of a multi-loop server start with the letter naming their loop.
+LOOP_MARKS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+PLACEMENT_ATTEMPTS = 40
+# Disconnects the page's socket and resolves once its Engine.IO connection has closed (the DISCONNECT and CLOSE
+# packets written).
+LEAVE = """
+() => new Promise((resolve) => {
+  const engine = window.socket.io.engine;
+  const timer = setTimeout(resolve, 3000);
+  engine.once('close', () => { clearTimeout(timer); setTimeout(resolve, 50); });
+  window.socket.io.reconnection(false);
+  window.socket.disconnect();
+})
+"""
 
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
@@ -59,7 +80,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _server_command(port: int, extra: list[str] | None = None) -> list[str]:
+def _server_command(port: int, loops: int = 1, extra: list[str] | None = None) -> list[str]:
     if not CLIENT_JS.is_file():
         pytest.fail(f"{CLIENT_JS} missing: run scripts/bootstrap-browser.sh (or scripts/fetch-client-js.sh)",
                     pytrace=False)
@@ -68,19 +89,24 @@ def _server_command(port: int, extra: list[str] | None = None) -> list[str]:
                     pytrace=False)
     custom = os.environ.get("SIO_SERVER_CMD")
     if custom:
-        return [part.format(port=port, host=HOST, client_js=CLIENT_JS) for part in shlex.split(custom)]
+        if loops != 1 and "{loops}" not in custom:
+            pytest.skip("SIO_SERVER_CMD has no {loops} placeholder: the two-loop run is skipped")
+        return [part.format(port=port, host=HOST, client_js=CLIENT_JS, loops=loops) for part in shlex.split(custom)]
     bin_dir = pathlib.Path(os.environ.get("SIO_BIN_DIR") or ROOT / ".build" / "debug")
     binary = bin_dir / SERVER_NAME
     if not os.access(binary, os.X_OK):
         pytest.fail(f"{binary} not found or not executable: build it (swift build) or set SIO_BIN_DIR", pytrace=False)
-    return [str(binary), "--host", HOST, "--port", str(port), "--client-js", str(CLIENT_JS)] + (extra or [])
+    cmd = [str(binary), "--host", HOST, "--port", str(port), "--client-js", str(CLIENT_JS)] + (extra or [])
+    return cmd + (["--loops", str(loops)] if loops != 1 else [])
 
 
 class ChatServer:
     """One `sio-chat` process; its log (stdout and stderr, all starts appended) goes to a temporary file."""
 
-    def __init__(self, name: str, args: list[str] | None = None, scheme: str = "http"):
+    def __init__(self, name: str, loops: int = 1, args: list[str] | None = None, scheme: str = "http"):
         self.name = name
+        self.loops = loops
+        self.tabs_opened = 0  # pages open_chat placed on this server (the next goes to loop tabs_opened % loops)
         self.args = list(args or [])
         self.scheme = scheme
         self.proc: subprocess.Popen | None = None
@@ -100,7 +126,7 @@ class ChatServer:
         last = ""
         while True:
             self.port = port if fixed else _free_port()
-            cmd = _server_command(self.port, self.args)
+            cmd = _server_command(self.port, self.loops, self.args)
             with open(self.log_path, "ab") as log:
                 log.write(f"--- start #{self.starts + 1}: {shlex.join(cmd)}\n".encode())
                 log.flush()
@@ -211,6 +237,17 @@ class ChatTab:
     def transport(self) -> str:
         return self.js("window.socket.io.engine ? window.socket.io.engine.transport.name : ''")
 
+    def engine_id(self) -> str:
+        return self.js("window.socket.io.engine ? window.socket.io.engine.id || '' : ''")
+
+    def loop(self, loops: int) -> int:
+        """The loop of a `loops`-loop server serving this page, read from its Engine.IO session id."""
+        if loops == 1:
+            return 0
+        sid = self.engine_id()
+        assert sid and sid[0] in LOOP_MARKS[:loops], f"session id {sid!r} names no loop of {loops}"
+        return LOOP_MARKS.index(sid[0])
+
     def wait_for(self, expression: str, timeout_ms: int = UI_TIMEOUT_MS, arg=None):
         return self.page.wait_for_function(expression, arg=arg, timeout=timeout_ms)
 
@@ -252,9 +289,24 @@ class ChatTab:
         return self.page.locator("#messages > li.notice", has_text=re.compile(pattern))
 
 
+def pytest_generate_tests(metafunc):
+    """Every test using chat_server runs with each of LOOP_COUNTS; `@pytest.mark.chat_loops(2)` restricts one."""
+    if "chat_loops" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("chat_loops")
+        counts = [n for n in LOOP_COUNTS if marker is None or n in marker.args]
+        metafunc.parametrize("chat_loops", counts, ids=[f"{n}loop{'s' if n > 1 else ''}" for n in counts],
+                             indirect=True)
+
+
 @pytest.fixture
-def chat_server(request):
-    srv = ChatServer(re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:40])
+def chat_loops(request) -> int:
+    """The loop count of this test's sio-chat (every test using chat_server runs with each of LOOP_COUNTS)."""
+    return getattr(request, "param", 1)
+
+
+@pytest.fixture
+def chat_server(request, chat_loops):
+    srv = ChatServer(re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:40], loops=chat_loops)
     request.node._chat_servers = getattr(request.node, "_chat_servers", []) + [srv]
     srv.start()
     try:
@@ -271,7 +323,7 @@ def tls_pki(tmp_path_factory) -> certs.PKI:
 @pytest.fixture
 def tls_chat_server(request, tls_pki):
     srv = ChatServer(re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:40],
-                     ["--tls-cert", str(tls_pki.server.chain), "--tls-key", str(tls_pki.server.key)], scheme="https")
+                     args=["--tls-cert", str(tls_pki.server.chain), "--tls-key", str(tls_pki.server.key)], scheme="https")
     request.node._chat_servers = getattr(request.node, "_chat_servers", []) + [srv]
     srv.start()
     try:
@@ -306,18 +358,35 @@ def open_chat(request, browser, chat_server):
     request.node._chat_tabs = tabs
 
     def _open(query: str = "", name: str | None = None, wait: bool = True, viewport: dict | None = None,
-              server: ChatServer | None = None) -> ChatTab:
+              server: ChatServer | None = None, loop: int | None = None) -> ChatTab:
+        """With a multi-loop server (and `wait`), the page lands on `loop`, by default the next in turn."""
         srv = server or chat_server
-        context = browser.new_context(viewport=viewport or {"width": 1000, "height": 720},
-                                      color_scheme="light", locale="en-US", timezone_id="UTC")
-        context.set_default_timeout(UI_TIMEOUT_MS)
-        contexts.append(context)
-        tab = ChatTab(context.new_page(), name or f"tab{len(tabs) + 1}")
-        tabs.append(tab)
-        tab.page.goto(f"{srv.url}/{query}")
-        if wait:
-            tab.wait_ready()
-        return tab
+        want = None
+        if wait and srv.loops > 1:
+            want = srv.tabs_opened % srv.loops if loop is None else loop
+            srv.tabs_opened += 1
+        for _attempt in range(PLACEMENT_ATTEMPTS):
+            context = browser.new_context(viewport=viewport or {"width": 1000, "height": 720},
+                                          color_scheme="light", locale="en-US", timezone_id="UTC")
+            context.set_default_timeout(UI_TIMEOUT_MS)
+            contexts.append(context)
+            tab = ChatTab(context.new_page(), name or f"tab{len(tabs) + 1}")
+            tabs.append(tab)
+            tab.page.goto(f"{srv.url}/{query}")
+            if wait:
+                tab.wait_ready()
+            if want is None or tab.loop(srv.loops) == want:
+                return tab
+            # On the other loop: this person leaves and tries again (others may see them come and go). Leave
+            # cleanly first: a tab closed between two polling requests would only be noticed at the ping timeout,
+            # and linger in the online count meanwhile.
+            tabs.remove(tab)
+            contexts.remove(context)
+            try:
+                tab.js(LEAVE)
+            finally:
+                context.close()
+        pytest.fail(f"no page landed on loop {want} of {srv.loops} in {PLACEMENT_ATTEMPTS} attempts", pytrace=False)
 
     yield _open
 

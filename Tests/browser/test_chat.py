@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from playwright.sync_api import expect
 
 
+@pytest.mark.chat_loops(1)  # one page, or nothing a second loop changes
 def test_page_skeleton_default_nickname_and_accessibility(open_chat):
     tab = open_chat()
     page = tab.page
@@ -37,9 +39,16 @@ def test_page_skeleton_default_nickname_and_accessibility(open_chat):
     assert tab.js("document.activeElement.id") == "input"
 
 
-def test_two_pages_chat(open_chat, artifacts_dir):
+def assert_on_every_loop(server, *tabs):
+    """With a multi-loop server, the tabs are served by different loops (open_chat placed them in turn)."""
+    if server.loops > 1:
+        assert {tab.loop(server.loops) for tab in tabs} == set(range(server.loops)), [t.engine_id() for t in tabs]
+
+
+def test_two_pages_chat(open_chat, artifacts_dir, chat_server):
     alice = open_chat(name="alice")
     bob = open_chat(name="bob")
+    assert_on_every_loop(chat_server, alice, bob)
     alice.set_nickname("alice")
     bob.set_nickname("bob")
     expect(alice.notice(r"^You are now known as alice\.$")).to_have_count(1)
@@ -61,14 +70,17 @@ def test_two_pages_chat(open_chat, artifacts_dir):
     for tab in (alice, bob):
         expect(tab.page.locator("#online")).to_have_text("2 online")
 
-    # Bob starts typing: Alice sees it in the screenshot.
+    # Bob starts typing: Alice sees it in the screenshot (taken in the one-loop run).
     bob.page.type("#input", "Thanks, trying", delay=10)
     expect(alice.page.locator("#typing")).to_have_text("bob is typing…")
+    if chat_server.loops > 1:
+        return
     alice.page.screenshot(path=str(artifacts_dir / "chat.png"))
     bob.page.set_viewport_size({"width": 390, "height": 760})
     bob.page.screenshot(path=str(artifacts_dir / "chat-mobile.png"))
 
 
+@pytest.mark.chat_loops(1)  # one page, or nothing a second loop changes
 def test_nickname_change_announced_and_invalid_refused(open_chat):
     a = open_chat(name="a")
     b = open_chat(name="b")
@@ -89,10 +101,12 @@ def test_nickname_change_announced_and_invalid_refused(open_chat):
     assert a.nickname == "carol"
 
 
-def test_join_leave_notices_and_online_count(open_chat):
+def test_join_leave_notices_and_online_count(open_chat, chat_server):
+    """The online count is the whole process's, whichever loop serves each page."""
     a = open_chat(name="a")
     expect(a.page.locator("#online")).to_have_text("1 online")
     b = open_chat(name="b")
+    assert_on_every_loop(chat_server, a, b)
     b_nick = b.nickname
     expect(a.notice(re.escape(f"{b_nick} joined."))).to_have_count(1)
     expect(a.page.locator("#online")).to_have_text("2 online")
@@ -102,9 +116,11 @@ def test_join_leave_notices_and_online_count(open_chat):
     expect(a.page.locator("#online")).to_have_text("1 online")
 
 
-def test_typing_indicator(open_chat):
+@pytest.mark.chat_loops(1)  # one page, or nothing a second loop changes
+def test_typing_indicator(open_chat, chat_server):
     a = open_chat(name="a")
     b = open_chat(name="b")
+    assert_on_every_loop(chat_server, a, b)
     a.set_nickname("ann")
     a.page.type("#input", "hello th", delay=20)
     expect(b.page.locator("#typing")).to_have_text("ann is typing…")
@@ -120,13 +136,15 @@ def test_typing_indicator(open_chat):
     expect(b.page.locator("#typing")).to_have_text("", timeout=5000)
 
 
-def test_history_for_newcomers(open_chat):
+def test_history_for_newcomers(open_chat, chat_server):
+    """The history is the process's: a newcomer on another loop than the writer gets it too."""
     a = open_chat(name="a")
     a.set_nickname("early-bird")
     for text in ("first message", "second message", "third message"):
         a.send(text)
         a.expect_message(text)
     newcomer = open_chat(name="newcomer")
+    assert_on_every_loop(chat_server, a, newcomer)
     for text in ("first message", "second message", "third message"):
         newcomer.expect_message(text, "early-bird")
     assert [m["text"] for m in newcomer.messages()] == ["first message", "second message", "third message"]
@@ -135,10 +153,11 @@ def test_history_for_newcomers(open_chat):
     assert [m["text"] for m in a.messages()] == ["first message", "second message", "third message"]
 
 
-def test_chat_namespace_is_a_separate_room(open_chat):
+def test_chat_namespace_is_a_separate_room(open_chat, chat_server):
     a = open_chat("?ns=/chat", name="chat-a")
     b = open_chat("?ns=/chat", name="chat-b")
     lobby = open_chat(name="lobby")
+    assert_on_every_loop(chat_server, a, b)
     assert a.js("window.socket.nsp") == "/chat"
     expect(a.page.locator('.rooms a[aria-current="page"]')).to_have_attribute("data-ns", "/chat")
     expect(a.page.locator("#online")).to_have_text("2 online")
@@ -167,3 +186,21 @@ def test_chat_namespace_is_a_separate_room(open_chat):
     a.wait_ready()
     assert a.js("window.socket.nsp") == "/"
     a.expect_message("said in the lobby")
+
+
+def test_client_bundle_paths_are_exact(chat_server):
+    """The bundle is served at its own paths only: a source map that does not exist is 404, not the bundle
+    (the paths once matched by prefix)."""
+    import urllib.error
+    import urllib.request
+
+    base = chat_server.url
+    for path in ("/socket.io/socket.io.js", "/socket.io/socket.io.min.js", "/socket.io/socket.io.js?v=4.8.1"):
+        with urllib.request.urlopen(base + path, timeout=5) as response:
+            assert response.status == 200 and "javascript" in response.headers["Content-Type"]
+    for path in ("/socket.io/socket.io.min.js.map", "/socket.io/socket.io.js.map"):
+        try:
+            urllib.request.urlopen(base + path, timeout=5)
+            raise AssertionError(f"{path} answered")
+        except urllib.error.HTTPError as error:
+            assert error.code == 404, (path, error.code)

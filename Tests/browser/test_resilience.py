@@ -75,10 +75,12 @@ DROP_CONNECTION = """
 @pytest.mark.skipif(bool(os.environ.get("SIO_CHAT_NO_RECOVERY")),
                     reason="SIO_CHAT_NO_RECOVERY set: the server under test has no connection state recovery")
 @pytest.mark.parametrize("ns", ["/", "/chat"])
-def test_connection_state_recovery_delivers_missed_messages(open_chat, ns):
+def test_connection_state_recovery_delivers_missed_messages(open_chat, ns, chat_server):
     query = "" if ns == "/" else f"?ns={ns}"
     away = open_chat(query, name="away")
     other = open_chat(query, name="other")
+    if chat_server.loops > 1:
+        assert (away.loop(chat_server.loops), other.loop(chat_server.loops)) == (0, 1)
     away.set_nickname("away")
     other.set_nickname("other")
     away.wait_for("window.socket.io.engine.transport.name === 'websocket'")
@@ -108,3 +110,59 @@ def test_connection_state_recovery_delivers_missed_messages(open_chat, ns):
     other.send("welcome back")
     away.expect_message("welcome back", "other")
     assert [m["text"] for m in away.messages()].count("before the drop") == 1
+
+
+DROP_AND_RECONNECT_FAST = """
+() => {
+  const s = window.socket;
+  s.io.reconnectionDelay(800);
+  s.io.reconnectionDelayMax(800);
+  s.io.randomizationFactor(0);
+  window.idBeforeDrop = s.id;
+  window.engineBeforeDrop = s.io.engine.id;
+  s.io.engine.close();
+  return s.connected;
+}
+"""
+
+
+@pytest.mark.skipif(bool(os.environ.get("SIO_CHAT_NO_RECOVERY")),
+                    reason="SIO_CHAT_NO_RECOVERY set: the server under test has no connection state recovery")
+@pytest.mark.timeout(120)
+@pytest.mark.chat_loops(2)
+def test_connection_state_recovery_across_loops(open_chat, chat_server):
+    """With two loops, no sticky sessions: a client that reconnects gets a new Engine.IO session on whichever loop
+    takes it, and its Socket.IO session (id, rooms, missed packets) is recovered there all the same. The page drops
+    its connection until one reconnection has landed on another loop than the one before (each must recover)."""
+    assert chat_server.loops == 2
+    # WebSocket only: each reconnection is a new TCP connection, which the kernel gives to either loop (a polling
+    # handshake would reuse one of the browser's pooled keep-alive connections, always on the same loop).
+    away = open_chat("?transports=websocket", name="away")
+    other = open_chat(name="other")
+    away.set_nickname("away")
+    other.set_nickname("other")
+    away.js("""() => { window.rawChat = [];
+        window.socket.on('chat message', (text) => window.rawChat.push(text)); }""")
+    loops_seen = [away.loop(chat_server.loops)]
+    for round_ in range(12):
+        assert away.js(DROP_AND_RECONNECT_FAST) is False
+        time.sleep(0.4)  # the server notices the closed transport
+        text = f"missed #{round_}"
+        other.send(text)
+        other.expect_message(text)
+        away.wait_for("window.socket.connected && window.socket.io.engine.id !== window.engineBeforeDrop",
+                      timeout_ms=15_000)
+        assert away.js("window.socket.recovered") is True, f"round {round_}: the session was not recovered"
+        assert away.js("window.socket.id === window.idBeforeDrop"), "a recovered session keeps its socket id"
+        away.wait_for("(t) => window.rawChat.includes(t)", arg=text, timeout_ms=5_000)
+        assert away.js("(t) => window.rawChat.filter(m => m === t).length", text) == 1, "replayed once"
+        loops_seen.append(away.loop(chat_server.loops))
+        if loops_seen[-1] != loops_seen[-2]:
+            break
+    assert len(set(loops_seen)) > 1, f"every reconnection landed on the same loop: {loops_seen}"
+    # Still one session, chatting both ways, counted once.
+    away.send("back on another loop")
+    other.expect_message("back on another loop", "away")
+    other.send("welcome back")
+    away.expect_message("welcome back", "other")
+    expect(other.page.locator("#online")).to_have_text("2 online")

@@ -39,7 +39,7 @@ def test_polling_only_over_https(open_chat, tls_chat_server):
 
 
 def test_two_loops_over_tls(open_chat, request, tls_pki):
-    srv = ChatServer("tls-loops", ["--tls-cert", str(tls_pki.server.chain), "--tls-key", str(tls_pki.server.key),
+    srv = ChatServer("tls-loops", args=["--tls-cert", str(tls_pki.server.chain), "--tls-key", str(tls_pki.server.key),
                                    "--loops", "2"], scheme="https")
     request.node._chat_servers = getattr(request.node, "_chat_servers", []) + [srv]
     srv.start()
@@ -56,7 +56,7 @@ def test_certificate_reload_keeps_the_page_connected(open_chat, request, tls_pki
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     shutil.copy(tls_pki.server.chain, cert)
     shutil.copy(tls_pki.server.key, key)
-    srv = ChatServer("tls-reload", ["--tls-cert", str(cert), "--tls-key", str(key)], scheme="https")
+    srv = ChatServer("tls-reload", args=["--tls-cert", str(cert), "--tls-key", str(key)], scheme="https")
     request.node._chat_servers = getattr(request.node, "_chat_servers", []) + [srv]
     srv.start()
     try:

@@ -18,6 +18,7 @@ def _get(url: str):
         return resp.status, resp.headers.get("Content-Type", ""), resp.read()
 
 
+@pytest.mark.chat_loops(1)  # one page, or nothing a second loop changes
 def test_page_and_client_bundle_are_served(chat_server):
     status, ctype, body = _get(chat_server.url + "/")
     assert status == 200 and ctype.startswith("text/html"), (status, ctype)
@@ -29,9 +30,11 @@ def test_page_and_client_bundle_are_served(chat_server):
         assert hashlib.sha256(body).hexdigest() == CLIENT_JS_SHA256, f"{path} is not socket.io-client 4.8.1"
 
 
-def test_polling_only_and_websocket_only_clients_talk(open_chat):
+def test_polling_only_and_websocket_only_clients_talk(open_chat, chat_server):
     poller = open_chat("?transports=polling", name="polling")
     wser = open_chat("?transports=websocket", name="websocket")
+    if chat_server.loops > 1:  # on different loops; each polling request may reach either and is moved to its own
+        assert (poller.loop(chat_server.loops), wser.loop(chat_server.loops)) == (0, 1)
     poller.set_nickname("poller")
     wser.set_nickname("wser")
     assert poller.transport() == "polling"
@@ -54,14 +57,19 @@ def test_polling_only_and_websocket_only_clients_talk(open_chat):
     expect(wser.page.locator("#connection")).to_have_attribute("data-transport", "websocket")
 
 
-def test_default_client_upgrades_to_websocket(open_chat):
-    tab = open_chat(name="default")
+def test_default_client_upgrades_to_websocket(open_chat, chat_server):
+    tab = open_chat(name="default", loop=1 if chat_server.loops > 1 else None)
+    # With two loops: the session is loop 1's, the upgrade's websocket connection may reach loop 0 and is moved.
+    sid = tab.engine_id()
     tab.wait_for("window.socket.io.engine.transport.name === 'websocket'")
+    assert tab.engine_id() == sid, "upgraded in place: same Engine.IO session"
     expect(tab.page.locator("#connection")).to_have_attribute("data-transport", "websocket")
     expect(tab.page.locator("#connection")).to_have_text("Connected (websocket)")
-    other = open_chat(name="other")
+    other = open_chat(name="other", loop=0 if chat_server.loops > 1 else None)
     tab.send("after the upgrade")
     other.expect_message("after the upgrade")
+    other.send("and back")
+    tab.expect_message("and back")
     assert tab.js("window.chat.connects") == 1  # upgraded in place, no reconnect
 
 
@@ -138,6 +146,7 @@ async () => {
 """
 
 
+@pytest.mark.chat_loops(1)  # one page, or nothing a second loop changes
 def test_ack_with_timeout(open_chat):
     tab = open_chat(name="acks")
     r = tab.js(ACK_TIMEOUTS)

@@ -1,7 +1,19 @@
 /* abi_server: a Socket.IO server written against sio.h, the peer of Tests/c/test_c_abi.py (which drives it with the
  * real python-socketio client).
  *
- *   abi_server PORT        listens on 127.0.0.1:PORT (0 picks one) and prints "LISTENING <port>"
+ *   abi_server PORT [LOOPS [BALANCING]]
+ *                          listens on 127.0.0.1:PORT (0 picks one) with SIO_OPT_LOOPS = LOOPS (default 1, or
+ *                          $SIO_TEST_LOOPS) and SIO_OPT_LOOP_BALANCING = BALANCING ("reuseport" | "round-robin",
+ *                          default the library's, or $SIO_TEST_LOOP_BALANCING); prints "LOOPS <n>", "LISTENING <port>"
+ *   $SIO_TEST_STOP          how the host stops: "stop" (default: sio_server_start, then sio_server_stop twice,
+ *                          sio_server_wait, sio_server_destroy), "destroy" (sio_server_start, then only
+ *                          sio_server_destroy, which stops and waits), "run" (sio_server_run on the main thread,
+ *                          sio_server_stop from a signal thread, then sio_server_destroy)
+ *
+ * With several loops the callbacks of different sockets run at the same time on different threads: everything
+ * they share here (the failure count, the per-loop thread table and counters, the registry of live sockets, the
+ * worker's queue, stdout) is behind a mutex or atomic. Every socket callback checks that it runs on the socket's
+ * loop (sio_socket_in_loop, and the same thread for every callback of one loop index, a different one per index).
  *
  * Namespace "/" (middleware: auth {"token": "secret"} or the connection is refused with "not authorized" and data
  * {"code": 401}); namespace "/deferred" (the same check, decided later on a worker thread via sio_next).
@@ -14,17 +26,33 @@
  *   to_room [room, except|null, ...] broadcasts "room message" with the same arguments and attachments
  *   ask_room [room, ms] (ack) sio_namespace_broadcast_with_ack("poll", ["poll"]) to the room; acks
  *                           [{"status": ..., 0, "replies": [<reply array>, ...]}]
- *   info (ack)              acks [{"id", "ns", "auth", "query", "header", "address", "connected", "events", "ud"}]
+ *   info (ack)              acks [{"id", "ns", "auth", "query", "header", "address", "connected", "events", "ud",
+ *                           "loop", "loops", "in_loop", "server_in_loop"}]
+ *   where (ack)             acks [{"loop": sio_socket_loop_index, "loops": sio_server_loop_count, "in_loop",
+ *                           "server_in_loop"}]
+ *   post_self               the worker thread checks it is on no loop (sio_socket_in_loop / sio_server_in_loop false,
+ *                           sio_socket_join SIO_ETHREAD), then sio_socket_post(socket): the task, on the socket's loop,
+ *                           joins "posted-room" and emits "posted" [{"loop", "in_loop", "thread_ok", "rooms",
+ *                           "worker_in_loop", "worker_join"}]
+ *   post_to [sid] (ack)     from this socket's loop to socket `sid` (found in the registry): sio_socket_emit
+ *                           "direct" [{"from": loop}] and sio_socket_post, whose task emits "posted" [{"from", "loop",
+ *                           "in_loop", "thread_ok"}] to `sid`; acks [{"rc", "emit_rc", "from", "to",
+ *                           "caller_in_target_loop", "join_rc"}] (join_rc: sio_socket_join(sid's socket) from here)
+ *   post_gone (ack)         the handle of the last socket that disconnected (stale): acks [{"post", "loop_index",
+ *                           "in_loop"}] (expected "SIO_ECLOSED", -3, false)
+ *   flood [n]               emits n "flood" [i] to this socket and n "flood room" [i] to the room "load"
  *   ticker [n]              a second thread emits "tick" [i] (i < n) to this socket with sio_socket_emit, then
  *                           "tock" [n] to the namespace with sio_namespace_emit, while the loop runs
  *   kick                    a second thread disconnects this socket (sio_socket_disconnect)
  *   stop                    asks the main thread to stop the server (sio_server_stop from another thread)
  * Plain HTTP: GET /health answers 200 "ok"; other paths 404 (through sio_http_respond).
  * SIGINT / SIGTERM stop it the same way as "stop". Exit status 0 only when every API call returned what it should.
- * Lines on stdout: LISTENING, CONNECT <ns> <id>, REFUSED <ns>, DISCONNECTING <id> <rooms>, DISCONNECT <ns> <id>
- * <reason>, FAIL <what>, EXIT <failures>.
+ * Lines on stdout: LOOPS <n>, LISTENING, CONNECT <ns> <id> loop=<k>, REFUSED <ns>, DISCONNECTING <id> <rooms>,
+ * DISCONNECT <ns> <id> <reason>, FAIL <what>, then at the end STOPPED mode=<mode> threads=<left>/<before>,
+ * LOOPSTAT <k> connects=<c> disconnects=<d> shutdown=<s> (one per loop), EXIT <failures>.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -36,6 +64,11 @@
 static sio_server_t *server;
 static sio_namespace_t *root_ns;
 static atomic_int failures;
+static int loop_count = 1;
+/* Set by the main thread before it stops the server: emits from the worker may then find it gone. */
+static atomic_bool stopping;
+/* Set once the server has stopped (sio_server_wait / sio_server_destroy returned): no callback may run after. */
+static atomic_bool stopped;
 
 #define CHECK(call)                                                                                                 \
     do {                                                                                                            \
@@ -54,15 +87,124 @@ static atomic_int failures;
         }                                                                                                           \
     } while (0)
 
+/* A call that may find the server gone once the host began stopping it. */
+#define CHECK_UNLESS_STOPPING(call)                                                                                 \
+    do {                                                                                                            \
+        int rc_ = (call);                                                                                           \
+        if (rc_ != SIO_OK && !(rc_ == SIO_ECLOSED && atomic_load(&stopping))) {                                     \
+            say("FAIL %s:%d %s -> %s", __FILE__, __LINE__, #call, sio_err_name(rc_));                               \
+            atomic_fetch_add(&failures, 1);                                                                         \
+        }                                                                                                           \
+    } while (0)
+
+/* ---- loops: which thread serves which loop index, per-loop counters ------------------------------------------ */
+
+#define MAX_LOOPS 64
+static pthread_mutex_t loops_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t loop_threads[MAX_LOOPS];
+static bool loop_thread_known[MAX_LOOPS];
+static atomic_int loop_connects[MAX_LOOPS], loop_disconnects[MAX_LOOPS], loop_shutdowns[MAX_LOOPS];
+
+/* True when the calling thread is the one that serves loop `index` (the first callback of a loop records it; no
+ * two loop indexes may share a thread). */
+static bool on_loop_thread(int index) {
+    if (index < 0 || index >= loop_count) return false;
+    pthread_t self = pthread_self();
+    bool ok = true;
+    pthread_mutex_lock(&loops_lock);
+    if (loop_thread_known[index]) {
+        ok = pthread_equal(loop_threads[index], self) != 0;
+    } else {
+        for (int k = 0; k < loop_count; k++)
+            if (loop_thread_known[k] && pthread_equal(loop_threads[k], self)) ok = false;
+        loop_threads[index] = self;
+        loop_thread_known[index] = true;
+    }
+    pthread_mutex_unlock(&loops_lock);
+    return ok;
+}
+
+/* Every socket callback: on the socket's loop, which is a loop of this server, and the server still running. */
+static int socket_loop(sio_socket_t *socket, const char *where) {
+    int index = sio_socket_loop_index(socket);
+    if (index < 0 || index >= loop_count || !sio_socket_in_loop(socket) || !sio_server_in_loop(server) ||
+        !on_loop_thread(index)) {
+        say("FAIL %s: not on the socket's loop (index %d of %d, in_loop %d, server_in_loop %d)", where, index,
+            loop_count, (int)sio_socket_in_loop(socket), (int)sio_server_in_loop(server));
+        atomic_fetch_add(&failures, 1);
+    }
+    if (atomic_load(&stopped)) {
+        say("FAIL %s: a callback after the server stopped", where);
+        atomic_fetch_add(&failures, 1);
+    }
+    return index;
+}
+
+/* ---- the registry of live sockets (for post_to), and the last one gone (for post_gone) ----------------------- */
+
+typedef struct entry {
+    char id[64];
+    sio_socket_t *socket;
+    struct entry *next;
+} entry_t;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static entry_t *registry;
+static sio_socket_t *last_gone;
+
+static void registry_add(const char *id, sio_socket_t *socket) {
+    entry_t *e = calloc(1, sizeof *e);
+    if (!e) abort();
+    snprintf(e->id, sizeof e->id, "%s", id);
+    e->socket = socket;
+    pthread_mutex_lock(&registry_lock);
+    e->next = registry;
+    registry = e;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(sio_socket_t *socket) {
+    pthread_mutex_lock(&registry_lock);
+    for (entry_t **p = &registry; *p; p = &(*p)->next) {
+        if ((*p)->socket == socket) {
+            entry_t *gone = *p;
+            *p = gone->next;
+            free(gone);
+            break;
+        }
+    }
+    last_gone = socket;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static sio_socket_t *registry_find(const char *id) {
+    sio_socket_t *found = NULL;
+    pthread_mutex_lock(&registry_lock);
+    for (entry_t *e = registry; e; e = e->next)
+        if (strcmp(e->id, id) == 0) found = e->socket;
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
+static void registry_free(void) {
+    pthread_mutex_lock(&registry_lock);
+    while (registry) {
+        entry_t *next = registry->next;
+        free(registry);
+        registry = next;
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
 /* ---- the second thread: emits, disconnects and middleware decisions, off the loop thread ---------------------- */
 
-typedef enum { JOB_TICKER, JOB_KICK, JOB_NEXT } job_kind_t;
+typedef enum { JOB_TICKER, JOB_KICK, JOB_NEXT, JOB_POST } job_kind_t;
 typedef struct job {
     job_kind_t kind;
     sio_socket_t *socket;
     sio_next_t *next;
     bool allow;
     long count;
+    int loop;
     struct job *link;
 } job_t;
 
@@ -89,6 +231,8 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
+static void post_from_worker(sio_socket_t *socket, int loop);
+
 static void *worker_main(void *unused) {
     (void)unused;
     for (;;) {
@@ -106,16 +250,19 @@ static void *worker_main(void *unused) {
             for (long i = 0; i < j->count; i++) {
                 char args[32];
                 int n = snprintf(args, sizeof args, "[%ld]", i);
-                CHECK(sio_socket_emit(j->socket, "tick", args, (size_t)n, NULL, 0));
+                CHECK_UNLESS_STOPPING(sio_socket_emit(j->socket, "tick", args, (size_t)n, NULL, 0));
             }
             {
                 char args[32];
                 int n = snprintf(args, sizeof args, "[%ld]", j->count);
-                CHECK(sio_namespace_emit(root_ns, "tock", args, (size_t)n, NULL, 0));
+                CHECK_UNLESS_STOPPING(sio_namespace_emit(root_ns, "tock", args, (size_t)n, NULL, 0));
             }
             break;
         case JOB_KICK:
-            CHECK(sio_socket_disconnect(j->socket, false));
+            CHECK_UNLESS_STOPPING(sio_socket_disconnect(j->socket, false));
+            break;
+        case JOB_POST:
+            post_from_worker(j->socket, j->loop);
             break;
         case JOB_NEXT:
             sleep_ms(20);
@@ -151,6 +298,7 @@ static bool token_ok(sio_socket_t *socket) {
 
 static void middleware(sio_socket_t *socket, sio_next_t *next, void *user_data) {
     (void)user_data;
+    socket_loop(socket, "middleware");
     EXPECT(!sio_socket_connected(socket));
     if (!token_ok(socket)) {
         say("REFUSED %s", sio_socket_namespace(socket));
@@ -163,6 +311,7 @@ static void middleware(sio_socket_t *socket, sio_next_t *next, void *user_data) 
 
 static void deferred_middleware(sio_socket_t *socket, sio_next_t *next, void *user_data) {
     (void)user_data;
+    socket_loop(socket, "deferred middleware");
     bool allow = token_ok(socket);
     if (!allow) say("REFUSED %s", sio_socket_namespace(socket));
     CHECK(sio_socket_set_user_data(socket, &middleware_mark));
@@ -172,7 +321,8 @@ static void deferred_middleware(sio_socket_t *socket, sio_next_t *next, void *us
 /* ---- event handlers -------------------------------------------------------------------------------------------- */
 
 static void on_any(sio_socket_t *socket, const char *event, const sio_args_t *args, sio_ack_t *ack, void *ud) {
-    (void)event, (void)args, (void)ack, (void)ud;
+    (void)args, (void)ack, (void)ud;
+    socket_loop(socket, event); /* the catch-all runs before every event's own handler */
     conn_t *c = sio_socket_get_user_data(socket);
     if (c) c->events++;
 }
@@ -202,6 +352,7 @@ static void on_ack(sio_socket_t *socket, const char *event, const sio_args_t *ar
 
 static void ask_reply(sio_socket_t *socket, int status, const sio_args_t *reply, void *ud) {
     (void)ud;
+    socket_loop(socket, "ask reply");
     if (status == SIO_ECLOSED) {
         EXPECT(reply == NULL);
         say("ASK_CLOSED");
@@ -385,10 +536,155 @@ static void on_info(sio_socket_t *socket, const char *event, const sio_args_t *a
     sb_json_string(&b, sio_socket_address(socket));
     sb_puts(&b, ",\"transport\":");
     sb_json_string(&b, sio_socket_transport(socket));
-    sb_printf(&b, ",\"connected\":%s,\"events\":%d,\"ud\":%s}]", sio_socket_connected(socket) ? "true" : "false",
+    sb_printf(&b, ",\"connected\":%s,\"events\":%d,\"ud\":%s", sio_socket_connected(socket) ? "true" : "false",
               c ? c->events : -1, c && strcmp(c->id, sio_socket_id(socket)) == 0 ? "true" : "false");
+    sb_printf(&b, ",\"loop\":%d,\"loops\":%d,\"in_loop\":%s,\"server_in_loop\":%s}]", sio_socket_loop_index(socket),
+              sio_server_loop_count(server), sio_socket_in_loop(socket) ? "true" : "false",
+              sio_server_in_loop(server) ? "true" : "false");
     if (ack) CHECK(sio_ack_send(ack, b.p, b.len, NULL, 0));
     sb_free(&b);
+}
+
+static void on_where(sio_socket_t *socket, const char *event, const sio_args_t *args, sio_ack_t *ack, void *ud) {
+    (void)event, (void)args, (void)ud;
+    sb_t b = {0};
+    sb_printf(&b, "[{\"loop\":%d,\"loops\":%d,\"in_loop\":%s,\"server_in_loop\":%s}]", sio_socket_loop_index(socket),
+              sio_server_loop_count(server), sio_socket_in_loop(socket) ? "true" : "false",
+              sio_server_in_loop(server) ? "true" : "false");
+    if (ack) CHECK(sio_ack_send(ack, b.p, b.len, NULL, 0));
+    sb_free(&b);
+}
+
+/* post_self: the task posted by the worker thread, on the socket's loop. */
+typedef struct {
+    int loop;           /* sio_socket_loop_index as the poster saw it */
+    bool worker_in_loop; /* sio_socket_in_loop || sio_server_in_loop on the worker (must be false) */
+    int worker_join;    /* sio_socket_join from the worker (must be SIO_ETHREAD) */
+} self_task_t;
+
+static void self_task(sio_socket_t *socket, void *ud) {
+    self_task_t *t = ud;
+    int index = socket_loop(socket, "self task");
+    bool thread_ok = index == t->loop && on_loop_thread(index);
+    CHECK(sio_socket_join(socket, "posted-room")); /* a [LOOP] function, allowed here */
+    char *rooms = NULL;
+    CHECK(sio_socket_rooms(socket, &rooms));
+    sb_t b = {0};
+    sb_printf(&b, "[{\"loop\":%d,\"in_loop\":%s,\"thread_ok\":%s,\"rooms\":%s,\"worker_in_loop\":%s,"
+                  "\"worker_join\":\"%s\"}]",
+              index, sio_socket_in_loop(socket) ? "true" : "false", thread_ok ? "true" : "false",
+              rooms ? rooms : "null", t->worker_in_loop ? "true" : "false", sio_err_name(t->worker_join));
+    CHECK(sio_socket_emit(socket, "posted", b.p, b.len, NULL, 0));
+    sb_free(&b);
+    sio_free(rooms);
+    free(t);
+}
+
+static void post_from_worker(sio_socket_t *socket, int loop) {
+    self_task_t *t = malloc(sizeof *t);
+    if (!t) abort();
+    t->loop = sio_socket_loop_index(socket); /* [ANY THREAD] */
+    EXPECT(t->loop == loop);
+    t->worker_in_loop = sio_socket_in_loop(socket) || sio_server_in_loop(server);
+    t->worker_join = sio_socket_join(socket, "never-joined");
+    int rc = sio_socket_post(socket, self_task, t);
+    CHECK_UNLESS_STOPPING(rc);
+    if (rc != SIO_OK) free(t);
+}
+
+static void on_post_self(sio_socket_t *socket, const char *event, const sio_args_t *args, sio_ack_t *ack, void *ud) {
+    (void)event, (void)args, (void)ack, (void)ud;
+    post_job((job_t){.kind = JOB_POST, .socket = socket, .loop = sio_socket_loop_index(socket)});
+}
+
+/* post_to: from one socket's loop to another socket (maybe on another loop). */
+typedef struct {
+    int from;
+} to_task_t;
+
+static void to_task(sio_socket_t *socket, void *ud) {
+    to_task_t *t = ud;
+    int index = socket_loop(socket, "post_to task");
+    sb_t b = {0};
+    sb_printf(&b, "[{\"from\":%d,\"loop\":%d,\"in_loop\":%s,\"thread_ok\":%s}]", t->from, index,
+              sio_socket_in_loop(socket) ? "true" : "false", on_loop_thread(index) ? "true" : "false");
+    CHECK(sio_socket_emit(socket, "posted", b.p, b.len, NULL, 0));
+    sb_free(&b);
+    free(t);
+}
+
+static void on_post_to(sio_socket_t *socket, const char *event, const sio_args_t *args, sio_ack_t *ack, void *ud) {
+    (void)event, (void)ud;
+    size_t len;
+    const char *json = sio_args_json(args, &len);
+    flat_args_t a;
+    flat_args_parse(&a, json, len);
+    int from = sio_socket_loop_index(socket);
+    sio_socket_t *target = a.strings[0] ? registry_find(a.strings[0]) : NULL;
+    int rc = SIO_EINVAL, emit_rc = SIO_EINVAL, join_rc = SIO_EINVAL, to = -100;
+    bool caller_in_target_loop = false;
+    if (target) {
+        to = sio_socket_loop_index(target);
+        caller_in_target_loop = sio_socket_in_loop(target);
+        /* a [LOOP] call on a socket of another loop is refused; on this loop it works */
+        join_rc = sio_socket_join(target, "post-to-room");
+        char direct[64];
+        int n = snprintf(direct, sizeof direct, "[{\"from\":%d}]", from);
+        emit_rc = sio_socket_emit(target, "direct", direct, (size_t)n, NULL, 0); /* [ANY THREAD] */
+        to_task_t *t = malloc(sizeof *t);
+        if (!t) abort();
+        t->from = from;
+        rc = sio_socket_post(target, to_task, t);
+        if (rc != SIO_OK) free(t);
+    }
+    sb_t b = {0};
+    sb_printf(&b, "[{\"rc\":\"%s\",\"emit_rc\":\"%s\",\"from\":%d,\"to\":%d,\"caller_in_target_loop\":%s,"
+                  "\"join_rc\":\"%s\"}]",
+              sio_err_name(rc), sio_err_name(emit_rc), from, to, caller_in_target_loop ? "true" : "false",
+              sio_err_name(join_rc));
+    if (ack) CHECK(sio_ack_send(ack, b.p, b.len, NULL, 0));
+    sb_free(&b);
+    flat_args_free(&a);
+}
+
+static void never_task(sio_socket_t *socket, void *ud) {
+    (void)socket, (void)ud;
+    say("FAIL a task posted to a stale socket ran");
+    atomic_fetch_add(&failures, 1);
+}
+
+static void on_post_gone(sio_socket_t *socket, const char *event, const sio_args_t *args, sio_ack_t *ack, void *ud) {
+    (void)socket, (void)event, (void)args, (void)ud;
+    pthread_mutex_lock(&registry_lock);
+    sio_socket_t *gone = last_gone;
+    pthread_mutex_unlock(&registry_lock);
+    sb_t b = {0};
+    if (!gone) {
+        sb_puts(&b, "[null]");
+    } else {
+        sb_printf(&b, "[{\"post\":\"%s\",\"loop_index\":%d,\"in_loop\":%s,\"connected\":%s}]",
+                  sio_err_name(sio_socket_post(gone, never_task, NULL)), sio_socket_loop_index(gone),
+                  sio_socket_in_loop(gone) ? "true" : "false", sio_socket_connected(gone) ? "true" : "false");
+    }
+    if (ack) CHECK(sio_ack_send(ack, b.p, b.len, NULL, 0));
+    sb_free(&b);
+}
+
+static void on_flood(sio_socket_t *socket, const char *event, const sio_args_t *args, sio_ack_t *ack, void *ud) {
+    (void)event, (void)ack, (void)ud;
+    static const char *const load_room = "load";
+    size_t len;
+    const char *json = sio_args_json(args, &len);
+    flat_args_t a;
+    flat_args_parse(&a, json, len);
+    for (long i = 0; i < a.numbers[0]; i++) {
+        char item[32];
+        int n = snprintf(item, sizeof item, "[%ld]", i);
+        CHECK_UNLESS_STOPPING(sio_socket_emit(socket, "flood", item, (size_t)n, NULL, 0));
+        CHECK_UNLESS_STOPPING(sio_namespace_broadcast(root_ns, &load_room, 1, NULL, 0, 0, "flood room", item, (size_t)n,
+                                                      NULL, 0));
+    }
+    flat_args_free(&a);
 }
 
 static void on_ticker(sio_socket_t *socket, const char *event, const sio_args_t *args, sio_ack_t *ack, void *ud) {
@@ -413,6 +709,7 @@ static void on_stop(sio_socket_t *socket, const char *event, const sio_args_t *a
 
 static void on_disconnecting(sio_socket_t *socket, const char *reason, void *ud) {
     (void)reason, (void)ud;
+    socket_loop(socket, "disconnecting");
     char *rooms = NULL;
     CHECK(sio_socket_rooms(socket, &rooms));
     say("DISCONNECTING %s %s", sio_socket_id(socket), rooms ? rooms : "?");
@@ -421,8 +718,14 @@ static void on_disconnecting(sio_socket_t *socket, const char *reason, void *ud)
 
 static void on_disconnect(sio_socket_t *socket, const char *reason, void *ud) {
     (void)ud;
+    int index = socket_loop(socket, "disconnect");
     conn_t *c = sio_socket_get_user_data(socket);
     EXPECT(!sio_socket_connected(socket));
+    if (index >= 0 && index < MAX_LOOPS) {
+        atomic_fetch_add(&loop_disconnects[index], 1);
+        if (strcmp(reason, "server shutting down") == 0) atomic_fetch_add(&loop_shutdowns[index], 1);
+    }
+    registry_remove(socket);
     say("DISCONNECT %s %s %s", c ? c->ns : "?", c ? c->id : "?", reason);
     free(c);
 }
@@ -438,6 +741,7 @@ static void on_room_event(sio_namespace_t *ns, int event, const char *room, cons
 
 static void on_connection(sio_socket_t *socket, void *ud) {
     (void)ud;
+    int index = socket_loop(socket, "connection");
     EXPECT(sio_socket_connected(socket));
     EXPECT(sio_socket_get_user_data(socket) == &middleware_mark); /* left by the middleware */
     conn_t *c = calloc(1, sizeof *c);
@@ -453,31 +757,80 @@ static void on_connection(sio_socket_t *socket, void *ud) {
                     {"leave", on_join},    {"to_room", on_to_room},   {"info", on_info}, {"ticker", on_ticker},
                     {"kick", on_kick},     {"ask_room", on_ask_room}, {"stop", on_stop},
                     {"sockets_join", on_operation}, {"sockets_leave", on_operation},
-                    {"disconnect_sockets", on_operation}, {"fetch_sockets", on_operation}};
+                    {"disconnect_sockets", on_operation}, {"fetch_sockets", on_operation},
+                    {"where", on_where},   {"post_self", on_post_self}, {"post_to", on_post_to},
+                    {"post_gone", on_post_gone}, {"flood", on_flood}};
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         CHECK(sio_socket_on(socket, handlers[i].event, handlers[i].cb, NULL));
     CHECK(sio_socket_on_disconnecting(socket, on_disconnecting, NULL));
     CHECK(sio_socket_on_disconnect(socket, on_disconnect, NULL));
-    say("CONNECT %s %s", c->ns, c->id);
+    if (index >= 0 && index < MAX_LOOPS) atomic_fetch_add(&loop_connects[index], 1);
+    registry_add(c->id, socket);
+    say("CONNECT %s %s loop=%d", c->ns, c->id, index);
 }
 
 static void on_http(sio_server_t *srv, sio_http_request_t *request, const char *method, const char *path, void *ud) {
     (void)srv, (void)ud;
+    EXPECT(sio_server_in_loop(srv));
     if (strcmp(method, "GET") == 0 && strcmp(path, "/health") == 0)
         CHECK(sio_http_respond(request, 200, "text/plain", "ok", 2));
     else
         CHECK(sio_http_respond(request, 404, "text/plain", "not found", 9));
 }
 
+/* The threads of this process (entries of /proc/self/task), or -1. */
+static int thread_count(void) {
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        if (e->d_name[0] != '.') n++;
+    closedir(dir);
+    return n;
+}
+
+static void never_server_task(sio_server_t *srv, void *ud) {
+    (void)srv, (void)ud;
+    say("FAIL a task posted to a stopped server ran");
+    atomic_fetch_add(&failures, 1);
+}
+
+/* sio_server_stop from a thread of ours (mode "run": the main thread runs the first loop). */
+static sigset_t stop_signals;
+static void *signal_thread(void *unused) {
+    (void)unused;
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    say("STOPPING %d", sig);
+    atomic_store(&stopping, true);
+    CHECK(sio_server_stop(server));
+    CHECK(sio_server_stop(server)); /* repeated calls are fine */
+    return NULL;
+}
+
+static const char *setting(int argc, char **argv, int index, const char *env) {
+    if (argc > index) return argv[index];
+    const char *value = getenv(env);
+    return value && *value ? value : NULL;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PORT\n", argv[0]);
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "usage: %s PORT [LOOPS [reuseport|round-robin]]\n", argv[0]);
+        return 2;
+    }
+    const char *loops_text = setting(argc, argv, 2, "SIO_TEST_LOOPS");
+    const char *balancing = setting(argc, argv, 3, "SIO_TEST_LOOP_BALANCING");
+    const char *mode = getenv("SIO_TEST_STOP");
+    if (!mode || !*mode) mode = "stop";
+    if (strcmp(mode, "stop") != 0 && strcmp(mode, "destroy") != 0 && strcmp(mode, "run") != 0) {
+        fprintf(stderr, "SIO_TEST_STOP: stop, destroy or run\n");
         return 2;
     }
     EXPECT(strcmp(sio_version(), SIO_VERSION_STRING) == 0);
 
     /* The server's threads inherit this mask: only the main thread takes these signals, with sigwait. */
-    sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
@@ -488,9 +841,17 @@ int main(int argc, char **argv) {
     EXPECT(options != NULL);
     CHECK(sio_options_set_uint(options, SIO_OPT_PING_INTERVAL, 2000));
     CHECK(sio_options_set_uint(options, SIO_OPT_PING_TIMEOUT, 2000));
+    long wanted = loops_text ? strtol(loops_text, NULL, 10) : 1;
+    CHECK(sio_options_set_uint(options, SIO_OPT_LOOPS, (uint64_t)wanted));
+    if (balancing) CHECK(sio_options_set_string(options, SIO_OPT_LOOP_BALANCING, balancing));
     CHECK(sio_server_create(&server, options));
     sio_options_free(options);
     if (!server) return 1;
+    loop_count = sio_server_loop_count(server);
+    EXPECT(loop_count >= 1 && loop_count <= MAX_LOOPS && (wanted == 0 || loop_count == wanted));
+    if (loop_count < 1 || loop_count > MAX_LOOPS) loop_count = 1;
+    EXPECT(!sio_server_in_loop(server)); /* the setting-up thread is no loop */
+    say("LOOPS %d", loop_count);
 
     int rc = sio_server_listen(server, "127.0.0.1", (uint16_t)atoi(argv[1]));
     if (rc != SIO_OK) {
@@ -512,15 +873,46 @@ int main(int argc, char **argv) {
 
     pthread_t worker;
     if (pthread_create(&worker, NULL, worker_main, NULL) != 0) return 1;
-    CHECK(sio_server_start(server));
-    say("LISTENING %d", sio_server_port(server));
+    int threads_before = thread_count(); /* this thread and the worker: the server's loops run none yet */
 
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    say("STOPPING %d", sig);
-    CHECK(sio_server_stop(server));
-    CHECK(sio_server_stop(server)); /* repeated calls are fine */
-    CHECK(sio_server_wait(server));
+    if (strcmp(mode, "run") == 0) {
+        pthread_t stopper;
+        if (pthread_create(&stopper, NULL, signal_thread, NULL) != 0) return 1;
+        threads_before++;
+        say("LISTENING %d", sio_server_port(server));
+        CHECK(sio_server_run(server)); /* the first loop on this thread, the others on theirs, until the stop */
+        atomic_store(&stopped, true);
+        pthread_join(stopper, NULL);
+        threads_before--;
+    } else {
+        CHECK(sio_server_start(server));
+        say("LISTENING %d", sio_server_port(server));
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        say("STOPPING %d", sig);
+        atomic_store(&stopping, true);
+        if (strcmp(mode, "stop") == 0) {
+            CHECK(sio_server_stop(server));
+            CHECK(sio_server_stop(server)); /* repeated calls are fine */
+            CHECK(sio_server_wait(server));
+            atomic_store(&stopped, true);
+            EXPECT(sio_server_post(server, never_server_task, NULL) == SIO_ECLOSED);
+            EXPECT(sio_namespace_emit(root_ns, "late", "[1]", 3, NULL, 0) == SIO_ECLOSED);
+        }
+    }
+
+    if (strcmp(mode, "destroy") != 0) {
+        /* every loop has ended: no loop thread is left, no callback runs from now on */
+        EXPECT(!sio_server_in_loop(server));
+        EXPECT(sio_server_loop_count(server) == loop_count);
+    }
+    sio_server_destroy(server);
+    atomic_store(&stopped, true);
+    int threads_left = thread_count();
+    for (int i = 0; i < 300 && threads_left > threads_before; i++) { /* a thread takes a moment to vanish */
+        sleep_ms(10);
+        threads_left = thread_count();
+    }
 
     pthread_mutex_lock(&jobs_lock);
     jobs_quit = true;
@@ -528,7 +920,15 @@ int main(int argc, char **argv) {
     pthread_mutex_unlock(&jobs_lock);
     pthread_join(worker, NULL);
 
-    sio_server_destroy(server);
+    say("STOPPED mode=%s threads=%d/%d", mode, threads_left, threads_before);
+    EXPECT(threads_left <= threads_before); /* every loop's thread has ended */
+    for (int k = 0; k < loop_count; k++) {
+        int connects = atomic_load(&loop_connects[k]), disconnects = atomic_load(&loop_disconnects[k]);
+        say("LOOPSTAT %d connects=%d disconnects=%d shutdown=%d", k, connects, disconnects,
+            atomic_load(&loop_shutdowns[k]));
+        EXPECT(connects == disconnects); /* every socket of every loop was told it left */
+    }
+    registry_free();
     int failed = atomic_load(&failures);
     say("EXIT %d", failed);
     return failed ? 1 : 0;

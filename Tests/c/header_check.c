@@ -15,6 +15,8 @@ SIO_STATIC_ASSERT(SIO_VERSION_NUMBER == SIO_VERSION_MAJOR * 10000 + SIO_VERSION_
 SIO_STATIC_ASSERT(SIO_OK == 0 && SIO_EINVAL == -1 && SIO_EINTERNAL == -9, "error codes are ABI");
 SIO_STATIC_ASSERT(SIO_BROADCAST_VOLATILE == 1 && SIO_BROADCAST_LOCAL == 2 && SIO_BROADCAST_NO_COMPRESS == 4,
                   "broadcast flags are ABI");
+SIO_STATIC_ASSERT(SIO_OPT_LOOPS == 23 && SIO_OPT_LOOP_BALANCING == 24, "the loop options (0.3.0) are ABI");
+SIO_STATIC_ASSERT(SIO_VERSION_NUMBER >= 300, "the loop functions need 0.3.0");
 
 /* Callbacks of every type, so their typedefs are exercised in both languages. */
 static void log_cb(int level, const char *component, const char *message, void *user_data) {
@@ -47,6 +49,11 @@ static void ack_cb(sio_socket_t *socket, int status, const sio_args_t *reply, vo
 static void broadcast_ack_cb(int status, const sio_args_t *const *replies, size_t n_replies, void *user_data) {
     (void)status, (void)replies, (void)n_replies, (void)user_data;
 }
+static void socket_task_cb(sio_socket_t *socket, void *user_data) {
+    /* what a posted task may do: it runs on the socket's loop */
+    if (sio_socket_in_loop(socket) && sio_socket_loop_index(socket) >= 0) sio_socket_join(socket, "room");
+    (void)user_data;
+}
 
 /* Every callback type stored in a variable of the header's typedef. */
 sio_log_cb header_check_log = log_cb;
@@ -58,12 +65,20 @@ sio_event_cb header_check_event = event_cb;
 sio_disconnect_cb header_check_disconnect = disconnect_cb;
 sio_ack_cb header_check_ack = ack_cb;
 sio_broadcast_ack_cb header_check_broadcast_ack = broadcast_ack_cb;
+sio_socket_task_cb header_check_socket_task = socket_task_cb;
+
+/* The loop functions (0.3.0) have exactly these signatures, in both languages. */
+int (*header_check_loop_count)(const sio_server_t *) = sio_server_loop_count;
+bool (*header_check_server_in_loop)(const sio_server_t *) = sio_server_in_loop;
+int (*header_check_loop_index)(sio_socket_t *) = sio_socket_loop_index;
+bool (*header_check_socket_in_loop)(sio_socket_t *) = sio_socket_in_loop;
+int (*header_check_socket_post)(sio_socket_t *, sio_socket_task_cb, void *) = sio_socket_post;
 
 int header_check(void);
 int header_check(void) {
     sio_error_t code = SIO_ETIMEOUT;
     sio_log_level_t level = SIO_LOG_DEBUG;
-    sio_option_t key = SIO_OPT_MAX_BUFFERED_BYTES;
+    sio_option_t key = SIO_OPT_LOOP_BALANCING;
     sio_buffer_t buffer = {NULL, 0};
     (void)buffer;
     return (int)code + (int)level + (int)key;

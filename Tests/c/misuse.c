@@ -10,12 +10,15 @@
  *      from inside that callback, and a posted task checks every socket call on the stale handle.
  *   4. a helper thread checks the [LOOP] calls from off the loop thread (SIO_ETHREAD), then the loop answers the
  *      witness's "hold" ack with ["held"] and emits "checks done" [failures] to it.
+ *   4b. the helper also posts a task to the witness with sio_socket_post (it runs on the loop thread, where
+ *      sio_socket_in_loop is true), and checks the loop functions on the stale victim (SIO_ECLOSED / false).
  *   5. the witness emits "finish": the event callback stops the server twice and destroys it from inside the
  *      callback; sio_server_run returns. The program prints "MISUSE failures=N" and exits 0 when N is 0.
  * Each failed expectation prints one "FAIL <line>: <call> -> <got> (expected <want>)" line.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -129,6 +132,22 @@ static void never_http(sio_server_t *s, sio_http_request_t *r, const char *m, co
     (void)s, (void)r, (void)m, (void)p, (void)u;
     fail(__LINE__, "never_http ran", 1, 0);
 }
+static void never_socket_task(sio_socket_t *s, void *u) {
+    (void)s, (void)u;
+    fail(__LINE__, "never_socket_task ran", 1, 0);
+}
+
+/* The threads of this process (entries of /proc/self/task), or -1. */
+static int thread_count(void) {
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        if (e->d_name[0] != '.') n++;
+    closedir(dir);
+    return n;
+}
 
 /* Handles that were never handed out (far above anything the table gives). */
 #define FORGED_SOCKET ((sio_socket_t *)(uintptr_t)0x7fff0000dead0ULL)
@@ -197,6 +216,9 @@ static void check_options(void) {
     EQ(sio_options_set_bool(o, SIO_OPT_TRANSPORTS, true), SIO_EINVAL);
     EQ(sio_options_set_string(o, SIO_OPT_ALLOW_UPGRADES, "true"), SIO_EINVAL);
     EQ(sio_options_set_string(o, SIO_OPT_PING_TIMEOUT, "5"), SIO_EINVAL);
+    EQ(sio_options_set_uint(o, SIO_OPT_ALLOW_EIO3, 1), SIO_EINVAL);
+    EQ(sio_options_set_bool(o, SIO_OPT_ALLOW_EIO3, true), SIO_OK);
+    EQ(sio_options_set_bool(o, SIO_OPT_ALLOW_EIO3, false), SIO_OK);
     /* values out of range / invalid */
     EQ(sio_options_set_string(o, SIO_OPT_PATH, NULL), SIO_EINVAL);
     EQ(sio_options_set_uint(o, SIO_OPT_PING_INTERVAL, UINT64_MAX), SIO_EINVAL);
@@ -221,10 +243,26 @@ static void check_options(void) {
     EQ(sio_options_set_uint(o, SIO_OPT_RECOVERY_MAX_DISCONNECTION, 120000), SIO_OK);
     EQ(sio_options_set_bool(o, SIO_OPT_RECOVERY_SKIP_MIDDLEWARES, true), SIO_OK);
     EQ(sio_options_set_uint(o, SIO_OPT_MAX_BUFFERED_BYTES, 16u << 20), SIO_OK);
+    /* loops (since 0.3.0): 0 (one per core) to 64 */
+    EQ(sio_options_set_uint(o, SIO_OPT_LOOPS, 65), SIO_EINVAL);
+    EQ(sio_options_set_uint(o, SIO_OPT_LOOPS, UINT64_MAX), SIO_EINVAL);
+    EQ(sio_options_set_bool(o, SIO_OPT_LOOPS, true), SIO_EINVAL);
+    EQ(sio_options_set_string(o, SIO_OPT_LOOPS, "2"), SIO_EINVAL);
+    EQ(sio_options_set_uint(o, SIO_OPT_LOOPS, 0), SIO_OK);
+    EQ(sio_options_set_uint(o, SIO_OPT_LOOPS, 64), SIO_OK);
+    EQ(sio_options_set_uint(o, SIO_OPT_LOOPS, 1), SIO_OK);
+    EQ(sio_options_set_string(o, SIO_OPT_LOOP_BALANCING, "round-robin"), SIO_OK);
+    EQ(sio_options_set_string(o, SIO_OPT_LOOP_BALANCING, "reuseport"), SIO_OK);
+    EQ(sio_options_set_string(o, SIO_OPT_LOOP_BALANCING, "random"), SIO_EINVAL);
+    EQ(sio_options_set_string(o, SIO_OPT_LOOP_BALANCING, ""), SIO_EINVAL);
+    EQ(sio_options_set_string(o, SIO_OPT_LOOP_BALANCING, NULL), SIO_EINVAL);
+    EQ(sio_options_set_uint(o, SIO_OPT_LOOP_BALANCING, 1), SIO_EINVAL);
+    EQ(sio_options_set_bool(o, SIO_OPT_LOOP_BALANCING, true), SIO_EINVAL);
     sio_server_t *s = NULL;
     EQ(sio_server_create(&s, o), SIO_OK);
     sio_options_free(o); /* the server copied them */
     TRUE(s != NULL);
+    EQ(sio_server_loop_count(s), 1);
     sio_server_destroy(s);
 }
 
@@ -275,6 +313,8 @@ static void check_null_handles(void) {
     EQ(sio_namespace_fetch_sockets(NULL, NULL, 0, NULL, 0, 0, never_fetch, NULL), SIO_EINVAL);
     EQ(sio_namespace_on_room_event(NULL, never_room_event, NULL), SIO_EINVAL);
     EQ(sio_server_on_connection_error(NULL, never_connection_error, NULL), SIO_EINVAL);
+    TRUE(sio_server_loop_count(NULL) < 0);
+    EQ(sio_server_in_loop(NULL), false);
 
     sio_socket_t *const sockets[] = {NULL, FORGED_SOCKET};
     for (size_t i = 0; i < 2; i++) {
@@ -315,6 +355,10 @@ static void check_null_handles(void) {
         ERR(sio_socket_leave(s, "r"));
         ERR(sio_socket_disconnect(s, false));
         ERR(sio_socket_disconnect(s, true));
+        ERR(sio_socket_loop_index(s));
+        EQ(sio_socket_in_loop(s), false);
+        ERR(sio_socket_post(s, never_socket_task, NULL));
+        ERR(sio_socket_post(s, NULL, NULL));
     }
     EQ(sio_ack_send(NULL, "[1]", 3, NULL, 0), SIO_EINVAL);
     EQ(sio_ack_send(FORGED_ACK, "[1]", 3, NULL, 0), SIO_EINVAL);
@@ -536,6 +580,138 @@ static void check_listen_fd(void) {
     sio_server_destroy(s);
 }
 
+/* ---- 2b. several loops (SIO_OPT_LOOPS) without clients -------------------------------------------------------- */
+
+typedef struct {
+    flag_t done;
+    bool in_loop;
+    int count;
+    pthread_t thread;
+} loop_probe_t;
+
+static void loop_probe_task(sio_server_t *server, void *ud) {
+    loop_probe_t *p = ud;
+    p->in_loop = sio_server_in_loop(server);
+    p->count = sio_server_loop_count(server);
+    p->thread = pthread_self();
+    EQ(sio_server_wait(server), SIO_ETHREAD);
+    flag_set(&p->done);
+}
+
+static sio_options_t *loop_options(uint64_t loops, const char *balancing) {
+    sio_options_t *o = sio_options_new();
+    EQ(sio_options_set_uint(o, SIO_OPT_LOOPS, loops), SIO_OK);
+    if (balancing) EQ(sio_options_set_string(o, SIO_OPT_LOOP_BALANCING, balancing), SIO_OK);
+    return o;
+}
+
+/* Each life cycle of check_life_cycles with several loops: every loop starts, answers, stops and ends with the
+ * server (at the end no thread of theirs is left). */
+static void check_loops(void) {
+    int threads_before = thread_count();
+    TRUE(threads_before >= 1);
+    sio_server_t *s = NULL;
+
+    /* created with 3 (a refused value does not change it), never started */
+    sio_options_t *o = loop_options(3, NULL);
+    EQ(sio_options_set_uint(o, SIO_OPT_LOOPS, 65), SIO_EINVAL);
+    EQ(sio_server_create(&s, o), SIO_OK);
+    EQ(sio_server_loop_count(s), 3);
+    EQ(sio_server_in_loop(s), false);
+    EQ(sio_server_listen(s, "127.0.0.1", 0), SIO_OK);
+    TRUE(sio_server_port(s) > 0);
+    sio_server_destroy(s);
+
+    /* started: sio_server_post runs on the first loop, sio_server_in_loop is true there and false here */
+    EQ(sio_server_create(&s, o), SIO_OK);
+    sio_options_free(o);
+    EQ(sio_server_listen(s, "127.0.0.1", 0), SIO_OK);
+    EQ(sio_server_start(s), SIO_OK);
+    EQ(sio_server_start(s), SIO_ESTATE);
+    loop_probe_t probe = {.done = FLAG_INIT};
+    EQ(sio_server_post(s, loop_probe_task, &probe), SIO_OK);
+    flag_wait(&probe.done);
+    TRUE(probe.in_loop);
+    EQ(probe.count, 3);
+    TRUE(!pthread_equal(probe.thread, pthread_self()));
+    EQ(sio_server_in_loop(s), false);
+    for (int i = 0; i < 8; i++) /* new connections, on whichever loop the kernel picks */
+        EQ(http_status(sio_server_port(s), "/socket.io/?EIO=4&transport=polling"), 200);
+    EQ(sio_server_stop(s), SIO_OK);
+    EQ(sio_server_wait(s), SIO_OK);
+    EQ(sio_server_in_loop(s), false);
+    EQ(sio_server_loop_count(s), 3);
+    EQ(sio_server_post(s, never_task, NULL), SIO_ECLOSED);
+    EQ(sio_server_start(s), SIO_ESTATE);
+    sio_server_destroy(s);
+
+    /* 2 loops, round-robin: destroyed while running (it stops and waits for every loop) */
+    o = loop_options(2, "round-robin");
+    EQ(sio_server_create(&s, o), SIO_OK);
+    EQ(sio_server_listen(s, "127.0.0.1", 0), SIO_OK);
+    EQ(sio_server_start(s), SIO_OK);
+    for (int i = 0; i < 4; i++) EQ(http_status(sio_server_port(s), "/socket.io/?EIO=4&transport=polling"), 200);
+    sio_server_destroy(s);
+
+    /* 2 loops, the first run on a thread of ours, destroyed from here while it runs */
+    runner_t r = {.rc = 12345};
+    EQ(sio_server_create(&r.server, o), SIO_OK);
+    EQ(sio_server_listen(r.server, "127.0.0.1", 0), SIO_OK);
+    pthread_t t;
+    pthread_create(&t, NULL, runner, &r);
+    probe = (loop_probe_t){.done = FLAG_INIT};
+    EQ(sio_server_post(r.server, loop_probe_task, &probe), SIO_OK);
+    flag_wait(&probe.done);
+    TRUE(pthread_equal(probe.thread, t)); /* the first loop is the one sio_server_run runs */
+    TRUE(probe.in_loop);
+    EQ(http_status(sio_server_port(r.server), "/socket.io/?EIO=4&transport=polling"), 200);
+    sio_server_destroy(r.server);
+    pthread_join(t, NULL);
+    EQ(r.rc, SIO_OK);
+
+    /* 2 loops, destroyed from inside a posted task */
+    EQ(sio_server_create(&s, o), SIO_OK);
+    sio_options_free(o);
+    EQ(sio_server_listen(s, "127.0.0.1", 0), SIO_OK);
+    EQ(sio_server_start(s), SIO_OK);
+    flag_t destroyed = FLAG_INIT;
+    EQ(sio_server_post(s, destroy_task, &destroyed), SIO_OK);
+    flag_wait(&destroyed);
+
+    /* 2 loops on an inherited descriptor (always round-robin) */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    TRUE(fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 && listen(fd, 16) == 0 &&
+         getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
+    o = loop_options(2, "reuseport");
+    EQ(sio_server_create(&s, o), SIO_OK);
+    sio_options_free(o);
+    EQ(sio_server_listen_fd(s, fd), SIO_OK);
+    EQ(sio_server_start(s), SIO_OK);
+    for (int i = 0; i < 4; i++) EQ(http_status(ntohs(addr.sin_port), "/socket.io/?EIO=4&transport=polling"), 200);
+    sio_server_destroy(s);
+
+    /* 0: one loop per core */
+    o = loop_options(0, NULL);
+    EQ(sio_server_create(&s, o), SIO_OK);
+    sio_options_free(o);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    EQ(sio_server_loop_count(s), cores < 1 ? 1 : cores > 64 ? 64 : cores);
+    sio_server_destroy(s);
+
+    /* every loop thread has ended (one destroyed from its own task ends a moment later) */
+    int threads_left = thread_count();
+    for (int i = 0; i < 300 && threads_left > threads_before; i++) {
+        sleep_ms(10);
+        threads_left = thread_count();
+    }
+    if (threads_left > threads_before) fail(__LINE__, "threads left after the multi-loop servers", threads_left,
+                                            threads_before);
+    atomic_fetch_add(&checks, 1);
+}
+
 /* ---- 3. a server with clients ---------------------------------------------------------------------------------- */
 
 static sio_server_t *server;
@@ -543,7 +719,7 @@ static sio_namespace_t *root;
 static pthread_t loop_thread;
 static sio_socket_t *witness, *victim;
 static sio_ack_t *held_ack, *kept_ack, *misuse_ack;
-static atomic_int closed_acks, witness_gone, victim_gone;
+static atomic_int closed_acks, witness_gone, victim_gone, socket_tasks;
 static flag_t helper_go = FLAG_INIT;
 static bool helper_quit;
 
@@ -767,6 +943,9 @@ static void stale_checks(sio_server_t *srv, void *ud) {
     EQ(sio_socket_leave(s, "r"), SIO_ECLOSED);
     EQ(sio_socket_disconnect(s, false), SIO_ECLOSED);
     EQ(sio_socket_disconnect(s, true), SIO_ECLOSED);
+    EQ(sio_socket_loop_index(s), SIO_ECLOSED);
+    EQ(sio_socket_in_loop(s), false);
+    EQ(sio_socket_post(s, never_socket_task, NULL), SIO_ECLOSED);
     /* acks of the gone socket: released with it */
     EQ(sio_ack_send(kept_ack, "[1]", 3, NULL, 0), SIO_EINVAL);
     EQ(sio_ack_send(misuse_ack, "[1]", 3, NULL, 0), SIO_EINVAL);
@@ -776,9 +955,23 @@ static void stale_checks(sio_server_t *srv, void *ud) {
     flag_set(&helper_go);
 }
 
+/* Posted to the witness by the helper thread with sio_socket_post. */
+static void witness_task(sio_socket_t *s, void *ud) {
+    TRUE(ud == (void *)&socket_tasks);
+    TRUE(s == witness);
+    TRUE(pthread_equal(pthread_self(), loop_thread));
+    TRUE(sio_socket_in_loop(s));
+    TRUE(sio_server_in_loop(server));
+    EQ(sio_socket_loop_index(s), 0);
+    EQ(sio_socket_join(s, "posted"), SIO_OK); /* [LOOP] functions work here */
+    EQ(sio_socket_leave(s, "posted"), SIO_OK);
+    atomic_fetch_add(&socket_tasks, 1);
+}
+
 static void report_task(sio_server_t *srv, void *ud) {
     (void)srv, (void)ud;
     TRUE(pthread_equal(pthread_self(), loop_thread));
+    EQ(atomic_load(&socket_tasks), 1); /* posted to the same loop before this task */
     EQ(sio_ack_send(held_ack, "[\"held\"]", 8, NULL, 0), SIO_OK);
     EQ(sio_ack_send(held_ack, "[\"held\"]", 8, NULL, 0), SIO_EINVAL); /* consumed */
     char args[32];
@@ -824,6 +1017,16 @@ static void *helper_main(void *unused) {
     int rc = sio_socket_emit(victim, "e", "[1]", 3, NULL, 0);       /* stale: ECLOSED now or silently later */
     atomic_fetch_add(&checks, 1);
     if (rc != SIO_OK && rc != SIO_ECLOSED) fail(__LINE__, "emit on stale socket from a thread", rc, SIO_ECLOSED);
+    /* the loop functions (since 0.3.0) from off the loop */
+    EQ(sio_server_in_loop(server), false);
+    EQ(sio_server_loop_count(server), 1);
+    EQ(sio_socket_in_loop(w), false);
+    EQ(sio_socket_loop_index(w), 0);
+    EQ(sio_socket_post(w, NULL, NULL), SIO_EINVAL);
+    EQ(sio_socket_post(victim, never_socket_task, NULL), SIO_ECLOSED); /* stale */
+    EQ(sio_socket_loop_index(victim), SIO_ECLOSED);
+    EQ(sio_socket_in_loop(victim), false);
+    EQ(sio_socket_post(w, witness_task, (void *)&socket_tasks), SIO_OK);
     EQ(sio_server_post(server, report_task, NULL), SIO_OK);
     return NULL;
 }
@@ -850,8 +1053,10 @@ static void on_hold(sio_socket_t *s, const char *event, const sio_args_t *args, 
 }
 
 static void on_finish(sio_socket_t *s, const char *event, const sio_args_t *args, sio_ack_t *ack, void *ud) {
-    (void)s, (void)event, (void)args, (void)ack, (void)ud;
+    (void)event, (void)args, (void)ack, (void)ud;
     EQ(sio_server_stop(server), SIO_OK);
+    EQ(sio_socket_post(s, never_socket_task, NULL), SIO_ECLOSED); /* the server is stopping */
+    EQ(sio_server_post(server, never_task, NULL), SIO_ECLOSED);
     EQ(sio_server_stop(server), SIO_OK);
     sio_server_destroy(server); /* inside an event callback: freed when the loop has ended */
 }
@@ -874,6 +1079,10 @@ static void on_victim_disconnect(sio_socket_t *s, const char *reason, void *ud) 
 static void on_connection(sio_socket_t *s, void *ud) {
     (void)ud;
     loop_thread = pthread_self();
+    TRUE(sio_socket_in_loop(s));
+    TRUE(sio_server_in_loop(server));
+    EQ(sio_socket_loop_index(s), 0);
+    EQ(sio_server_loop_count(server), 1);
     size_t len = 0;
     const char *auth = sio_socket_auth(s, &len);
     TRUE(auth != NULL && len == strlen(auth));
@@ -918,6 +1127,7 @@ int main(void) {
     check_null_handles();
     check_life_cycles();
     check_listen_fd();
+    check_loops();
     check_options_in_effect();
     say("OFFLINE failures=%d checks=%d", atomic_load(&failures), atomic_load(&checks));
 

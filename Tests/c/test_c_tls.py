@@ -162,6 +162,10 @@ def test_reload_from_c(tls_program, installed, pki, tmp_path):
         # A broken file: SIO_EINVAL, the current certificate stays, the error line names the file.
         cert.write_text("garbage")
         assert requests.get(f"{srv.plain}/reload", timeout=5).text == "SIO_EINVAL"
+        # The log line is written by the loop thread and read by the program's reader thread: allow it to arrive.
+        deadline = time.monotonic() + 5
+        while not any(str(cert) in line for line in srv.program.errors) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert any(str(cert) in line for line in srv.program.errors), srv.program.output()
         assert leaf_served(srv.port, pki) == pki.renewed.leaf_der()
         # Other options: their TLS settings replace the server's.

@@ -6,9 +6,11 @@ a system service. The node binary comes from $SIO_BIN_DIR (scripts/test.sh sets 
 
 - `RedisServer`: redis-server with no persistence in a temporary directory; `stop()` / `start()` keep the port
   (the outage tests restart it under running nodes).
-- `ClusterNode`: one `sio-cluster-node --port P --redis URL --name NAME`; its log is kept and shown on failure.
+- `ClusterNode`: one `sio-cluster-node --port P --redis URL --name NAME [--loops N]`; its log is kept and shown on
+  failure.
 - `Nginx`: nginx in the foreground with a generated config (see nginx_config in test_nginx.py and docs/REDIS.md).
-- `Client`: a python-socketio client recording the events a test looks at.
+- `Client`: a python-socketio client recording the events a test looks at; on `/` it knows its node and the loop
+  serving it (`whoami`); `placed_client` reconnects until a client lands on the loop wanted.
 """
 
 from __future__ import annotations
@@ -216,22 +218,30 @@ def read_reply(stream):
 
 
 class ClusterNode(Process):
-    def __init__(self, binary: str, name: str, redis_url: str):
+    """`streams` picks the streams adapter (--redis-streams); `args` are passed on (--recovery-ms ...)."""
+
+    def __init__(self, binary: str, name: str, redis_url: str, loops: int = 1, streams: bool = False,
+                 args: list[str] | None = None):
         super().__init__(f"node-{name}")
         self.binary = binary
         self.name = name
         self.redis_url = redis_url
+        self.loops = loops
+        self.streams = streams
+        self.args = list(args or [])
         self.port = 0
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def start(self) -> "ClusterNode":
+    def start(self, port: int | None = None) -> "ClusterNode":
+        """Starts on `port` (a restart keeps its port) or a free one."""
         for _attempt in range(3):
-            self.port = free_port()
-            self._spawn([self.binary, "--port", str(self.port), "--redis", self.redis_url, "--name", self.name,
-                         "--host", HOST])
+            self.port = port or free_port()
+            self._spawn([self.binary, "--port", str(self.port), "--redis-streams" if self.streams else "--redis",
+                         self.redis_url, "--name", self.name, "--host", HOST, *self.args]
+                        + (["--loops", str(self.loops)] if self.loops != 1 else []))
             if wait_port(self.port, self.proc):
                 return self
             self.stop()
@@ -289,9 +299,9 @@ class Client:
         self.sio.connect(url, transports=transports, namespaces=[namespace], wait_timeout=10)
         if namespace == "/":
             who = self.call("whoami")
-            self.id, self.node = who["id"], who["node"]
+            self.id, self.node, self.loop = who["id"], who["node"], who.get("loop")
         else:
-            self.id, self.node = self.sio.get_sid(namespace), None
+            self.id, self.node, self.loop = self.sio.get_sid(namespace), None, None
 
     def _recorder(self, event: str):
         def handler(*args):
@@ -330,6 +340,18 @@ class Client:
             self.sio.disconnect()
         except Exception:
             pass
+
+
+def placed_client(make, node, loop: int, transports: list[str] | None = None, label: str = "",
+                  attempts: int = 40) -> Client:
+    """A client of `node` on its loop `loop` (`make` is the `clients` fixture): it reconnects until `whoami` says
+    so (the kernel spreads new connections over the loops)."""
+    for _attempt in range(attempts):
+        client = make(node.url, transports=transports, label=label)
+        if client.loop == loop:
+            return client
+        client.close()
+    raise AssertionError(f"no connection to {node.name} landed on loop {loop} in {attempts} attempts")
 
 
 def barrier(sender: Client, everyone: list[Client], tag: str) -> None:

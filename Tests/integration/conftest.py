@@ -7,7 +7,9 @@ Each gives a `ServerProcess` whose `.url` (also `str()`) is the base URL, e.g. h
 
 The binary comes from $SIO_BIN_DIR (scripts/test.sh sets it to `swift build --show-bin-path`; default
 .build/debug). To cross-check another implementation of the same contract, set SIO_SERVER_CMD to a command
-line with `{port}` and `{host}` placeholders; it replaces the binary.
+line with `{port}` and `{host}` placeholders; it replaces the binary. SIO_SERVER_ARGS adds arguments to the
+binary's command line (e.g. `--allow-eio3`, to check that v4 behaviour does not change with it); a
+`ServerProcess` can also be given its own (`args`/`extra_args`, as Tests/eio3 does).
 SIO_TEST_LOOPS=N runs every server of the suite with `--loops N` (N event loops on one port; unset: no flag, one
 loop, as before), so the whole suite doubles as a multi-loop test: scripts/test.sh runs it with 1, 2 and 3 loops.
 test_multiloop.py starts its own multi-loop servers whatever this says (`server_factory(loops=N)`).
@@ -70,19 +72,21 @@ def _server_command(port: int, loops: int | str | None = None) -> list[str]:
         if not os.access(binary, os.X_OK):
             pytest.fail(f"{binary} not found or not executable: build it (swift build) or set SIO_BIN_DIR",
                         pytrace=False)
-        cmd = [str(binary), "--port", str(port), "--host", HOST]
+        cmd = [str(binary), "--port", str(port), "--host", HOST, *shlex.split(os.environ.get("SIO_SERVER_ARGS", ""))]
     if loops is not None:
         cmd += ["--loops", str(loops)]
     return cmd
 
 
 class ServerProcess:
-    def __init__(self, name: str, loops: int | str | None = None, args=()):
+    def __init__(self, name: str, loops: int | str | None = None, args=(), extra_args=(), port: int = 0):
         """`loops`: pass `--loops N` whatever $SIO_TEST_LOOPS says (None: as $SIO_TEST_LOOPS says; NO_LOOPS_FLAG:
-        no flag). `args`: more arguments for the command line (e.g. `--loop-balancing round-robin`)."""
+        no flag). `args` / `extra_args`: more arguments for the command line (e.g. `--loop-balancing round-robin`).
+        `port`: a fixed port (0: a free one at every start)."""
         self.name = name
         self.loops = loops
-        self.args = list(args)
+        self.args = list(args) + list(extra_args)
+        self.fixed_port = port
         self.exit_expected = False  # set by a test that ends the process on purpose (no "exited during" failure)
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -95,7 +99,7 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         last_error = ""
         for _attempt in range(3):  # a free port can be taken between probing it and the server binding it
-            self.port = _free_port()
+            self.port = self.fixed_port or _free_port()
             cmd = _server_command(self.port, self.loops) + self.args
             self._log = tempfile.NamedTemporaryFile(prefix=f"sio-{self.name}-", suffix=".log", delete=False)
             self.log_path = self._log.name

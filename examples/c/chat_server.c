@@ -1,10 +1,13 @@
 /* chat_server.c: the Socket.IO tutorial's chat (https://socket.io/get-started/chat) in plain C against sio.h.
  *
- *   chat_server [--port 3000] [--host 0.0.0.0] [--client-js PATH]
+ *   chat_server [--port 3000] [--host 0.0.0.0] [--client-js PATH] [--loops N]
  *
  * GET / serves the chat page; the page loads the official client from /socket.io/socket.io.js, served from PATH
  * when --client-js is given (socket.io.min.js of socket-io-client 4.x), else answered with 404. Every
  * "chat message" a client sends is relayed to everyone. SIGINT or SIGTERM stops the server gracefully.
+ * --loops N serves the port with N event loops, one thread each (SIO_OPT_LOOPS; 0 = one per core, default 1): the
+ * callbacks then run on several threads at once. Nothing here needs a lock: the callbacks share only what is
+ * written before the server starts (the page, the bundle, the namespace handle), and stdio locks each call.
  *
  * Build:  cc chat_server.c $(pkg-config --cflags --libs sio) -lpthread -o chat_server
  */
@@ -172,17 +175,25 @@ static void on_connection_error(sio_server_t *server, sio_http_request_t *reques
 }
 
 static void usage(const char *argv0) {
-    fprintf(stderr, "usage: %s [--port PORT] [--host HOST] [--client-js PATH]\n", argv0);
+    fprintf(stderr, "usage: %s [--port PORT] [--host HOST] [--client-js PATH] [--loops N]\n", argv0);
 }
 
 int main(int argc, char **argv) {
     const char *host = "0.0.0.0";
     long port = 3000;
+    long loops = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
             char *end;
             port = strtol(argv[++i], &end, 10);
             if (*end || port < 0 || port > 65535) {
+                usage(argv[0]);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--loops") == 0 && i + 1 < argc) {
+            char *end;
+            loops = strtol(argv[++i], &end, 10);
+            if (*end || loops < 0 || loops > 64) {
                 usage(argv[0]);
                 return 2;
             }
@@ -209,7 +220,10 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     sio_server_t *server = NULL;
-    int rc = sio_server_create(&server, NULL);
+    sio_options_t *options = sio_options_new();
+    int rc = options ? sio_options_set_uint(options, SIO_OPT_LOOPS, (uint64_t)loops) : SIO_ENOMEM;
+    if (rc == SIO_OK) rc = sio_server_create(&server, options);
+    sio_options_free(options);
     if (rc == SIO_OK) rc = sio_server_listen(server, host, (uint16_t)port);
     if (rc != SIO_OK) {
         fprintf(stderr, "chat_server: cannot listen on %s:%ld: %s\n", host, port, sio_strerror(rc));
@@ -228,7 +242,8 @@ int main(int argc, char **argv) {
         free(client_js);
         return 1;
     }
-    printf("listening on *:%d\n", sio_server_port(server));
+    printf("listening on *:%d (%d loop%s)\n", sio_server_port(server), sio_server_loop_count(server),
+           sio_server_loop_count(server) == 1 ? "" : "s");
     fflush(stdout);
 
     rc = sio_server_run(server); /* until sio_server_stop */

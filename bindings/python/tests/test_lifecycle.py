@@ -295,6 +295,23 @@ def test_options():
             sio.Server(**bad)
 
 
+def test_allow_eio3():
+    """Engine.IO v3 handshakes (a Socket.IO 2.x client) are refused by default and served with allow_eio3."""
+    for allow in (False, True):
+        with sio.Server(allow_eio3=allow or None) as server:
+            port = server.start(HOST, 0)
+            url = f"http://{HOST}:{port}/socket.io/?EIO=3&transport=polling"
+            if not allow:
+                with pytest.raises(urllib.error.HTTPError) as info:
+                    urllib.request.urlopen(url, timeout=5)
+                assert json.loads(info.value.read()) == {"code": 5, "message": "Unsupported protocol version"}
+                continue
+            with urllib.request.urlopen(url, timeout=5) as response:
+                length, _, packet = response.read().decode().partition(":")
+            assert packet.startswith("0{") and int(length) == len(packet)
+            assert "maxPayload" not in json.loads(packet[1:])
+
+
 def test_polling_refused_when_websocket_only():
     with sio.Server(transports="websocket") as server:
         port = server.start(HOST, 0)

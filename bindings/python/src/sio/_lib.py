@@ -67,8 +67,16 @@ OPT_MAX_BUFFERED_BYTES = 17
 OPT_REDIS_URL = 18
 OPT_REDIS_KEY = 19
 OPT_REDIS_REQUESTS_TIMEOUT = 20
+OPT_REDIS_STREAMS_URL = 30
+OPT_REDIS_STREAMS_NAME = 31
+OPT_REDIS_STREAMS_COUNT = 32
+OPT_REDIS_STREAMS_MAXLEN = 33
+OPT_REDIS_STREAMS_SESSION_PREFIX = 37
+OPT_REDIS_STREAMS_HEARTBEAT_INTERVAL = 38
+OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT = 39
 OPT_LOOPS = 23
 OPT_LOOP_BALANCING = 24
+OPT_ALLOW_EIO3 = 25
 OPT_PARSER = 26
 OPT_TLS_CERT_FILE = 40
 OPT_TLS_KEY_FILE = 41
@@ -220,8 +228,14 @@ _HOW_TO_GET_IT = (
     "The sio Python package needs the native library libsio.so (the Swift Socket.IO engine). Build it with "
     "scripts/build-libsio.sh in the project (it lands in build/lib/) and either install it where the dynamic "
     "loader finds it (`make install PREFIX=/usr/local && ldconfig`), or point SIO_LIBRARY at the file, e.g. "
-    "SIO_LIBRARY=/path/to/build/lib/libsio.so"
+    "SIO_LIBRARY=/path/to/build/lib/libsio.so. Or install the wheel that carries it (scripts/build-wheel.sh): "
+    "no Swift toolchain needed"
 )
+
+
+#: The copy a wheel from scripts/build-wheel.sh carries next to this file; auditwheel gave it a run path to the C
+#: libraries it bundled (``../sio_server.libs``). A source install has none.
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libsio.so.0")
 
 
 def _load() -> ctypes.CDLL:
@@ -231,6 +245,12 @@ def _load() -> ctypes.CDLL:
             return ctypes.CDLL(explicit)
         except OSError as error:
             raise LibraryNotFound(f"SIO_LIBRARY={explicit!r} cannot be loaded: {error}. {_HOW_TO_GET_IT}") from error
+    if os.path.exists(BUNDLED):
+        # A wheel's own library, before anything on the system; a broken one is an error, never a silent fallback.
+        try:
+            return ctypes.CDLL(BUNDLED)
+        except OSError as error:
+            raise LibraryNotFound(f"the bundled {BUNDLED} cannot be loaded: {error}") from error
     candidates = []
     found = ctypes.util.find_library("sio")
     if found:

@@ -1090,7 +1090,7 @@ class Namespace:
 
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Sends `event` to every other server of the cluster (the reference's ``serverSideEmit``), not to clients.
-        JSON arguments only (no bytes). Needs the Redis adapter (``redis_url``): :class:`StateError` otherwise."""
+        JSON arguments only (no bytes). Needs a Redis adapter (``redis_url`` or ``redis_streams_url``): :class:`StateError` otherwise."""
         name, payload = _server_side_payload(event, args)
         with self.server._api():
             code = lib.sio_namespace_server_side_emit(self._handle, name, payload, len(payload))
@@ -1120,7 +1120,7 @@ class Namespace:
     def on_server_side_event(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """``handler(*args)`` for `event` sent by another server with :meth:`server_side_emit` (usable as a
         decorator); when the sender waits for an answer, the handler's return value is it (one JSON value; None
-        answers without a value). Runs on the loop thread. Needs the Redis adapter."""
+        answers without a value). Runs on the loop thread. Needs a Redis adapter."""
 
         def register(function: F) -> F:
             def add() -> None:
@@ -1315,6 +1315,18 @@ _UINT_OPTIONS = {
     "max_attachments": (_lib.OPT_MAX_ATTACHMENTS, 1),
     "max_buffered_bytes": (_lib.OPT_MAX_BUFFERED_BYTES, 1),
     "redis_requests_timeout": (_lib.OPT_REDIS_REQUESTS_TIMEOUT, 1000),
+    "redis_streams_count": (_lib.OPT_REDIS_STREAMS_COUNT, 1),
+    "redis_streams_maxlen": (_lib.OPT_REDIS_STREAMS_MAXLEN, 1),
+    "redis_streams_heartbeat_interval": (_lib.OPT_REDIS_STREAMS_HEARTBEAT_INTERVAL, 1000),
+    "redis_streams_heartbeat_timeout": (_lib.OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT, 1000),
+}
+
+_STRING_OPTIONS = {
+    "redis_url": _lib.OPT_REDIS_URL,
+    "redis_key": _lib.OPT_REDIS_KEY,
+    "redis_streams_url": _lib.OPT_REDIS_STREAMS_URL,
+    "redis_streams_name": _lib.OPT_REDIS_STREAMS_NAME,
+    "redis_streams_session_prefix": _lib.OPT_REDIS_STREAMS_SESSION_PREFIX,
 }
 
 
@@ -1331,7 +1343,14 @@ class Server:
     ``connection_state_recovery`` (False; True, or a dict with ``max_disconnection_duration`` (seconds, 120) and
     ``skip_middlewares`` (True)), ``max_buffered_bytes`` (16 MiB queued for a client that does not read),
     ``redis_url`` (None = this server alone; "redis://host:port" scales out over Redis, wire-compatible with Node's
-    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds).
+    @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds);
+    or ``redis_streams_url`` ("redis://host:port": the Redis streams adapter, wire-compatible with Node's
+    @socket.io/redis-streams-adapter: a node that loses Redis catches up from the stream, and with
+    ``connection_state_recovery`` sessions are kept in Redis so clients recover on any server), with
+    ``redis_streams_name`` ("socket.io"), ``redis_streams_count`` (1), ``redis_streams_maxlen`` (10 000 entries),
+    ``redis_streams_session_prefix`` ("sio:session:"), ``redis_streams_heartbeat_interval`` (5 seconds) and
+    ``redis_streams_heartbeat_timeout`` (10 seconds). Not both Redis URLs.
+    ``allow_eio3`` (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
 
     ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
     server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
@@ -1389,11 +1408,19 @@ class Server:
         loops: int | None = None,
         loop_balancing: str | None = None,
         parser: str | None = None,
+        allow_eio3: bool | None = None,
         tls_cert: str | os.PathLike[str] | bytes | None = None,
         tls_key: str | os.PathLike[str] | bytes | None = None,
         tls_key_password: str | None = None,
         tls_handshake_timeout: float | None = None,
         tls_sni: Iterable[tuple[Any, ...]] | None = None,
+        redis_streams_url: str | None = None,
+        redis_streams_name: str | None = None,
+        redis_streams_count: int | None = None,
+        redis_streams_maxlen: int | None = None,
+        redis_streams_session_prefix: str | None = None,
+        redis_streams_heartbeat_interval: float | None = None,
+        redis_streams_heartbeat_timeout: float | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1465,6 +1492,8 @@ class Server:
             set_string(_lib.OPT_TRANSPORTS, "transports", text)
         if values["allow_upgrades"] is not None:
             set_bool(_lib.OPT_ALLOW_UPGRADES, "allow_upgrades", values["allow_upgrades"])
+        if values["allow_eio3"] is not None:
+            set_bool(_lib.OPT_ALLOW_EIO3, "allow_eio3", values["allow_eio3"])
         origins = values["cors_allowed_origins"]
         if origins is not None:
             text = origins if isinstance(origins, str) else ",".join(origins)
@@ -1473,10 +1502,9 @@ class Server:
             set_bool(_lib.OPT_CORS_CREDENTIALS, "cors_credentials", values["cors_credentials"])
         if values["cookie"] is not None:
             set_string(_lib.OPT_COOKIE, "cookie", values["cookie"])
-        if values["redis_url"] is not None:
-            set_string(_lib.OPT_REDIS_URL, "redis_url", values["redis_url"])
-        if values["redis_key"] is not None:
-            set_string(_lib.OPT_REDIS_KEY, "redis_key", values["redis_key"])
+        for name, key in _STRING_OPTIONS.items():
+            if values[name] is not None:
+                set_string(key, name, values[name])
         loops = values["loops"]
         if loops is not None:
             if isinstance(loops, bool) or not isinstance(loops, int) or loops < 0:

@@ -1,0 +1,114 @@
+// Harness `redis_stream`: what the Redis streams adapter reads from Redis and from other nodes
+// (SocketIORedisStreams/ClusterMessage.swift, ClusterPayloads.swift, SessionRecord.swift, over MsgPack.swift,
+// MsgPackJSON.swift, the RedisWire option/packet/socket readers, SocketIO's LogPosition.swift and EngineIOCodec's
+// forgiving base64): stream entries (fields uid, nsp, type, data: JSON or base64 msgpack), pub/sub payloads
+// (msgpack `{type, data, uid, nsp}`), what their `data` carries (broadcasts, requests, answers), session values
+// (base64 msgpack `{sid, pid, rooms, data}`) and offsets (`<ms>-<seq>`).
+//
+// Input: one message. The whole input is a pub/sub payload, a session value and an offset; split at NUL bytes
+// it is a stream entry's field/value list (field, value, field, value, ...).
+//
+// Checked:
+//  - a decoded entry whose data is an object (what the reference writes) re-encodes (streamFields) to fields that
+//    decode to the same uid, nsp and type, and to data of the same JSON;
+//  - a decoded pub/sub payload re-encodes (pubSubPayload) to one that decodes to the same message (`undefined`
+//    read as null);
+//  - a broadcast's event (with an offset appended) has valid arguments; a request's server-side event too;
+//  - a decoded session re-encodes to a value that decodes to the same session;
+//  - an offset that parses prints back to text that parses to it;
+//  - forgiving base64 never yields more than 3 bytes per 4 input characters;
+//  - no trap, no allocation beyond what the input justifies, linear time.
+//
+// Built from copies of the sources without their module imports (Makefile), as one module.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    checkStreamEntry(fields(of: bytes))
+    if let message = try? ClusterMessage(pubSubPayload: bytes) {
+        verbose("pub/sub: \(message)")
+        checkPubSub(message)
+        checkData(message)
+    }
+    if let session = SessionRecord(decoding: bytes) {
+        // Data compared as JSON text (a NaN is not equal to itself, and JSON writes it null anyway).
+        let again = SessionRecord(decoding: session.encoded())
+        fuzzCheck(again.map { ($0.sid, $0.pid, $0.rooms, $0.data.serialize()) } ?? ("", "", [], [])
+                  == (session.sid, session.pid, session.rooms, session.data.serialize()),
+                  "session changed in a round trip: \(session) -> \(String(describing: again))")
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    if let position = LogPosition(text) {
+        // Leading zeros are allowed (the reference's regex allows them, Redis reads them alike) and dropped.
+        fuzzCheck(LogPosition(position.description) == position, "offset \(text) printed back as \(position)")
+        fuzzCheck(position.next > position || position.milliseconds == .max, "next of \(position) is not after it")
+    }
+    let decoded = Base64.decodeForgiving(bytes)
+    fuzzCheck(decoded.count <= size / 4 * 3 + 2, "\(decoded.count) bytes of base64 from \(size) characters")
+    return 0
+}
+
+/// NUL-separated parts as (field, value) pairs; an odd last part is a field without value, dropped.
+func fields(of bytes: [UInt8]) -> [(key: [UInt8], value: [UInt8])] {
+    let parts = bytes.split(separator: 0, omittingEmptySubsequences: false).map(Array.init)
+    var result: [(key: [UInt8], value: [UInt8])] = []
+    var index = 0
+    while index + 1 < parts.count {
+        result.append((parts[index], parts[index + 1]))
+        index += 2
+    }
+    return result
+}
+
+func checkStreamEntry(_ fields: [(key: [UInt8], value: [UInt8])]) {
+    guard let message = ClusterMessage(streamFields: fields) else { return }
+    verbose("entry: \(message)")
+    checkData(message)
+    // Only an object survives the trip, on Node too: JSON.stringify of anything else does not start with `{`,
+    // so `decode` reads it as base64. The reference only ever writes objects.
+    if let data = message.data, case .map = data {} else if message.data != nil { return }
+    let written = message.streamFields().map { (key: Array($0.0.utf8), value: $0.1) }
+    guard let again = ClusterMessage(streamFields: written) else {
+        fuzzFail("re-encoded entry does not decode: \(written.map { hex($0.value) })")
+    }
+    fuzzCheck(again.uid == (message.uid ?? "") && again.nsp == message.nsp && again.type == (message.type ?? 0),
+              "entry changed in a round trip: \(message) -> \(again)")
+    fuzzCheck(again.data?.jsonValue().serialize() == message.data?.jsonValue().serialize(),
+              "entry data changed in a round trip: \(String(describing: message.data)) -> \(String(describing: again.data))")
+}
+
+func checkPubSub(_ message: ClusterMessage) {
+    let payload = message.pubSubPayload()
+    guard let again = try? ClusterMessage(pubSubPayload: payload) else {
+        fuzzFail("re-encoded payload does not decode: \(hex(payload))")
+    }
+    fuzzCheck(again.uid == message.uid && again.nsp == message.nsp && again.type == message.type,
+              "payload changed in a round trip: \(message) -> \(again)")
+    fuzzCheck(again.data.map(normalized) == message.data.map(normalized),
+              "payload data changed in a round trip: \(hex(payload))")
+}
+
+/// What the adapter does with a message's data: a broadcast's event, a request's fields and server-side event.
+func checkData(_ message: ClusterMessage) {
+    if let broadcast = ReceivedBroadcast(message.data), let event = broadcast.event(offset: "1-2") {
+        fuzzCheck((try? JSONValue.parse(event.arguments.json)) != nil, "arguments are not JSON: \(event.arguments.jsonText)")
+        _ = broadcast.takesOffset
+    }
+    let request = ReceivedRequest(message.data)
+    if let (_, arguments) = request.serverSideEvent {
+        fuzzCheck((try? JSONValue.parse(arguments.json)) != nil, "server-side arguments are not JSON")
+    }
+    for socket in request.sockets {
+        fuzzCheck((try? JSONValue.parse(socket.auth)) != nil, "socket auth is not JSON: \(hex(socket.auth))")
+    }
+}
+
+/// `undefined` comes back as null.
+func normalized(_ value: MsgPackValue) -> MsgPackValue {
+    switch value {
+    case .undefined: return .null
+    case .array(let elements): return .array(elements.map(normalized))
+    case .map(let members): return .map(members.map { ($0.0, normalized($0.1)) })
+    default: return value
+    }
+}
