@@ -17,7 +17,8 @@ import COpenSSL
 //  - whole and in reads of random sizes (each read in a heap block of exactly its size), the same data and the same
 //    end (data delivered, closed, or failed), and nothing delivered after a failure or a close;
 //  - everything the client sealed before the first item that breaks the stream (raw bytes, a record the server
-//    may refuse) is delivered, in order; with no such item the end is "want more", or "closed" after close_notify;
+//    may refuse, the 33rd record in a row without application data: empty ones, KeyUpdates) is delivered, in order;
+//    with no such item the end is "want more", or "closed" after close_notify;
 //  - what the server wrote (KeyUpdate answers) opens on the client side.
 
 let suites: [(tls13: Bool, aead: TLSRecordLayer.AEAD, digest: String)] = [
@@ -54,6 +55,12 @@ func script(_ items: ArraySlice<UInt8>, _ client: TLSRecordLayer) -> (stream: [U
     var expected: [UInt8] = []
     var clean = true
     var closes = false
+    // Records in a row without application data: the server refuses the 33rd.
+    var idle = 0
+    func sealed(carryingData: Bool) {
+        idle = carryingData ? 0 : idle + 1
+        if idle > TLSRecordLayer.maxIdleRecords { clean = false }
+    }
     var at = items.startIndex
     while at + 2 <= items.endIndex {
         let kind = items[at] % 6
@@ -73,30 +80,36 @@ func script(_ items: ArraySlice<UInt8>, _ client: TLSRecordLayer) -> (stream: [U
             while at < data.count || data.isEmpty {
                 let chunk = Array(data[at..<min(at + TLSRecordLayer.maxPlaintext, data.count)])
                 fuzzCheck(client.sealRecord(chunk, type: 23, into: &stream), "seal")
+                sealed(carryingData: !chunk.isEmpty)
+                if !clean { break }
                 at += chunk.count
                 if data.isEmpty { break }
             }
-            expected += data
+            if clean { expected += data }
         case 1:
             stream += payload
             if !payload.isEmpty { clean = false }
         case 2:
             if client.isTLS13 {
                 fuzzCheck(client.sendKeyUpdate(request: (payload.first ?? 0) & 1 == 1, into: &stream), "key update")
+                sealed(carryingData: false)
             }
         case 3:
             let alert = Array((payload + [1, 0]).prefix(2))
             fuzzCheck(client.sealRecord(alert, type: 21, into: &stream), "alert")
+            sealed(carryingData: false)
             if alert == [1, 0] { closes = true } else { clean = false }
         case 4:
             fuzzCheck(client.sealRecord(Array(payload.prefix(TLSRecordLayer.maxPlaintext)), type: 22, into: &stream),
                       "handshake record")
-            // The server may refuse it (TLS 1.2 refuses any: renegotiation), or take a well-formed KeyUpdate.
-            if !payload.isEmpty || !client.isTLS13 { clean = false }
+            // The server may refuse it (TLS 1.2 refuses any: renegotiation; an empty one is refused too), or take a
+            // well-formed KeyUpdate.
+            clean = false
         default:
             let data = Array(payload.dropFirst().prefix(100))
             fuzzCheck(client.sealRecord(data, type: 23, padding: Int(payload.first ?? 0), into: &stream), "padded data")
-            expected += data
+            sealed(carryingData: !data.isEmpty)
+            if clean { expected += data }
         }
     }
     return (stream, expected, clean, closes)
@@ -156,10 +169,17 @@ public func fuzzTLSRecord(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if clean {
         fuzzCheck(whole.end == (closes ? "closed" : "want more"), "well-formed stream ended \(whole.end)")
     }
-    // The server's KeyUpdate answers open on the client side.
+    // The server's KeyUpdate answers open on the client side (which refuses more than 32 in a row, as the server).
     if !whole.serverOutput.isEmpty, whole.end != "failed" {
+        var answers = 0
+        var at = 0
+        while at + 5 <= whole.serverOutput.count {
+            at += 5 + (Int(whole.serverOutput[at + 3]) << 8 | Int(whole.serverOutput[at + 4]))
+            answers += 1
+        }
         let back = read(whole.serverOutput, into: client, split: 255)
-        fuzzCheck(back.end == "want more" && back.data.isEmpty, "the server's answer did not open: \(back.end)")
+        let end = answers > TLSRecordLayer.maxIdleRecords ? "failed" : "want more"
+        fuzzCheck(back.end == end && back.data.isEmpty, "the server's \(answers) answers did not open: \(back.end)")
     }
     return 0
 }

@@ -228,6 +228,12 @@ public final class TCPConnection {
         defer {
             tls.endLoan(keep: keep)
             tls.isReceiving = false
+            if tls.leftover.count > TCPConnection.maxTLSLeftover {
+                // Still reading with nobody to hand records to (an upgrade handler that neither took the
+                // connection nor closed it): bounded, like every buffer a peer can fill.
+                TCPConnection.tlsLog.debug("closing \(remoteAddress): \(tls.leftover.count) bytes kept unread")
+                close(afterFlush: false)
+            }
             if !tls.output.isEmpty { scheduleFlush() }
             if isDetaching { finishDetachingIfDrained() }
         }
@@ -294,6 +300,9 @@ public final class TCPConnection {
     }
 
     private static let tlsLog = Logger("tls")
+    /// Most ciphertext a TLS connection keeps for later: a few reads' worth (a connection moving to another loop
+    /// stops reading, so it keeps one read or two).
+    static let maxTLSLeftover = 4 * EventLoop.readBufferSize
 
     private static let plainHTTPRefusal: [UInt8] = {
         let body = "This port speaks HTTPS: the request was sent in plain HTTP.\n"

@@ -32,10 +32,19 @@ final class TLSRecordLayer {
     /// The start of a record whose end has not arrived (empty, and unallocated, when none is pending).
     private var partial: [UInt8] = []
     private var closeNotifySent = false
+    /// Records in a row that carried nothing for the application (empty records, KeyUpdates).
+    private var idleRecords: UInt8 = 0
 
     static let maxPlaintext = 16384
-    /// Largest ciphertext fragment a peer may send (RFC 8446 5.2; RFC 5246 allows 2048 of expansion).
-    private var maxFragment: Int { isTLS13 ? Self.maxPlaintext + 256 : Self.maxPlaintext + 2048 }
+    /// Largest ciphertext fragment a peer may send: RFC 8446 5.2 (2^14 + 256); in TLS 1.2 (RFC 5246 allows 2048 of
+    /// expansion) an AEAD record adds only its explicit nonce and tag, so anything longer cannot be valid.
+    private var maxFragment: Int { isTLS13 ? Self.maxPlaintext + 256 : Self.maxPlaintext + 8 + 16 }
+    /// More records in a row without application data end the connection, as in OpenSSL (MAX_EMPTY_RECORDS,
+    /// MAX_KEY_UPDATE_MESSAGES): a peer cannot keep us opening records and deriving keys for nothing.
+    static let maxIdleRecords = 32
+    /// TLS 1.3: records the server protects under one key before it updates its keys (RFC 8446 5.5: an AES-GCM key
+    /// protects at most about 2^24.5 full records). Lowered by tests only.
+    static var writeRecordsPerKey: UInt64 = 1 << 24
 
     private var readKeyOffset: Int { 0 }
     private var readIVOffset: Int { keyLength }
@@ -114,7 +123,8 @@ final class TLSRecordLayer {
     }
 
     /// A KeyUpdate of our own (TLS 1.3), asking the peer to update its keys too when `request`: sent under the
-    /// current keys, then ours change. The server only answers requests; tests play the client with it.
+    /// current keys, then ours change. The server sends one to answer a request, or when its write key has protected
+    /// `writeRecordsPerKey` records (never asking back); tests play the client with it.
     func sendKeyUpdate(request: Bool, into output: inout [UInt8]) -> Bool {
         guard isTLS13 else { return false }
         let message: [UInt8] = [24, 0, 0, 1, request ? 1 : 0]
@@ -122,9 +132,9 @@ final class TLSRecordLayer {
     }
 
     /// One record of content `type` (tests: alerts, handshake messages, application data), with `padding` zero
-    /// bytes after the TLS 1.3 inner content type.
+    /// bytes after the TLS 1.3 inner content type (0-255: tests may exceed the inner plaintext's limit with it).
     func sealRecord(_ plain: [UInt8], type: UInt8, padding: Int = 0, into output: inout [UInt8]) -> Bool {
-        plain.count + padding <= Self.maxPlaintext
+        plain.count <= Self.maxPlaintext && (0...255).contains(padding)
             && plain.withUnsafeBytes { seal($0, type: type, padding: isTLS13 ? padding : 0, into: &output) }
     }
 
@@ -266,24 +276,35 @@ final class TLSRecordLayer {
         guard record[1] == 0x03, record[2] == 0x03 else { return .failed("bad record version") }
         let body = UnsafeRawBufferPointer(rebasing: record[5...])
         if isTLS13, outerType != 23 { return .failed("unexpected record type \(outerType)") }
-        guard body.count <= capacity + 2048 else { return .failed("record too long") }
+        // The framing refused longer records; the buffer holds the largest plaintext either version allows.
+        guard body.count <= capacity else { return .failed("record too long") }
+        // Sequence numbers never wrap (RFC 8446 5.3, RFC 5246 6.1): a nonce would repeat.
+        guard readSequence < UInt64.max else { return .failed("read sequence number exhausted") }
         let out = UnsafeMutableRawBufferPointer(start: buffer, count: capacity)
         guard var count = open(type: outerType, header: UnsafeRawBufferPointer(rebasing: record[0..<5]), body: body,
                                sequence: readSequence, keyAt: readKeyOffset, ivAt: readIVOffset, into: out) else {
             return .failed("bad record mac")
         }
-        readSequence &+= 1
+        readSequence += 1
         var type = outerType
         if isTLS13 {
-            // The inner plaintext: content, then its type, then zero padding.
+            // The inner plaintext: content, then its type, then zero padding, 2^14 + 1 bytes at most (RFC 8446 5.4).
+            guard count <= Self.maxPlaintext + 1 else { return .failed("record overflow") }
             while count > 0, out[count - 1] == 0 { count -= 1 }
             guard count > 0 else { return .failed("record without a content type") }
             type = out[count - 1]
             count -= 1
         }
+        guard count <= Self.maxPlaintext else { return .failed("record overflow") }
+        if type != 23 || count == 0 {
+            idleRecords += 1
+            guard idleRecords <= Self.maxIdleRecords else { return .failed("too many records without data") }
+        }
         switch type {
         case 23:
-            return count > 0 ? .data(count) : nil
+            guard count > 0 else { return nil }
+            idleRecords = 0
+            return .data(count)
         case 21:
             guard count == 2 else { return .failed("bad alert") }
             if out[1] == 0 { return .closed }  // close_notify
@@ -295,27 +316,23 @@ final class TLSRecordLayer {
         }
     }
 
-    /// TLS 1.3 post-handshake messages: KeyUpdate (answered when asked); anything else ends the connection.
+    /// TLS 1.3 post-handshake messages: one KeyUpdate per record (answered when asked); anything else, a message
+    /// split over records or an empty record ends the connection. A KeyUpdate changes the read key, so it must end its
+    /// record (RFC 8446 5.1, 4.6.3); a client's Certificate, NewSessionTicket... are not expected from a client.
     private func handshakeMessages(_ messages: UnsafeRawBufferPointer, output: inout [UInt8]) -> Next? {
-        var at = 0
-        while at < messages.count {
-            guard messages.count - at >= 4 else { return .failed("truncated handshake message") }
-            let type = messages[at]
-            let length = Int(messages[at + 1]) << 16 | Int(messages[at + 2]) << 8 | Int(messages[at + 3])
-            guard messages.count - at - 4 >= length else { return .failed("truncated handshake message") }
-            guard type == 24, length == 1 else { return .failed("unexpected handshake message \(type)") }
-            let requested = messages[at + 4]
-            guard requested <= 1 else { return .failed("bad KeyUpdate") }
-            guard update(write: false) else { return .failed("KeyUpdate failed") }
-            if requested == 1 {
-                // Our KeyUpdate (not requesting one back) goes under the current keys, then ours change.
-                let keyUpdate: [UInt8] = [24, 0, 0, 1, 0]
-                guard keyUpdate.withUnsafeBytes({ seal($0, type: 22, into: &output) }), update(write: true) else {
-                    return .failed("KeyUpdate failed")
-                }
-            }
-            at += 4 + length
+        guard messages.count >= 4 else {
+            return .failed(messages.isEmpty ? "empty handshake record" : "truncated handshake message")
         }
+        let type = messages[0]
+        let length = Int(messages[1]) << 16 | Int(messages[2]) << 8 | Int(messages[3])
+        guard messages.count - 4 >= length else { return .failed("truncated handshake message") }
+        guard type == 24, length == 1 else { return .failed("unexpected handshake message \(type)") }
+        guard messages.count == 5 else { return .failed("KeyUpdate not at the end of its record") }
+        let requested = messages[4]
+        guard requested <= 1 else { return .failed("bad KeyUpdate") }
+        guard update(write: false) else { return .failed("KeyUpdate failed") }
+        // Our KeyUpdate (not requesting one back) goes under the current keys, then ours change.
+        if requested == 1, !sendKeyUpdate(request: false, into: &output) { return .failed("KeyUpdate failed") }
         return nil
     }
 
@@ -378,15 +395,21 @@ final class TLSRecordLayer {
         _ = alert.withUnsafeBytes { seal($0, type: 21, into: &output) }
     }
 
-    /// One record of `plain` (at most 16 KiB) of content `type`, appended to `output`.
+    /// One record of `plain` (at most 16 KiB) of content `type`, appended to `output`; in TLS 1.3, after a KeyUpdate
+    /// of our own when the write key has protected `writeRecordsPerKey` records. False when the sequence numbers
+    /// are used up (TLS 1.2: 2^64 records) or libcrypto fails.
     private func seal(_ plain: UnsafeRawBufferPointer, type: UInt8, padding: Int = 0, into output: inout [UInt8]) -> Bool {
+        if isTLS13, type != 22, writeSequence >= Self.writeRecordsPerKey {
+            guard sendKeyUpdate(request: false, into: &output) else { return false }
+        }
+        guard writeSequence < UInt64.max else { return false }
         let explicit = !isTLS13 && aead != .chacha20poly1305 ? 8 : 0
         let inner = plain.count + (isTLS13 ? 1 + padding : 0)
         let length = explicit + inner + 16
         let start = output.count
         output.append(contentsOf: repeatElement(0, count: 5 + length))
         let sequence = writeSequence
-        writeSequence &+= 1
+        writeSequence += 1
         return output.withUnsafeMutableBytes { raw -> Bool in
             let record = raw.baseAddress! + start
             record.storeBytes(of: isTLS13 ? 23 : type, toByteOffset: 0, as: UInt8.self)

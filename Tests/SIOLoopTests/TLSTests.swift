@@ -73,6 +73,9 @@ private final class Client {
     /// A TLS 1.3 KeyUpdate asking the server to update its keys too (sent with the next write).
     func requestKeyUpdate() -> Bool { SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1 }
 
+    /// A KeyUpdate of the client's own keys only, sent at once.
+    func updateKeys() -> Bool { SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) == 1 && SSL_do_handshake(ssl) == 1 }
+
     func roundTrip(_ text: String) -> [UInt8] {
         let bytes = Array(text.utf8)
         guard SSL_write(ssl, bytes, Int32(bytes.count)) == Int32(bytes.count) else { return [] }
@@ -139,6 +142,34 @@ private final class Client {
         accepting.execute { listener?.close() }
         accepting.stop()
         accepting.join()
+    }
+
+    @Test func keyUpdatesWithOpenSSLAsTheClient() throws {
+        // The engine's record layer updates a worn write key (every 2 records here) and OpenSSL's client follows;
+        // 32 client KeyUpdates in a row pass, the 33rd ends the connection (as OpenSSL's own limit).
+        let tls = try context()
+        let loop = try EventLoop()
+        var listener: TCPListener?
+        listener = try TCPListener(loop: loop, host: "127.0.0.1", port: 0) { tcp in
+            tcp.secure(with: tls)
+            tcp.handler = Echo(mark: UInt8(ascii: "="))
+            tcp.startReading()
+        }
+        let port = listener!.port
+        try loop.startThread()
+        let saved = TLSRecordLayer.writeRecordsPerKey
+        TLSRecordLayer.writeRecordsPerKey = 2
+        defer { TLSRecordLayer.writeRecordsPerKey = saved }
+        let client = Client(port: port)
+        #expect(client.handshake())
+        for index in 0..<7 { #expect(client.roundTrip("\(index)") == Array("=\(index)".utf8)) }
+        for _ in 0..<TLSRecordLayer.maxIdleRecords { #expect(client.updateKeys()) }
+        #expect(client.roundTrip("a") == Array("=a".utf8))
+        for _ in 0...TLSRecordLayer.maxIdleRecords { #expect(client.updateKeys()) }
+        #expect(client.roundTrip("b").isEmpty)  // closed
+        loop.execute { listener?.close() }
+        loop.stop()
+        loop.join()
     }
 
     @Test func aStalledHandshakeIsCutAndReported() throws {
