@@ -200,7 +200,9 @@ typedef enum {
      * error log line naming the file and OpenSSL's reason) and again by sio_server_reload_tls. PEM text is copied
      * by the setter. An empty string unsets. Policy, not options: TLS 1.2 and 1.3 only, the system's default
      * cipher policy (OpenSSL's configuration), ALPN "http/1.1", renegotiation off, no server-side session cache
-     * (resumption by stateless tickets). */
+     * (resumption by stateless tickets); after the handshake the engine protects records itself for the AEAD
+     * suites and frees OpenSSL's per-connection state (an idle TLS connection then costs about 0.6 KB more than a
+     * plain one, instead of about 15 KB). */
     SIO_OPT_TLS_CERT_FILE = 40,         /* string path: the certificate chain, PEM, the server's certificate first
                                            and then the intermediates (fullchain.pem) */
     SIO_OPT_TLS_KEY_FILE = 41,          /* string path: its private key, PEM (PKCS#8, PKCS#1 or SEC1) */

@@ -42,8 +42,8 @@ public final class EventLoop: @unchecked Sendable {
     let readBuffer: UnsafeMutableRawPointer
 
     /// TLS connections decrypt into one loop-wide buffer and gather small writes into another, made on first use:
-    /// one record's plaintext (16 KiB) each.
-    static let tlsBufferSize = 16 * 1024
+    /// one record's plaintext each (16 KiB, and room for a TLS 1.3 record's inner type and padding).
+    static let tlsBufferSize = 17 * 1024
     private var tlsBuffers: UnsafeMutableRawPointer?
     var tlsReadBuffer: UnsafeMutableRawPointer {
         if let tlsBuffers { return tlsBuffers }

@@ -173,12 +173,14 @@ public final class TCPConnection {
     // MARK: Reading
 
     public func startReading() {
-        guard state == .open, !reading else { return }
-        reading = true
+        guard state == .open else { return }
         if let tls, !tls.leftover.isEmpty {
-            // Bytes this session brought from another loop come first, once the caller has finished starting.
+            // Records a read could not hand over (the connection had no handler then, or moved here from another
+            // loop) come first, once the caller has finished starting.
             loop.atEndOfTurn { [self] in receiveLeftover() }
         }
+        guard !reading else { return }
+        reading = true
         uv_read_start(streamPointer(handle), { handle, _, buf in
             let loop = EventLoop.from(handle!.pointee.loop.pointee.data)
             buf!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self),
@@ -188,7 +190,14 @@ public final class TCPConnection {
             if nread > 0 {
                 let bytes = UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread)
                 if let tls = connection.tls {
-                    connection.receive(tls, bytes)
+                    if tls.leftover.isEmpty {
+                        connection.receive(tls, bytes)
+                    } else {
+                        // Ciphertext kept from before goes first.
+                        let all = tls.leftover + Array(bytes)
+                        tls.leftover = []
+                        all.withUnsafeBytes { connection.receive(tls, $0) }
+                    }
                 } else {
                     connection.handler?.connectionDidRead(connection, bytes)
                 }
@@ -219,6 +228,12 @@ public final class TCPConnection {
         defer {
             tls.endLoan(keep: keep)
             tls.isReceiving = false
+            if tls.leftover.count > TCPConnection.maxTLSLeftover {
+                // Still reading with nobody to hand records to (an upgrade handler that neither took the
+                // connection nor closed it): bounded, like every buffer a peer can fill.
+                TCPConnection.tlsLog.debug("closing \(remoteAddress): \(tls.leftover.count) bytes kept unread")
+                close(afterFlush: false)
+            }
             if !tls.output.isEmpty { scheduleFlush() }
             if isDetaching { finishDetachingIfDrained() }
         }
@@ -285,6 +300,9 @@ public final class TCPConnection {
     }
 
     private static let tlsLog = Logger("tls")
+    /// Most ciphertext a TLS connection keeps for later: a few reads' worth (a connection moving to another loop
+    /// stops reading, so it keeps one read or two).
+    static let maxTLSLeftover = 4 * EventLoop.readBufferSize
 
     private static let plainHTTPRefusal: [UInt8] = {
         let body = "This port speaks HTTPS: the request was sent in plain HTTP.\n"

@@ -74,6 +74,17 @@ public struct TLSOptions: Sendable {
     /// (default 10 s); then the connection is closed and reported.
     public var handshakeTimeout: UInt64 = 10_000
 
+    /// Who protects records once the handshake is done.
+    public enum RecordLayer: Sendable {
+        /// The engine (default): for the AEAD suites (AES-GCM, ChaCha20-Poly1305; every TLS 1.3 suite) it keeps
+        /// only the traffic keys and sequence numbers (about 0.3 KB) and frees OpenSSL's per-connection state
+        /// (about 15 KB idle); other suites stay with OpenSSL.
+        case engine
+        /// OpenSSL for the whole connection.
+        case openSSL
+    }
+    public var recordLayer = RecordLayer.engine
+
     public init(certificates: [TLSCertificate], handshakeTimeout: UInt64 = 10_000) {
         self.certificates = certificates
         self.handshakeTimeout = handshakeTimeout
@@ -191,12 +202,14 @@ final class TLSCredentials {
     /// `SSL_CTX` pointers, in the order of `TLSOptions.certificates`.
     let contexts: [OpaquePointer]
     let handshakeTimeout: UInt64
+    let engineRecordLayer: Bool
 
     init(_ options: TLSOptions) throws {
         guard !options.certificates.isEmpty else {
             throw TLSError(what: "TLS options", source: "", reason: "no certificate given")
         }
         handshakeTimeout = max(options.handshakeTimeout, 1)
+        engineRecordLayer = options.recordLayer == .engine
         var made: [OpaquePointer] = []
         do {
             for certificate in options.certificates { made.append(try Self.makeContext(certificate)) }
@@ -205,6 +218,9 @@ final class TLSCredentials {
             throw error
         }
         contexts = made
+        if engineRecordLayer {
+            for context in made { SSL_CTX_set_keylog_callback(context, keyLogCallback) }
+        }
         if made.count > 1 {
             let me = Unmanaged.passUnretained(self).toOpaque()
             for context in made { sio_ssl_ctx_set_servername_callback(context, serverNameCallback, me) }

@@ -9,13 +9,27 @@ import Glibc
 /// the connection queues like any other bytes. Owned by its `TCPConnection`; it moves to another loop with the
 /// descriptor (`DetachedConnection`), used by one thread at a time.
 ///
-/// `SSL_MODE_RELEASE_BUFFERS` lets OpenSSL free its record buffers whenever they are empty, and nothing here keeps a
-/// buffer between reads: an idle session holds only OpenSSL's state (keys, the session) and this object.
+/// Once the handshake is done, the session takes the record layer over (`TLSRecordLayer`: traffic keys and sequence
+/// numbers, about 300 bytes) and frees the `SSL` (about 15 KB idle, even with `SSL_MODE_RELEASE_BUFFERS`), unless
+/// the suite is not an AEAD one it implements or `TLSOptions.recordLayer` says `.openSSL`. Nothing here keeps a
+/// buffer between reads.
 public final class TLSSession: TimerTarget {
-    let ssl: OpaquePointer
-    /// Keeps the `SSL_CTX`s (and the SNI callback's argument) alive for this session's life.
-    let credentials: TLSCredentials
+    /// OpenSSL's connection: for the handshake, and for the whole connection when the record layer stays OpenSSL's.
+    private(set) var ssl: OpaquePointer?
+    /// The engine's record layer, after the handshake.
+    private(set) var records: TLSRecordLayer?
+    /// Its storage, made with the session (before OpenSSL allocates the handshake's state) when it may be used.
+    private var recordStorage: TLSRecordLayer?
+    /// Keeps the `SSL_CTX`s (and the SNI callback's argument) alive while the `SSL` lives.
+    private var credentials: TLSCredentials?
     let context: TLSContext
+    let handshakeTimeout: UInt64
+    /// TLS 1.3 application traffic secrets reported by OpenSSL's key-log callback during the handshake; wiped once
+    /// the record layer has its keys.
+    var clientSecret: [UInt8] = []
+    var serverSecret: [UInt8] = []
+    /// The negotiated protocol ("TLSv1.3"), once established.
+    public private(set) var protocolVersion = ""
     /// The connection this session serves (its owner), for the handshake timer.
     unowned(unsafe) var connection: TCPConnection?
     public var timerSlot = TimerSlot()
@@ -34,8 +48,10 @@ public final class TLSSession: TimerTarget {
     /// Inside `receive` (OpenSSL holds pointers into the read buffer): the session must not move to another loop.
     var isReceiving = false
     private var shutdownSent = false
+    private static let log = Logger("tls")
 
     init?(credentials: TLSCredentials, context: TLSContext) {
+        let storage = credentials.engineRecordLayer ? TLSRecordLayer() : nil  // before OpenSSL's allocations
         guard let ssl = SSL_new(credentials.contexts[0]) else { return nil }
         guard let bio = BIO_new(sessionBIOMethod) else {
             SSL_free(ssl)
@@ -44,6 +60,8 @@ public final class TLSSession: TimerTarget {
         self.ssl = ssl
         self.credentials = credentials
         self.context = context
+        handshakeTimeout = credentials.handshakeTimeout
+        recordStorage = storage
         BIO_set_data(bio, Unmanaged.passUnretained(self).toOpaque())
         BIO_set_init(bio, 1)
         SSL_set_bio(ssl, bio, bio)  // the SSL owns the BIO
@@ -51,18 +69,12 @@ public final class TLSSession: TimerTarget {
     }
 
     deinit {
-        SSL_free(ssl)
+        if let ssl { SSL_free(ssl) }
+        wipeSecrets()
     }
 
-    var handshakeTimeout: UInt64 { credentials.handshakeTimeout }
-
-    /// The negotiated protocol ("TLSv1.3"), once established.
-    public var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
-
-    /// The SNI host name the client asked for, if any.
-    public var serverName: String? {
-        SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)).map { String(cString: $0) }
-    }
+    /// True once the engine's record layer runs the connection (OpenSSL's state is freed).
+    public var usesEngineRecordLayer: Bool { records != nil }
 
     public func timerFired(now: UInt64) {
         connection?.tlsHandshakeTimedOut()
@@ -89,7 +101,9 @@ public final class TLSSession: TimerTarget {
     /// again. Once both are used up, calling `read` would only make OpenSSL allocate its record buffer (about
     /// 17 KB) for a record that has not arrived and keep it while the connection idles.
     var hasMoreToRead: Bool {
-        (input.map { inputOffset < $0.count } ?? false) || SSL_pending(ssl) > 0
+        if input.map({ inputOffset < $0.count }) ?? false { return true }
+        guard let ssl else { return false }
+        return SSL_pending(ssl) > 0
     }
 
     fileprivate func readInput(_ buffer: UnsafeMutablePointer<CChar>, _ capacity: Int) -> Int {
@@ -114,24 +128,79 @@ public final class TLSSession: TimerTarget {
     }
 
     func handshake() -> Step {
+        guard let ssl else { return .failed("no TLS state", plainHTTP: false) }
         ERR_clear_error()
+        let mark = output.count
         let rc = SSL_do_handshake(ssl)
         if rc == 1 {
             isEstablished = true
+            protocolVersion = String(cString: SSL_get_version(ssl))
+            takeOver(finalStepFrom: mark)
             return .done(0)
         }
         return failure(rc)
     }
 
-    /// Decrypts one record into `buffer`.
+    /// Decrypts one record into `buffer` (at least `EventLoop.tlsBufferSize`).
     func read(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Step {
+        if let records {
+            guard let input else { return .wantMore }
+            switch records.next(input, &inputOffset, into: buffer, capacity: capacity, output: &output) {
+            case .data(let count): return .done(count)
+            case .wantMore: return .wantMore
+            case .closed: return .closed
+            case .failed(let reason): return .failed(reason, plainHTTP: false)
+            }
+        }
+        guard let ssl else { return .failed("no TLS state", plainHTTP: false) }
         ERR_clear_error()
-        let rc = SSL_read(ssl, buffer, Int32(capacity))
+        let rc = SSL_read(ssl, buffer, Int32(min(capacity, TLSRecordLayer.maxPlaintext)))
         if rc > 0 { return .done(Int(rc)) }
         return failure(rc)
     }
 
+    /// The handshake is done: derive the record layer's keys, check them on the records OpenSSL protected in the
+    /// handshake's last step (TLS 1.3: the session tickets, under the application keys, which also tell the write
+    /// sequence number; TLS 1.2: the server's Finished, sequence 0), and free the `SSL`. When anything does not fit
+    /// (another suite, no record to check, data OpenSSL holds), OpenSSL keeps the connection.
+    private func takeOver(finalStepFrom mark: Int) {
+        defer { wipeSecrets() }
+        guard let ssl, let layer = recordStorage else { return }
+        recordStorage = nil
+        let suite = SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) } ?? "?"
+        func keep(_ why: String) { Self.log.debug("OpenSSL keeps the record layer of \(protocolVersion) \(suite): \(why)") }
+        guard SSL_has_pending(ssl) == 0 else { return keep("it holds unread data") }
+        guard layer.configure(ssl: ssl, clientSecret: clientSecret, serverSecret: serverSecret) else {
+            return keep("not a suite the engine implements")
+        }
+        // The records of the last step.
+        var written: [[UInt8]] = []
+        var at = mark
+        while at + 5 <= output.count {
+            let length = Int(output[at + 3]) << 8 | Int(output[at + 4])
+            guard at + 5 + length <= output.count else { return }
+            written.append(Array(output[at..<at + 5 + length]))
+            at += 5 + length
+        }
+        guard at == output.count, layer.adoptWriteSequence(fromFinalStep: written) else {
+            return keep("no record of the last step to check the keys on")
+        }
+        Self.log.debug("engine record layer for \(protocolVersion) \(suite)")
+        records = layer
+        SSL_free(ssl)
+        self.ssl = nil
+        credentials = nil
+    }
+
+    private func wipeSecrets() {
+        clientSecret.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
+        serverSecret.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
+        clientSecret = []
+        serverSecret = []
+    }
+
     private func failure(_ rc: Int32) -> Step {
+        guard let ssl else { return .failed("no TLS state", plainHTTP: false) }
         let error = SSL_get_error(ssl, rc)
         switch error {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
@@ -149,6 +218,11 @@ public final class TLSSession: TimerTarget {
     /// Encrypts `buffers` into `output`: small buffers are gathered into records of up to 16 KiB (`scratch`), so a
     /// turn's frames cost a few records, not one each. False on a fatal error.
     func seal(_ buffers: [[UInt8]], byteCount: Int, scratch: UnsafeMutableRawPointer, scratchSize: Int) -> Bool {
+        if let records {
+            return records.seal(buffers, byteCount: byteCount, scratch: scratch, scratchSize: scratchSize,
+                                into: &output)
+        }
+        let scratchSize = min(scratchSize, TLSRecordLayer.maxPlaintext)
         output.reserveCapacity(output.count + byteCount + (byteCount / 16384 + 1) * 64)
         var used = 0
         for buffer in buffers {
@@ -172,6 +246,7 @@ public final class TLSSession: TimerTarget {
     }
 
     private func write(_ bytes: UnsafeRawPointer, _ count: Int) -> Bool {
+        guard let ssl else { return false }
         var offset = 0
         while offset < count {
             let chunk = min(count - offset, 1 << 30)
@@ -189,6 +264,11 @@ public final class TLSSession: TimerTarget {
     func shutdown() {
         guard isEstablished, !shutdownSent else { return }
         shutdownSent = true
+        if let records {
+            records.closeNotify(into: &output)
+            return
+        }
+        guard let ssl else { return }
         ERR_clear_error()
         _ = SSL_shutdown(ssl)
         ERR_clear_error()
@@ -199,6 +279,37 @@ public final class TLSSession: TimerTarget {
         output = []
         return bytes
     }
+}
+
+/// OpenSSL's key log (`SSL_CTX_set_keylog_callback`), for the TLS 1.3 application traffic secrets the record layer
+/// starts from: "CLIENT_TRAFFIC_SECRET_0 <client random> <secret>", in hex. Other lines are ignored.
+let keyLogCallback: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = { ssl, line in
+    guard let ssl, let line, let bio = SSL_get_rbio(ssl), let data = BIO_get_data(bio) else { return }
+    let session = Unmanaged<TLSSession>.fromOpaque(data).takeUnretainedValue()
+    let text = UnsafeBufferPointer(start: UnsafeRawPointer(line).assumingMemoryBound(to: UInt8.self), count: strlen(line))
+    let client = Array("CLIENT_TRAFFIC_SECRET_0 ".utf8)
+    let server = Array("SERVER_TRAFFIC_SECRET_0 ".utf8)
+    let isClient = text.starts(with: client)
+    guard isClient || text.starts(with: server) else { return }
+    // The label, the client random (64 hex digits and a space), then the secret.
+    let start = client.count + 65
+    guard text.count > start else { return }
+    var secret: [UInt8] = []
+    var index = start
+    func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+    while index + 1 < text.count {
+        guard let high = nibble(text[index]), let low = nibble(text[index + 1]) else { return }
+        secret.append(high << 4 | low)
+        index += 2
+    }
+    if isClient { session.clientSecret = secret } else { session.serverSecret = secret }
 }
 
 /// The BIO between OpenSSL and a `TLSSession`: reads take from the bytes lent by `receive` (and ask to retry when

@@ -17,6 +17,7 @@ struct Arguments {
     var tlsCert: String?
     var tlsKey: String?
     var tlsKeyPassword: String?
+    var tlsOpenSSLRecords = false
     var metrics = false
     var admin: AdminOptions?
 
@@ -58,6 +59,7 @@ struct Arguments {
             case "--tls-cert": result.tlsCert = value()
             case "--tls-key": result.tlsKey = value()
             case "--tls-key-password": result.tlsKeyPassword = value()
+            case "--tls-openssl-records": result.tlsOpenSSLRecords = true
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -72,8 +74,8 @@ struct Arguments {
 
     static let usage = """
         usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
-                                [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
-                                [--metrics] \(AdminOptions.flagsUsage)
+                                [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]
+                                [--tls-openssl-records]] [--metrics] \(AdminOptions.flagsUsage)
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
           --port N                port to listen on (default 3000; 0: any free port)
@@ -90,6 +92,8 @@ struct Arguments {
                                   reloads it and the key (new connections get them, open ones keep theirs)
           --tls-key FILE          the private key (PEM) of --tls-cert
           --tls-key-password TEXT the key's password, when it is encrypted
+          --tls-openssl-records   leave the record layer to OpenSSL after the handshake (about 15 KB more per
+                                  idle connection; default: the engine's)
 
         Event contract on / and /chat: echo, echo-ack, join, broadcast (see Benchmarks/README.md).
         """
@@ -170,7 +174,9 @@ for name in ["/", "/chat"] {
 var tls: TLSContext?
 do {
     if let cert = arguments.tlsCert, let key = arguments.tlsKey {
-        tls = try TLSContext(TLSOptions(certificateFile: cert, keyFile: key, password: arguments.tlsKeyPassword))
+        var options = TLSOptions(certificateFile: cert, keyFile: key, password: arguments.tlsKeyPassword)
+        options.recordLayer = arguments.tlsOpenSSLRecords ? .openSSL : .engine
+        tls = try TLSContext(options)
     }
     try io.listen(host: arguments.host, port: arguments.port, tls: tls)
 } catch {

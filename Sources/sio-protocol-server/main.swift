@@ -25,6 +25,7 @@ struct Arguments {
     var tlsHandshakeTimeout: UInt64 = 10_000
     var plainPort: Int?
     var sni: [TLSCertificate] = []
+    var openSSLRecords = false
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -67,6 +68,7 @@ struct Arguments {
             case "--tls-handshake-timeout":
                 guard let ms = UInt64(value()), ms > 0 else { fail("--tls-handshake-timeout needs milliseconds") }
                 result.tlsHandshakeTimeout = ms
+            case "--tls-openssl-records": result.openSSLRecords = true
             case "--tls-sni":
                 let parts = value().split(separator: ",", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else { fail("--tls-sni needs CERT,KEY") }
@@ -89,7 +91,8 @@ struct Arguments {
     static let usage = """
         usage: sio-protocol-server [--host 0.0.0.0] [--port 3000] [--loops 1] [--loop-balancing reuseport]
                                    [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]
-                                   [--tls-handshake-timeout MS] [--tls-sni CERT,KEY]... [--plain-port N]]
+                                   [--tls-handshake-timeout MS] [--tls-sni CERT,KEY]...
+                                   [--tls-openssl-records] [--plain-port N]]
 
           --loops N               event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --loop-balancing MODE   how new connections are spread over the loops: reuseport (the kernel, default)
@@ -107,6 +110,7 @@ struct Arguments {
           --tls-handshake-timeout MS  a TLS handshake must complete within MS milliseconds (default 10000)
           --tls-sni CERT,KEY      one more certificate and key (PEM files), served to clients whose SNI host name
                                   it covers (repeatable)
+          --tls-openssl-records   leave the record layer to OpenSSL after the handshake (default: the engine's)
           --plain-port N          also serve plain HTTP on port N (0: any free port, printed at start)
         """
 
@@ -189,8 +193,9 @@ var tls: TLSContext?
 if let cert = arguments.tlsCert, let key = arguments.tlsKey {
     do {
         let main = TLSCertificate(certificateFile: cert, keyFile: key, password: arguments.tlsKeyPassword)
-        tls = try TLSContext(TLSOptions(certificates: [main] + arguments.sni,
-                                        handshakeTimeout: arguments.tlsHandshakeTimeout))
+        var options = TLSOptions(certificates: [main] + arguments.sni, handshakeTimeout: arguments.tlsHandshakeTimeout)
+        options.recordLayer = arguments.openSSLRecords ? .openSSL : .engine
+        tls = try TLSContext(options)
     } catch {
         fputs("sio-protocol-server: \(error)\n", stderr)
         exit(1)

@@ -70,6 +70,12 @@ private final class Client {
 
     func handshake() -> Bool { SSL_connect(ssl) == 1 }
 
+    /// A TLS 1.3 KeyUpdate asking the server to update its keys too (sent with the next write).
+    func requestKeyUpdate() -> Bool { SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1 }
+
+    /// A KeyUpdate of the client's own keys only, sent at once.
+    func updateKeys() -> Bool { SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) == 1 && SSL_do_handshake(ssl) == 1 }
+
     func roundTrip(_ text: String) -> [UInt8] {
         let bytes = Array(text.utf8)
         guard SSL_write(ssl, bytes, Int32(bytes.count)) == Int32(bytes.count) else { return [] }
@@ -80,13 +86,16 @@ private final class Client {
 }
 
 @Suite struct TLSTests {
-    private func context(timeout: UInt64 = 10_000) throws -> TLSContext {
-        try TLSContext(TLSOptions(certificate: TLSCertificate(chain: .text(certificatePEM), privateKey: .text(keyPEM)),
-                                  handshakeTimeout: timeout))
+    private func context(timeout: UInt64 = 10_000, recordLayer: TLSOptions.RecordLayer = .engine) throws -> TLSContext {
+        var options = TLSOptions(certificate: TLSCertificate(chain: .text(certificatePEM), privateKey: .text(keyPEM)),
+                                 handshakeTimeout: timeout)
+        options.recordLayer = recordLayer
+        return try TLSContext(options)
     }
 
-    @Test func aTLSConnectionMovesToAnotherLoopWithItsSession() throws {
-        let tls = try context()
+    @Test(arguments: [TLSOptions.RecordLayer.engine, .openSSL])
+    func aTLSConnectionMovesToAnotherLoopWithItsSession(recordLayer: TLSOptions.RecordLayer) throws {
+        let tls = try context(recordLayer: recordLayer)
         let accepting = try EventLoop()
         let adopting = try EventLoop()
         accepting.addCompanion(adopting)
@@ -108,6 +117,8 @@ private final class Client {
         accepting.execute {
             for connection in accepting.openConnections {
                 #expect(connection.isSecure && !connection.isHandshaking)
+                #expect(connection.tls?.usesEngineRecordLayer == (recordLayer == .engine))
+                #expect(connection.tls?.protocolVersion == "TLSv1.3")
                 connection.detachDescriptor { detached in
                     guard let detached else { return }
                     #expect(detached.tls != nil)
@@ -123,9 +134,42 @@ private final class Client {
         #expect(client.roundTrip("b") == Array("1b".utf8))
         #expect(client.roundTrip(String(repeating: "c", count: 200)) == Array(("1" + String(repeating: "c", count: 200)).utf8))
         #expect(echo0.secured == 1 && echo1.secured == 0)
+        // KeyUpdate (TLS 1.3), asking the server to update its keys too: both directions change keys.
+        #expect(client.requestKeyUpdate())
+        #expect(client.roundTrip("d") == Array("1d".utf8))
+        #expect(client.requestKeyUpdate())
+        #expect(client.roundTrip("e") == Array("1e".utf8))
         accepting.execute { listener?.close() }
         accepting.stop()
         accepting.join()
+    }
+
+    @Test func keyUpdatesWithOpenSSLAsTheClient() throws {
+        // The engine's record layer updates a worn write key (every 2 records here) and OpenSSL's client follows;
+        // 32 client KeyUpdates in a row pass, the 33rd ends the connection (as OpenSSL's own limit).
+        let tls = try context()
+        let loop = try EventLoop()
+        var listener: TCPListener?
+        listener = try TCPListener(loop: loop, host: "127.0.0.1", port: 0) { tcp in
+            tcp.secure(with: tls)
+            tcp.handler = Echo(mark: UInt8(ascii: "="))
+            tcp.startReading()
+        }
+        let port = listener!.port
+        try loop.startThread()
+        let saved = TLSRecordLayer.writeRecordsPerKey
+        TLSRecordLayer.writeRecordsPerKey = 2
+        defer { TLSRecordLayer.writeRecordsPerKey = saved }
+        let client = Client(port: port)
+        #expect(client.handshake())
+        for index in 0..<7 { #expect(client.roundTrip("\(index)") == Array("=\(index)".utf8)) }
+        for _ in 0..<TLSRecordLayer.maxIdleRecords { #expect(client.updateKeys()) }
+        #expect(client.roundTrip("a") == Array("=a".utf8))
+        for _ in 0...TLSRecordLayer.maxIdleRecords { #expect(client.updateKeys()) }
+        #expect(client.roundTrip("b").isEmpty)  // closed
+        loop.execute { listener?.close() }
+        loop.stop()
+        loop.join()
     }
 
     @Test func aStalledHandshakeIsCutAndReported() throws {

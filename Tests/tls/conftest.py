@@ -58,7 +58,9 @@ def binary(name: str) -> str:
 
 
 class TLSServer:
-    def __init__(self, program: str, pair: certs.Pair | None, args=(), plain: bool = True, ca: pathlib.Path | None = None):
+    def __init__(self, program: str, pair: certs.Pair | None, args=(), plain: bool = True, ca: pathlib.Path | None = None,
+                 env: dict[str, str] | None = None):
+        self.env = env
         self.program = program
         self.pair = pair
         self.args = list(args)
@@ -77,6 +79,8 @@ class TLSServer:
             cmd += ["--tls-cert", str(self.pair.chain), "--tls-key", str(self.pair.key)]
         if self.plain:
             cmd += ["--plain-port", str(self.plain_port)]
+        if self.pair is not None and self.program == "sio-protocol-server":
+            cmd += shlex.split(os.environ.get("SIO_TLS_SERVER_ARGS", ""))  # e.g. --tls-openssl-records
         return cmd + self.args
 
     def start(self) -> "TLSServer":
@@ -87,7 +91,7 @@ class TLSServer:
                 log.write(f"--- {shlex.join(cmd)}\n".encode())
                 log.flush()
                 self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True)
+                                             start_new_session=True, env={**os.environ, **(self.env or {})})
             _live.append(self)
             if self._wait_ready():
                 return self
@@ -203,8 +207,8 @@ def start_server(pki, request):
     started: list[TLSServer] = []
 
     def start(program: str = "sio-protocol-server", pair: certs.Pair | None = pki.server, args=(),
-              plain: bool = True) -> TLSServer:
-        srv = TLSServer(program, pair, args=args, plain=plain).start()
+              plain: bool = True, env: dict[str, str] | None = None) -> TLSServer:
+        srv = TLSServer(program, pair, args=args, plain=plain, env=env).start()
         started.append(srv)
         return srv
 

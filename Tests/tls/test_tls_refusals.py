@@ -163,3 +163,36 @@ def test_garbage_after_the_handshake_closes_that_connection(tls_server, pki, bys
     raw.sock.sendall(b"\x17\x03\x03\x00\x20" + os.urandom(32))  # an application record that does not decrypt
     assert time_until_closed(raw.sock, 3) < 2
     raw.close()
+
+
+def _tampered(record: bytes, case: str) -> bytes:
+    if case == "flipped byte":
+        return record[:-3] + bytes([record[-3] ^ 0x01]) + record[-2:]
+    if case == "wrong version":
+        return record[:1] + b"\x03\x01" + record[3:]
+    if case == "wrong type":
+        return b"\x16" + record[1:]  # TLS 1.3: a plaintext handshake record; TLS 1.2: a type the MAC does not cover
+    if case == "too long":
+        return b"\x17\x03\x03\x41\x01"  # 16,641 bytes announced: above either version's limit, refused unread
+    if case == "truncated":
+        return record[:-1]
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+@pytest.mark.parametrize("case", ["flipped byte", "wrong version", "wrong type", "too long", "truncated"])
+def test_a_malformed_record_closes_that_connection_only(tls_server, pki, bystander, version, case):
+    """The engine's record layer (TLSRecordLayer) on input a client forged after the handshake: that connection
+    ends (a truncated record when the client then closes its side), nothing else is disturbed."""
+    maximum = ssl.TLSVersion.TLSv1_2 if version == "TLSv1.2" else ssl.TLSVersion.TLSv1_3
+    raw = RawTLS(tls_server.port, client_context(pki, maximum_version=maximum))
+    assert raw.tls.version() == version
+    # A first request in its own record is served: the session works before the forged record.
+    raw.send_records(b"GET /engine.io-relaxed/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert raw.read_http()[0] == 200
+    raw.tls.write(b"GET /engine.io-relaxed/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    raw.sock.sendall(_tampered(raw.outgoing.read(), case))
+    if case == "truncated":
+        raw.sock.shutdown(socket.SHUT_WR)
+    assert time_until_closed(raw.sock, 3) < 2
+    raw.close()

@@ -10,11 +10,10 @@ import signal
 import threading
 import time
 
-import socketio
 from certs import Pair
 
-from conftest import client_context, http_session
-from tls_util import Bystander, RawTLS, in_background
+from conftest import client_context
+from tls_util import Bystander, RawTLS, SocketIOWire, in_background
 
 POLL = b"GET /engine.io-relaxed/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
@@ -52,13 +51,12 @@ def test_sighup_reloads_new_connections_get_it_old_ones_stay(start_server, pki, 
     srv = start_server(pair=Pair(chain=cert, key=key, leaf=cert))
     assert served_leaf(srv, pki) == pki.server.leaf_der()
 
-    # Before the reload: a WSS session, a keep-alive HTTPS connection, a python-socketio client (upgraded).
+    # Before the reload: a WSS session, a keep-alive HTTPS connection, a python-socketio client .
     bystander = Bystander(srv, pki)
     keep_alive = RawTLS(srv.port, client_context(pki))
     keep_alive.send_records(POLL)
     assert keep_alive.read_http()[0] == 200
-    sio = socketio.Client(http_session=http_session(pki))
-    sio.connect(srv.https, namespaces=["/features"], wait_timeout=5)
+    sio = SocketIOWire(srv, pki)
 
     install(pki.renewed, cert, key)
     reload(srv, "certificate reloaded")
@@ -69,7 +67,7 @@ def test_sighup_reloads_new_connections_get_it_old_ones_stay(start_server, pki, 
     keep_alive.send_records(POLL)
     assert keep_alive.read_http()[0] == 200
     assert keep_alive.peer_der() == pki.server.leaf_der()
-    assert sio.call("echo", "after reload", namespace="/features", timeout=5) == "after reload"
+    assert sio.call("echo", "after reload") == "after reload"
 
     # A reload that fails (a broken file) keeps the current certificate.
     cert.write_text("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
@@ -78,7 +76,7 @@ def test_sighup_reloads_new_connections_get_it_old_ones_stay(start_server, pki, 
     assert served_leaf(srv, pki) == pki.renewed.leaf_der()
     bystander.roundtrip()
 
-    sio.disconnect()
+    sio.close()
     bystander.close()
     keep_alive.close()
 

@@ -51,6 +51,69 @@ class Bystander:
             pass
 
 
+def once_more_on_client_race(exchange):
+    """Runs `exchange()` (a whole client session with python-engineio or python-socketio over TLS), once more if it
+    fails the way their client does on its own: it reads and writes one ssl.SSLSocket from two threads, and OpenSSL
+    objects are not thread-safe, so rarely (more under load) its reader sees a clean EOF or misses a message the
+    server sent (seen with strace: the records written, no close on the server side). A second failure is real."""
+    import queue
+
+    import engineio
+    import socketio
+
+    try:
+        return exchange()
+    except (queue.Empty, socketio.exceptions.TimeoutError, socketio.exceptions.ConnectionError,
+            engineio.exceptions.ConnectionError) as first:
+        print(f"client failed once ({type(first).__name__}); trying again")
+        return exchange()
+
+
+class SocketIOWire:
+    """Socket.IO over WSS on one thread (websocket-client, frames read in order, pings answered): for tests that
+    must not depend on python-engineio's client, which reads and writes one ssl.SSLSocket from two threads (OpenSSL
+    objects are not thread-safe: rarely, the reader then sees a clean EOF the server never sent)."""
+
+    def __init__(self, server, pki, namespace: str = "/features", path: str = "/socket.io/"):
+        self.ws = websocket.create_connection(f"{server.wss}{path}?EIO=4&transport=websocket", timeout=10,
+                                              sslopt={"ca_certs": str(pki.ca)})
+        parse_open(self.ws.recv())
+        self.namespace = namespace
+        self.ws.send(f"40{namespace},")
+        self.backlog: list[str] = []
+        assert self._next().startswith(f"40{namespace},")
+        self.ack = 0
+
+    def next_message(self) -> str:
+        """The next message that was not an acknowledgement a `call` waited for."""
+        return self.backlog.pop(0) if self.backlog else self._next()
+
+    def _next(self) -> str:
+        while True:
+            message = self.ws.recv()
+            if message == "2":
+                self.ws.send("3")
+                continue
+            return message
+
+    def call(self, event: str, *args):
+        self.ack += 1
+        self.ws.send(f"42{self.namespace},{self.ack}" + json.dumps([event, *args]))
+        prefix = f"43{self.namespace},{self.ack}"
+        while True:
+            message = self._next()
+            if message.startswith(prefix):
+                values = json.loads(message[len(prefix):])
+                return values[0] if len(values) == 1 else values
+            self.backlog.append(message)
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except OSError:
+            pass
+
+
 class RawTLS:
     """A TLS client driven by hand over a blocking socket: the handshake through ssl.MemoryBIO, then
     `send_records(...)` writes each text as a TLS record of its own (all in one TCP write), `read_http()` reads one
