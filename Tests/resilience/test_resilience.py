@@ -38,6 +38,20 @@ def test_jitter_without_recovery_loses_what_was_sent_during_cuts(rt, ours, logdi
     assert (m["duplicates"], m["order_violations"]) == (0, 0), m
 
 
+def test_jitter_with_recovery_on_two_loops_exactly_once(rt, ours, logdir):
+    """Two loops, 100 broadcasts/s: a client cut on one loop often comes back on the other, which asks the first
+    for the session while broadcasts are on their way to both. Each must still arrive once: before the fix, one
+    that crossed the restore in flight was lost (it reached the new loop before the socket, the old one after its
+    answer) or delivered twice."""
+    params = dict(SMALL_JITTER, messages=1200, rate=100, period_s=2, drain_s=8)
+    res = jitter.run_once(rt, params, 150, "on", "test-2loops", dict(ours, loops=2), None, logdir)
+    m = res["metrics"]
+    assert res["server_alive_after"]
+    assert m["reconnections"] == m["cuts"] and m["cuts"] >= 600, m
+    assert m["recovery_rate_pct"] == 100, m
+    assert (m["lost"], m["duplicates"], m["order_violations"]) == (0, 0, 0), m
+
+
 def test_restart_storm_everyone_back(rt, ours, logdir):
     params = dict(restart_storm.QUICK, clients=[200], give_up_s=60)
     res = restart_storm.run_once(rt, params, 200, "test", ours, None, logdir)
