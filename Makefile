@@ -57,7 +57,19 @@ uninstall:
 	rm -f $(libdir)/$(LIBFILE) $(libdir)/libsio.so.$(MAJOR) $(libdir)/libsio.so $(includedir)/sio.h \
 	      $(pkgconfigdir)/sio.pc
 
-examples: $(EXAMPLES_OUT)/chat_server
+HOST_LOOP_EXAMPLES := $(EXAMPLES_OUT)/host_loop_chat $(EXAMPLES_OUT)/host_loop_chat_threaded
+
+examples: $(EXAMPLES_OUT)/chat_server $(EXAMPLES_OUT)/poll_chat $(HOST_LOOP_EXAMPLES)
+
+# The README's asyncio example (sio.AsyncServer) as the same program in C, kept for the comparison there.
+$(EXAMPLES_OUT)/poll_chat: examples/c/poll_chat.c Include/sio.h
+	@mkdir -p $(EXAMPLES_OUT)
+	$(CC) $(WARNINGS) $(CFLAGS) $(SIO_CFLAGS) -o $@ $< $(SIO_LIBS) -lpthread
+
+# The server inside the program's own libuv loop, and the same program with the server on a thread (its baseline).
+$(HOST_LOOP_EXAMPLES): $(EXAMPLES_OUT)/%: examples/c/%.c examples/c/roll_call_chat.h Include/sio.h
+	@mkdir -p $(EXAMPLES_OUT)
+	$(CC) $(WARNINGS) $(CFLAGS) $(SIO_CFLAGS) -o $@ $< $(SIO_LIBS) -luv -lpthread
 
 $(EXAMPLES_OUT)/chat_server: examples/c/chat_server.c Include/sio.h
 	@mkdir -p $(EXAMPLES_OUT)

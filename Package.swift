@@ -34,6 +34,8 @@ let package = Package(
         // the shim includes <hiredis/...> from /usr/include and the module map links -lhiredis.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CMsgpack", pkgConfig: "msgpack", providers: [.apt(["libmsgpack-dev"])]),
+        // libxcrypt's crypt_rn: bcrypt hashes for the admin UI's basic authentication (SocketIO/Admin).
+        .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
 
         // Pure codecs: bytes in, values out, no I/O.
         .target(name: "EngineIOCodec", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
@@ -56,7 +58,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         // Socket.IO v5 server: namespaces, rooms, acks, adapters. The public Swift API.
         .target(
-            name: "SocketIO", dependencies: ["EngineIO", "SIOHTTP", "SocketIOCodec", "MsgPackCodec", "SIOLoop"],
+            name: "SocketIO", dependencies: ["EngineIO", "SIOHTTP", "SocketIOCodec", "MsgPackCodec", "SIOLoop", "CCrypt"],
             swiftSettings: swiftSettings),
 
         // The Redis adapter: scale out over Redis pub/sub, wire-compatible with Node's @socket.io/redis-adapter 8.x.

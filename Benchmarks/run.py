@@ -9,7 +9,8 @@ the server. The load generator samples the server's CPU time (utime+stime, /proc
 
 cluster-broadcast (ours only) runs the broadcast scenario on a cluster: a fresh redis-server and two
 sio-cluster-node processes on it, the receivers alternating between the two nodes, the sender on the
-first; the table shows it next to the single-node broadcast figure.
+first; the table shows it next to the single-node broadcast figure. streams-broadcast is the same on the
+streams adapter (sio-cluster-node --redis-streams), next to cluster-broadcast (the pub/sub adapter).
 
 echo-ack-work is echo-ack against servers whose echo-ack handler burns --burn-us microseconds of CPU
 (30 by default) before acking. --loops 1,2 runs our server with 1 and 2 event loops side by side
@@ -27,6 +28,7 @@ import os
 import platform
 import resource
 import shutil
+import shlex
 import signal
 import socket
 import statistics
@@ -48,9 +50,10 @@ FLOOR_SRC = os.path.join(HERE, "floor", "floor_server.c")
 FLOOR_BIN = os.path.join(BUILD, "floor_server")
 REQUIREMENTS = os.path.join(HERE, "requirements.txt")
 
-SCENARIOS = ["connect", "echo-ack", "broadcast", "polling-echo", "echo-ack-work", "cluster-broadcast"]
+SCENARIOS = ["connect", "echo-ack", "broadcast", "polling-echo", "echo-ack-work", "cluster-broadcast",
+             "streams-broadcast"]
 # The load generator's scenario for each of ours that is a variant of another.
-LG_SCENARIO = {"echo-ack-work": "echo-ack", "cluster-broadcast": "broadcast"}
+LG_SCENARIO = {"echo-ack-work": "echo-ack", "cluster-broadcast": "broadcast", "streams-broadcast": "broadcast"}
 # Scenarios whose servers get --burn-us (the baseline build and the floor server have no such option).
 BURN = {"echo-ack-work"}
 DEFAULT_BURN_US = 30
@@ -58,8 +61,11 @@ DEFAULT_BURN_US = 30
 LOOP_MARKS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 BALANCING = {"reuseport": "", "round-robin": "-rr"}
 # Scenarios run on a two-node cluster over Redis (our server only): the load generator's scenario, the
-# single-node scenario the table puts next to it.
-CLUSTER = {"cluster-broadcast": ("broadcast", "broadcast")}
+# scenario the table puts next to it, and sio-cluster-node's adapter flag.
+CLUSTER = {"cluster-broadcast": ("broadcast", "broadcast", "--redis"),
+           "streams-broadcast": ("broadcast", "cluster-broadcast", "--redis-streams")}
+# The pub/sub channel each adapter's nodes listen on once they are ready (counted with PUBSUB NUMSUB).
+READY_CHANNEL = {"--redis": "socket.io-request#/#", "--redis-streams": "socket.io#/#"}
 
 # Scenarios that run only when named with --only (long, and driven by their own clients: Benchmarks/resilience).
 ON_REQUEST = set(resilience.SCENARIOS)
@@ -73,6 +79,7 @@ FULL = {
     "polling-echo": {"clients": 50, "inflight": 1, "duration": 5, "warmup": 1, "timeout": 60},
     "echo-ack-work": {"clients": 100, "inflight": 4, "duration": 5, "warmup": 1, "timeout": 60},
     "cluster-broadcast": {"clients": 1000, "rate": 1000, "duration": 5, "drain": 10, "timeout": 60},
+    "streams-broadcast": {"clients": 1000, "rate": 1000, "duration": 5, "drain": 10, "timeout": 60},
 }
 QUICK = {
     "connect": {"clients": 1000, "window": 256, "hold": 2, "timeout": 60},
@@ -81,6 +88,7 @@ QUICK = {
     "polling-echo": {"clients": 10, "inflight": 1, "duration": 2, "warmup": 0.5, "timeout": 30},
     "echo-ack-work": {"clients": 20, "inflight": 4, "duration": 2, "warmup": 0.5, "timeout": 30},
     "cluster-broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
+    "streams-broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
 }
 FULL.update(resilience.FULL)
 QUICK.update(resilience.QUICK)
@@ -143,6 +151,8 @@ ROWS = {
         ("aux_cpu_us_per_broadcast", "redis-server CPU us/broadcast", False, None),
     ],
 }
+# the ours column holds the two nodes on the streams adapter; the side column cluster-broadcast's (pub/sub)
+ROWS["streams-broadcast"] = ROWS["cluster-broadcast"]
 
 # Bars on the ratio of a multi-loop column to the one-loop column of the same run (issue 12), for N loops:
 # (scenario, metric) -> function N -> (op, x)
@@ -277,15 +287,19 @@ def wait_port(port, proc, limit=30.0):
     raise RuntimeError(f"server did not listen on 127.0.0.1:{port} within {limit:.0f}s")
 
 
-def make_variants(servers, ours_bin, base_bin, loops, balancing):
+def make_variants(servers, ours_bin, base_bin, loops, balancing, flagged=()):
     """The server columns: name -> {kind, bin, loops, balancing}. ours (one loop), ours@N and ours@N-rr (N loops,
-    SO_REUSEPORT or round-robin), base (the --baseline-bin build, one loop), peer, floor."""
+    SO_REUSEPORT or round-robin), ours+NAME (one loop with the --variant's extra flags), base (the --baseline-bin
+    build, one loop), peer, floor."""
     variants = {}
     if "ours" in servers:
         for n in loops:
             for b in (balancing if n > 1 else ["reuseport"]):
                 name = "ours" if n == 1 else f"ours@{n}{BALANCING[b]}"
                 variants[name] = {"kind": "ours", "bin": ours_bin, "loops": n, "balancing": b}
+        for name, flags in flagged:
+            variants[f"ours+{name}"] = {"kind": "ours", "bin": ours_bin, "loops": 1, "balancing": "reuseport",
+                                        "args": flags}
     if "base" in servers:
         variants["base"] = {"kind": "base", "bin": base_bin, "loops": 1, "balancing": None}
     for s in ("peer", "floor"):
@@ -299,7 +313,7 @@ def applies(sc, v):
     if sc in ON_REQUEST:
         return resilience.applies(v)
     if sc in CLUSTER:
-        return v["kind"] == "ours" and v["loops"] == 1  # a cluster of our nodes (one loop each)
+        return v["kind"] == "ours" and v["loops"] == 1 and not v.get("args")  # a cluster of our nodes (one loop each)
     if v["kind"] == "floor":
         return sc not in ("polling-echo", *BURN)  # WebSocket only, no handler work
     if v["kind"] == "base":
@@ -313,7 +327,7 @@ def server_cmd(v, port, sc, venv_py, burn_us):
         cmd = [v["bin"], "--port", str(port)]
         if v["loops"] > 1:
             cmd += ["--loops", str(v["loops"]), "--loop-balancing", v["balancing"]]
-        return cmd + burn
+        return cmd + burn + list(v.get("args", []))
     if v["kind"] == "floor":
         return [FLOOR_BIN, "--port", str(port)]
     return [venv_py, PEER, "--port", str(port)] + burn
@@ -460,9 +474,10 @@ def redis_numsub(port, channel):
     raise RuntimeError(f"unexpected PUBSUB NUMSUB reply {reply[:80]!r}")
 
 
-def wait_subscribed(redis_port, nodes, want, limit=15.0):
-    """Waits until `want` nodes listen on the request channel of `/` (each node subscribes to it after
-    pattern-subscribing to the broadcast channels, on the same connection)."""
+def wait_subscribed(redis_port, nodes, want, channel, limit=15.0):
+    """Waits until `want` nodes listen on `channel` (READY_CHANNEL: the pub/sub adapter subscribes to the
+    request channel of `/` after pattern-subscribing to the broadcast channels, on the same connection; the
+    streams adapter to its public channel once its stream reader runs)."""
     deadline = time.monotonic() + limit
     n = 0
     while time.monotonic() < deadline:
@@ -470,7 +485,7 @@ def wait_subscribed(redis_port, nodes, want, limit=15.0):
             if p.poll() is not None:
                 raise RuntimeError(f"cluster node exited with code {p.returncode}")
         try:
-            n = redis_numsub(redis_port, "socket.io-request#/#")
+            n = redis_numsub(redis_port, channel)
         except (OSError, RuntimeError):
             n = 0
         if n >= want:
@@ -482,7 +497,7 @@ def wait_subscribed(redis_port, nodes, want, limit=15.0):
 def run_cluster(scenario, params, cluster_bin, redis_bin, logdir, pin=False):
     """A fresh redis-server and two sio-cluster-node processes on it; the receivers alternate between the
     nodes (loadgen --port2), the sender is on the first; CPU: both nodes (server), redis-server (aux)."""
-    lg_scenario = CLUSTER[scenario][0]
+    lg_scenario, _, adapter_flag = CLUSTER[scenario]
     srv_cpus, lg_cpus = pin_sets(pin)
     logs = []
     procs = []
@@ -501,7 +516,7 @@ def run_cluster(scenario, params, cluster_bin, redis_bin, logdir, pin=False):
                 port = free_port()
                 log_ = open(os.path.join(logdir, f"ours-{scenario}.node-{name}.log"), "ab")
                 logs.append(log_)
-                node = spawn([cluster_bin, "--port", str(port), "--redis", f"redis://127.0.0.1:{rport}",
+                node = spawn([cluster_bin, "--port", str(port), adapter_flag, f"redis://127.0.0.1:{rport}",
                               "--name", f"bench-{name}", "--host", "127.0.0.1"],
                              cpus=srv_cpus, stdout=log_, stderr=log_, stdin=subprocess.DEVNULL)
                 procs.append(node)
@@ -509,7 +524,7 @@ def run_cluster(scenario, params, cluster_bin, redis_bin, logdir, pin=False):
                 ports.append(port)
             for node, port in zip(nodes, ports):
                 wait_port(port, node)
-            wait_subscribed(rport, nodes, len(nodes))
+            wait_subscribed(rport, nodes, len(nodes), READY_CHANNEL[adapter_flag])
             time.sleep(0.3)  # let the servers settle before the RSS baseline
             pids = ",".join(str(n.pid) for n in nodes)
             cmd = loadgen_cmd(lg_scenario, params, ports[0], pids,
@@ -628,6 +643,9 @@ def ratio_columns(variants):
                 cols.append((f"{short(name)}/@1", name, "ours"))
     if "ours" in variants and "base" in variants:
         cols.append(("ours/base", "ours", "base"))
+    for name, v in variants.items():
+        if v.get("args") and "ours" in variants:
+            cols.append((f"{name[4:]}/ours", name, "ours"))
     return cols
 
 
@@ -680,7 +698,7 @@ def print_table(rows, quick, variants):
     servers = list(variants)
     cols = [c for c, *_ in ratio_columns(variants)]
     cluster = any(r["scenario"] in CLUSTER for r in rows)
-    hdr = (["scenario", "metric"] + servers + (["ours, 1 node", "2 nodes/1 node"] if cluster else [])
+    hdr = (["scenario", "metric"] + servers + (["beside", "ours/beside"] if cluster else [])
            + cols + ["bar (ours)"])
     lines = []
     for r in rows:
@@ -711,7 +729,9 @@ def print_table(rows, quick, variants):
         print("  ".join((c.rjust(w) if i in right else c.ljust(w)) for i, (c, w) in enumerate(zip(ln, widths))).rstrip())
     if cluster:
         print("\n(cluster-broadcast: the ours column is two sio-cluster-node processes on one redis-server, "
-              "receivers split between them;\n 'ours, 1 node' is the broadcast row of this run, one sio-bench-server)")
+              "receivers split between them;\n 'beside' is the broadcast row of this run, one sio-bench-server. "
+              "streams-broadcast: the same two nodes on the\n streams adapter; 'beside' is cluster-broadcast of "
+              "this run, the pub/sub adapter)")
     if any(v["kind"] == "ours" and v["loops"] > 1 for v in variants.values()) or "base" in variants:
         print("\n(ours: one loop; ours@N: N loops, SO_REUSEPORT; ours@N-rr: N loops, round-robin hand-out; "
               "base: the --baseline-bin build, one loop)")
@@ -816,6 +836,9 @@ def main():
     ap.add_argument("--loop-balancing", default="reuseport", metavar="MODE[,MODE]",
                     help="for loop counts above 1, each of these modes: reuseport (column ours@N) and/or "
                          "round-robin (column ours@N-rr) (default reuseport)")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                    help="also run our server (one loop) with these extra flags, column ours+NAME beside ours, e.g. "
+                         "--variant metrics=--metrics (repeatable)")
     ap.add_argument("--baseline-bin", metavar="PATH",
                     help="also run this sio-bench-server build (one loop, no new options) in the same run: column "
                          "base, ratio ours/base; e.g. the previous commit's, to show no regression")
@@ -910,7 +933,13 @@ def main():
             log(f"cluster: {cluster_bin}, {redis_bin}")
         if "peer" in servers:
             venv_py = ensure_venv()
-        variants = make_variants(servers, ours_bin, base_bin, loops, balancing)
+        flagged = []
+        for item in args.variant:
+            name, _, flags = item.partition("=")
+            if not name or not flags:
+                ap.error(f"--variant {item!r}: NAME=FLAGS")
+            flagged.append((name, shlex.split(flags)))
+        variants = make_variants(servers, ours_bin, base_bin, loops, balancing, flagged)
         log("servers: " + ", ".join(variants))
         logdir = os.path.join(BUILD, "logs")
         os.makedirs(logdir, exist_ok=True)

@@ -3,7 +3,8 @@
  *
  * The engine speaks the same wire protocol as Node's `socket.io` 4.x, so every official client connects unchanged.
  * It runs on a libuv loop owned by the server, on its own thread (`sio_server_start`) or on yours (`sio_server_run`),
- * and with SIO_OPT_LOOPS on more loops of its own, one thread each, behind the same port (see LOOPS below).
+ * and with SIO_OPT_LOOPS on more loops of its own, one thread each, behind the same port (see LOOPS below); or
+ * inside a libuv loop your program owns and runs, on that loop's thread (`sio_server_create_on_loop`, HOST LOOP).
  *
  * CONVENTIONS
  *   Errors      Functions return `int`: 0 (SIO_OK) on success, a negative SIO_E* code otherwise; `sio_strerror()`
@@ -59,11 +60,14 @@ extern "C" {
 /* Version                                                                                                          */
 
 #define SIO_VERSION_MAJOR 0
-#define SIO_VERSION_MINOR 3
+#define SIO_VERSION_MINOR 4
 #define SIO_VERSION_PATCH 0
-#define SIO_VERSION_STRING "0.3.0"
+#define SIO_VERSION_STRING "0.4.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
+ *   0.4.0  sio_server_create_on_loop (a server inside the host's own libuv loop, on its thread; HOST LOOP below),
+ *          SIO_OPT_METRICS and SIO_OPT_METRICS_PATH (Prometheus metrics on the server's port),
+ *          sio_server_instrument and SIO_OPT_ADMIN_* (the admin UI's server side, see ADMIN UI below).
  *   0.3.0  SIO_OPT_LOOPS and SIO_OPT_LOOP_BALANCING (several loops behind one port; CONVENTIONS, Loops),
  *          SIO_OPT_PARSER (the msgpack parser), SIO_OPT_ALLOW_EIO3 (Engine.IO v3 / Socket.IO 2.x clients),
  *          SIO_OPT_REDIS_STREAMS_* (the Redis streams adapter),
@@ -203,9 +207,25 @@ typedef enum {
     SIO_OPT_TLS_KEY_PASSWORD = 42,      /* string: the key's password when it is encrypted; never prompted for */
     SIO_OPT_TLS_CERT_PEM = 43,          /* string: the certificate chain as PEM text, instead of a file */
     SIO_OPT_TLS_KEY_PEM = 44,           /* string: the private key as PEM text, instead of a file */
-    SIO_OPT_TLS_HANDSHAKE_TIMEOUT = 45  /* uint ms, 10000: a client must complete its TLS handshake this long after
+    SIO_OPT_TLS_HANDSHAKE_TIMEOUT = 45, /* uint ms, 10000: a client must complete its TLS handshake this long after
                                            its connection was accepted, or the connection is closed (and reported
                                            to sio_server_on_tls_error) */
+    /* Prometheus metrics (text exposition format 0.0.4) on the server's own port, answered on the loop that got
+     * the request after every loop gave its counts through its submit queue (docs/OBSERVABILITY.md lists them).
+     * Counting is always on and costs a few plain per-loop increments; these options only serve it. Since 0.4.0. */
+    SIO_OPT_METRICS = 46,               /* bool, false: serve GET SIO_OPT_METRICS_PATH */
+    SIO_OPT_METRICS_PATH = 47,          /* string, "/metrics": an exact path outside SIO_OPT_PATH */
+    /* The admin UI (@socket.io/admin-ui 0.5), read by sio_server_instrument only (not by sio_server_create).
+     * Since 0.4.0. */
+    SIO_OPT_ADMIN_NAMESPACE = 48,       /* string, "/admin": the namespace the UI connects to (not "/") (namespaceName) */
+    SIO_OPT_ADMIN_USERNAME = 49,        /* string, unset = no authentication: with SIO_OPT_ADMIN_PASSWORD_HASH, the
+                                           UI's basic authentication (auth: {type: "basic", username, password}) */
+    SIO_OPT_ADMIN_PASSWORD_HASH = 50,   /* string: the password's bcrypt hash ($2a$, $2b$ or $2y$), checked with
+                                           libxcrypt off the loop thread; the plain password is never stored */
+    SIO_OPT_ADMIN_READONLY = 51,        /* bool, false: the UI may not emit, join, leave or disconnect (readonly) */
+    SIO_OPT_ADMIN_SERVER_ID = 52,       /* string, the host name: this server among the UI's servers (serverId) */
+    SIO_OPT_ADMIN_MODE = 53             /* string, "development" (every socket, room change and event reach the
+                                           UI) or "production" (the 2-second stats only) (mode) */
 } sio_option_t;
 
 /* A new options object with the defaults, or NULL when out of memory. Free with sio_options_free. [ANY THREAD] */
@@ -236,6 +256,39 @@ typedef struct sio_socket_s sio_socket_t;
  * destroy it with sio_server_destroy. [ANY THREAD] */
 int sio_server_create(sio_server_t **out, const sio_options_t *options);
 
+/* HOST LOOP — a server inside a libuv loop your program owns and runs (a server on libuv, an editor, a game loop),
+ * on that loop's thread: no thread of the library's, every callback on your loop's thread. Since 0.4.0.
+ *
+ * Creates the server on `loop` (a `uv_loop_t *`; sio.h does not include uv.h). Call it on the thread that runs (or
+ * will run) `loop`: from then on that thread is the server's loop thread, for every rule of this header ([LOOP]
+ * functions there, inside your own libuv callbacks too; [ANY THREAD] functions and sio_server_post from others).
+ * The server runs as soon as `loop` does: listen and register callbacks, then run `loop` as you do anyway
+ * (sio_server_run and sio_server_start return SIO_ESTATE). It keeps its sockets, timers and state on a libuv loop
+ * of its own, embedded in yours: on `loop` it adds four handles (a uv_poll_t on its loop's epoll descriptor, a
+ * uv_timer_t, a uv_prepare_t and a uv_check_t; only the poll keeps `loop` alive) and never touches anything else
+ * of yours (`loop->data`, your handles, uv_walk stay yours). Its turns are short (they do not block), so your
+ * loop's other handles are served between them. `options` as for sio_server_create, except SIO_OPT_LOOPS, which
+ * must stay 1 (SIO_EINVAL otherwise, 0 included: more loops would be threads; for more cores make one host loop
+ * per thread, each with its own server, or use sio_server_create). SIO_EINVAL for a NULL `loop`, SIO_EINTERNAL
+ * where libuv cannot embed a loop (platforms without epoll/kqueue).
+ *
+ * Lifetime, in this order:
+ *   1. sio_server_stop (any thread) stops gracefully, as always: clients are told, the disconnect callbacks run on
+ *      the loop thread during the next iterations of `loop`, connections close once written (at most 2 s). When
+ *      everything is closed the server removes its handles from `loop`: from then on nothing of it is there.
+ *   2. sio_server_destroy frees it. On the loop thread (also inside a callback, yours or the library's) it stops
+ *      the server if needed and returns at once; the memory is freed in a later iteration of `loop`, when the last
+ *      handle closed, so keep running `loop`. On another thread it stops the server and waits until the loop
+ *      thread has finished the stop (so `loop` must keep running). sio_server_wait (not on the loop thread) waits
+ *      for the end of a stop likewise.
+ *   3. Close your own handles and run `loop` until uv_run returns (UV_RUN_DEFAULT returns once nothing is active:
+ *      the server's handles are then closed too); then uv_loop_close(loop) returns 0.
+ * Never close or free `loop` while a server made on it exists (uv_loop_close would return UV_EBUSY), and do not
+ * uv_close the server's handles yourself (e.g. from a uv_walk over `loop`: skip handles you did not make). If you
+ * stop running `loop` (uv_stop) the server simply waits: nothing of it runs until `loop` runs again. */
+struct uv_loop_s; /* libuv's uv_loop_t */
+int sio_server_create_on_loop(sio_server_t **out, struct uv_loop_s *loop, const sio_options_t *options);
+
 /* Listens on `host` ("0.0.0.0", "127.0.0.1", "::") and `port` (0 picks a free one, see sio_server_port). May be
  * called again to listen on more addresses. With the SIO_OPT_TLS_* options set, the address speaks HTTPS and WSS
  * (the certificate files are read by the first such call). SIO_ELISTEN when the address cannot be used, or the
@@ -247,6 +300,18 @@ int sio_server_listen_plain(sio_server_t *server, const char *host, uint16_t por
 /* Listens on an already bound TCP socket `fd` (for example one inherited from a supervisor), with TLS when the
  * options say so. On success the server owns `fd` and closes it when it stops. [LOOP] */
 int sio_server_listen_fd(sio_server_t *server, int fd);
+/* ADMIN UI. Serves the official admin UI (https://admin.socket.io, or @socket.io/admin-ui's own page) as the
+ * reference's instrument(io, options) does, reading `options`' SIO_OPT_ADMIN_* (NULL: the defaults, no
+ * authentication): the admin namespace (refusing wrong credentials with "invalid credentials" and handing the UI a
+ * session id to reconnect with), `config`, `server_stats` every 2 s, in development mode every socket, room
+ * change and event, and the UI's commands (emit, join, leave, disconnect) on every loop and, with a Redis
+ * adapter, every node. The hosted UI is another origin and connects with credentials: set SIO_OPT_CORS_ORIGIN
+ * "https://admin.socket.io" and SIO_OPT_CORS_CREDENTIALS (docs/OBSERVABILITY.md). Call once (again: SIO_OK, no
+ * change), before sio_server_run / sio_server_start or on a loop thread. `options` is only read during the call.
+ * SIO_EINVAL for a username without a hash (or the reverse), a hash that is not bcrypt, or a bad namespace.
+ * Since 0.4.0. [LOOP] */
+int sio_server_instrument(sio_server_t *server, const sio_options_t *options);
+
 /* The port of the first listener, or a negative error (SIO_ESTATE when not listening). [ANY THREAD] */
 int sio_server_port(const sio_server_t *server);
 

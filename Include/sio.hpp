@@ -348,6 +348,17 @@ public:
     Options &redis_streams_heartbeat_timeout(milliseconds value) {
         return set_ms(SIO_OPT_REDIS_STREAMS_HEARTBEAT_TIMEOUT, value);
     }
+    /* Prometheus metrics on the server's port (sio.h, SIO_OPT_METRICS). */
+    Options &metrics(bool on) { return set_bool(SIO_OPT_METRICS, on); }
+    Options &metrics_path(std::string_view path) { return set_string(SIO_OPT_METRICS_PATH, path); }
+    /* The admin UI, read by Server::instrument (sio.h, ADMIN UI). */
+    Options &admin_namespace(std::string_view name) { return set_string(SIO_OPT_ADMIN_NAMESPACE, name); }
+    Options &admin_username(std::string_view name) { return set_string(SIO_OPT_ADMIN_USERNAME, name); }
+    Options &admin_password_hash(std::string_view hash) { return set_string(SIO_OPT_ADMIN_PASSWORD_HASH, hash); }
+    Options &admin_readonly(bool on) { return set_bool(SIO_OPT_ADMIN_READONLY, on); }
+    Options &admin_server_id(std::string_view id) { return set_string(SIO_OPT_ADMIN_SERVER_ID, id); }
+    /* "development" or "production". */
+    Options &admin_mode(std::string_view mode) { return set_string(SIO_OPT_ADMIN_MODE, mode); }
 
     /* Any key, by type (for keys newer than this header). */
     Options &set_uint(sio_option_t key, uint64_t value);
@@ -722,6 +733,8 @@ public:
     void listen(std::string_view host, uint16_t port);
     /* Listens on a bound TCP socket, which the server then owns. [LOOP] */
     void listen_fd(int fd);
+    /* Serves the admin UI with `options`' admin settings (sio.h, ADMIN UI). Throws SIO_EINVAL. [LOOP] */
+    void instrument(const Options &options);
     /* The first listener's port. Throws SIO_ESTATE when not listening. [ANY THREAD] */
     int port() const;
 
@@ -1808,6 +1821,9 @@ inline void Server::listen(std::string_view host, uint16_t port) {
     if (rc != SIO_OK) throw Error(rc, "sio_server_listen", h + ":" + std::to_string(port));
 }
 inline void Server::listen_fd(int fd) { detail::check(sio_server_listen_fd(need("sio_server_listen_fd"), fd), "sio_server_listen_fd"); }
+inline void Server::instrument(const Options &options) {
+    detail::check(sio_server_instrument(need("sio_server_instrument"), options.handle()), "sio_server_instrument");
+}
 inline int Server::port() const {
     int p = sio_server_port(need("sio_server_port"));
     if (p < 0) throw Error(p, "sio_server_port");

@@ -11,6 +11,8 @@ LOG_PREFIX=bootstrap
 source "$ROOT/scripts/lib/bootstrap-common.sh"
 
 # valgrind: the C ABI tests run the C programs under it (scripts/test.sh); without it they would be skipped.
-ensure_debs libuv1-dev libhttp-parser-dev libssl-dev zlib1g-dev libhiredis-dev libmsgpack-dev pkg-config valgrind
+# libcrypt-dev: crypt_r verifies the admin UI's bcrypt password hash; prometheus (and promtool): Tests/observability.
+ensure_debs libuv1-dev libhttp-parser-dev libssl-dev zlib1g-dev libhiredis-dev libmsgpack-dev pkg-config valgrind \
+    libcrypt-dev prometheus
 ensure_venv "$ROOT/.venv"
 ensure_requirements "$ROOT/.venv" "$ROOT/Tests/integration/requirements.txt" "$ROOT/.venv/.requirements.sha256"

@@ -4,7 +4,8 @@
 #   clients (one event loop, then 2 and 3) · Engine.IO v3 / Socket.IO 2.x clients (allowEIO3, JSONP) from their
 #   own venv · the C ABI (C programs against the installed libsio.so, valgrind) · the C++ API (sio.hpp programs
 #   under ASan/UBSan) · HTTPS and WSS (test certificates from the openssl CLI; python clients, refused handshakes,
-#   reload, 2 loops) · the Python binding · the wheel and the C package, installed and run where the toolchain and
+#   reload, 2 loops) · Prometheus metrics scraped by a real Prometheus and the admin UI's server side driven by
+#   python-socketio clients acting as the UI (Tests/observability) · the Python binding · the wheel and the C package, installed and run where the toolchain and
 #   the build tree are hidden (Tests/packaging) · the official browser client in headless Chromium · a cluster of
 #   nodes over Redis behind nginx · the resilience scenarios at a small size · a short fuzz run of every decoder.
 # Extra arguments go to the integration pytest runs, e.g.  scripts/test.sh -k handshake -x
@@ -74,6 +75,10 @@ run "Engine.IO v3 tests" "$ROOT/.venv-eio3/bin/pytest" Tests/eio3
 
 section "HTTPS and WSS (Tests/tls)"
 run "TLS tests" "$PYTEST" Tests/tls
+
+section "observability: Prometheus metrics and the admin UI's server side (Tests/observability)"
+run "observability tests" "$PYTEST" Tests/observability
+run "observability tests (2 loops)" env SIO_TEST_LOOPS=2 "$PYTEST" Tests/observability
 
 section "C ABI (Tests/c)"
 run "C ABI tests" "$PYTEST" Tests/c

@@ -1,5 +1,5 @@
 /// The reference server's handshake and request errors, answered as `{"code":N,"message":"..."}`.
-public enum EngineErrorCode: Int, Sendable {
+public enum EngineErrorCode: Int, Sendable, CaseIterable {
     case unknownTransport = 0
     case unknownSid = 1
     case badHandshakeMethod = 2
@@ -23,7 +23,7 @@ public enum EngineErrorCode: Int, Sendable {
 }
 
 /// Why a session ended, with the reference server's reason strings.
-public enum EngineCloseReason: String, Sendable {
+public enum EngineCloseReason: String, Sendable, CaseIterable {
     case transportClose = "transport close"
     case transportError = "transport error"
     case pingTimeout = "ping timeout"

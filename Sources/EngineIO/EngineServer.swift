@@ -45,6 +45,13 @@ public final class EngineServer: HTTPServerHandler {
     public var shard: Shard?
     /// The engines of the other loops, on the first loop's engine only: handlers set here reach them too.
     public var siblings: [EngineServer] = []
+    /// This loop's counts (sessions, packets, bytes, drops, refusals), for metrics. Loop thread only.
+    public internal(set) var counters = EngineCounters()
+    /// Called when a session of this loop completes its upgrade to WebSocket (the reference's `upgrade` event).
+    public var onUpgrade: ((EngineSocket) -> Void)?
+    /// Handlers for exact request paths outside `options.path` (a metrics endpoint), checked before
+    /// `onOtherRequest`. Set before the server serves.
+    public var exactRoutes: [String: (HTTPExchange) -> Void] = [:]
 
     private var sessions: [String: EngineSocket] = [:]
     private var http: HTTPServer?
@@ -89,6 +96,12 @@ public final class EngineServer: HTTPServerHandler {
 
     public var port: Int { http?.port ?? 0 }
     public var clientsCount: Int { sessions.count }
+    /// Open sessions by transport (counted when asked: nothing is kept per packet).
+    public var clientsByTransport: (polling: Int, websocket: Int) {
+        var polling = 0
+        for socket in sessions.values where socket.transportName == .polling { polling += 1 }
+        return (polling, sessions.count - polling)
+    }
     public func socket(id: String) -> EngineSocket? { sessions[id] }
 
     /// True for requests under `options.path`.
@@ -129,7 +142,9 @@ public final class EngineServer: HTTPServerHandler {
     public func httpServer(handle exchange: HTTPExchange) {
         let request = exchange.request
         guard handles(request) else {
-            if let other = onOtherRequest { other(exchange) } else {
+            if !exactRoutes.isEmpty, let route = exactRoutes[request.path] {
+                route(exchange)
+            } else if let other = onOtherRequest { other(exchange) } else {
                 exchange.respond(HTTPResponse(status: 404, text: "Not Found"))
             }
             return
@@ -264,6 +279,7 @@ public final class EngineServer: HTTPServerHandler {
         let socket = EngineSocket(id: sid, request: request, remoteAddress: remoteAddress, server: self,
                                   transport: transport, protocolVersion: protocolVersion)
         sessions[sid] = socket
+        counters.connections &+= 1
         let upgrades = transport.name == .polling && options.allowUpgrades && options.transports.contains(.websocket)
             ? ["websocket"] : []
         socket.open(upgrades: upgrades)
@@ -370,6 +386,7 @@ public final class EngineServer: HTTPServerHandler {
     }
 
     private func report(_ refusal: EngineRequestRefusal, request: HTTPRequest, remoteAddress: String) {
+        counters.handshakeErrors[refusal.code.rawValue] &+= 1
         log.debug("refused \(request.method) \(request.target) from \(remoteAddress): \(refusal.code.message)")
         onConnectionError?(EngineConnectionError(request: request, remoteAddress: remoteAddress, code: refusal.code,
                                                  context: refusal.context))

@@ -73,12 +73,18 @@ public final class EngineSocket: TimerTarget {
     /// A volatile message is dropped when the transport cannot take it now.
     public func send(_ message: EngineMessage) {
         guard state == .open else { return }
-        if message.isVolatile && !transport.isWritableNow { return }
+        if message.isVolatile && !transport.isWritableNow {
+            server.counters.volatileDrops &+= 1
+            return
+        }
         if transport.bufferedBytes > server.options.maxBufferedBytes {
             server.log.warn("closing \(id): \(transport.bufferedBytes) bytes queued for a client that does not read")
+            server.counters.backpressureCloses &+= 1
             close(reason: .transportError)
             return
         }
+        server.counters.packetsOut &+= 1
+        server.counters.bytesOut &+= UInt64(message.data.count)
         transport.send(message)
     }
 
@@ -98,6 +104,8 @@ public final class EngineSocket: TimerTarget {
         guard state == .open else { return }
         switch packet.type {
         case .message:
+            server.counters.packetsIn &+= 1
+            server.counters.bytesIn &+= UInt64(packet.data.count)
             if packet.isBinary {
                 delegate?.engineSocket(self, didReceiveBinary: packet.data)
             } else {
@@ -165,6 +173,8 @@ public final class EngineSocket: TimerTarget {
             reschedule()
             (old as? PollingTransport)?.handOver(to: probe)
             old.discard()
+            server.counters.upgrades &+= 1
+            server.onUpgrade?(self)
         } else {
             abandonProbe()
         }
@@ -258,6 +268,7 @@ public final class EngineSocket: TimerTarget {
 
     private func notifyClosed(_ reason: EngineCloseReason) {
         server.log.debug("socket \(id) closed: \(reason.rawValue)")
+        server.counters.closed(reason)
         let owner = delegate
         delegate = nil
         owner?.engineSocket(self, didCloseWith: reason)

@@ -16,7 +16,8 @@ public enum BinaryJSONStyle: Sendable {
 extension MsgPackValue {
     /// A JSON value as notepack would see the JavaScript value `JSON.parse` makes of it. Socket.IO placeholders
     /// become the binaries they stand for when `attachments` is given.
-    /// Numbers are converted as `dialect` encodes a JavaScript number.
+    /// Numbers are converted as `dialect` encodes a JavaScript number, and an object's members are in the order a
+    /// JavaScript object holds them (`javaScriptOrder`), as a Node node writes it.
     public init(json: JSONValue, attachments: [[UInt8]]? = nil, dialect: MsgPackDialect = .notepack) {
         switch json {
         case .null: self = .null
@@ -29,9 +30,56 @@ extension MsgPackValue {
             if let attachments, let index = MsgPackValue.placeholderIndex(members), index < attachments.count {
                 self = .binary(attachments[index])
             } else {
-                self = .map(members.map { ($0.0, MsgPackValue(json: $0.1, attachments: attachments, dialect: dialect)) })
+                self = .map(MsgPackValue.javaScriptOrder(members).map {
+                    ($0.0, MsgPackValue(json: $0.1, attachments: attachments, dialect: dialect))
+                })
             }
         }
+    }
+
+    /// The members of the object `JSON.parse` makes of `members`: array-index keys ("0" ... "4294967294", no
+    /// leading zero) first in ascending order, then the other keys in the order they came (ECMAScript
+    /// OrdinaryOwnPropertyKeys); a key that comes again keeps its first place and takes the later value. Unchanged
+    /// (no copy) when no key is an index and none repeats.
+    public static func javaScriptOrder(_ members: [(String, JSONValue)]) -> [(String, JSONValue)] {
+        guard members.count > 1 else { return members }
+        guard members.contains(where: { arrayIndex($0.0) != nil }) || hasRepeatedKey(members) else { return members }
+        var ordered: [(String, JSONValue)] = []
+        var position: [String: Int] = [:]
+        for (key, value) in members {
+            if let at = position[key] {
+                ordered[at].1 = value
+            } else {
+                position[key] = ordered.count
+                ordered.append((key, value))
+            }
+        }
+        let indexes = ordered.compactMap { member in arrayIndex(member.0).map { ($0, member) } }
+            .sorted { $0.0 < $1.0 }.map(\.1)
+        return indexes + ordered.filter { arrayIndex($0.0) == nil }
+    }
+
+    private static func hasRepeatedKey(_ members: [(String, JSONValue)]) -> Bool {
+        // Small objects (the usual case) without allocating a set.
+        if members.count <= 16 {
+            for i in 1..<members.count where members[..<i].contains(where: { $0.0 == members[i].0 }) { return true }
+            return false
+        }
+        var seen = Set<String>()
+        return members.contains { !seen.insert($0.0).inserted }
+    }
+
+    /// The array index a property key names, or nil: the canonical decimal text of an integer below 2^32 - 1.
+    static func arrayIndex(_ key: String) -> UInt32? {
+        let utf8 = key.utf8
+        guard let first = utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9"), utf8.count <= 10,
+              first != UInt8(ascii: "0") || utf8.count == 1 else { return nil }
+        var value: UInt64 = 0
+        for byte in utf8 {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + UInt64(byte - UInt8(ascii: "0"))
+        }
+        return value < 4_294_967_295 ? UInt32(value) : nil
     }
 
     /// The attachment index of a placeholder object `{"_placeholder":true,"num":N}`, or nil.

@@ -62,8 +62,8 @@ func withCJSON(_ json: JSONValue, _ body: (UnsafePointer<CChar>?, Int) -> Void) 
     text.withUnsafeBufferPointer { bytes in bytes.withMemoryRebound(to: CChar.self) { body($0.baseAddress, length) } }
 }
 
-let versionString: StaticString = "0.3.0"
-let versionNumber: Int32 = 300
+let versionString: StaticString = "0.4.0"
+let versionNumber: Int32 = 400
 
 @_cdecl("sio_version")
 public func sio_version() -> UnsafePointer<CChar> {

@@ -16,6 +16,10 @@ final class OptionsBox: UnretainedHandle {
     var streams = RedisStreamsAdapterOptions()
     /// TLS (SIO_OPT_TLS_*): sources only; files are read when the server listens with TLS or reloads.
     var tls = TLSSettings()
+    /// The admin UI (SIO_OPT_ADMIN_*), read by sio_server_instrument.
+    var admin = AdminOptions()
+    var adminUsername = ""
+    var adminPasswordHash = ""
 }
 
 /// The TLS options of `sio_options_t`, as set: the default certificate (a file or PEM text each), its key's
@@ -121,6 +125,8 @@ public func sio_options_set_bool(_ pointer: OpaquePointer?, _ key: Int32, _ valu
     switch key {
     case 7: box.options.engine.allowUpgrades = value
     case 25: box.options.engine.allowEIO3 = value
+    case 46: box.options.metrics = value
+    case 51: box.admin.readonly = value
     case 9:
         // Remembered, and applied when (or if) an origin switches CORS on.
         box.corsCredentials = value
@@ -142,6 +148,18 @@ public func sio_options_set_string(_ pointer: OpaquePointer?, _ key: Int32, _ va
     case 1:
         guard text.hasPrefix("/") else { return SIOError.invalidArgument.rawValue }
         box.options.engine.path = text.hasSuffix("/") ? text : text + "/"
+    case 47:
+        guard text.hasPrefix("/"), !text.contains("?") else { return SIOError.invalidArgument.rawValue }
+        box.options.metricsPath = text
+    case 48:
+        guard text.hasPrefix("/"), text != "/" else { return SIOError.invalidArgument.rawValue }
+        box.admin.namespaceName = text
+    case 49: box.adminUsername = text
+    case 50: box.adminPasswordHash = text
+    case 52: box.admin.serverId = text.isEmpty ? nil : text
+    case 53:
+        guard let mode = AdminMode(rawValue: text) else { return SIOError.invalidArgument.rawValue }
+        box.admin.mode = mode
     case 6:
         var transports = Set<EngineTransportName>()
         for item in text.split(separator: ",") {

@@ -7,7 +7,9 @@ import Glibc
 
 /// `sio_server_t`: a Socket.IO server, its loops, and the C-facing state around them. Retained by the C handle
 /// from `sio_server_create` until `sio_server_destroy`. With SIO_OPT_LOOPS above 1, `loop` is the first loop (run
-/// by sio_server_run / sio_server_start), and the others start, stop and end with it.
+/// by sio_server_run / sio_server_start), and the others start, stop and end with it. Made by
+/// sio_server_create_on_loop, its one loop is driven by the host's libuv loop: it runs from creation on (no
+/// sio_server_run), on the host loop's thread, and ends when that loop has closed everything of ours after a stop.
 final class ServerBox: UnretainedHandle {
     enum State { case created, running, stopped }
 
@@ -39,9 +41,9 @@ final class ServerBox: UnretainedHandle {
 
     init(options: SocketIOOptions, redisURL: String? = nil, redis: RedisAdapterOptions = RedisAdapterOptions(),
          redisStreamsURL: String? = nil, streams: RedisStreamsAdapterOptions = RedisStreamsAdapterOptions(),
-         tls: TLSSettings = TLSSettings()) throws {
+         tls: TLSSettings = TLSSettings(), hostLoop: OpaquePointer? = nil) throws {
         tlsSettings = tls
-        loop = try EventLoop()
+        loop = try hostLoop.map { try EventLoop(drivenBy: $0) } ?? EventLoop()
         var settings = options
         let gate = self.gate
         settings.engine.allowRequest = { request in gate.decide(request) }
@@ -68,6 +70,10 @@ final class ServerBox: UnretainedHandle {
             bundleRoute.box = self
         }
         gate.server = self
+        if loop.isDriven {
+            state = .running  // the host's loop runs it already; sio_server_run and sio_server_start refuse
+            loop.onEnded = { [unowned self] in ended() }
+        }
     }
 
     // MARK: Threads and state
@@ -78,11 +84,8 @@ final class ServerBox: UnretainedHandle {
     var isStopping: Bool { stateLock.withLock { stopRequested || state == .stopped } }
     private var stopRequested = false
 
-    /// True on the thread of one of the server's loops.
-    var isOnALoop: Bool {
-        guard let current = EventLoop.current else { return false }
-        return loops.contains { $0 === current }
-    }
+    /// True on the thread of one of the server's loops (a host loop's thread runs the loop between its turns too).
+    var isOnALoop: Bool { loops.contains { $0.isInLoopThread } }
 
     /// [LOOP] functions: on one of the server's loop threads (the Swift layer then acts for that loop), or from
     /// the setting-up thread before the loops run.
@@ -233,8 +236,17 @@ final class ServerBox: UnretainedHandle {
 
     func wait() -> Int32 {
         guard !isOnALoop else { return SIOError.thread.rawValue }
-        loop.join()
+        if loop.isDriven {
+            waitUntilStopped()  // the host's thread finishes the stop
+        } else {
+            loop.join()
+        }
         return 0
+    }
+
+    /// Waits for a loop that runs on a thread of the caller's (sio_server_run, a host loop) to end.
+    private func waitUntilStopped() {
+        while currentState != .stopped { usleep(1000) }
     }
 
     func destroy() {
@@ -255,8 +267,8 @@ final class ServerBox: UnretainedHandle {
             if ranOnThread {
                 loop.join()
             } else {
-                // Running on another thread of the caller's (sio_server_run): wait for it to return.
-                while currentState != .stopped { usleep(1000) }
+                // Running on another thread of the caller's (sio_server_run, or the host loop's): wait for it.
+                waitUntilStopped()
             }
         case .stopped:
             if ranOnThread { loop.join() }
@@ -360,18 +372,37 @@ public typealias sio_http_cb = @convention(c) (OpaquePointer?, OpaquePointer?, U
 
 @_cdecl("sio_server_create")
 public func sio_server_create(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ options: OpaquePointer?) -> Int32 {
+    createServer(out, options, hostLoop: nil)
+}
+
+@_cdecl("sio_server_create_on_loop")
+public func sio_server_create_on_loop(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ hostLoop: OpaquePointer?,
+                                      _ options: OpaquePointer?) -> Int32 {
+    guard let hostLoop else {
+        out?.pointee = nil
+        return SIOError.invalidArgument.rawValue
+    }
+    return createServer(out, options, hostLoop: hostLoop)
+}
+
+private func createServer(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ options: OpaquePointer?,
+                          hostLoop: OpaquePointer?) -> Int32 {
     guard let out else { return SIOError.invalidArgument.rawValue }
     out.pointee = nil
     let settings = optionsBox(options)
     // One cluster adapter: the pub/sub one or the streams one.
     if settings?.redisURL != nil, settings?.redisStreamsURL != nil { return SIOError.invalidArgument.rawValue }
+    // A host loop is one thread: more loops would be threads of ours (sio_server_create makes them).
+    if hostLoop != nil, (settings?.options.loops ?? 1) != 1 { return SIOError.invalidArgument.rawValue }
     do {
         let box = try ServerBox(options: settings?.options ?? SocketIOOptions(), redisURL: settings?.redisURL,
                                 redis: settings?.redis ?? RedisAdapterOptions(), redisStreamsURL: settings?.redisStreamsURL,
-                                streams: settings?.streams ?? RedisStreamsAdapterOptions(), tls: settings?.tls ?? TLSSettings())
+                                streams: settings?.streams ?? RedisStreamsAdapterOptions(), tls: settings?.tls ?? TLSSettings(),
+                                hostLoop: hostLoop)
         out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
         return 0
     } catch {
+        Log.write(.error, "sio", "creating the server: \(error)")
         return SIOError.internalError.rawValue
     }
 }

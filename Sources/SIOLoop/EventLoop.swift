@@ -21,6 +21,10 @@ public struct LoopError: Error, CustomStringConvertible, Equatable {
 /// One libuv loop and the thread that runs it. Everything attached to a loop (listeners, connections, servers,
 /// timers) is owned by that loop's thread: only `execute`, `stop` and `join` may be called from other threads.
 ///
+/// Either the loop runs on a thread of its own (`startThread`) or of the caller's (`run`), or a libuv loop the host
+/// owns and runs drives it (`init(drivenBy:)`, see `HostLoopDriver`): then the host loop's thread is this loop's
+/// thread, and no thread is made.
+///
 /// Per turn of the loop: timers fire from one `uv_timer_t` driving `TimerQueue`; reads land in one loop-wide
 /// buffer; connections that queued output are flushed together (one `uv_write` each) before the loop polls again.
 public final class EventLoop: @unchecked Sendable {
@@ -102,6 +106,8 @@ public final class EventLoop: @unchecked Sendable {
     private var started = false
     /// Loops that start, stop and end with this one: the other loops of a multi-loop server.
     private var companions: [EventLoop] = []
+    /// Set when a host's libuv loop drives this one.
+    private var driver: HostLoopDriver?
     private let log = Logger("loop")
 
     public init() throws {
@@ -138,6 +144,28 @@ public final class EventLoop: @unchecked Sendable {
         uv_unref(handlePointer(clock))
     }
 
+    /// A loop driven by `host`, a libuv loop the host owns and runs (a `uv_loop_t *`): the calling thread must be
+    /// the one that runs `host`, and is this loop's thread from now on (nothing here makes a thread). The loop runs
+    /// as soon as the host's does; `run()` and `startThread()` must not be called. `stop()` ends it as usual: once
+    /// everything is closed it removes its handles from `host` and calls `onEnded` on that thread; only then may
+    /// this object be released, and `host` be closed (`uv_loop_close`). Throws where libuv cannot embed a loop.
+    public convenience init(drivenBy host: OpaquePointer) throws {
+        try self.init()
+        threadID = pthread_self()
+        started = true
+        driver = try HostLoopDriver(loop: self, host: UnsafeMutablePointer<uv_loop_t>(host))
+    }
+
+    /// For a loop driven by a host loop: runs on the host loop's thread once the loop has ended after `stop()` and
+    /// left the host loop (nothing of it remains there). Set before stopping.
+    public var onEnded: (() -> Void)? {
+        get { driver?.ended }
+        set { driver?.ended = newValue }
+    }
+
+    /// True when a host's libuv loop drives this loop (`init(drivenBy:)`).
+    public var isDriven: Bool { driver != nil }
+
     /// A peer that resets its connection while we write to it must not kill the host: libuv writes with writev,
     /// which raises SIGPIPE (no MSG_NOSIGNAL there), so SIGPIPE is ignored, as Node does, unless the host installed
     /// a handler of its own (then it is left alone). Done once, when the first loop is made.
@@ -171,6 +199,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs the loop on the calling thread until `stop()` has finished closing everything.
     public func run() {
+        guard driver == nil else { return }  // the host's loop runs it
         threadID = pthread_self()
         submitLock.withLock { started = true }
         pthread_setspecific(currentLoopKey, Unmanaged.passUnretained(self).toOpaque())
@@ -183,14 +212,27 @@ public final class EventLoop: @unchecked Sendable {
             }
         }
         uv_run(uvLoop, UV_RUN_DEFAULT)
-        // Close whatever is left (the loop's own handles) so the loop can be closed cleanly.
+        closeRemainingHandles()
+        // The companions stopped with this loop (beginShutdown): wait until each has closed everything.
+        for companion in companions { companion.join() }
+        threadID = nil
+    }
+
+    /// Closes whatever is left (the loop's own handles, unreferenced) once nothing else keeps it alive, so the
+    /// loop can be closed cleanly.
+    func closeRemainingHandles() {
         uv_walk(uvLoop, { handle, _ in
             if uv_is_closing(handle) == 0 { uv_close(handle, nil) }
         }, nil)
         uv_run(uvLoop, UV_RUN_DEFAULT)
-        // The companions stopped with this loop (beginShutdown): wait until each has closed everything.
-        for companion in companions { companion.join() }
-        threadID = nil
+    }
+
+    /// One turn of a driven loop, without blocking (its host's poll said there is work, or its timer is due).
+    func runTurn() {
+        let previous = pthread_getspecific(currentLoopKey)
+        pthread_setspecific(currentLoopKey, Unmanaged.passUnretained(self).toOpaque())
+        uv_run(uvLoop, UV_RUN_NOWAIT)
+        pthread_setspecific(currentLoopKey, previous)
     }
 
     /// The loop whose thread is calling, if any.
@@ -220,6 +262,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Starts a thread that runs the loop, then `afterRun` on that thread. `join()` waits for it after `stop()`.
     public func startThread(afterRun: (() -> Void)? = nil) throws {
+        guard driver == nil else { throw LoopError("a loop driven by a host loop runs there", code: 0) }
         final class Start {
             let loop: EventLoop
             let afterRun: (() -> Void)?
@@ -347,8 +390,12 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Time and timers
 
-    /// The loop's clock in milliseconds (cached at the start of each turn, like `uv_now`).
-    @inline(__always) public var now: UInt64 { uv_now(uvLoop) }
+    /// The loop's clock in milliseconds (cached at the start of each turn, like `uv_now`). A driven loop reads the
+    /// clock each time: the host's callbacks call in between its turns, maybe long after the last one.
+    @inline(__always) public var now: UInt64 {
+        if driver != nil { uv_update_time(uvLoop) }
+        return uv_now(uvLoop)
+    }
 
     public func schedule(_ target: any TimerTarget, at deadline: UInt64) {
         timers.schedule(target, at: deadline)

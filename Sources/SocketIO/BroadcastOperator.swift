@@ -62,7 +62,9 @@ public struct BroadcastOperator {
     private var target: Namespace { namespace.here }
 
     public func emit(_ event: String, _ arguments: SocketIOArguments = .none) {
-        target.adapter.broadcast(OutgoingEvent(event: event, arguments: arguments), options: options)
+        let namespace = target
+        namespace.counters.broadcasts &+= 1
+        namespace.adapter.broadcast(OutgoingEvent(event: event, arguments: arguments), options: options)
     }
 
     public func emit(_ event: String, _ values: JSONValue...) {
@@ -75,7 +77,11 @@ public struct BroadcastOperator {
     public func emit(_ event: String, _ arguments: SocketIOArguments,
                      ack completion: @escaping (SocketIOError?, [SocketIOArguments]) -> Void) {
         let namespace = target
-        let collector = BroadcastAckCollector(loop: namespace.server.loop, completion: completion)
+        namespace.counters.broadcasts &+= 1
+        let collector = BroadcastAckCollector(loop: namespace.server.loop) { error, replies in
+            if error == .timeout { namespace.counters.acksTimedOut &+= 1 }
+            completion(error, replies)
+        }
         namespace.track(collector)
         namespace.server.loop.schedule(collector, afterMilliseconds: options.flags.timeout ?? 5000)
         namespace.adapter.broadcastWithAck(

@@ -18,7 +18,7 @@ final class Client: EngineSocketDelegate, TimerTarget {
     private var firstSocket: Socket?
     private var moreSockets: [Socket] = []
 
-    private var sockets: [Socket] {
+    var sockets: [Socket] {
         guard let firstSocket else { return moreSockets }
         return [firstSocket] + moreSockets
     }

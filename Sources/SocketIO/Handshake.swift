@@ -77,11 +77,16 @@ public struct Handshake: Sendable {
 
     /// A date in the shape of JavaScript's `Date.prototype.toString` in UTC.
     static func describe(milliseconds: UInt64) -> String {
+        utc(milliseconds: milliseconds, format: "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)")
+    }
+
+    /// `strftime(format)` of a time in UTC (whole seconds).
+    static func utc(milliseconds: UInt64, format: String) -> String {
         var seconds = time_t(milliseconds / 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         var buffer = [CChar](repeating: 0, count: 64)
-        let count = strftime(&buffer, buffer.count, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &parts)
+        let count = strftime(&buffer, buffer.count, format, &parts)
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

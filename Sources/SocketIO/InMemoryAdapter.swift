@@ -165,15 +165,18 @@ public final class InMemoryAdapter: SocketIOAdapter {
                  position: LogPosition? = nil) {
         if let offset { store(event, offset: offset, options: options) }
         if let position { advanceLog(to: position) }
+        var delivered: UInt64 = 0
         forEachSocket(options) { socket in
             if let offset, !replayedAhead.isEmpty, skipReplayed(offset, for: socket.id) { return }
             if let position, let replayed = socket.replayedThrough {
                 if position <= replayed { return }
                 socket.replayedThrough = nil  // positions only grow from here
             }
+            delivered &+= 1
             socket.notifyOutgoing(event)
             socket.client.write(packet)
         }
+        namespace.counters.deliveries &+= delivered
     }
 
     /// A packet a cluster adapter logged and stamped itself: delivered as it is, not kept here.
@@ -212,6 +215,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
             socket.notifyOutgoing(event)
             socket.client.write(packet)
         }
+        namespace.counters.deliveries &+= UInt64(count)
         return count
     }
 

@@ -35,13 +35,15 @@ public final class Namespace {
     var connectionHandlers: [(Socket) -> Void] = []
     var eventHandlers: [String: [(Socket, SocketIOArguments, SocketIOAck?) -> Void]] = [:]
     /// Empty unless someone listens: the adapter then skips the bookkeeping entirely.
-    private(set) var roomEventHandlers: [(RoomEvent) -> Void] = []
+    var roomEventHandlers: [(RoomEvent) -> Void] = []
     private var ackCounter: UInt64 = 0
     /// Set when the adapter (or the cluster adapter's local part) is the multi-loop one.
     var shardedAdapter: ShardedAdapter?
     /// Connected sockets by private session id, kept with connection state recovery on only.
     private var socketsByPid: [String: Socket] = [:]
     private var pendingBroadcastAcks: [ObjectIdentifier: BroadcastAckCollector] = [:]
+    /// This loop's counts for metrics (loop thread only).
+    public internal(set) var counters = NamespaceCounters()
     let log: Logger
 
     init(name: String, server: SocketIOServer, parent: ParentNamespace? = nil) {
@@ -197,6 +199,7 @@ public final class Namespace {
             let offset = value["offset"]?.stringValue
             takeOver(pid)
             adapter.restoreSession(pid: pid, offset: offset) { [self] restored in
+                if restored == nil { counters.notRecovered &+= 1 } else { counters.recovered &+= 1 }
                 guard client.engine.isOpen else { return }
                 admit(client, auth: auth, restored: restored)
             }
@@ -265,6 +268,7 @@ public final class Namespace {
             previous.client.closeConnection(reason: .transportClose)
         }
         sockets[socket.id] = socket
+        counters.connections &+= 1
         if let pid = socket.pid { socketsByPid[pid] = socket }
         if reportsRoomEvents {
             // The socket's own room (held by the socket table, not the adapter), as the reference's join(id).

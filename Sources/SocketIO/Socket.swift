@@ -204,7 +204,9 @@ public final class Socket {
     }
 
     func ackTimedOut(_ id: UInt64) {
-        pendingAcks.removeValue(forKey: id)?.completion(.failure(.timeout))
+        guard let pending = pendingAcks.removeValue(forKey: id) else { return }
+        namespace.counters.acksTimedOut &+= 1
+        pending.completion(.failure(.timeout))
     }
 
     func sendAck(id: UInt64, _ arguments: SocketIOArguments) {
@@ -376,6 +378,7 @@ public final class Socket {
         }
         if !superseded { namespace.adapter.deleteAll(id) }
         namespace.remove(self)
+        namespace.counters.left(reason)
         client.unregister(self)
         connected = false
         let waiting = pendingAcks

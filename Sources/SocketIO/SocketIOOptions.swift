@@ -26,6 +26,11 @@ public struct SocketIOOptions {
     public var loops = 1
     /// How a multi-loop server spreads new connections over its loops.
     public var loopBalancing = HTTPServerGroup.Balancing.reusePort
+    /// Serve Prometheus metrics (text format 0.0.4) at `metricsPath` on the server's port; off by default. The
+    /// counting itself is always on (plain per-loop counters); a scrape sums every loop's (docs/OBSERVABILITY.md).
+    public var metrics = false
+    /// Where the metrics are served when `metrics` is on (an exact path, outside the Socket.IO path).
+    public var metricsPath = "/metrics"
 
     /// The value of a `--loops` flag: a count (0 means one per core) or `auto`; nil when it is neither or above
     /// `EngineServer.maxLoops`.
@@ -61,7 +66,7 @@ public struct ConnectionStateRecovery: Sendable {
 }
 
 /// Why a socket left its namespace, with the reference server's reason strings.
-public enum DisconnectReason: String, Sendable {
+public enum DisconnectReason: String, Sendable, CaseIterable {
     case serverNamespaceDisconnect = "server namespace disconnect"
     case clientNamespaceDisconnect = "client namespace disconnect"
     case serverShuttingDown = "server shutting down"

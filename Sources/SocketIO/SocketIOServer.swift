@@ -54,6 +54,10 @@ public final class SocketIOServer {
     var ownedLoop: EventLoop?
 
     private var namespaces: [String: Namespace] = [:]
+    /// Told of every namespace this loop makes (the admin UI's listeners, `observeNamespaces`).
+    private var namespaceObservers: [(Namespace) -> Void] = []
+    /// The admin UI's instrumentation, kept alive here (`instrument(_:)`).
+    var instrumentation: AnyObject?
     /// What `listen(host:port:routes:)` made, kept alive here.
     private var ownRouters: [HTTPRouter] = []
     private var ownHTTP: HTTPServerGroup?
@@ -85,6 +89,7 @@ public final class SocketIOServer {
         parser = options.parser
         engine = EngineServer(loop: loop, options: options.engine)
         engine.onConnection = { [unowned self] connection in _ = Client(server: self, engine: connection) }
+        if options.metrics { engine.exactRoutes[options.metricsPath] = { [unowned self] in serveMetrics($0) } }
         shutdownLink.action = { [unowned self] in close() }
     }
 
@@ -153,6 +158,7 @@ public final class SocketIOServer {
     /// Serves the Socket.IO path on a router shared with other handlers.
     public func attach(to router: HTTPRouter) {
         routers.append(router)
+        if options.metrics { router.add(path: options.metricsPath, MetricsRoute(server: self)) }
         router.add(prefix: options.engine.path, engine)
         loop.addShutdownHook(shutdownLink)
     }
@@ -221,11 +227,42 @@ public final class SocketIOServer {
     private func makeNamespace(_ name: String) -> Namespace {
         let namespace = Namespace(name: name, server: self)
         namespaces[name] = namespace
+        for observer in namespaceObservers { observer(namespace) }
         return namespace
+    }
+
+    /// Runs `body` on every loop for each namespace it has and each it makes from now on (on that loop's thread).
+    func observeNamespaces(_ body: @escaping (Namespace) -> Void) {
+        everywhere { shard in
+            for name in shard.namespaceNames.sorted() { if let namespace = shard.namespaces[name] { body(namespace) } }
+            shard.namespaceObservers.append(body)
+        }
+    }
+
+    /// Takes `take(shard)` on every loop, on that loop's thread (through its submit queue; a loop that is stopping
+    /// is left out), and gives the results in loop order to `completion` on this server's loop. Call on its thread.
+    func gatherFromLoops<T>(_ take: @escaping (SocketIOServer) -> T, completion: @escaping ([T]) -> Void) {
+        var results: [(Int, T)] = [(loopIndex, take(self))]
+        var waiting = 0
+        let finish = { completion(results.sorted { $0.0 < $1.0 }.map(\.1)) }
+        for shard in shards where shard !== self {
+            let asked = shard.loop.execute { [loop] in
+                let result = take(shard)
+                loop.execute {
+                    results.append((shard.loopIndex, result))
+                    waiting -= 1
+                    if waiting == 0 { finish() }
+                }
+            }
+            if asked { waiting += 1 }
+        }
+        if waiting == 0 { finish() }
     }
 
     /// The namespace `name` if this loop has it.
     func existingNamespace(_ name: String) -> Namespace? { namespaces[name] }
+    /// The names of this loop's namespaces.
+    var namespaceNames: [String] { Array(namespaces.keys) }
 
     /// Dynamic namespaces: a client may join any name `predicate` accepts (it sees the name and the auth payload).
     /// With several loops the predicate runs on the loop of the connecting client.
@@ -270,6 +307,7 @@ public final class SocketIOServer {
         let child = Namespace(name: name, server: self, parent: parent)
         namespaces[name] = child
         parent.addChild(child)
+        for observer in namespaceObservers { observer(child) }
         return child
     }
 

@@ -65,8 +65,7 @@ extension RedisStreamsAdapter {
     /// The reference's value under the session key, the join point and token beside it (see the file comment).
     func write(_ session: PersistedSession, conditional: Bool, ttl: UInt64) {
         guard let token = session.token else { return }
-        let record = SessionRecord(sid: session.sid, pid: session.pid,
-                                   rooms: [session.sid] + session.rooms.filter { $0 != session.sid }, data: session.data)
+        let record = SessionRecord(session)
         let arguments: [[UInt8]] = [
             Array("EVAL".utf8), Array(RedisStreamsAdapter.keepScript.utf8), Array("2".utf8),
             Array(sessionKey(session.pid).utf8), Array(sinceKey(session.pid).utf8),

@@ -31,8 +31,7 @@ extension RedisStreamsAdapter {
             write(session, conditional: true, ttl: recovery.maxDisconnectionDuration)
             return
         }
-        let record = SessionRecord(sid: session.sid, pid: session.pid,
-                                   rooms: [session.sid] + session.rooms.filter { $0 != session.sid }, data: session.data)
+        let record = SessionRecord(session)
         let ttl = Array(String(recovery.maxDisconnectionDuration).utf8)
         let log = log
         let kept = client.redis.command(

@@ -25,6 +25,8 @@ struct Arguments {
     var logLevel: LogLevel?
     /// Print `disconnect <sid> <reason>` for every socket that leaves (the resilience scenarios count them).
     var logDisconnects = false
+    var metrics = false
+    var admin: AdminOptions?
 
     static func parse(_ arguments: [String]) -> Arguments {
         var result = Arguments()
@@ -58,6 +60,9 @@ struct Arguments {
                 guard let parser = SocketIOOptions.parser(named: value()) else { fail("--parser is json or msgpack") }
                 result.parser = parser
             case "--allow-eio3": result.allowEIO3 = true
+            case "--metrics": result.metrics = true
+            case let flag where AdminOptions.flags.contains(flag):
+                if let problem = AdminOptions.apply(flag, to: &result.admin, value: value) { fail(problem) }
             case "--tls-cert": result.tlsCert = value()
             case "--tls-key": result.tlsKey = value()
             case "--tls-key-password": result.tlsKeyPassword = value()
@@ -86,6 +91,7 @@ struct Arguments {
             index += 1
         }
         if (result.tlsCert == nil) != (result.tlsKey == nil) { fail("--tls-cert and --tls-key go together") }
+        if let problem = AdminOptions.check(result.admin) { fail(problem) }
         return result
     }
 
@@ -94,6 +100,7 @@ struct Arguments {
                                 [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
                                 [--recovery-ms 0] [--max-buffered-bytes 16777216] [--ping-interval 25000]
                                 [--ping-timeout 20000] [--log-level error] [--log-disconnects]
+                                [--metrics] \(AdminOptions.flagsUsage)
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
           --port N                port to listen on (default 3000; 0: any free port)
@@ -104,6 +111,8 @@ struct Arguments {
                                   a handler that does real work (default 0: acks at once)
           --parser NAME           json (default) or msgpack (socket.io-msgpack-parser); every client must match
           --allow-eio3            also serve Engine.IO v3 / Socket.IO 2.x clients (EIO=3 or no EIO, JSONP polling)
+          --metrics               serve Prometheus metrics at /metrics on the same port (docs/OBSERVABILITY.md)
+        \(AdminOptions.flagsHelp)
           --tls-cert FILE         serve HTTPS/WSS: the certificate chain (PEM, server certificate first); SIGHUP
                                   reloads it and the key (new connections get them, open ones keep theirs)
           --tls-key FILE          the private key (PEM) of --tls-cert
@@ -159,7 +168,19 @@ if let bytes = arguments.maxBufferedBytes { options.engine.maxBufferedBytes = by
 if let interval = arguments.pingInterval { options.engine.pingInterval = interval }
 if let timeout = arguments.pingTimeout { options.engine.pingTimeout = timeout }
 if let level = arguments.logLevel { Log.setLevel(level) }
+options.metrics = arguments.metrics
+if arguments.admin != nil {
+    // The hosted admin UI is a page on another origin that connects with credentials (docs/OBSERVABILITY.md).
+    options.engine.cors = CORSOptions(origin: .list(["https://admin.socket.io"]), credentials: true)
+}
 let io = SocketIOServer(loop: loop, options: options)
+if let admin = arguments.admin {
+    do {
+        try io.instrument(admin)
+    } catch {
+        Arguments.fail("--admin: \(error)")
+    }
+}
 
 // Handlers are registered once per namespace (not per socket): an idle connection then carries no closures. They
 // apply to every loop and run on the loop of their socket; they share no mutable state.
@@ -226,7 +247,8 @@ let loopCount = io.shards.count
 let loopNote = loopCount > 1 ? ", \(loopCount) loops (\(arguments.balancing.rawValue))" : ""
 let burnNote = burnNanoseconds > 0 ? ", echo-ack burns \(arguments.burnMicroseconds) us" : ""
 let tlsNote = tls != nil ? ", TLS" : ""
-print("sio-bench-server listening on \(arguments.host):\(io.port)\(loopNote)\(burnNote)\(tlsNote)")
+let metricsNote = arguments.metrics ? ", metrics at \(options.metricsPath)" : ""
+print("sio-bench-server listening on \(arguments.host):\(io.port)\(loopNote)\(burnNote)\(tlsNote)\(metricsNote)")
 fflush(stdout)
 loop.run()
 signals.close()

@@ -21,12 +21,15 @@ struct ChatArguments {
     var tlsCert: String?
     var tlsKey: String?
     var tlsKeyPassword: String?
+    var metrics = false
+    var admin: AdminOptions?
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
                         [--redis redis://HOST:PORT | --redis-streams redis://HOST:PORT] [--recovery-ms 120000]
                         [--loops 1] [--parser json|msgpack] [--allow-eio3]
-                        [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]]
+                        [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]] [--metrics]
+                        \(AdminOptions.flagsUsage)
 
           --client-js PATH   socket.io.min.js (socket.io-client 4.8.1) to serve at /socket.io/socket.io.js;
                              scripts/fetch-client-js.sh downloads it
@@ -45,6 +48,8 @@ struct ChatArguments {
                              restart (new connections get the new certificate, open ones keep theirs)
           --tls-key FILE     the private key (PEM) of --tls-cert
           --tls-key-password TEXT  the key's password, when it is encrypted
+          --metrics          serve Prometheus metrics at /metrics on the same port (docs/OBSERVABILITY.md)
+        \(AdminOptions.flagsHelp)
         """
 
     static func parse(_ list: [String]) -> ChatArguments {
@@ -82,6 +87,9 @@ struct ChatArguments {
                 }
                 result.logLevel = level
             case "--allow-eio3": result.allowEIO3 = true
+            case "--metrics": result.metrics = true
+            case let flag where AdminOptions.flags.contains(flag):
+                if let problem = AdminOptions.apply(flag, to: &result.admin, value: { value(flag) }) { fail(problem) }
             case "--tls-cert": result.tlsCert = value(argument)
             case "--tls-key": result.tlsKey = value(argument)
             case "--tls-key-password": result.tlsKeyPassword = value(argument)
@@ -92,6 +100,7 @@ struct ChatArguments {
             }
         }
         if (result.tlsCert == nil) != (result.tlsKey == nil) { fail("--tls-cert and --tls-key go together") }
+        if let problem = AdminOptions.check(result.admin) { fail(problem) }
         return result
     }
 
@@ -143,6 +152,11 @@ if arguments.recoveryMilliseconds > 0 {
 options.loops = arguments.loops
 options.parser = arguments.parser
 options.engine.allowEIO3 = arguments.allowEIO3
+options.metrics = arguments.metrics
+if arguments.admin != nil {
+    // The hosted admin UI is a page on another origin that connects with credentials (docs/OBSERVABILITY.md).
+    options.engine.cors = CORSOptions(origin: .list(["https://admin.socket.io"]), credentials: true)
+}
 let io = SocketIOServer(loop: loop, options: options)
 if let url = arguments.redis {
     do {
@@ -157,6 +171,13 @@ if let url = arguments.redisStreams {
         io.adapterFactory = try RedisStreamsAdapter.factory(url: url)
     } catch {
         ChatArguments.fail("--redis-streams: \(error)")
+    }
+}
+if let admin = arguments.admin {
+    do {
+        try io.instrument(admin)
+    } catch {
+        ChatArguments.fail("--admin: \(error)")
     }
 }
 let rooms = [ChatRoom(namespace: io.of("/"), clock: wallClockMilliseconds),

@@ -5,8 +5,8 @@
 //
 // Events on `/` (each handler acks when the client asks for an ack):
 //   join(room) / leave(room) -> true
-//   broadcast(obj): `bcast` obj to obj.rooms (array) or obj.room or everyone, except obj.except (string or
-//     array), volatile when obj.volatile -> true
+//   broadcast(obj, ...): `bcast` with every argument to obj.rooms (array) or obj.room or everyone, except
+//     obj.except (string or array), volatile when obj.volatile, compress(false) when obj.compress is false -> true
 //   sock-broadcast(obj): the same from the socket (the sender excluded) -> true
 //   echo-ack(...) -> the arguments
 //   whoami() -> {node, id, port, loop, recovered, rooms, data}
@@ -149,6 +149,7 @@ func target(_ base: BroadcastOperator, _ object: JSONValue?) -> BroadcastOperato
         if let one = except.stringValue { target = target.except(one) }
     }
     if object?["volatile"]?.boolValue == true { target = target.volatile }
+    if object?["compress"]?.boolValue == false { target = target.compress(false) }
     return target
 }
 

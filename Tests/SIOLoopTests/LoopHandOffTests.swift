@@ -14,8 +14,8 @@ private final class Echo: ConnectionHandler {
     func connectionDidClose(_ connection: TCPConnection) {}
 }
 
-/// A blocking loopback client.
-private func connect(port: Int) -> Int32 {
+/// A blocking loopback client (HostLoopTests uses it too).
+func connect(port: Int) -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -30,7 +30,7 @@ private func connect(port: Int) -> Int32 {
     return fd
 }
 
-private func roundTrip(_ fd: Int32, _ text: String) -> [UInt8] {
+func roundTrip(_ fd: Int32, _ text: String) -> [UInt8] {
     _ = text.withCString { send(fd, $0, strlen($0), 0) }
     var buffer = [UInt8](repeating: 0, count: 256)
     let count = recv(fd, &buffer, buffer.count, 0)

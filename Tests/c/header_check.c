@@ -74,6 +74,12 @@ int (*header_check_loop_index)(sio_socket_t *) = sio_socket_loop_index;
 bool (*header_check_socket_in_loop)(sio_socket_t *) = sio_socket_in_loop;
 int (*header_check_socket_post)(sio_socket_t *, sio_socket_task_cb, void *) = sio_socket_post;
 
+/* The host-loop function (0.4.0): its loop is libuv's struct uv_loop_s, declared (not defined) by sio.h, which
+ * includes no libuv header. */
+SIO_STATIC_ASSERT(SIO_VERSION_NUMBER >= 400, "sio_server_create_on_loop needs 0.4.0");
+int (*header_check_create_on_loop)(sio_server_t **, struct uv_loop_s *, const sio_options_t *) =
+    sio_server_create_on_loop;
+
 int header_check(void);
 int header_check(void) {
     sio_error_t code = SIO_ETIMEOUT;

@@ -1056,6 +1056,28 @@ def test_chat_example_stops_on_sigterm_with_clients(chat_server, installed, loop
         chat.kill()
 
 
+def test_the_poll_chat_example(chat_server, installed):
+    """examples/c/poll_chat.c, the README's asyncio example in C, does what that example does (the README's test)."""
+    chat, url = start_chat(chat_server.parent / "poll_chat", installed)
+    try:
+        refused = Peer(url, auth=None, connect=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            refused.connect()
+        assert refused.connect_errors.get(timeout=5) == {"message": "not authorized", "data": {"code": 401}}
+        alice, bob = (Peer(url, auth={"token": "t"}, transports=transports,
+                           handlers={"name?": lambda name=name: name, "vote": lambda q, name=name: f"{name}: {q}"})
+                      for name, transports in (("alice", ["websocket"]), ("bob", ["polling"])))
+        assert alice.call("chat message", "hello") is True
+        assert bob.expect("chat message") == ("hello",)
+        alice.expect_none("chat message")  # the lobby but the sender
+        assert bob.call("poll", "lunch?") == ("bob", 2)
+        chat.proc.send_signal(signal.SIGINT)
+        assert alice.expect_disconnect() in STOP_REASONS
+        assert chat.wait_exit(10) == 0, chat.output()
+    finally:
+        chat.kill()
+
+
 def test_chat_example_serves_the_client_js(chat_server, installed, tmp_path):
     client_js = tmp_path / "socket.io.js"
     client_js.write_text("/* stand-in for the client bundle */\n")

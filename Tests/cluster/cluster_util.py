@@ -99,12 +99,12 @@ class Process:
         self.keep_log = False  # set when a failed test showed this log; otherwise it is deleted at stop
         self.dirs: list[str] = []
 
-    def _spawn(self, cmd: list[str], cwd: str | None = None) -> None:
+    def _spawn(self, cmd: list[str], cwd: str | None = None, env: dict | None = None) -> None:
         self._remove_log()
         self._log = tempfile.NamedTemporaryFile(prefix=f"cluster-{self.label}-", suffix=".log", delete=False)
         self.log_path = self._log.name
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, cwd=cwd)
+                                     start_new_session=True, cwd=cwd, env=env)
         if self not in _live:
             _live.append(self)
 
@@ -235,17 +235,50 @@ class ClusterNode(Process):
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    def argv(self) -> list[str]:
+        return [self.binary, "--port", str(self.port), "--redis-streams" if self.streams else "--redis",
+                self.redis_url, "--name", self.name, "--host", HOST, *self.args] \
+            + (["--loops", str(self.loops)] if self.loops != 1 else [])
+
+    def environment(self) -> dict | None:
+        return None
+
     def start(self, port: int | None = None) -> "ClusterNode":
         """Starts on `port` (a restart keeps its port) or a free one."""
         for _attempt in range(3):
             self.port = port or free_port()
-            self._spawn([self.binary, "--port", str(self.port), "--redis-streams" if self.streams else "--redis",
-                         self.redis_url, "--name", self.name, "--host", HOST, *self.args]
-                        + (["--loops", str(self.loops)] if self.loops != 1 else []))
+            self._spawn(self.argv(), env=self.environment())
             if wait_port(self.port, self.proc):
                 return self
             self.stop()
-        raise RuntimeError(f"sio-cluster-node {self.name} did not start:\n{self.log_text()}")
+        raise RuntimeError(f"node {self.name} did not start:\n{self.log_text()}")
+
+
+NODE_PEER_SCRIPT = ROOT / "scripts" / "node-peer" / "node-cluster-node.js"
+
+
+class NodePeerNode(ClusterNode):
+    """A Node.js socket.io 4.8 node (scripts/node-peer/node-cluster-node.js over the packages that
+    scripts/node-peer/build.sh laid out in `peer`), answering the same events as sio-cluster-node."""
+
+    def __init__(self, peer: str, name: str, redis_url: str, streams: bool = True, args: list[str] | None = None):
+        super().__init__(shutil.which("node") or "node", name, redis_url, streams=streams, args=args)
+        self.label = f"node-js-{name}"
+        self.peer = peer
+
+    def argv(self) -> list[str]:
+        return [self.binary, str(NODE_PEER_SCRIPT), "--peer", self.peer, *super().argv()[1:]]
+
+    def environment(self) -> dict:
+        return {**os.environ, "NODE_PATH": "/usr/share/nodejs"}
+
+
+def node_peer_dir() -> str | None:
+    """$SIO_NODE_PEER when it holds a built peer (scripts/node-peer/build.sh), else None."""
+    peer = os.environ.get("SIO_NODE_PEER")
+    if peer and (pathlib.Path(peer) / "node_modules" / "@socket.io" / "redis-streams-adapter").exists():
+        return peer
+    return None
 
 
 class Nginx(Process):

@@ -1,6 +1,7 @@
 """Fixtures of the cluster tests (helpers and the process classes are in cluster_util.py): `tools` (redis-server
 and nginx, installed by scripts/bootstrap-redis.sh when missing), `node_binary` (sio-cluster-node from
-$SIO_BIN_DIR or .build/debug), `clients` (python-socketio clients closed at the end of each test). A failed test
+$SIO_BIN_DIR or .build/debug), `clients` (python-socketio clients closed at the end of each test), `redis` (a
+redis-server of the test's own) and `raw` (streams_util.RawClient connections closed at the end). A failed test
 shows the logs of the processes still running."""
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import subprocess
 
 import pytest
 
-from cluster_util import ROOT, Client, Nginx, _live, tool
+from cluster_util import ROOT, Client, Nginx, RedisServer, _live, tool
+from streams_util import RawClient
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +32,34 @@ def node_binary() -> str:
     if not os.access(binary, os.X_OK):
         pytest.fail(f"{binary} not found: swift build --product sio-cluster-node (or set SIO_BIN_DIR)", pytrace=False)
     return str(binary)
+
+
+@pytest.fixture
+def redis(tools):
+    """A redis-server of its own for the test (test files may define their own)."""
+    server = RedisServer(tools["redis-server"]).start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def raw():
+    """raw(port, auth=None, label="") -> a RawClient closed at the end; raw.track(client) adopts one."""
+    made: list[RawClient] = []
+
+    def connect(port, auth=None, label=""):
+        client = RawClient(port, auth=auth, label=label)
+        made.append(client)
+        return client
+
+    def track(client):
+        made.append(client)
+        return client
+
+    connect.track = track
+    yield connect
+    for client in made:
+        client.close()
 
 
 @pytest.fixture

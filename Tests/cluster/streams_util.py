@@ -133,28 +133,58 @@ class RawClient:
         self.events: list[list] = []
         self.offset: str | None = None
         self.ack_id = 0
+        self._binary: tuple | None = None  # (attachments expected, received, event) of a binary event under way
+        self.pid: str | None = None
         connected = json.loads(self.next_packet("40")[2:])
         self.sid = connected["sid"]
         self.pid = connected.get("pid")
 
-    def _record(self, packet: str) -> None:
-        event = json.loads(packet[2:])
+    def _record(self, event: list) -> None:
         self.events.append(event)
         # socket.io-client's emitEvent: the last argument, when a string, is the offset to recover from.
         if self.pid and len(event) > 1 and isinstance(event[-1], str):
             self.offset = event[-1]
 
+    def _on_packet(self, packet) -> str | None:
+        """Handles one WebSocket message: answers pings, records events (binary ones once their attachments
+        arrived, each as `{"$bin": hex}`); returns a text packet that is neither, for the caller to look at."""
+        if isinstance(packet, bytes):
+            if self._binary is not None:
+                self._binary[1].append(packet)
+                if len(self._binary[1]) == self._binary[0]:
+                    event, attachments = self._binary[2], self._binary[1]
+                    self._binary = None
+                    self._record(self._fill(event, attachments))
+            return None
+        if packet == "2":
+            self.ws.send("3")
+            return None
+        if packet.startswith("42") and packet[2:3] == "[":
+            self._record(json.loads(packet[2:]))
+            return None
+        if packet.startswith("45"):
+            count, _, rest = packet[2:].partition("-")
+            if rest.startswith("["):
+                self._binary = (int(count), [], json.loads(rest))
+                return None
+        return packet
+
+    @staticmethod
+    def _fill(value, attachments: list[bytes]):
+        if isinstance(value, dict):
+            if value.get("_placeholder") is True and isinstance(value.get("num"), int):
+                return {"$bin": attachments[value["num"]].hex()}
+            return {k: RawClient._fill(v, attachments) for k, v in value.items()}
+        if isinstance(value, list):
+            return [RawClient._fill(v, attachments) for v in value]
+        return value
+
     def next_packet(self, prefix: str, timeout: float = 5.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            packet = self.ws.recv()
-            if packet == "2":
-                self.ws.send("3")
-                continue
-            if packet.startswith(prefix):
+            packet = self._on_packet(self.ws.recv())
+            if packet is not None and packet.startswith(prefix):
                 return packet
-            if packet.startswith("42"):
-                self._record(packet)
         raise AssertionError(f"{self.label}: no packet {prefix!r}")
 
     def call(self, event: str, *args, timeout: float = 10.0):
@@ -163,42 +193,27 @@ class RawClient:
         reply = self.next_packet(f"43{self.ack_id}", timeout=timeout)
         return json.loads(reply[len(f"43{self.ack_id}"):])[0]
 
-    def pump(self, seconds: float) -> None:
-        """Reads (and answers pings) for `seconds`."""
-        deadline = time.monotonic() + seconds
+    def _read_until(self, deadline: float, done=lambda: False) -> None:
         self.ws.settimeout(0.1)
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not done():
                 try:
-                    packet = self.ws.recv()
+                    self._on_packet(self.ws.recv())
                 except websocket.WebSocketTimeoutException:
                     continue
-                if packet == "2":
-                    self.ws.send("3")
-                elif packet.startswith("42"):
-                    self._record(packet)
         finally:
             self.ws.settimeout(5)
+
+    def pump(self, seconds: float) -> None:
+        """Reads (and answers pings) for `seconds`."""
+        self._read_until(time.monotonic() + seconds)
 
     def messages(self, event: str = "bcast", key: str = "msg") -> list:
         return [e[1].get(key) for e in self.events if e[0] == event and len(e) > 1 and isinstance(e[1], dict)
                 and key in e[1]]
 
     def wait_messages(self, count: int, event: str = "bcast", timeout: float = 8.0) -> list:
-        deadline = time.monotonic() + timeout
-        self.ws.settimeout(0.1)
-        try:
-            while time.monotonic() < deadline and len(self.messages(event)) < count:
-                try:
-                    packet = self.ws.recv()
-                except websocket.WebSocketTimeoutException:
-                    continue
-                if packet == "2":
-                    self.ws.send("3")
-                elif packet.startswith("42"):
-                    self._record(packet)
-        finally:
-            self.ws.settimeout(5)
+        self._read_until(time.monotonic() + timeout, lambda: len(self.messages(event)) >= count)
         return self.messages(event)
 
     def come_back(self, port: int, label: str = "") -> "RawClient":

@@ -15,18 +15,11 @@ import time
 import msgpack
 import pytest
 
-from cluster_util import HOST, ClusterNode, RedisServer, barrier, payloads, read_reply, resp_command, wait_until
+from cluster_util import HOST, ClusterNode, barrier, payloads, read_reply, resp_command, wait_until
 from streams_util import TCPProxy
 
 PUBLIC = "socket.io#/#"
 FAST_HEARTBEAT = ["--heartbeat-interval", "300", "--heartbeat-timeout", "1200", "--requests-timeout", "6000"]
-
-
-@pytest.fixture
-def redis(tools):
-    server = RedisServer(tools["redis-server"]).start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture

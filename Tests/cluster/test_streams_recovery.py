@@ -13,18 +13,11 @@ import time
 
 import pytest
 
-from cluster_util import ClusterNode, RedisServer, wait_until
+from cluster_util import ClusterNode, wait_until
 from streams_util import RawClient, TCPProxy
 
 PUBLIC = "socket.io#/#"
 RECOVERY = ["--recovery-ms", "10000"]
-
-
-@pytest.fixture
-def redis(tools):
-    server = RedisServer(tools["redis-server"]).start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture
@@ -50,25 +43,6 @@ def cluster(redis, node_binary):
 def wait_for_nodes(redis, nodes):
     expected = len([node for node in nodes if node.running])
     wait_until(lambda: redis.numsub(PUBLIC) == expected, message=f"{expected} nodes subscribed")
-
-
-@pytest.fixture
-def raw():
-    made: list[RawClient] = []
-
-    def connect(port, auth=None, label=""):
-        client = RawClient(port, auth=auth, label=label)
-        made.append(client)
-        return client
-
-    def track(client):
-        made.append(client)
-        return client
-
-    connect.track = track
-    yield connect
-    for client in made:
-        client.close()
 
 
 def send(sender: RawClient, room: str, *messages: str) -> None:

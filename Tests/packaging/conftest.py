@@ -338,11 +338,13 @@ def system_copies(names) -> list[pathlib.Path]:
     return sorted(set(found))
 
 
-def readme_block(language: str) -> str:
-    """The fenced block after `<!-- readme-test: LANGUAGE -->` in README.md."""
+def readme_block(name: str) -> str:
+    """The fenced block after `<!-- readme-test: NAME -->` in README.md; its language is NAME up to a dash
+    ("python-asyncio" marks a python block)."""
     text = (ROOT / "README.md").read_text()
-    match = re.search(rf"^<!-- readme-test: {language} -->\n```{language}\n(.*?)^```$", text, re.M | re.S)
-    assert match, f"README.md has no block marked <!-- readme-test: {language} -->"
+    language = name.split("-")[0]
+    match = re.search(rf"^<!-- readme-test: {re.escape(name)} -->\n```{language}\n(.*?)^```$", text, re.M | re.S)
+    assert match, f"README.md has no block marked <!-- readme-test: {name} -->"
     return match.group(1)
 
 

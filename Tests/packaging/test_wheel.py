@@ -158,20 +158,24 @@ def test_a_real_client_against_the_installed_wheel(wheel_venv, hidden, tmp_path,
     assert server.stop() == 0, server.output()  # SIGINT: a graceful stop
 
 
-def test_the_readme_python_block_against_the_wheel(wheel_venv, hidden, tmp_path, servers, clients):
-    """README.md's Python block, as written, on the installed wheel, with a real client."""
-    script = copy_out(tmp_path, "readme_app.py", readme_block("python"))
+def readme_server(block: str, wheel_venv, hidden, tmp_path, servers, clients) -> Server:
+    """README.md's `block` run as written on the installed wheel, in the namespace; its middleware checked: a client
+    without a token is refused with the block's message and data."""
+    script = copy_out(tmp_path, "readme_app.py", readme_block(block))
     port = free_port()
     server = Server(hidden.wrap([wheel_venv, script]), env=clean_env(PORT=str(port)), cwd=script.parent, port=port,
                     log=tmp_path / "server.log")
     servers.append(server)
-
     refused = clients(server.url)
     with pytest.raises(Exception):
         refused.connect()
-    error = refused.errors.get(timeout=5)
-    assert error["message"] == "not authorized" and error["data"] == {"code": 401}
+    assert refused.errors.get(timeout=5) == {"message": "not authorized", "data": {"code": 401}}
+    return server
 
+
+def test_the_readme_python_block_against_the_wheel(wheel_venv, hidden, tmp_path, servers, clients):
+    """README.md's Python block, as written, on the installed wheel, with a real client."""
+    server = readme_server("python", wheel_venv, hidden, tmp_path, servers, clients)
     alice = clients(server.url, auth={"token": "t"}).connect()
     bob = clients(server.url, auth={"token": "t"}, transports=["polling"]).connect()
     assert alice.call("chat message", "hello") is True          # the acknowledgement
@@ -181,6 +185,23 @@ def test_the_readme_python_block_against_the_wheel(wheel_venv, hidden, tmp_path,
     time.sleep(0.3)
     assert alice.events.empty(), "the sender got its own message"
     assert server.stop() == 0, server.output()  # Ctrl-C (SIGINT) stops server.run() gracefully
+
+
+def test_the_readme_asyncio_block_against_the_wheel(wheel_venv, hidden, tmp_path, servers, clients):
+    """README.md's asyncio block (sio.AsyncServer), as written, on the installed wheel, with real clients."""
+    server = readme_server("python-asyncio", wheel_venv, hidden, tmp_path, servers, clients)
+    alice = clients(server.url, auth={"token": "t"})
+    bob = clients(server.url, auth={"token": "t"}, transports=["polling"])
+    for name, client in (("alice", alice), ("bob", bob)):
+        client.sio.on("name?", lambda name=name: name)
+        client.sio.on("vote", lambda question, name=name: f"{name}: {question}")
+        client.connect()
+    assert alice.call("chat message", "hello") is True
+    assert bob.next("chat message") == ["hello"]
+    assert bob.call("poll", "lunch?") == ("bob", 2)     # its name, asked back; both voted
+    alice.close()
+    bob.close()
+    assert server.stop() == 0, server.output()  # Ctrl-C (SIGINT): the signal handler stops it gracefully
 
 
 def test_no_toolchain_and_no_build_tree_inside_the_namespace(wheel_venv, hidden):

@@ -471,3 +471,16 @@ def test_client_bundle_path_reaches_the_http_handler(server):
     with urllib.request.urlopen(url + "/socket.io/?EIO=4&transport=polling", timeout=5) as response:
         assert response.read().startswith(b"0{")
     assert seen == [("GET", "/socket.io/socket.io.js")]
+
+
+def test_work_posted_while_or_after_the_server_closes_is_never_left_listed(server, clients):
+    """The race behind a flaky test_close_under_load_is_bounded: a thread that found the server running posts socket
+    work just as close() finishes. The post fails (ClosedError) and must not leave its key listed."""
+    url = started(server)
+    client = clients(url)
+    socket = wait_for(lambda: server.of("/").get_socket(client.client.get_sid()), what="the socket")
+    server.close()
+    for post in (lambda: server._post_to_socket(socket, lambda: None, []), lambda: server._post(lambda: None)):
+        with pytest.raises(sio.ClosedError):
+            post()
+    assert server._pending_tasks == set()

@@ -12,12 +12,14 @@
 
 Every official Socket.IO client (JS, python-socketio, Swift, Java, ...) connects unchanged. Handlers run on the
 server's loop thread (with ``sio.Server(loops=N)``, on the thread of the socket's loop: several at once); every
-method is safe to call from any thread. See the README for the full guide.
+method is safe to call from any thread. ``sio.AsyncServer`` runs them, coroutines or not, on your asyncio loop
+instead. See the README for the full guide.
 """
 
 from __future__ import annotations
 
 from . import _lib
+from .async_server import AsyncServer, AsyncSocket
 from .errors import (
     AckTimeoutError,
     ClosedError,
@@ -34,6 +36,7 @@ from .server import (
     RESERVED_EVENTS,
     BroadcastOperator,
     ConnectionErrorReport,
+    Future,
     Handshake,
     HTTPResponse,
     Namespace,
@@ -44,7 +47,7 @@ from .server import (
     set_library_log_level,
 )
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 #: The version of the loaded libsio ("MAJOR.MINOR.PATCH").
 library_version: str = _lib.lib.sio_version().decode()
@@ -55,11 +58,14 @@ LibraryNotFound = _lib.LibraryNotFound
 
 __all__ = [
     "AckTimeoutError",
+    "AsyncServer",
+    "AsyncSocket",
     "BroadcastOperator",
     "ClosedError",
     "ConnectionErrorReport",
     "ConnectionRefused",
     "Error",
+    "Future",
     "Handshake",
     "HTTPResponse",
     "InvalidArgumentError",

@@ -27,9 +27,10 @@ from ctypes import (
 
 #: The library major version this binding speaks (``SIO_VERSION_MAJOR``).
 ABI_MAJOR = 0
-#: The oldest library version (``SIO_VERSION_NUMBER``) this binding was written against: 0.3.0, for several loops
-#: (SIO_OPT_LOOPS, sio_server_in_loop, sio_socket_in_loop, sio_socket_post, ...).
-MIN_VERSION_NUMBER = 300
+#: The oldest library version (``SIO_VERSION_NUMBER``) this binding was written against: 0.4.0, for metrics and the
+#: admin UI (SIO_OPT_METRICS, sio_server_instrument); 0.3.0 brought several loops (SIO_OPT_LOOPS, sio_server_in_loop,
+#: sio_socket_in_loop, sio_socket_post, ...).
+MIN_VERSION_NUMBER = 400
 
 # Error codes (SIO_ERRNO_MAP).
 OK = 0
@@ -84,6 +85,14 @@ OPT_TLS_KEY_PASSWORD = 42
 OPT_TLS_CERT_PEM = 43
 OPT_TLS_KEY_PEM = 44
 OPT_TLS_HANDSHAKE_TIMEOUT = 45
+OPT_METRICS = 46
+OPT_METRICS_PATH = 47
+OPT_ADMIN_NAMESPACE = 48
+OPT_ADMIN_USERNAME = 49
+OPT_ADMIN_PASSWORD_HASH = 50
+OPT_ADMIN_READONLY = 51
+OPT_ADMIN_SERVER_ID = 52
+OPT_ADMIN_MODE = 53
 
 # sio_tls_error_kind_t
 TLS_ERROR_KINDS = {0: "failed", 1: "timeout", 2: "closed"}
@@ -140,6 +149,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "sio_server_create": (c_int, [POINTER(c_void_p), c_void_p]),
     "sio_server_listen": (c_int, [c_void_p, c_char_p, c_uint16]),
     "sio_server_listen_fd": (c_int, [c_void_p, c_int]),
+    "sio_server_instrument": (c_int, [c_void_p, c_void_p]),
     "sio_server_listen_plain": (c_int, [c_void_p, c_char_p, c_uint16]),
     "sio_options_add_tls_certificate": (c_int, [c_void_p, c_char_p, c_char_p, c_char_p]),
     "sio_server_reload_tls": (c_int, [c_void_p, c_void_p]),

@@ -24,6 +24,7 @@ Threads (the rules of ``sio.h``, enforced here):
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
 import concurrent.futures
@@ -40,7 +41,8 @@ from . import _codec, _lib
 from ._lib import lib
 from .errors import AckTimeoutError, ClosedError, ConnectionRefused, InvalidArgumentError, SIOError, StateError
 
-__all__ = ["Server", "Namespace", "Socket", "BroadcastOperator", "Handshake", "Next", "HTTPResponse", "TLSErrorReport"]
+__all__ = ["Server", "Namespace", "Socket", "BroadcastOperator", "Handshake", "Next", "HTTPResponse", "TLSErrorReport",
+           "Future"]
 
 log = logging.getLogger("sio")
 _lib_log = logging.getLogger("sio.lib")
@@ -58,12 +60,21 @@ _SPECIAL_EVENTS = frozenset(CONNECT_EVENTS + ("disconnect", "disconnecting", "*"
 # ------------------------------------------------------------------------------------------------------------------
 # Objects C refers to through `void *user_data`: small integer keys into these tables, never Python pointers.
 
+class Future(concurrent.futures.Future):  # type: ignore[type-arg]
+    """The futures the API returns (acknowledgements, ``fetch_sockets``, ``post``, ...): a
+    :class:`concurrent.futures.Future` (``result()`` blocks, from any thread but a loop thread) that can also be
+    awaited in a coroutine (``replies = await server.timeout(5).emit_with_ack("poll")``), on any asyncio loop."""
+
+    def __await__(self) -> Any:
+        return asyncio.wrap_future(self).__await__()
+
+
 _keys = itertools.count(1)  # next() on itertools.count is atomic under the GIL
 _objects: dict[int, Any] = {}  # servers and namespaces, for the life of the process (few of them)
 _tasks: dict[int, tuple["Server", Callable[[], Any]]] = {}  # posted (sio_server_post, sio_socket_post), until run
 _waiters: dict[int, "_AckWaiter"] = {}  # acks we wait for, until C calls back
-_fetches: dict[int, "concurrent.futures.Future[list[dict[str, Any]]]"] = {}  # fetch_sockets waiting for C
-_server_side_waiters: dict[int, "concurrent.futures.Future[list[Any]]"] = {}  # server_side_emit_with_ack
+_fetches: dict[int, "Future[list[dict[str, Any]]]"] = {}  # fetch_sockets waiting for C
+_server_side_waiters: dict[int, "Future[list[Any]]"] = {}  # server_side_emit_with_ack
 _live_servers: set["Server"] = set()
 
 
@@ -132,7 +143,8 @@ def _on_task(_server: int | None, user_data: int | None) -> None:
     if entry is None:
         return
     server, work = entry
-    server._pending_tasks.discard(user_data or 0)
+    with server._state_lock:
+        server._pending_tasks.discard(user_data or 0)
     work()
 
 
@@ -269,7 +281,7 @@ def _shutdown() -> None:
     # sink back to libsio (nothing may call into a finalized interpreter).
     for server in list(_live_servers):
         try:
-            server.close()
+            server._close_blocking()
         except BaseException:  # noqa: BLE001
             log.exception("sio: closing %r at exit", server)
     lib.sio_set_log_callback(_lib.LOG_CB(), None)
@@ -302,6 +314,27 @@ def _server_side_payload(event: str, args: tuple[Any, ...]) -> tuple[bytes, byte
     if attachments:
         raise InvalidArgumentError(_lib.EINVAL, "server_side_emit carries JSON only, not bytes")
     return name, payload
+
+
+def _event_handler(socket: "Socket", event: str,
+                   values: list[Any]) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
+    """The handler of `event` for `socket` and its arguments: the socket's own, the namespace's, the socket's
+    catch-all, the namespace's catch-all, in that order; None when there is none."""
+    namespace = socket.namespace
+    handler = socket._handlers.get(event)
+    if handler is not None:
+        return handler, tuple(values)
+    handler = namespace._handlers.get(event)
+    if handler is not None:
+        return handler, (socket, *values)
+    handler = socket._handlers.get("*")
+    if handler is not None:
+        return handler, (event, *values)
+    handler = namespace._handlers.get("*")
+    if handler is not None:
+        return handler, (socket, event, *values)
+    log.debug("sio: no handler for %r on %s", event, namespace.name)
+    return None
 
 
 def _check(code: int, what: str | None = None) -> int:
@@ -390,7 +423,7 @@ class _AckWaiter:
 
     def __init__(self, server: "Server", callback: Callable[..., Any] | None, spread: bool, what: str) -> None:
         self.server = server
-        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.future: Future[Any] = Future()
         self.future.set_running_or_notify_cancel()
         self.callback = callback
         self.spread = spread
@@ -417,14 +450,18 @@ class _AckWaiter:
 
 
 class _Lookup:
-    """Values of the handshake looked up by name (``sio.h`` cannot list them): ``get``, ``[]``, ``in``."""
+    """Values of the handshake looked up by name (``sio.h`` cannot list them): ``get``, ``[]``, ``in``. Given
+    `known` (every value, read at once with ``sio_socket_handshake``), it never asks libsio."""
 
-    __slots__ = ("_socket", "_kind", "_cache")
+    __slots__ = ("_socket", "_kind", "_cache", "_complete")
 
-    def __init__(self, socket: "Socket", kind: str) -> None:
+    def __init__(self, socket: "Socket", kind: str, known: dict[str, str] | None = None) -> None:
         self._socket = socket
         self._kind = kind
         self._cache: dict[str, str | None] = {}
+        self._complete = known is not None
+        if known is not None:
+            self._cache.update((self._key(name), value) for name, value in known.items())
 
     def _key(self, name: str) -> str:
         return name.lower() if self._kind == "header" else name
@@ -432,6 +469,8 @@ class _Lookup:
     def get(self, name: str, default: str | None = None) -> str | None:
         key = self._key(name)
         if key not in self._cache:
+            if self._complete:
+                return default
             self._cache[key] = self._socket._lookup(self._kind, name)
         value = self._cache[key]
         return default if value is None else value
@@ -747,7 +786,7 @@ class Socket:
         self.emit("message", *args, callback=callback, timeout=timeout)
 
     def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None,
-                      callback: Callable[..., Any] | None = None) -> concurrent.futures.Future[list[Any]]:
+                      callback: Callable[..., Any] | None = None) -> Future[list[Any]]:
         """Sends `event` asking for an acknowledgement. Returns a future of the reply's argument list; it fails with
         :class:`AckTimeoutError` after `timeout` seconds (None: wait as long as the socket lives) and with
         :class:`ClosedError` if the socket leaves first. Callable from any thread; the future completes on the
@@ -892,7 +931,7 @@ class BroadcastOperator:
 
     def emit_with_ack(self, event: str, *args: Any,
                       callback: Callable[[list[list[Any]]], Any] | None = None
-                      ) -> concurrent.futures.Future[list[list[Any]]]:
+                      ) -> Future[list[list[Any]]]:
         """Broadcasts asking every recipient for an acknowledgement. The future gets the list of replies (each a
         list of arguments) once all answered, or fails with :class:`AckTimeoutError` whose ``replies`` holds those
         received in time."""
@@ -948,10 +987,10 @@ class BroadcastOperator:
             code = lib.sio_namespace_disconnect_sockets(self.namespace._handle, *self._selection(), bool(close))
         _check(code, "disconnect_sockets")
 
-    def fetch_sockets(self) -> concurrent.futures.Future[list[dict[str, Any]]]:
+    def fetch_sockets(self) -> Future[list[dict[str, Any]]]:
         """The sockets reached, as the reference describes them: dicts with ``id``, ``handshake``, ``rooms`` (own id
         first) and ``data``. A future (other nodes answer through Redis); on the loop thread, do not wait on it."""
-        future: concurrent.futures.Future[list[dict[str, Any]]] = concurrent.futures.Future()
+        future: Future[list[dict[str, Any]]] = Future()
         key = next(_keys)
         _fetches[key] = future
         with self.namespace.server._api():
@@ -990,7 +1029,7 @@ class Next:
             namespace._decide(socket, handle, error)
             return
         try:
-            socket._on_loop(lambda: namespace._run_middlewares(socket, handle, index), wait=False)
+            namespace._resume_middlewares(socket, handle, index)
         except ClosedError:
             if namespace.server._state != "running":
                 raise
@@ -1097,13 +1136,13 @@ class Namespace:
         _check(code, f"server_side_emit {event!r}")
 
     def server_side_emit_with_ack(self, event: str, *args: Any,
-                                  timeout: float = 5.0) -> concurrent.futures.Future[list[Any]]:
+                                  timeout: float = 5.0) -> Future[list[Any]]:
         """Like :meth:`server_side_emit`, asking every other server for an answer (the reference's
         ``serverSideEmitWithAck``): the future gets the list of answers, or fails with :class:`AckTimeoutError`
         (``replies``: those received in time)."""
         name, payload = _server_side_payload(event, args)
         milliseconds = _milliseconds(timeout, "timeout")
-        future: concurrent.futures.Future[list[Any]] = concurrent.futures.Future()
+        future: Future[list[Any]] = Future()
 
         def emit() -> None:
             key = next(_keys)
@@ -1138,15 +1177,20 @@ class Namespace:
 
     def _server_side_event(self, event: str, args: list[Any], ack: int | None) -> None:
         for handler in list(self._server_side_handlers.get(event, ())):
-            ok, value = self.server._invoke(f"server-side handler for {event!r} of {self.name}", handler, *args)
-            if ack and ok:
-                try:
-                    text = b"" if value is None else json.dumps(value, separators=(",", ":")).encode()
-                except (TypeError, ValueError):
-                    log.exception("sio: the answer of the server-side handler for %r is not JSON", event)
-                    continue
-                _check(lib.sio_server_ack_send(ack, text or None, len(text)), "sio_server_ack_send")
+            ok, value = self.server._call(f"server-side handler for {event!r} of {self.name}", handler, *args)
+            if ack and ok and self._answer_server_side(ack, value, event):
                 ack = None  # the first handler answers
+
+    @staticmethod
+    def _answer_server_side(ack: int, value: Any, event: str) -> bool:
+        """Sends `value` as the answer to another server (on the first loop). False when it is not JSON."""
+        try:
+            text = b"" if value is None else json.dumps(value, separators=(",", ":")).encode()
+        except (TypeError, ValueError):
+            log.exception("sio: the answer of the server-side handler for %r is not JSON", event)
+            return False
+        _check(lib.sio_server_ack_send(ack, text or None, len(text)), "sio_server_ack_send")
+        return True
 
     def _room_event(self, kind: int, room: str, sid: str | None) -> None:
         name = _ROOM_EVENT_NAMES.get(kind)
@@ -1221,7 +1265,7 @@ class Namespace:
     def timeout(self, seconds: float) -> BroadcastOperator:
         return self._all.timeout(seconds)
 
-    def fetch_sockets(self) -> concurrent.futures.Future[list[dict[str, Any]]]:
+    def fetch_sockets(self) -> Future[list[dict[str, Any]]]:
         """Every socket of the namespace; see :meth:`BroadcastOperator.fetch_sockets`."""
         return self._all.fetch_sockets()
 
@@ -1248,9 +1292,13 @@ class Namespace:
     def _middleware(self, handle: int, next_handle: int) -> None:
         socket = self.server._sockets.get(handle)
         if socket is None:
-            socket = Socket(self.server, self, handle)
+            socket = self.server._socket_class(self.server, self, handle)
             self.server._sockets[handle] = socket
         self._run_middlewares(socket, next_handle, 0)
+
+    def _resume_middlewares(self, socket: Socket, next_handle: int, index: int) -> None:
+        """A deferred middleware called ``next()`` (any thread): the chain goes on at `index`."""
+        socket._on_loop(lambda: self._run_middlewares(socket, next_handle, index), wait=False)
 
     def _run_middlewares(self, socket: Socket, next_handle: int, index: int) -> None:
         middlewares = self._middlewares
@@ -1288,10 +1336,16 @@ class Namespace:
             log.error("sio: sio_next failed for %s: %s", socket.id, SIOError.from_code(code))
 
     def _connected(self, handle: int) -> None:
+        socket = self._attach(handle)
+        for handler in list(self._connect_handlers):
+            self.server._invoke(f"connection handler of {self.name}", handler, socket)
+
+    def _attach(self, handle: int) -> Socket:
+        """On the socket's loop thread, once it joined: its Socket, connected, with libsio's callbacks set."""
         server = self.server
         socket = server._sockets.get(handle)
         if socket is None:
-            socket = Socket(server, self, handle)
+            socket = server._socket_class(server, self, handle)
             server._sockets[handle] = socket
         socket.connected = True
         self._sockets[socket.id] = socket
@@ -1299,8 +1353,7 @@ class Namespace:
         _check(lib.sio_socket_on_disconnecting(handle, _DISCONNECTING_CALLBACK, server._key),
                "sio_socket_on_disconnecting")
         _check(lib.sio_socket_on_disconnect(handle, _DISCONNECT_CALLBACK, server._key), "sio_socket_on_disconnect")
-        for handler in list(self._connect_handlers):
-            server._invoke(f"connection handler of {self.name}", handler, socket)
+        return socket
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -1351,6 +1404,9 @@ class Server:
     ``redis_streams_session_prefix`` ("sio:session:"), ``redis_streams_heartbeat_interval`` (5 seconds) and
     ``redis_streams_heartbeat_timeout`` (10 seconds). Not both Redis URLs.
     ``allow_eio3`` (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
+    ``metrics`` (False; True serves Prometheus metrics, text format 0.0.4, at ``metrics_path``, "/metrics", on the
+    server's port: sessions by transport, sockets per namespace, connections and disconnections by reason, packets
+    and bytes, broadcasts, drops, acks timed out, recoveries, handshake errors, per loop; docs/OBSERVABILITY.md).
 
     ``loops`` (None = libsio's default, 1; 0 = one per core; at most 64): event loops, one thread each, serving the
     server behind the same port; each connection lives on one of them for life (clients never notice: no sticky
@@ -1382,6 +1438,10 @@ class Server:
 
     Use as a context manager, or call :meth:`close` when done.
     """
+
+    #: The classes made for libsio's namespaces and sockets (:class:`AsyncServer` has its own).
+    _namespace_class: type[Namespace] = Namespace
+    _socket_class: type[Socket] = Socket
 
     def __init__(
         self,
@@ -1421,6 +1481,8 @@ class Server:
         redis_streams_session_prefix: str | None = None,
         redis_streams_heartbeat_interval: float | None = None,
         redis_streams_heartbeat_timeout: float | None = None,
+        metrics: bool | None = None,
+        metrics_path: str | None = None,
     ) -> None:
         self._handle: int | None = None
         self._key = next(_keys)
@@ -1438,7 +1500,10 @@ class Server:
         self._listening = False
         self._namespaces: dict[str, Namespace] = {}
         self._sockets: dict[int, Socket] = {}
+        # Keys of the work posted to the loops and not run yet (under _state_lock). Once the loop has ended
+        # (`_loop_ended`), nothing more is listed: what was is failed by _ended, what comes later is refused.
         self._pending_tasks: set[int] = set()
+        self._loop_ended = False
         self._http_handler: Callable[[str, str], HTTPResponse] | None = None
         self._http_registered = False
         self._connection_error_handler: Callable[[ConnectionErrorReport], Any] | None = None
@@ -1494,6 +1559,10 @@ class Server:
             set_bool(_lib.OPT_ALLOW_UPGRADES, "allow_upgrades", values["allow_upgrades"])
         if values["allow_eio3"] is not None:
             set_bool(_lib.OPT_ALLOW_EIO3, "allow_eio3", values["allow_eio3"])
+        if values["metrics"] is not None:
+            set_bool(_lib.OPT_METRICS, "metrics", values["metrics"])
+        if values["metrics_path"] is not None:
+            set_string(_lib.OPT_METRICS_PATH, "metrics_path", values["metrics_path"])
         origins = values["cors_allowed_origins"]
         if origins is not None:
             text = origins if isinstance(origins, str) else ",".join(origins)
@@ -1583,14 +1652,31 @@ class Server:
             work()
 
         run.dependants = dependants or []  # type: ignore[attr-defined]
-        _tasks[key] = (self, run)
-        self._pending_tasks.add(key)
-        with self._api():
-            code = lib.sio_server_post(self._handle, _TASK_CALLBACK, key)
+        self._list_task(key, run)
+        try:
+            with self._api():
+                code = lib.sio_server_post(self._handle, _TASK_CALLBACK, key)
+        except BaseException:
+            self._unlist_task(key)
+            raise
         if code != 0:
+            self._unlist_task(key)
+            raise SIOError.from_code(code, "sio_server_post")
+
+    def _list_task(self, key: int, work: Callable[[], None]) -> None:
+        """Lists posted work until it runs; refused once the loop has ended (_ended no longer looks). A key listed
+        by a thread that then failed to post (a ClosedError from a server closed under it) was the flaky leftover
+        of test_close_under_load_is_bounded: every failure path unlists."""
+        with self._state_lock:
+            if self._loop_ended:
+                raise ClosedError(_lib.ECLOSED, "the server has stopped")
+            _tasks[key] = (self, work)
+            self._pending_tasks.add(key)
+
+    def _unlist_task(self, key: int) -> None:
+        with self._state_lock:
             _tasks.pop(key, None)
             self._pending_tasks.discard(key)
-            raise SIOError.from_code(code, "sio_server_post")
 
     def _post_to_socket(self, socket: "Socket", work: Callable[[], None],
                         dependants: list[concurrent.futures.Future[Any]]) -> None:
@@ -1598,13 +1684,15 @@ class Server:
         is stopping. From a loop thread, also lists it in the target loop's inbox (see :meth:`_wait`)."""
         job = _SocketJob(self, work, dependants)
         key = next(_keys)
-        _tasks[key] = (self, job)
-        self._pending_tasks.add(key)
-        with self._api():
-            code = lib.sio_socket_post(socket._handle, _SOCKET_TASK_CALLBACK, key)
+        self._list_task(key, job)
+        try:
+            with self._api():
+                code = lib.sio_socket_post(socket._handle, _SOCKET_TASK_CALLBACK, key)
+        except BaseException:  # the server was closed meanwhile (ClosedError): nothing was posted
+            self._unlist_task(key)
+            raise
         if code != 0:
-            _tasks.pop(key, None)
-            self._pending_tasks.discard(key)
+            self._unlist_task(key)
             raise SIOError.from_code(code, "sio_socket_post")
         if self._in_loop():
             # The target loop's thread may be blocked in _wait for work of this very loop: let it run this job
@@ -1662,11 +1750,11 @@ class Server:
             job.work()
         return result.result()
 
-    def post(self, function: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+    def post(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
         """Runs ``function(*args)`` on the (first) loop thread soon, at once when called on any of the server's loop
         threads. Returns its future. From any thread: the way to run several server operations together (socket
         operations belong to each socket's own loop, where they are sent anyway)."""
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future: Future[Any] = Future()
 
         def task() -> None:
             if not future.set_running_or_notify_cancel():
@@ -1682,12 +1770,18 @@ class Server:
             self._post(task, dependants=[future])
         return future
 
-    def _invoke(self, what: str, function: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    def _call(self, what: str, function: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        """Runs an application function here and now: (True, its result), or (False, None) when it raised (logged)."""
         try:
             return True, function(*args)
         except Exception:  # noqa: BLE001 - an application error must not stop the server
             log.exception("sio: %s raised", what)
             return False, None
+
+    def _invoke(self, what: str, function: Callable[..., Any], *args: Any) -> None:
+        """Runs an application function whose result nobody needs (connection, disconnect, room event, ack
+        callback ...): here and now. :class:`AsyncServer` runs it on the application's asyncio loop instead."""
+        self._call(what, function, *args)
 
     # -- namespaces and handlers --------------------------------------------------------------------------------
 
@@ -1707,7 +1801,7 @@ class Server:
             handle = lib.sio_server_of(self._handle, encoded)
             if not handle:
                 raise InvalidArgumentError(_lib.EINVAL, f"namespace {name!r}")
-            namespace = Namespace(self, name, handle)
+            namespace = self._namespace_class(self, name, handle)
             _check(lib.sio_namespace_on_connection(handle, _CONNECTION_CALLBACK, namespace._key),
                    "sio_namespace_on_connection")
             self._namespaces[name] = namespace
@@ -1874,7 +1968,7 @@ class Server:
     def get_socket(self, sid: str, namespace: str | None = None) -> Socket | None:
         return self.of(namespace or "/").get_socket(sid)
 
-    def fetch_sockets(self, namespace: str | None = None) -> concurrent.futures.Future[list[dict[str, Any]]]:
+    def fetch_sockets(self, namespace: str | None = None) -> Future[list[dict[str, Any]]]:
         """Every socket of `namespace` (default "/") on every node; see :meth:`BroadcastOperator.fetch_sockets`.
         ``server.in_("room").fetch_sockets()`` narrows it."""
         return self.of(namespace or "/").fetch_sockets()
@@ -1887,7 +1981,7 @@ class Server:
         self.of(namespace or "/").server_side_emit(event, *args)
 
     def server_side_emit_with_ack(self, event: str, *args: Any, timeout: float = 5.0,
-                                  namespace: str | None = None) -> concurrent.futures.Future[list[Any]]:
+                                  namespace: str | None = None) -> Future[list[Any]]:
         """See :meth:`Namespace.server_side_emit_with_ack` (default namespace "/")."""
         return self.of(namespace or "/").server_side_emit_with_ack(event, *args, timeout=timeout)
 
@@ -1931,6 +2025,46 @@ class Server:
         self._on_loop(work, wait=True)
         return self.port
 
+    def instrument(self, auth: Mapping[str, str] | bool | None = None, mode: str = "development",
+                   read_only: bool = False, server_id: str | None = None, namespace: str = "/admin") -> None:
+        """Serves the official admin UI (@socket.io/admin-ui, https://admin.socket.io), with python-socketio's
+        ``instrument()`` parameters: ``auth`` None or False (no authentication) or ``{"username": ...,
+        "password_hash": "$2b$..."}`` (a bcrypt hash: the plain password is never given to the server),
+        ``mode`` "development" (every socket, room change and event) or "production" (the 2-second stats),
+        ``read_only`` (no commands from the UI), ``server_id`` (default: the host name), ``namespace``. The hosted
+        UI needs ``cors_allowed_origins="https://admin.socket.io"`` and ``cors_credentials=True``
+        (docs/OBSERVABILITY.md). Raises :class:`InvalidArgumentError` for a hash that is not bcrypt. Once, any
+        thread, before or after :meth:`start`."""
+        options = lib.sio_options_new()
+        if not options:
+            raise MemoryError("sio_options_new")
+        try:
+            def put(key: int, name: str, value: Any, kind: str = "string") -> None:
+                code = (lib.sio_options_set_bool(options, key, bool(value)) if kind == "bool"
+                        else lib.sio_options_set_string(options, key, _lib.c_str(str(value))))
+                if code != 0:
+                    raise InvalidArgumentError(code, f"instrument {name}={value!r}")
+
+            put(_lib.OPT_ADMIN_NAMESPACE, "namespace", namespace)
+            put(_lib.OPT_ADMIN_MODE, "mode", mode)
+            put(_lib.OPT_ADMIN_READONLY, "read_only", read_only, "bool")
+            if server_id is not None:
+                put(_lib.OPT_ADMIN_SERVER_ID, "server_id", server_id)
+            if auth:
+                if not isinstance(auth, Mapping) or set(auth) != {"username", "password_hash"}:
+                    raise InvalidArgumentError(_lib.EINVAL, "instrument auth: {'username': ..., 'password_hash': ...}")
+                put(_lib.OPT_ADMIN_USERNAME, "auth username", auth["username"])
+                put(_lib.OPT_ADMIN_PASSWORD_HASH, "auth password_hash", auth["password_hash"])
+
+            def work() -> None:
+                code = lib.sio_server_instrument(self._handle, options)
+                if code < 0:
+                    raise SIOError.from_code(code, "instrument (is the password hash bcrypt?)")
+
+            self._on_loop(work, wait=True)
+        finally:
+            lib.sio_options_free(options)
+
     def listen(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listens on `host` and `port` (0: a free one); returns the port. Once per server, before or after
         :meth:`start`."""
@@ -1958,6 +2092,9 @@ class Server:
     def start(self, host: str | None = None, port: int | None = None) -> int:
         """Starts the server's loop on a new thread and returns the port. Listens first on `host`/`port` if given
         (defaults 127.0.0.1:5000 when the server does not listen yet)."""
+        return self._start_engine(host, port)
+
+    def _start_engine(self, host: str | None, port: int | None) -> int:
         if self._state != "created":
             raise StateError(_lib.ESTATE, f"the server is {self._state}")
         if host is not None or port is not None or not self._listening:
@@ -1984,13 +2121,16 @@ class Server:
         with self._state_lock:
             if self._state == "running":
                 self._state = "stopped"
-        for key in list(self._pending_tasks):
-            entry = _tasks.pop(key, None)
+            # From here on _list_task refuses: a thread posting while the loop ended cannot leave work listed
+            # (and its dependants waiting) after this sweep.
+            self._loop_ended = True
+            entries = [_tasks.pop(key, None) for key in self._pending_tasks]
+            self._pending_tasks.clear()
+        for entry in entries:
             if entry is not None:
                 for future in getattr(entry[1], "dependants", []):
                     if not future.done():
                         future.set_exception(ClosedError(_lib.ECLOSED, "the server stopped before running it"))
-        self._pending_tasks.clear()
         for key, waiter in list(_waiters.items()):
             if waiter.server is self:
                 _waiters.pop(key, None)
@@ -2011,18 +2151,21 @@ class Server:
     def run(self, host: str | None = None, port: int | None = None) -> None:
         """Starts the server (see :meth:`start`) and blocks until it stops. Ctrl-C stops it gracefully and returns.
         """
-        self.start(host, port)
+        self._start_engine(host, port)
         try:
             while not self._stopped.wait(0.25):
                 pass
         except KeyboardInterrupt:
             log.info("sio: interrupted, stopping")
-            self.stop()
-            self.wait()
+            self._stop_engine()
+            self._join()
 
     def stop(self) -> None:
         """Stops gracefully: every client gets a disconnect ("server shutting down"), connections close once their
         output is written (at most 2 s), then the loop ends. Any thread, any number of times."""
+        self._stop_engine()
+
+    def _stop_engine(self) -> None:
         with self._state_lock:
             if self._state == "created":
                 self._state = "stopped"
@@ -2036,6 +2179,9 @@ class Server:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Waits until the loop has ended (after :meth:`stop`). True if it has. Not on a loop thread."""
+        return self._join(timeout)
+
+    def _join(self, timeout: float | None = None) -> bool:
         if self._in_loop():
             raise RuntimeError("Server.wait() on the loop thread would wait for itself")
         thread = self._thread
@@ -2047,11 +2193,14 @@ class Server:
     def close(self) -> None:
         """Stops, waits and frees the server. On a loop thread (inside a handler) it stops the server and frees it
         when the loops have ended. The server cannot be used afterwards."""
+        self._close_blocking()
+
+    def _close_blocking(self) -> None:
         self._close_requested = True
-        self.stop()
+        self._stop_engine()
         if self._in_loop():
             return
-        self.wait()
+        self._join()
         self._destroy()
 
     def _destroy(self) -> None:
@@ -2079,24 +2228,11 @@ class Server:
             log.exception("sio: undecodable arguments for %r from %s", event, socket.id)
             return
         namespace = socket.namespace
-        handler = socket._handlers.get(event)
-        if handler is not None:
-            call_args: tuple[Any, ...] = tuple(values)
-        else:
-            handler = namespace._handlers.get(event)
-            if handler is not None:
-                call_args = (socket, *values)
-            else:
-                handler = socket._handlers.get("*")
-                if handler is not None:
-                    call_args = (event, *values)
-                else:
-                    handler = namespace._handlers.get("*")
-                    if handler is None:
-                        log.debug("sio: no handler for %r on %s", event, namespace.name)
-                        return
-                    call_args = (socket, event, *values)
-        ok, result = self._invoke(f"handler of {event!r} on {namespace.name}", handler, *call_args)
+        found = _event_handler(socket, event, values)
+        if found is None:
+            return
+        handler, call_args = found
+        ok, result = self._call(f"handler of {event!r} on {namespace.name}", handler, *call_args)
         if not ok or not ack:
             if not ok and ack:
                 log.warning("sio: the acknowledgement of %r from %s is not sent (its handler raised)",
@@ -2141,12 +2277,7 @@ class Server:
         socket = self._sockets.get(handle)
         if socket is None:
             return
-        own = socket._handlers.get("disconnecting")
-        if own is not None:
-            self._invoke("socket disconnecting handler", own, reason)
-        handler = socket.namespace._handlers.get("disconnecting")
-        if handler is not None:
-            self._invoke(f"disconnecting handler of {socket.namespace.name}", handler, socket, reason)
+        self._leaving(socket, "disconnecting", reason)
 
     def _disconnected(self, handle: int, reason: str) -> None:
         socket = self._sockets.pop(handle, None)
@@ -2154,18 +2285,22 @@ class Server:
             return
         socket.connected = False
         socket.namespace._sockets.pop(socket.id, None)
-        own = socket._handlers.get("disconnect")
+        self._leaving(socket, "disconnect", reason)
+
+    def _leaving(self, socket: Socket, event: str, reason: str) -> None:
+        """Runs the socket's own `event` handler ("disconnecting" or "disconnect"), then its namespace's."""
+        own = socket._handlers.get(event)
         if own is not None:
-            self._invoke("socket disconnect handler", own, reason)
-        handler = socket.namespace._handlers.get("disconnect")
+            self._invoke(f"socket {event} handler", own, reason)
+        handler = socket.namespace._handlers.get(event)
         if handler is not None:
-            self._invoke(f"disconnect handler of {socket.namespace.name}", handler, socket, reason)
+            self._invoke(f"{event} handler of {socket.namespace.name}", handler, socket, reason)
 
     def _http(self, request: int, method: str, path: str) -> None:
         handler = self._http_handler
         response: Any = None
         if handler is not None:
-            ok, response = self._invoke(f"HTTP handler ({method} {path})", handler, method, path)
+            ok, response = self._call(f"HTTP handler ({method} {path})", handler, method, path)
             if not ok:
                 lib.sio_http_respond(request, 500, b"text/plain; charset=utf-8", b"Internal Server Error", 21)
                 return
