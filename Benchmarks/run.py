@@ -37,6 +37,8 @@ import sys
 import tempfile
 import time
 
+import resilience  # Benchmarks/resilience: jitter, restart-storm, churn, slow-consumers (issue 17)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 VENV = os.path.join(HERE, ".venv")
@@ -65,6 +67,10 @@ CLUSTER = {"cluster-broadcast": ("broadcast", "broadcast", "--redis"),
 # The pub/sub channel each adapter's nodes listen on once they are ready (counted with PUBSUB NUMSUB).
 READY_CHANNEL = {"--redis": "socket.io-request#/#", "--redis-streams": "socket.io#/#"}
 
+# Scenarios that run only when named with --only (long, and driven by their own clients: Benchmarks/resilience).
+ON_REQUEST = set(resilience.SCENARIOS)
+SCENARIOS += resilience.SCENARIOS
+
 # Full size (the issue's figures) and --quick (a smoke run of about a minute).
 FULL = {
     "connect": {"clients": 10000, "window": 256, "hold": 5, "timeout": 120},
@@ -84,6 +90,8 @@ QUICK = {
     "cluster-broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
     "streams-broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
 }
+FULL.update(resilience.FULL)
+QUICK.update(resilience.QUICK)
 
 # (metric key in loadgen's "metrics", label, higher is better, bar for ours at full size or None)
 ROWS = {
@@ -302,6 +310,8 @@ def make_variants(servers, ours_bin, base_bin, loops, balancing, flagged=()):
 
 def applies(sc, v):
     """Whether a server column runs a scenario."""
+    if sc in ON_REQUEST:
+        return resilience.applies(v)
     if sc in CLUSTER:
         return v["kind"] == "ours" and v["loops"] == 1 and not v.get("args")  # a cluster of our nodes (one loop each)
     if v["kind"] == "floor":
@@ -801,7 +811,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, short runs, 1 repetition (about a minute)")
     ap.add_argument("--only", action="append", metavar="SCENARIO",
-                    help="run only this scenario (repeatable, or comma separated): " + ", ".join(SCENARIOS))
+                    help="run only this scenario (repeatable, or comma separated): " + ", ".join(SCENARIOS)
+                         + "; the last four (resilience) run only when named here")
     ap.add_argument("--ours-bin", help="path of sio-bench-server (default: from swift build -c release --show-bin-path)")
     ap.add_argument("--no-peer", action="store_true", help="do not run the python-socketio peer")
     ap.add_argument("--no-ours", action="store_true", help="do not run our server (peer only)")
@@ -875,7 +886,7 @@ def main():
         elif not redis_bin:
             drop = list(CLUSTER)
             log("note: redis-server not found; skipping " + ", ".join(drop))
-        scenarios = [s for s in scenarios if s not in drop]
+        scenarios = [s for s in scenarios if s not in drop and s not in ON_REQUEST]
     reps = args.reps if args.reps else (1 if args.quick else 3)
     if reps < 1 or reps > 20:
         ap.error("--reps must be 1..20")
@@ -888,12 +899,15 @@ def main():
         ap.error(f"--baseline-bin: {base_bin} is not an executable")
     sizes = QUICK if args.quick else FULL
     overrides = parse_set(args.set)
+    for sc in resilience.SCENARIOS:  # their rows name the sizes they run
+        ROWS[sc] = resilience.rows(sc, {**sizes[sc], **overrides.get(sc, {})})
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         nofile = raise_fd_limit()
-        need = max(sizes[s]["clients"] for s in scenarios) + 100
+        need = max(resilience.descriptors(s, sizes[s]) if s in ON_REQUEST else sizes[s]["clients"]
+                   for s in scenarios) + 100
         if nofile < need:
             log(f"warning: RLIMIT_NOFILE is {nofile}, below the {need} descriptors the largest scenario needs")
         build_c(LOADGEN_BIN, LOADGEN_SRC, [os.path.join(HERE, "loadgen", "hist.h")])
@@ -947,7 +961,10 @@ def main():
                             log(f"  the machine is still busy ({b:.2f} cores); running anyway")
                     log(f"{sc} rep {rep + 1}/{reps}: {which}")
                     try:
-                        if sc in CLUSTER:
+                        if sc in ON_REQUEST:
+                            r = resilience.run(sys.modules[__name__], sc, params, which, variants[which], venv_py,
+                                               logdir, cpus=pin_sets(args.pin)[0])
+                        elif sc in CLUSTER:
                             r = run_cluster(sc, params, cluster_bin, redis_bin, logdir, pin=args.pin)
                         else:
                             r = run_one(sc, params, which, variants[which], venv_py, logdir, pin=args.pin,

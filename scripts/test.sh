@@ -7,7 +7,7 @@
 #   reload, 2 loops) · Prometheus metrics scraped by a real Prometheus and the admin UI's server side driven by
 #   python-socketio clients acting as the UI (Tests/observability) · the Python binding · the wheel and the C package, installed and run where the toolchain and
 #   the build tree are hidden (Tests/packaging) · the official browser client in headless Chromium · a cluster of
-#   nodes over Redis behind nginx · a short fuzz run of every decoder.
+#   nodes over Redis behind nginx · the resilience scenarios at a small size · a short fuzz run of every decoder.
 # Extra arguments go to the integration pytest runs, e.g.  scripts/test.sh -k handshake -x
 # Exits non-zero if any step fails; a pytest run that collects no tests (exit 5) counts as a failure.
 set -euo pipefail
@@ -42,6 +42,7 @@ bash scripts/bootstrap-eio3.sh
 bash scripts/bootstrap-redis.sh
 bash scripts/bootstrap-browser.sh
 bash scripts/bootstrap-packaging.sh
+bash scripts/bootstrap-node.sh
 
 section "swift build (debug, with tests)"
 swift build --build-tests
@@ -99,6 +100,12 @@ run "browser tests" "$PYTEST" Tests/browser
 
 section "cluster over Redis and behind nginx (Tests/cluster)"
 run "cluster tests" "$PYTEST" Tests/cluster
+
+# The resilience scenarios of Benchmarks/resilience at a small size (issue 17): transports cut again and again
+# with recovery on and off, a SIGKILL and restart under 200 official clients, a churn of short-lived clients,
+# clients that stop reading. Behaviour only, never timings (about 3 minutes).
+section "resilience: jitter, restart storm, churn, slow consumers (Tests/resilience)"
+run "resilience tests" "$PYTEST" Tests/resilience
 
 section "fuzz: every past finding, then a short reproducible run of each harness (Fuzz)"
 run "fuzz regressions and smoke" make -C Fuzz regress smoke

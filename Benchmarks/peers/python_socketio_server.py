@@ -34,7 +34,7 @@ def burn(ns: int) -> None:
 
 
 def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float,
-                 burn_us: int = 0) -> socketio.AsyncServer:
+                 burn_us: int = 0, log_disconnects: bool = False) -> socketio.AsyncServer:
     sio = socketio.AsyncServer(
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
@@ -70,6 +70,11 @@ def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float
         sio.on("echo-ack", echo_ack_work if burn_ns > 0 else echo_ack, namespace=nsp)
         sio.on("join", join, namespace=nsp)
         sio.on("broadcast", broadcast, namespace=nsp)
+        if log_disconnects:
+            async def disconnect(sid, reason=None):
+                print(f"disconnect {sid} {reason}", flush=True)
+
+            sio.on("disconnect", disconnect, namespace=nsp)
 
     for nsp in NAMESPACES:
         register(nsp)
@@ -77,8 +82,8 @@ def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float
 
 
 async def serve(port: int, async_handlers: bool, backlog: int, ping_interval: float, ping_timeout: float,
-                burn_us: int) -> None:
-    sio = build_server(async_handlers, ping_interval, ping_timeout, burn_us)
+                burn_us: int, log_disconnects: bool = False) -> None:
+    sio = build_server(async_handlers, ping_interval, ping_timeout, burn_us, log_disconnects)
     app = web.Application()
     sio.attach(app)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -106,11 +111,14 @@ def main() -> None:
     ap.add_argument("--no-uvloop", action="store_true", help="use the stock asyncio loop")
     ap.add_argument("--burn-us", type=int, default=0,
                     help="the echo-ack handler burns this many microseconds of CPU time before acking (default 0)")
+    ap.add_argument("--log-disconnects", action="store_true",
+                    help='print "disconnect <sid> <reason>" on stdout for every socket that leaves')
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.burn_us < 0:
         ap.error("--burn-us must be >= 0")
-    coro = serve(args.port, args.async_handlers, args.backlog, args.ping_interval, args.ping_timeout, args.burn_us)
+    coro = serve(args.port, args.async_handlers, args.backlog, args.ping_interval, args.ping_timeout, args.burn_us,
+                 args.log_disconnects)
     if args.no_uvloop:
         asyncio.run(coro)
     else:

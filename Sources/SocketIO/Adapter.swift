@@ -70,10 +70,13 @@ public struct LiveSession {
 /// A restored session with the packets the client missed.
 public struct RecoveredSession {
     public let session: PersistedSession
-    public let missedPackets: [OutgoingEvent]
+    public internal(set) var missedPackets: [OutgoingEvent]
     /// The last log position the replay covered: a later delivery at or before it is skipped for the socket, so
     /// a packet replayed and then delivered live (the two cross in flight) reaches the client once.
     public let replayedThrough: LogPosition?
+    /// The offsets of `missedPackets`, when the in-memory adapter answered (a restore answered by another loop
+    /// needs them to close the gap with what crossed it in flight).
+    var missedOffsets: [String]?
 
     public init(session: PersistedSession, missedPackets: [OutgoingEvent], replayedThrough: LogPosition? = nil) {
         self.session = session

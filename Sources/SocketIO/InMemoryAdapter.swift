@@ -15,10 +15,28 @@ public final class InMemoryAdapter: SocketIOAdapter {
 
     private let recovery: ConnectionStateRecovery?
     private var sessions: [String: (session: PersistedSession, disconnectedAt: UInt64)] = [:]
-    private var storedPackets: [(offset: String, options: BroadcastOptions, event: OutgoingEvent, at: UInt64)] = []
+    private var storedPackets: [StoredPacket] = []
+    /// Packets ever kept here: the serial of the next one (a mark in the log that pruning does not move).
+    private(set) var logSerial = 0
+    /// Per restored socket, offsets another loop replayed to it before this loop had them: their live delivery,
+    /// still on its way here, is skipped once (kept a few seconds at most; see `expectReplayed`).
+    private var replayedAhead: [String: (offsets: Set<String>, at: UInt64)] = [:]
     private var lastPrune: UInt64 = 0
     /// The last log position delivered or passed here (a cluster adapter with a log hands them in order).
     private(set) var lastPosition: LogPosition?
+
+    struct StoredPacket {
+        let offset: String
+        let options: BroadcastOptions
+        let event: OutgoingEvent
+        let at: UInt64
+        let serial: Int
+
+        /// Whether the packet reaches a socket in `rooms` (its own id among them).
+        func reaches(_ rooms: Set<String>) -> Bool {
+            (options.rooms.isEmpty || !options.rooms.isDisjoint(with: rooms)) && options.except.isDisjoint(with: rooms)
+        }
+    }
 
     public init(namespace: Namespace) {
         self.namespace = namespace
@@ -149,6 +167,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
         if let position { advanceLog(to: position) }
         var delivered: UInt64 = 0
         forEachSocket(options) { socket in
+            if let offset, !replayedAhead.isEmpty, skipReplayed(offset, for: socket.id) { return }
             if let position, let replayed = socket.replayedThrough {
                 if position <= replayed { return }
                 socket.replayedThrough = nil  // positions only grow from here
@@ -234,7 +253,9 @@ public final class InMemoryAdapter: SocketIOAdapter {
     /// Keeps a stamped broadcast for recovering clients.
     private func store(_ event: OutgoingEvent, offset: String, options: BroadcastOptions) {
         pruneExpired()
-        storedPackets.append((offset, options, event, namespace.server.loop.now))
+        storedPackets.append(StoredPacket(offset: offset, options: options, event: event, at: namespace.server.loop.now,
+                                          serial: logSerial))
+        logSerial += 1
     }
 
     public func persistSession(_ session: PersistedSession) {
@@ -256,13 +277,46 @@ public final class InMemoryAdapter: SocketIOAdapter {
               entry.disconnectedAt + recovery.maxDisconnectionDuration >= namespace.server.loop.now,
               let index = storedPackets.firstIndex(where: { $0.offset == offset }) else { return nil }
         let roomSet = Set(entry.session.rooms).union([entry.session.sid])
-        var missed: [OutgoingEvent] = []
-        for stored in storedPackets[(index + 1)...] {
-            let included = (stored.options.rooms.isEmpty || !stored.options.rooms.isDisjoint(with: roomSet))
-                && stored.options.except.isDisjoint(with: roomSet)
-            if included { missed.append(stored.event) }
+        let missed = storedPackets[(index + 1)...].filter { $0.reaches(roomSet) }
+        var restored = RecoveredSession(session: entry.session, missedPackets: missed.map(\.event))
+        restored.missedOffsets = missed.map(\.offset)
+        return restored
+    }
+
+    // MARK: Restores answered by another loop (ShardedAdapter)
+
+    /// The packets kept here since `serial` that reach `session`'s socket, in this loop's order.
+    func packets(since serial: Int, reaching session: PersistedSession) -> [StoredPacket] {
+        let roomSet = Set(session.rooms).union([session.sid])
+        guard let first = storedPackets.firstIndex(where: { $0.serial >= serial }) else { return [] }
+        return storedPackets[first...].filter { $0.reaches(roomSet) }
+    }
+
+    /// Which of `offsets` (a replay another loop sent, oldest first, after the client's `offset`) this loop has not
+    /// kept: broadcasts still on their way here. Looks only at the log's tail after `offset` (or, when this loop
+    /// never had it, at as many entries as could matter).
+    func notYetHere(_ offsets: [String], after offset: String) -> Set<String> {
+        var pending = Set(offsets)
+        guard !pending.isEmpty else { return pending }
+        let floor = max(0, storedPackets.count - 2 * offsets.count - 64)
+        var index = storedPackets.count - 1
+        while index >= floor, storedPackets[index].offset != offset, !pending.isEmpty {
+            pending.remove(storedPackets[index].offset)
+            index -= 1
         }
-        return RecoveredSession(session: entry.session, missedPackets: missed)
+        return pending
+    }
+
+    /// The socket `socketID` (restored with a replay from another loop) skips the live delivery of `offsets` once.
+    func expectReplayed(_ offsets: Set<String>, socketID: String) {
+        guard !offsets.isEmpty else { return }
+        replayedAhead[socketID] = (offsets, namespace.server.loop.now)
+    }
+
+    private func skipReplayed(_ offset: String, for socketID: String) -> Bool {
+        guard var entry = replayedAhead[socketID], entry.offsets.remove(offset) != nil else { return false }
+        if entry.offsets.isEmpty { replayedAhead.removeValue(forKey: socketID) } else { replayedAhead[socketID] = entry }
+        return true
     }
 
     /// Drops sessions and packets older than `maxDisconnectionDuration`, at most once a second.
@@ -280,6 +334,9 @@ public final class InMemoryAdapter: SocketIOAdapter {
         if sessions.count > 0 {
             sessions = sessions.filter { $0.value.disconnectedAt >= horizon }
         }
+        // what crosses a restore in flight arrives within milliseconds; an entry older than that waits for a
+        // packet that will not come (a direct emit kept by the other loop only, a restore that was not admitted)
+        if !replayedAhead.isEmpty { replayedAhead = replayedAhead.filter { now < $0.value.at + 5000 } }
     }
 
     public func close() {
@@ -287,5 +344,6 @@ public final class InMemoryAdapter: SocketIOAdapter {
         socketRooms.removeAll()
         sessions.removeAll()
         storedPackets.removeAll()
+        replayedAhead.removeAll()
     }
 }

@@ -321,8 +321,30 @@ final class ShardedAdapter: LocalAdapter {
             completion(restored)
             return
         }
-        gather(nil, ask: { $0?.local.restoreSession(pid: pid, offset: offset) }, combine: { $0 = $0 ?? $1 },
-               completion: completion)
+        let mark = local.logSerial
+        gather(nil, ask: { $0?.local.restoreSession(pid: pid, offset: offset) }, combine: { $0 = $0 ?? $1 }) {
+            [self] found in
+            completion(found.map { closingTheCrossing($0, offset: offset, loggedHereSince: mark) })
+        }
+    }
+
+    /// A restore another loop answered from its log. Broadcasts reach every loop, in the same order from one
+    /// sender, but not at the same moment: one that this loop logged (and delivered without this socket) after
+    /// asking may have reached the keeper only after it answered, so it is missing from the replay: it is
+    /// added; one in the replay may not have reached this loop yet: the socket skips it when it comes. Without
+    /// both, a broadcast crossing the restore was lost or delivered twice (jitter scenario on 2 loops).
+    private func closingTheCrossing(_ found: RecoveredSession, offset: String?, loggedHereSince mark: Int)
+        -> RecoveredSession {
+        guard let offset, let replayed = found.missedOffsets, replayed.count == found.missedPackets.count else {
+            return found
+        }
+        var result = found
+        let inReplay = Set(replayed)
+        let missing = local.packets(since: mark, reaching: found.session).filter { !inReplay.contains($0.offset) }
+        result.missedPackets += missing.map(\.event)
+        result.missedOffsets = replayed + missing.map(\.offset)
+        local.expectReplayed(local.notYetHere(replayed, after: offset), socketID: found.session.sid)
+        return result
     }
 
     func close() { local.close() }

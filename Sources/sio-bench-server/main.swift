@@ -18,6 +18,14 @@ struct Arguments {
     var tlsKey: String?
     var tlsKeyPassword: String?
     var tlsOpenSSLRecords = false
+    /// Connection state recovery: how long a dropped session is kept, in ms (0: off).
+    var recoveryMilliseconds: UInt64 = 0
+    var maxBufferedBytes: Int?
+    var pingInterval: UInt64?
+    var pingTimeout: UInt64?
+    var logLevel: LogLevel?
+    /// Print `disconnect <sid> <reason>` for every socket that leaves (the resilience scenarios count them).
+    var logDisconnects = false
     var metrics = false
     var admin: AdminOptions?
 
@@ -60,6 +68,23 @@ struct Arguments {
             case "--tls-key": result.tlsKey = value()
             case "--tls-key-password": result.tlsKeyPassword = value()
             case "--tls-openssl-records": result.tlsOpenSSLRecords = true
+            case "--recovery-ms":
+                guard let milliseconds = UInt64(value()) else { fail("--recovery-ms needs milliseconds") }
+                result.recoveryMilliseconds = milliseconds
+            case "--max-buffered-bytes":
+                guard let bytes = Int(value()), bytes > 0 else { fail("--max-buffered-bytes needs a positive number") }
+                result.maxBufferedBytes = bytes
+            case "--ping-interval":
+                guard let milliseconds = UInt64(value()), milliseconds > 0 else { fail("--ping-interval needs ms") }
+                result.pingInterval = milliseconds
+            case "--ping-timeout":
+                guard let milliseconds = UInt64(value()), milliseconds > 0 else { fail("--ping-timeout needs ms") }
+                result.pingTimeout = milliseconds
+            case "--log-level":
+                let levels: [String: LogLevel] = ["error": .error, "warn": .warn, "info": .info, "debug": .debug]
+                guard let level = levels[value()] else { fail("--log-level is error, warn, info or debug") }
+                result.logLevel = level
+            case "--log-disconnects": result.logDisconnects = true
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -75,7 +100,9 @@ struct Arguments {
     static let usage = """
         usage: sio-bench-server [--host 127.0.0.1] [--port 3000] [--loops 1] [--loop-balancing reuseport] [--burn-us 0]
                                 [--parser json] [--allow-eio3] [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]
-                                [--tls-openssl-records]] [--metrics] \(AdminOptions.flagsUsage)
+                                [--tls-openssl-records]] [--recovery-ms 0] [--max-buffered-bytes 16777216]
+                                [--ping-interval 25000] [--ping-timeout 20000] [--log-level error] [--log-disconnects]
+                                [--metrics] \(AdminOptions.flagsUsage)
 
           --host ADDRESS          address to listen on (default 127.0.0.1)
           --port N                port to listen on (default 3000; 0: any free port)
@@ -94,6 +121,15 @@ struct Arguments {
           --tls-key-password TEXT the key's password, when it is encrypted
           --tls-openssl-records   leave the record layer to OpenSSL after the handshake (about 15 KB more per
                                   idle connection; default: the engine's)
+          --recovery-ms N         connection state recovery: keep a dropped session and the broadcasts it misses
+                                  N ms (default 0: off)
+          --max-buffered-bytes N  outgoing bytes queued for one client (one that does not read) before its session
+                                  is closed (default 16777216, the engine's maxBufferedBytes)
+          --ping-interval MS      Engine.IO pingInterval (default 25000)
+          --ping-timeout MS       Engine.IO pingTimeout (default 20000)
+          --log-level LEVEL       error (default), warn, info or debug: warn also reports sessions closed for
+                                  queueing too much
+          --log-disconnects       print "disconnect <socket id> <reason>" on stdout for every socket that leaves
 
         Event contract on / and /chat: echo, echo-ack, join, broadcast (see Benchmarks/README.md).
         """
@@ -129,6 +165,13 @@ options.loops = arguments.loops
 options.loopBalancing = arguments.balancing
 options.parser = arguments.parser
 options.engine.allowEIO3 = arguments.allowEIO3
+if arguments.recoveryMilliseconds > 0 {
+    options.connectionStateRecovery = ConnectionStateRecovery(maxDisconnectionDuration: arguments.recoveryMilliseconds)
+}
+if let bytes = arguments.maxBufferedBytes { options.engine.maxBufferedBytes = bytes }
+if let interval = arguments.pingInterval { options.engine.pingInterval = interval }
+if let timeout = arguments.pingTimeout { options.engine.pingTimeout = timeout }
+if let level = arguments.logLevel { Log.setLevel(level) }
 options.metrics = arguments.metrics
 if arguments.admin != nil {
     // The hosted admin UI is a page on another origin that connects with credentials (docs/OBSERVABILITY.md).
@@ -168,6 +211,18 @@ for name in ["/", "/chat"] {
         let room = (try? arguments.values())?.first?["room"]?.stringValue
         let target = room.map { socket.namespace.to($0) } ?? socket.namespace.broadcastOperator
         target.emit("bcast", arguments)
+    }
+}
+
+if arguments.logDisconnects {
+    // A closure per socket: only when asked (the connect scenario measures an idle socket's memory without it).
+    // Loops write whole lines with one fputs each (stdio locks the stream).
+    io.onConnection { socket in
+        let id = socket.id
+        socket.onDisconnect { reason in
+            fputs("disconnect \(id) \(reason.rawValue)\n", stdout)
+            fflush(stdout)
+        }
     }
 }
 
