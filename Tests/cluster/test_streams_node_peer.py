@@ -130,7 +130,7 @@ def test_broadcasts_and_operations_both_ways(mixed, clients):
     assert sorted(s1.call("fetch")) == sorted([s1.id, n1.id])
 
 
-def test_recovery_moves_a_client_from_node_to_ours_and_back(mixed, raw):
+def test_recovery_moves_a_client_from_node_to_ours_and_back(mixed, raw, redis):
     """A client of the Node node, cut, comes back to ours: same id, rooms and data, every packet it missed (sent
     from both nodes) once, in order, with stream ids as offsets; then cut again and back to Node, the same."""
     ours, node = mixed(["--recovery-ms", "30000"])
@@ -144,7 +144,8 @@ def test_recovery_moves_a_client_from_node_to_ours_and_back(mixed, raw):
     assert re.fullmatch(r"\d+-\d+", client.offset)
 
     client.cut()
-    time.sleep(0.3)  # the Node node sees the transport close and writes the session
+    # The Node node writes the session once it sees the transport close (it keeps none while connected).
+    wait_until(lambda: redis.command("EXISTS", "sio:session:" + client.pid) == 1, message="the Node node's session")
     sender_s.call("broadcast", {"room": "news", "msg": "missed-1"})
     sender_n.call("broadcast", {"msg": "missed-2"})
     sender_n.call("broadcast", {"room": "elsewhere", "msg": "not-for-it"})
