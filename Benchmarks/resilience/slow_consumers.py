@@ -13,7 +13,7 @@ from . import common
 
 FULL = {"clients": 200, "slow": 20, "rate": 1000, "payload": 1024, "duration": 30, "drain": 10, "timeout": 60,
         "max_buffered": 0}
-QUICK = {"clients": 50, "slow": 5, "rate": 1000, "payload": 1024, "duration": 8, "drain": 5, "timeout": 30,
+QUICK = {"clients": 50, "slow": 5, "rate": 1000, "payload": 1024, "duration": 6, "drain": 5, "timeout": 30,
          "max_buffered": 1 << 20}
 LOADGEN_KEYS = ("clients", "rate", "payload", "duration", "drain", "timeout")
 SLOW_CLIENTS = os.path.join(common.HERE, "slow_clients.py")

@@ -75,7 +75,8 @@ def test_churn_rss_returns_to_baseline(rt, ours, venv_py, logdir):
 
 
 def test_slow_consumers_are_closed_and_the_others_unaffected(rt, ours, logdir):
-    params = dict(slow_consumers.QUICK)
+    # sized for a debug build on a busy machine: 10,000 deliveries/s to the others, a long drain, a small limit
+    params = dict(slow_consumers.QUICK, clients=20, slow=5, rate=500, duration=8, drain=30, max_buffered=256 << 10)
     res = slow_consumers.run(rt, params, "test", ours, None, logdir)
     m, withs = res["metrics"], res["runs"]["with"]
     assert withs["server_alive_after"]
