@@ -1,6 +1,5 @@
 import EngineIOCodec
 import MsgPackCodec
-import SocketIO
 import SocketIOCodec
 
 /// A disconnected socket's session as the reference keeps it in Redis (lib/adapter.ts `persistSession`): under
@@ -19,14 +18,6 @@ public struct SessionRecord: Equatable, Sendable {
         self.pid = pid
         self.rooms = rooms
         self.data = data
-    }
-
-    /// A socket's session: its own id room first, as socket.io's `[...socket.rooms]` has it, then the others
-    /// sorted (Node lists them in the order they were joined, which a socket here does not keep; sorted, the same
-    /// session always makes the same bytes, as RemoteSocket's rooms for fetchSockets).
-    public init(_ session: PersistedSession) {
-        self.init(sid: session.sid, pid: session.pid,
-                  rooms: [session.sid] + session.rooms.filter { $0 != session.sid }.sorted(), data: session.data)
     }
 
     /// The value SET under the session key. A null `data` is written `{}`, a Node socket's default.
