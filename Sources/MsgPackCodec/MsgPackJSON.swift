@@ -41,10 +41,10 @@ extension MsgPackValue {
     /// leading zero) first in ascending order, then the other keys in the order they came (ECMAScript
     /// OrdinaryOwnPropertyKeys); a key that comes again keeps its first place and takes the later value. Unchanged
     /// (no copy) when no key is an index and none repeats.
-    public static func javaScriptOrder(_ members: [(String, JSONValue)]) -> [(String, JSONValue)] {
+    public static func javaScriptOrder<Value>(_ members: [(String, Value)]) -> [(String, Value)] {
         guard members.count > 1 else { return members }
         guard members.contains(where: { arrayIndex($0.0) != nil }) || hasRepeatedKey(members) else { return members }
-        var ordered: [(String, JSONValue)] = []
+        var ordered: [(String, Value)] = []
         var position: [String: Int] = [:]
         for (key, value) in members {
             if let at = position[key] {
@@ -59,7 +59,7 @@ extension MsgPackValue {
         return indexes + ordered.filter { arrayIndex($0.0) == nil }
     }
 
-    private static func hasRepeatedKey(_ members: [(String, JSONValue)]) -> Bool {
+    private static func hasRepeatedKey<Value>(_ members: [(String, Value)]) -> Bool {
         // Small objects (the usual case) without allocating a set.
         if members.count <= 16 {
             for i in 1..<members.count where members[..<i].contains(where: { $0.0 == members[i].0 }) { return true }
@@ -125,7 +125,9 @@ extension MsgPackValue {
         case .map(let members):
             out.append(UInt8(ascii: "{"))
             var first = true
-            for (key, member) in members where !member.isUndefined {
+            // In the order the JavaScript object notepack decodes holds its members (a msgpack map may repeat a
+            // key or put an index key late), so that what a Node node reads and writes back is the same text.
+            for (key, member) in MsgPackValue.javaScriptOrder(members) where !member.isUndefined {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 JSONScanner.appendQuoted(key, to: &out)

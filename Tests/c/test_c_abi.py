@@ -293,6 +293,8 @@ class Clients:
                 return peer
             self.peers.remove(peer)
             peer.close()
+            # Wait until the server has let it go: a test that counts sockets per loop must not see it linger.
+            self.server.wait_line(rf"^DISCONNECT {re.escape(peer.namespace)} {re.escape(peer.id)} ")
         pytest.fail(f"no connection landed on loop {loop} of {self.loops} in 60 attempts", pytrace=False)
 
     def loop_of(self, peer: Peer) -> int | None:
