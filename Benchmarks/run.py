@@ -238,6 +238,12 @@ def build_c(out, src, deps=(), libs=("-luv", "-lcrypto")):
     subprocess.run(cmd, check=True, timeout=120)
 
 
+def build_loadgen():
+    """The load generator: loadgen.c with its TLS client (tls_client.c), when a source is newer than the binary."""
+    build_c(LOADGEN_BIN, LOADGEN_SRC, [os.path.join(HERE, "loadgen", "hist.h"), *LOADGEN_TLS],
+            libs=("-luv", "-lssl", "-lcrypto"))
+
+
 def machine_busy_cores(seconds=1.0):
     """Cores kept busy by anything on the machine, measured over a short idle period."""
     def busy():
@@ -989,8 +995,7 @@ def main():
                    for s in scenarios) + 100
         if nofile < need:
             log(f"warning: RLIMIT_NOFILE is {nofile}, below the {need} descriptors the largest scenario needs")
-        build_c(LOADGEN_BIN, LOADGEN_SRC, [os.path.join(HERE, "loadgen", "hist.h"), *LOADGEN_TLS],
-                libs=("-luv", "-lssl", "-lcrypto"))
+        build_loadgen()
         if "floor" in servers:
             build_c(FLOOR_BIN, FLOOR_SRC)
         busy = machine_busy_cores()
