@@ -17,6 +17,11 @@ echo-ack-work is echo-ack against servers whose echo-ack handler burns --burn-us
 (columns ours, ours@2; --loop-balancing reuseport,round-robin adds ours@2-rr), and --baseline-bin PATH
 runs a second build of sio-bench-server (column base, one loop) in the same run.
 
+--transport plain,tls adds WSS columns beside the plain ones, same run: a throwaway CA and server certificate
+(ECDSA P-256, openssl CLI) made for the run, sio-bench-server --tls-cert/--tls-key (column ours-tls) and the
+peer with an ssl context (peer-tls), the load generator with --tls --tls-ca; ratio columns tls/plain for each,
+difference columns tls-plain (the extra bytes per idle connection).
+
 Loopback only; every wait is bounded; everything started here is stopped on exit, Ctrl-C or failure.
 Standard library only (the venv is for the peer).
 """
@@ -45,6 +50,7 @@ VENV = os.path.join(HERE, ".venv")
 BUILD = os.path.join(HERE, ".build")
 LOADGEN_SRC = os.path.join(HERE, "loadgen", "loadgen.c")
 LOADGEN_BIN = os.path.join(BUILD, "loadgen")
+LOADGEN_TLS = [os.path.join(HERE, "loadgen", f) for f in ("tls_client.c", "tls_client.h")]
 PEER = os.path.join(HERE, "peers", "python_socketio_server.py")
 FLOOR_SRC = os.path.join(HERE, "floor", "floor_server.c")
 FLOOR_BIN = os.path.join(BUILD, "floor_server")
@@ -66,6 +72,15 @@ CLUSTER = {"cluster-broadcast": ("broadcast", "broadcast", "--redis"),
            "streams-broadcast": ("broadcast", "cluster-broadcast", "--redis-streams")}
 # The pub/sub channel each adapter's nodes listen on once they are ready (counted with PUBSUB NUMSUB).
 READY_CHANNEL = {"--redis": "socket.io-request#/#", "--redis-streams": "socket.io#/#"}
+
+# --transport tls: the scenarios with WSS / HTTPS columns, and the issue's bars on TLS against plain, same server
+# (issue 16): (scenario, metric) -> ("ratio", op, x) on tls/plain or ("diff", op, x) on tls-plain
+TLS_SCENARIOS = ("connect", "echo-ack", "broadcast", "polling-echo")
+TLS_BARS = {
+    ("echo-ack", "server_cpu_us_per_ack"): ("ratio", "<=", 2.0),
+    ("broadcast", "server_cpu_us_per_delivery"): ("ratio", "<=", 2.0),
+    ("connect", "server_rss_bytes_per_conn"): ("diff", "<=", 1536),
+}
 
 # Scenarios that run only when named with --only (long, and driven by their own clients: Benchmarks/resilience).
 ON_REQUEST = set(resilience.SCENARIOS)
@@ -212,14 +227,21 @@ def raise_fd_limit():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def build_c(out, src, deps=()):
+def build_c(out, src, deps=(), libs=("-luv", "-lcrypto")):
+    """Builds out from src and the .c files among deps (the others are headers it depends on)."""
     os.makedirs(BUILD, exist_ok=True)
     if os.path.exists(out) and all(os.path.getmtime(out) >= os.path.getmtime(s) for s in (src, *deps)):
         return
     cc = os.environ.get("CC", "cc")
-    cmd = [cc, "-O2", "-std=c11", "-Wall", "-Wextra", "-o", out, src, "-luv", "-lcrypto"]
+    cmd = [cc, "-O2", "-std=c11", "-Wall", "-Wextra", "-o", out, src, *[d for d in deps if d.endswith(".c")], *libs]
     log("building: " + " ".join(cmd))
     subprocess.run(cmd, check=True, timeout=120)
+
+
+def build_loadgen():
+    """The load generator: loadgen.c with its TLS client (tls_client.c), when a source is newer than the binary."""
+    build_c(LOADGEN_BIN, LOADGEN_SRC, [os.path.join(HERE, "loadgen", "hist.h"), *LOADGEN_TLS],
+            libs=("-luv", "-lssl", "-lcrypto"))
 
 
 def machine_busy_cores(seconds=1.0):
@@ -287,10 +309,25 @@ def wait_port(port, proc, limit=30.0):
     raise RuntimeError(f"server did not listen on 127.0.0.1:{port} within {limit:.0f}s")
 
 
-def make_variants(servers, ours_bin, base_bin, loops, balancing, flagged=()):
+def make_tls_cert(directory):
+    """A throwaway CA and a server certificate for localhost and 127.0.0.1 signed by it (ECDSA P-256, 2 days),
+    made with the openssl CLI; returns {cert, key, ca} paths."""
+    def sh(*cmd):
+        subprocess.run(["openssl", *cmd], cwd=directory, check=True, capture_output=True, timeout=60)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    sh("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=sio-bench throwaway CA")
+    sh("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(directory, "server.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    sh("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+       "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
+    return {k: os.path.join(directory, f) for k, f in (("cert", "server.pem"), ("key", "server.key"), ("ca", "ca.pem"))}
+
+
+def make_variants(servers, ours_bin, base_bin, loops, balancing, flagged=(), tls=None):
     """The server columns: name -> {kind, bin, loops, balancing}. ours (one loop), ours@N and ours@N-rr (N loops,
     SO_REUSEPORT or round-robin), ours+NAME (one loop with the --variant's extra flags), base (the --baseline-bin
-    build, one loop), peer, floor."""
+    build, one loop), peer, floor; with tls (make_tls_cert's paths) ours-tls and peer-tls (one loop, WSS)."""
     variants = {}
     if "ours" in servers:
         for n in loops:
@@ -305,11 +342,18 @@ def make_variants(servers, ours_bin, base_bin, loops, balancing, flagged=()):
     for s in ("peer", "floor"):
         if s in servers:
             variants[s] = {"kind": s, "loops": 1, "balancing": None}
+    if tls:
+        if "ours" in servers:
+            variants["ours-tls"] = {"kind": "ours", "bin": ours_bin, "loops": 1, "balancing": "reuseport", "tls": tls}
+        if "peer" in servers:
+            variants["peer-tls"] = {"kind": "peer", "loops": 1, "balancing": None, "tls": tls}
     return variants
 
 
 def applies(sc, v):
     """Whether a server column runs a scenario."""
+    if v.get("tls"):
+        return sc in TLS_SCENARIOS
     if sc in ON_REQUEST:
         return resilience.applies(v)
     if sc in CLUSTER:
@@ -323,6 +367,8 @@ def applies(sc, v):
 
 def server_cmd(v, port, sc, venv_py, burn_us):
     burn = ["--burn-us", str(burn_us)] if sc in BURN and burn_us > 0 else []
+    if v.get("tls"):
+        burn += ["--tls-cert", v["tls"]["cert"], "--tls-key", v["tls"]["key"]]
     if v["kind"] in ("ours", "base"):
         cmd = [v["bin"], "--port", str(port)]
         if v["loops"] > 1:
@@ -441,7 +487,8 @@ def run_one(scenario, params, which, v, venv_py, logdir, pin=False, burn_us=DEFA
         wait_port(port, srv)
         time.sleep(0.3)  # let the server settle before the RSS baseline
         lg_scenario = LG_SCENARIO.get(scenario, scenario)
-        return run_loadgen(loadgen_cmd(lg_scenario, params, port, srv.pid), params, lg_cpus, [srv])
+        extra = ["--tls-ca", v["tls"]["ca"]] if v.get("tls") else []
+        return run_loadgen(loadgen_cmd(lg_scenario, params, port, srv.pid, extra), params, lg_cpus, [srv])
     finally:
         stop_child(srv)
         errlog.close()
@@ -646,13 +693,28 @@ def ratio_columns(variants):
     for name, v in variants.items():
         if v.get("args") and "ours" in variants:
             cols.append((f"{name[4:]}/ours", name, "ours"))
+    for name in ("ours", "peer"):
+        if f"{name}-tls" in variants and name in variants:
+            cols.append((f"{name} tls/plain", f"{name}-tls", name))
+    if "ours-tls" in variants and "peer-tls" in variants:
+        cols.append(("tls ours/peer", "ours-tls", "peer-tls"))
     return cols
+
+
+def diff_columns(variants):
+    """(label, minuend, subtrahend) of the difference columns: what TLS adds to the same server."""
+    return [(f"{n} tls-plain", f"{n}-tls", n) for n in ("ours", "peer") if f"{n}-tls" in variants and n in variants]
+
+
+def diff_of(a, b):
+    return a - b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
 
 
 def build_table(results, quick, variants):
     servers = list(variants)
     multi = [n for n, v in variants.items() if v["kind"] == "ours" and v["loops"] > 1]
     cols = ratio_columns(variants)
+    dcols = diff_columns(variants)
     rows = []
     for sc, res in results.items():
         extra_rows = [r for r in EXTRA_ROWS + (LOOP_ROWS if multi and sc not in CLUSTER else [])
@@ -661,6 +723,7 @@ def build_table(results, quick, variants):
             vals = {s: res.get(s, {}).get("median", {}).get(key) for s in servers}
             o = vals.get("ours")
             ratios = {c: (None if key in NO_RATIO else ratio_of(vals.get(a), vals.get(b))) for c, a, b in cols}
+            diffs = {c: (None if key in NO_RATIO else diff_of(vals.get(a), vals.get(b))) for c, a, b in dcols}
             extra = {}
             if sc in CLUSTER:
                 # the single-node figure of the same run, next to the cluster's
@@ -672,7 +735,7 @@ def build_table(results, quick, variants):
             if bar:
                 texts.append(f"{bar[0]} {bar[1]}")
                 for n in servers:
-                    if variants[n]["kind"] == "ours" and n in res and not quick:
+                    if variants[n]["kind"] == "ours" and not variants[n].get("tls") and n in res and not quick:
                         ok = bar_ok(bar, vals.get(n))
                         if ok is not None:
                             judged[n] = ok
@@ -685,10 +748,19 @@ def build_table(results, quick, variants):
                         ok = bar_ok(rbar, ratios.get(f"{short(n)}/@1"))
                         if ok is not None:
                             judged[f"{short(n)}/@1"] = ok
+            tb = TLS_BARS.get((sc, key))
+            if tb and "ours-tls" in variants and "ours" in variants:
+                kind, op, x = tb
+                col = "ours tls/plain" if kind == "ratio" else "ours tls-plain"
+                texts.append(f"tls/plain {op} {x}x" if kind == "ratio" else f"tls-plain {op} {x}")
+                if not quick:
+                    ok = bar_ok((op, x), (ratios if kind == "ratio" else diffs).get(col))
+                    if ok is not None:
+                        judged[col] = ok
             texts = list(dict.fromkeys(texts))
             met = all(judged.values()) if judged else None
             rows.append({"scenario": sc, "metric": key, "label": label, **vals,
-                         "ratio": ratios.get("ours/peer"), "ratios": ratios, **extra,
+                         "ratio": ratios.get("ours/peer"), "ratios": ratios, "diffs": diffs, **extra,
                          "higher_is_better": higher,
                          "bar": "; ".join(texts) if texts else None, "bar_met": met, "bar_judged": judged})
     return rows
@@ -697,9 +769,10 @@ def build_table(results, quick, variants):
 def print_table(rows, quick, variants):
     servers = list(variants)
     cols = [c for c, *_ in ratio_columns(variants)]
+    dcols = [c for c, *_ in diff_columns(variants)]
     cluster = any(r["scenario"] in CLUSTER for r in rows)
     hdr = (["scenario", "metric"] + servers + (["beside", "ours/beside"] if cluster else [])
-           + cols + ["bar (ours)"])
+           + cols + dcols + ["bar (ours)"])
     lines = []
     for r in rows:
         bar = r["bar"] or ""
@@ -715,9 +788,10 @@ def print_table(rows, quick, variants):
                 side = ["", ""]
         lines.append([r["scenario"], r["label"] + (" (higher better)" if r["higher_is_better"] else "")]
                      + [fmt(r.get(s)) for s in servers] + side
-                     + [f"{r['ratios'][c]:.2f}x" if r["ratios"].get(c) is not None else "-" for c in cols] + [bar])
+                     + [f"{r['ratios'][c]:.2f}x" if r["ratios"].get(c) is not None else "-" for c in cols]
+                     + [fmt(r["diffs"].get(c)) for c in dcols] + [bar])
     widths = [max(len(str(x)) for x in col) for col in zip(hdr, *lines)]
-    right = set(range(2, 2 + len(servers) + (2 if cluster else 0) + len(cols)))
+    right = set(range(2, 2 + len(servers) + (2 if cluster else 0) + len(cols) + len(dcols)))
     print()
     print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)).rstrip())
     print("  ".join("-" * w for w in widths))
@@ -735,6 +809,9 @@ def print_table(rows, quick, variants):
     if any(v["kind"] == "ours" and v["loops"] > 1 for v in variants.values()) or "base" in variants:
         print("\n(ours: one loop; ours@N: N loops, SO_REUSEPORT; ours@N-rr: N loops, round-robin hand-out; "
               "base: the --baseline-bin build, one loop)")
+    if dcols:
+        print("\n(ours-tls, peer-tls: the same servers over TLS (wss://, https://), a throwaway ECDSA P-256 certificate,"
+              " full\n handshakes, the load generator verifying the chain; tls-plain: what TLS adds)")
     if quick:
         print("\n(--quick: small sizes; the bars apply to the full-size run only)")
 
@@ -842,6 +919,9 @@ def main():
     ap.add_argument("--baseline-bin", metavar="PATH",
                     help="also run this sio-bench-server build (one loop, no new options) in the same run: column "
                          "base, ratio ours/base; e.g. the previous commit's, to show no regression")
+    ap.add_argument("--transport", default="plain", metavar="T[,T]",
+                    help="plain and/or tls: with tls, our server and the peer also run over TLS (columns ours-tls, "
+                         "peer-tls) on " + ", ".join(TLS_SCENARIOS) + " with a throwaway certificate (default plain)")
     ap.add_argument("--burn-us", type=int, default=DEFAULT_BURN_US, metavar="N",
                     help=f"echo-ack-work: CPU microseconds each echo-ack handler burns (default {DEFAULT_BURN_US})")
     args = ap.parse_args()
@@ -866,6 +946,11 @@ def main():
         ap.error("--loop-balancing needs a mode")
     if args.burn_us < 0:
         ap.error("--burn-us must be >= 0")
+    transports = [t.strip() for t in args.transport.split(",") if t.strip()]
+    if not transports or any(t not in ("plain", "tls") for t in transports):
+        ap.error(f"--transport is plain and/or tls, got {args.transport!r}")
+    if "tls" in transports and not shutil.which("openssl"):
+        ap.error("--transport tls needs the openssl command (apt-get install openssl)")
 
     redis_bin = find_redis(args.redis_server)
     scenarios = list(SCENARIOS)
@@ -910,7 +995,7 @@ def main():
                    for s in scenarios) + 100
         if nofile < need:
             log(f"warning: RLIMIT_NOFILE is {nofile}, below the {need} descriptors the largest scenario needs")
-        build_c(LOADGEN_BIN, LOADGEN_SRC, [os.path.join(HERE, "loadgen", "hist.h")])
+        build_loadgen()
         if "floor" in servers:
             build_c(FLOOR_BIN, FLOOR_SRC)
         busy = machine_busy_cores()
@@ -939,7 +1024,15 @@ def main():
             if not name or not flags:
                 ap.error(f"--variant {item!r}: NAME=FLAGS")
             flagged.append((name, shlex.split(flags)))
-        variants = make_variants(servers, ours_bin, base_bin, loops, balancing, flagged)
+        tls = None
+        if "tls" in transports:
+            tls_dir = tempfile.mkdtemp(prefix="tls-", dir=BUILD)
+            atexit_dirs.append(tls_dir)
+            tls = make_tls_cert(tls_dir)
+            log(f"tls: throwaway CA and certificate in {tls_dir}")
+        variants = make_variants(servers, ours_bin, base_bin, loops, balancing, flagged, tls)
+        if "plain" not in transports:  # TLS columns alone
+            variants = {n: v for n, v in variants.items() if v.get("tls")}
         log("servers: " + ", ".join(variants))
         logdir = os.path.join(BUILD, "logs")
         os.makedirs(logdir, exist_ok=True)
@@ -999,6 +1092,9 @@ def main():
                 "cluster_bin": cluster_bin,
                 "redis_server": (tool_version([redis_bin, "--version"]) if cluster_bin and redis_bin else None),
                 "peer": "python-socketio 5.18.1 (aiohttp + uvloop)" if "peer" in servers else None,
+                "transports": transports,
+                "tls": ({"certificate": "ECDSA P-256, throwaway CA, SAN localhost/127.0.0.1",
+                         "openssl": tool_version(["openssl", "version"])} if "tls" in transports else None),
                 "scenarios": results, "table": rows,
             }
             with open(args.json, "w") as f:
@@ -1010,7 +1106,11 @@ def main():
         return 130
     finally:
         stop_all()
+        for d in atexit_dirs:
+            shutil.rmtree(d, ignore_errors=True)
 
+
+atexit_dirs = []  # throwaway directories (the TLS certificates), removed on the way out
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,7 +12,10 @@
  * several server processes; --aux-pid PID: one more process, e.g. redis-server, reported apart).
  * Its own CPU time comes from getrusage, so a reader can see it was not the bottleneck.
  *
- * Build: cc -O2 -std=c11 -Wall -Wextra -o loadgen loadgen.c -luv -lcrypto
+ * With --tls every connection speaks TLS (tls_client.c: OpenSSL on memory BIOs, driven from the
+ * read and write callbacks below); --tls-ca FILE verifies the server's chain, else nothing is verified.
+ *
+ * Build: cc -O2 -std=c11 -Wall -Wextra -o loadgen loadgen.c tls_client.c -luv -lssl -lcrypto
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +38,7 @@
 #include <uv.h>
 
 #include "hist.h"
+#include "tls_client.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define MAX_MESSAGE (16u * 1024u * 1024u)
@@ -72,10 +76,14 @@ static struct {
     const char *room;
     int quiet;
     int batch_us; /* sleep this long after each loop turn that read data: fewer, larger reads */
+    int tls;              /* every connection over TLS */
+    const char *tls_ca;   /* verify the server against this CA (NULL: no verification) */
+    const char *tls_name; /* SNI and, with tls_ca, the name the certificate must carry */
 } cfg = {
     .host = "127.0.0.1", .port = 0, .path = "/socket.io/", .nsp = "/",
     .clients = -1, .window = 256, .hold = 5, .inflight = 4, .duration = 5, .warmup = 1,
     .rate = 1000, .payload = 64, .timeout = 60, .drain = 10, .room = "bench",
+    .tls_name = "localhost",
 };
 
 /* --------------------------------------------------------------- utilities */
@@ -316,6 +324,8 @@ typedef struct sock {
     unsigned inited : 1, connected : 1, writing : 1, closing : 1;
     int kind;
     void *owner;
+    tls_client_t *tls; /* --tls: this connection's session (out holds plaintext until sock_flush seals it) */
+    buf_t tls_hold;    /* --tls: plaintext queued before the handshake finished */
 } sock_t;
 
 /* WebSocket client */
@@ -391,6 +401,7 @@ static struct {
     int receivers, ready, ready_target;
     uint64_t sent, target_total, received, t_send0, t_send_end, t_last_recv;
     uint64_t order_viol, gaps, stale;
+    uint64_t tls_handshake_errors;
     long rss_hold_last, rss_hold_max;
     int hold_samples;
     buf_t scratch;
@@ -428,6 +439,8 @@ static void on_closed(uv_handle_t *h) {
     s->in.len = 0;
     s->wbuf.len = 0;
     if (s->in.cap > 65536) buf_free(&s->in);
+    tls_client_free(s->tls);
+    s->tls = NULL;
     sock_on_closed(s);
 }
 
@@ -440,8 +453,12 @@ static void sock_close(sock_t *s) {
 
 static void on_write(uv_write_t *req, int status);
 
+static int tls_seal(sock_t *s);
+
 static void sock_flush(sock_t *s) {
-    if (!s->connected || s->closing || s->writing || s->out.len == 0) return;
+    if (!s->connected || s->closing || s->writing) return;
+    if (s->tls && tls_seal(s) < 0) return;
+    if (s->out.len == 0) return;
     uv_buf_t b = uv_buf_init(s->out.p, (unsigned)s->out.len);
     int n = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
     if (n == (int)s->out.len) {
@@ -479,15 +496,10 @@ static void on_write(uv_write_t *req, int status) {
     sock_flush(s);
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b) {
-    sock_t *s = (sock_t *)st;
-    if (nread == 0) return;
-    if (nread < 0) {
-        sock_eof(s, (int)nread);
-        return;
-    }
-    g.reads++;
-    g.turn_reads++;
+static void tls_on_read(sock_t *s, const char *p, size_t n);
+
+/* Bytes from the peer (plaintext): the scenario consumes what it can, the rest waits in s->in. */
+static void sock_input(sock_t *s, const uv_buf_t *b, ssize_t nread) {
     char *p;
     size_t n;
     int from_in = s->in.len > 0;
@@ -512,6 +524,19 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b) {
     sock_flush(s);
 }
 
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b) {
+    sock_t *s = (sock_t *)st;
+    if (nread == 0) return;
+    if (nread < 0) {
+        sock_eof(s, (int)nread);
+        return;
+    }
+    g.reads++;
+    g.turn_reads++;
+    if (s->tls) tls_on_read(s, b->base, (size_t)nread);
+    else sock_input(s, b, nread);
+}
+
 static void on_connect(uv_connect_t *req, int status) {
     sock_t *s = (sock_t *)req->handle;
     if (s->closing) return;
@@ -525,7 +550,8 @@ static void on_connect(uv_connect_t *req, int status) {
         sock_eof(s, rc);
         return;
     }
-    sock_on_connected(s);
+    if (s->tls) tls_on_read(s, NULL, 0); /* the ClientHello; sock_on_connected once the handshake is done */
+    else sock_on_connected(s);
     sock_flush(s);
 }
 
@@ -537,6 +563,7 @@ static int sock_connect(sock_t *s) {
     s->connected = 0;
     s->writing = 0;
     uv_tcp_nodelay(&s->tcp, 1);
+    if (cfg.tls && !(s->tls = tls_client_new())) return UV_ENOMEM;
     const struct sockaddr_in *addr = s->kind == K_WS && ((wsc_t *)s)->node ? &g.addr2 : &g.addr;
     rc = uv_tcp_connect(&s->creq, &s->tcp, (const struct sockaddr *)addr, on_connect);
     return rc;
@@ -1190,6 +1217,75 @@ static void sock_on_closed(sock_t *s) {
     if (rc < 0) pc_fail(pc, "reconnect failed");
 }
 
+/* ------------------------------------------------------------ TLS glue */
+
+static void sock_fail(sock_t *s, const char *why) {
+    if (s->kind == K_WS) ws_fail((wsc_t *)s, why);
+    else pc_fail(s->owner, why);
+}
+
+/* Turns the plaintext in out into ciphertext in out, handshake records included; plaintext queued before
+ * the handshake is done waits in tls_hold. Runs only right before out is written, so out never holds both. */
+static int tls_seal(sock_t *s) {
+    if (!tls_client_ready(s->tls)) {
+        if (s->out.len) buf_append(&s->tls_hold, s->out.p, s->out.len);
+    } else if (s->out.len && tls_client_write(s->tls, s->out.p, s->out.len) < 0) {
+        sock_fail(s, tls_client_error(s->tls));
+        return -1;
+    }
+    s->out.len = 0;
+    size_t n = tls_client_pending(s->tls);
+    if (n) {
+        buf_reserve(&s->out, n);
+        s->out.len = tls_client_drain(s->tls, s->out.p, n);
+    }
+    return 0;
+}
+
+/* Ciphertext from the socket (none: start the handshake): handshake first, then the plaintext to the scenario. */
+static void tls_on_read(sock_t *s, const char *p, size_t n) {
+    static char plain[65536];
+    if (n && tls_client_feed(s->tls, p, n) < 0) {
+        sock_fail(s, tls_client_error(s->tls));
+        return;
+    }
+    if (!tls_client_ready(s->tls)) {
+        int rc = tls_client_handshake(s->tls);
+        if (rc < 0) {
+            g.tls_handshake_errors++;
+            sock_fail(s, tls_client_error(s->tls));
+            return;
+        }
+        if (rc == 0) {
+            sock_flush(s);
+            return;
+        }
+        /* done: what was queued before goes first, then what the scenario sends on connect */
+        if (s->out.len) buf_append(&s->tls_hold, s->out.p, s->out.len);
+        buf_t t = s->out;
+        s->out = s->tls_hold;
+        s->tls_hold = t;
+        s->tls_hold.len = 0;
+        sock_on_connected(s);
+    }
+    for (;;) {
+        long got = tls_client_read(s->tls, plain, sizeof plain);
+        if (got == 0) break;
+        if (got == -2) {
+            sock_eof(s, UV_EOF);
+            return;
+        }
+        if (got < 0) {
+            sock_fail(s, tls_client_error(s->tls));
+            return;
+        }
+        uv_buf_t b = uv_buf_init(plain, (unsigned)got);
+        sock_input(s, &b, (ssize_t)got);
+        if (s->closing || !s->inited) return;
+    }
+    sock_flush(s);
+}
+
 /* ---------------------------------------------------------------- output */
 
 static int jfirst = 1;
@@ -1345,6 +1441,8 @@ static void finish(void) {
     jnum("setup_s", (double)(g.m_setup1.t - g.m_setup0.t) / 1e9);
     jnum("pings_answered", (double)g.pings);
     jnum("reads", (double)g.reads);
+    jnum("tls", cfg.tls);
+    jnum("tls_handshake_errors", (double)g.tls_handshake_errors);
     jopen("sid_first_chars");
     for (int ch = 1; ch < 128; ch++) {
         if (!g.sid_first[ch]) continue;
@@ -1783,6 +1881,9 @@ static void usage(void) {
             "  --timeout S       limit of the setup phase (default 60)\n"
             "  --batch-us U      after each loop turn that read data, sleep U microseconds (default 0):\n"
             "                    fewer, larger reads; adds up to U to every measured latency\n"
+            "  --tls             connect over TLS (wss://, https://); the server's certificate is not verified\n"
+            "  --tls-ca FILE     with TLS, verify the server's chain against this CA (PEM) (implies --tls)\n"
+            "  --tls-name NAME   with TLS, the SNI name and the name the certificate must carry (default localhost)\n"
             "  --quiet           no progress on stderr\n");
     exit(2);
 }
@@ -1804,6 +1905,10 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(a, "--join-ack")) {
             cfg.join_ack = 1;
+            continue;
+        }
+        if (!strcmp(a, "--tls")) {
+            cfg.tls = 1;
             continue;
         }
         if (i + 1 >= argc) usage();
@@ -1839,6 +1944,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--port2")) cfg.port2 = atoi(v);
         else if (!strcmp(a, "--timeout")) cfg.timeout = atof(v);
         else if (!strcmp(a, "--batch-us")) cfg.batch_us = atoi(v);
+        else if (!strcmp(a, "--tls-ca")) cfg.tls_ca = v, cfg.tls = 1;
+        else if (!strcmp(a, "--tls-name")) cfg.tls_name = v;
         else usage();
     }
     if (cfg.port <= 0 || cfg.port > 65535) die("--port is required");
@@ -1865,6 +1972,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cfg.nsp, "/") != 0) snprintf(g.nsp_prefix, sizeof g.nsp_prefix, "%s,", cfg.nsp);
     g.nsp_len = strlen(g.nsp_prefix);
+    if (cfg.tls) {
+        char err[256];
+        if (tls_client_init(cfg.tls_ca, cfg.tls_name, err, sizeof err) < 0) die("%s", err);
+    }
 
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;

@@ -10,12 +10,13 @@ Event contract, on namespaces "/" and "/chat":
 
 Stack: python-socketio AsyncServer on aiohttp, with uvloop as the asyncio loop (the
 fastest server stack for python-socketio that PyPI offers here; see Benchmarks/requirements.txt).
-Listens on 127.0.0.1 only.
+Listens on 127.0.0.1 only; with --tls-cert/--tls-key it serves HTTPS/WSS (aiohttp with an ssl.SSLContext).
 """
 import argparse
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 import time
 
@@ -81,16 +82,26 @@ def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float
     return sio
 
 
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """Server side, TLS 1.2 and 1.3, ALPN http/1.1, the system's cipher policy (as sio-bench-server --tls-cert)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
 async def serve(port: int, async_handlers: bool, backlog: int, ping_interval: float, ping_timeout: float,
-                burn_us: int, log_disconnects: bool = False) -> None:
+                burn_us: int, log_disconnects: bool = False, ssl_context: ssl.SSLContext = None) -> None:
     sio = build_server(async_handlers, ping_interval, ping_timeout, burn_us, log_disconnects)
     app = web.Application()
     sio.attach(app)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, backlog=backlog, reuse_address=True)
+    site = web.TCPSite(runner, "127.0.0.1", port, backlog=backlog, reuse_address=True, ssl_context=ssl_context)
     await site.start()
-    print(f"python-socketio peer listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+    tls_note = ", TLS" if ssl_context else ""
+    print(f"python-socketio peer listening on 127.0.0.1:{port}{tls_note}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -113,12 +124,17 @@ def main() -> None:
                     help="the echo-ack handler burns this many microseconds of CPU time before acking (default 0)")
     ap.add_argument("--log-disconnects", action="store_true",
                     help='print "disconnect <sid> <reason>" on stdout for every socket that leaves')
+    ap.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS/WSS: the certificate chain (PEM)")
+    ap.add_argument("--tls-key", metavar="FILE", help="the private key (PEM) of --tls-cert")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.burn_us < 0:
         ap.error("--burn-us must be >= 0")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        ap.error("--tls-cert and --tls-key go together")
+    ssl_context = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     coro = serve(args.port, args.async_handlers, args.backlog, args.ping_interval, args.ping_timeout, args.burn_us,
-                 args.log_disconnects)
+                 args.log_disconnects, ssl_context)
     if args.no_uvloop:
         asyncio.run(coro)
     else:

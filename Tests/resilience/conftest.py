@@ -27,7 +27,7 @@ import run as runner  # noqa: E402  (Benchmarks/run.py)
 @pytest.fixture
 def rt():
     runner.raise_fd_limit()
-    runner.build_c(runner.LOADGEN_BIN, runner.LOADGEN_SRC, [os.path.join(runner.HERE, "loadgen", "hist.h")])
+    runner.build_loadgen()
     yield runner
     runner.stop_all()
 
