@@ -10,6 +10,8 @@ Event contract, on namespaces "/" and "/chat":
 
 Stack: python-socketio AsyncServer on aiohttp, with uvloop as the asyncio loop (the
 fastest server stack for python-socketio that PyPI offers here; see Benchmarks/requirements.txt).
+--parser msgpack: serializer='msgpack' (python-socketio's MsgPackPacket, the msgpack package): one msgpack map
+{type, data, nsp, id} per packet in a binary Engine.IO message, the format of socket.io-msgpack-parser.
 Listens on 127.0.0.1 only.
 """
 import argparse
@@ -34,8 +36,9 @@ def burn(ns: int) -> None:
 
 
 def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float,
-                 burn_us: int = 0, log_disconnects: bool = False) -> socketio.AsyncServer:
+                 burn_us: int = 0, log_disconnects: bool = False, parser: str = "json") -> socketio.AsyncServer:
     sio = socketio.AsyncServer(
+        serializer="msgpack" if parser == "msgpack" else "default",
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         async_mode="aiohttp",
@@ -82,8 +85,8 @@ def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float
 
 
 async def serve(port: int, async_handlers: bool, backlog: int, ping_interval: float, ping_timeout: float,
-                burn_us: int, log_disconnects: bool = False) -> None:
-    sio = build_server(async_handlers, ping_interval, ping_timeout, burn_us, log_disconnects)
+                burn_us: int, log_disconnects: bool = False, parser: str = "json") -> None:
+    sio = build_server(async_handlers, ping_interval, ping_timeout, burn_us, log_disconnects, parser)
     app = web.Application()
     sio.attach(app)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -113,12 +116,14 @@ def main() -> None:
                     help="the echo-ack handler burns this many microseconds of CPU time before acking (default 0)")
     ap.add_argument("--log-disconnects", action="store_true",
                     help='print "disconnect <sid> <reason>" on stdout for every socket that leaves')
+    ap.add_argument("--parser", choices=("json", "msgpack"), default="json",
+                    help="json (default) or msgpack (serializer='msgpack', as socket.io-msgpack-parser)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.burn_us < 0:
         ap.error("--burn-us must be >= 0")
     coro = serve(args.port, args.async_handlers, args.backlog, args.ping_interval, args.ping_timeout, args.burn_us,
-                 args.log_disconnects)
+                 args.log_disconnects, args.parser)
     if args.no_uvloop:
         asyncio.run(coro)
     else:
