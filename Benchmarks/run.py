@@ -15,7 +15,10 @@ streams adapter (sio-cluster-node --redis-streams), next to cluster-broadcast (t
 echo-ack-work is echo-ack against servers whose echo-ack handler burns --burn-us microseconds of CPU
 (30 by default) before acking. --loops 1,2 runs our server with 1 and 2 event loops side by side
 (columns ours, ours@2; --loop-balancing reuseport,round-robin adds ours@2-rr), and --baseline-bin PATH
-runs a second build of sio-bench-server (column base, one loop) in the same run.
+runs a second build of sio-bench-server (column base, one loop) in the same run. echo-ack-binary and
+broadcast-binary carry a 1 KB binary in the argument (run when named with --only). --parser json,msgpack adds
+the msgpack parser's columns: ours-mp (sio-bench-server --parser msgpack) and peer-mp (python-socketio,
+serializer='msgpack'), the load generator speaking socket.io-msgpack-parser.
 
 --transport plain,tls adds WSS columns beside the plain ones, same run: a throwaway CA and server certificate
 (ECDSA P-256, openssl CLI) made for the run, sio-bench-server --tls-cert/--tls-key (column ours-tls) and the
@@ -49,6 +52,7 @@ ROOT = os.path.dirname(HERE)
 VENV = os.path.join(HERE, ".venv")
 BUILD = os.path.join(HERE, ".build")
 LOADGEN_SRC = os.path.join(HERE, "loadgen", "loadgen.c")
+LOADGEN_DEPS = [os.path.join(HERE, "loadgen", f) for f in ("msgpack_wire.c", "msgpack_wire.h", "hist.h")]
 LOADGEN_BIN = os.path.join(BUILD, "loadgen")
 LOADGEN_TLS = [os.path.join(HERE, "loadgen", f) for f in ("tls_client.c", "tls_client.h")]
 PEER = os.path.join(HERE, "peers", "python_socketio_server.py")
@@ -57,9 +61,18 @@ FLOOR_BIN = os.path.join(BUILD, "floor_server")
 REQUIREMENTS = os.path.join(HERE, "requirements.txt")
 
 SCENARIOS = ["connect", "echo-ack", "broadcast", "polling-echo", "echo-ack-work", "cluster-broadcast",
-             "streams-broadcast"]
+             "streams-broadcast", "echo-ack-binary", "broadcast-binary"]
 # The load generator's scenario for each of ours that is a variant of another.
-LG_SCENARIO = {"echo-ack-work": "echo-ack", "cluster-broadcast": "broadcast", "streams-broadcast": "broadcast"}
+LG_SCENARIO = {"echo-ack-work": "echo-ack", "cluster-broadcast": "broadcast", "streams-broadcast": "broadcast",
+               "echo-ack-binary": "echo-ack", "broadcast-binary": "broadcast"}
+# Scenarios with a binary in the argument (loadgen --binary): run only when named with --only, so that --quick
+# stays under a minute.
+BINARY = {"echo-ack-binary", "broadcast-binary"}
+BINARY_BYTES = 1024
+# Parsers (--parser; msgpack's columns end in -mp), and the scenarios the msgpack parser runs (the load generator
+# speaks it on WebSocket; the cluster, polling and resilience scenarios stay JSON).
+PARSERS = ("json", "msgpack")
+MSGPACK_SCENARIOS = {"connect", "echo-ack", "broadcast", "echo-ack-work", *BINARY}
 # Scenarios whose servers get --burn-us (the baseline build and the floor server have no such option).
 BURN = {"echo-ack-work"}
 DEFAULT_BURN_US = 30
@@ -95,6 +108,10 @@ FULL = {
     "echo-ack-work": {"clients": 100, "inflight": 4, "duration": 5, "warmup": 1, "timeout": 60},
     "cluster-broadcast": {"clients": 1000, "rate": 1000, "duration": 5, "drain": 10, "timeout": 60},
     "streams-broadcast": {"clients": 1000, "rate": 1000, "duration": 5, "drain": 10, "timeout": 60},
+    "echo-ack-binary": {"clients": 100, "inflight": 4, "duration": 5, "warmup": 1, "timeout": 60,
+                        "binary": BINARY_BYTES},
+    "broadcast-binary": {"clients": 1000, "rate": 1000, "duration": 5, "drain": 10, "timeout": 60,
+                         "binary": BINARY_BYTES},
 }
 QUICK = {
     "connect": {"clients": 1000, "window": 256, "hold": 2, "timeout": 60},
@@ -104,6 +121,10 @@ QUICK = {
     "echo-ack-work": {"clients": 20, "inflight": 4, "duration": 2, "warmup": 0.5, "timeout": 30},
     "cluster-broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
     "streams-broadcast": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30},
+    "echo-ack-binary": {"clients": 20, "inflight": 4, "duration": 2, "warmup": 0.5, "timeout": 30,
+                        "binary": BINARY_BYTES},
+    "broadcast-binary": {"clients": 100, "rate": 200, "duration": 2, "drain": 5, "timeout": 30,
+                         "binary": BINARY_BYTES},
 }
 FULL.update(resilience.FULL)
 QUICK.update(resilience.QUICK)
@@ -168,6 +189,10 @@ ROWS = {
 }
 # the ours column holds the two nodes on the streams adapter; the side column cluster-broadcast's (pub/sub)
 ROWS["streams-broadcast"] = ROWS["cluster-broadcast"]
+# the binary scenarios: the rows of their JSON-only twins, without the absolute CPU bars (set for a 64-byte text)
+for _sc in BINARY:
+    ROWS[_sc] = [(k, label, higher, bar if k in ("lost", "order_violations") else None)
+                 for k, label, higher, bar in ROWS[LG_SCENARIO[_sc]]]
 
 # Bars on the ratio of a multi-loop column to the one-loop column of the same run (issue 12), for N loops:
 # (scenario, metric) -> function N -> (op, x)
@@ -175,6 +200,11 @@ RATIO_BARS = {
     ("echo-ack-work", "acks_per_s"): lambda n: (">=", round(0.85 * n, 2)),  # 2 loops: >= 1.7x
     ("broadcast", "server_cpu_us_per_delivery"): lambda n: ("<=", 1.15),
 }
+# Issue 14: the msgpack path costs no more server CPU per message than the JSON path (ours-mp/ours, same run;
+# 1.05 leaves room for the run-to-run noise of a few percent)
+MSGPACK_BARS = {(sc, key): ("<=", 1.05) for sc, key in
+                (("echo-ack", "server_cpu_us_per_ack"), ("echo-ack-binary", "server_cpu_us_per_ack"),
+                 ("broadcast", "server_cpu_us_per_delivery"), ("broadcast-binary", "server_cpu_us_per_delivery"))}
 
 CHILDREN = []  # Popen objects started here, each in its own session (pgid == pid)
 
@@ -239,9 +269,10 @@ def build_c(out, src, deps=(), libs=("-luv", "-lcrypto")):
 
 
 def build_loadgen():
-    """The load generator: loadgen.c with its TLS client (tls_client.c), when a source is newer than the binary."""
-    build_c(LOADGEN_BIN, LOADGEN_SRC, [os.path.join(HERE, "loadgen", "hist.h"), *LOADGEN_TLS],
-            libs=("-luv", "-lssl", "-lcrypto"))
+    """The load generator: loadgen.c with its TLS client (tls_client.c) and msgpack wire code (msgpack_wire.c), when
+    a source is newer than the binary."""
+    build_c(LOADGEN_BIN, LOADGEN_SRC, [*LOADGEN_DEPS, *LOADGEN_TLS],
+            libs=("-luv", "-lssl", "-lcrypto", "-lmsgpackc", "-lm"))
 
 
 def machine_busy_cores(seconds=1.0):
@@ -324,10 +355,25 @@ def make_tls_cert(directory):
     return {k: os.path.join(directory, f) for k, f in (("cert", "server.pem"), ("key", "server.key"), ("ca", "ca.pem"))}
 
 
-def make_variants(servers, ours_bin, base_bin, loops, balancing, flagged=(), tls=None):
-    """The server columns: name -> {kind, bin, loops, balancing}. ours (one loop), ours@N and ours@N-rr (N loops,
-    SO_REUSEPORT or round-robin), ours+NAME (one loop with the --variant's extra flags), base (the --baseline-bin
-    build, one loop), peer, floor; with tls (make_tls_cert's paths) ours-tls and peer-tls (one loop, WSS)."""
+def make_variants(servers, ours_bin, base_bin, loops, balancing, flagged=(), tls=None, parsers=("json",)):
+    """The server columns: name -> {kind, bin, loops, balancing[, parser]}. ours (one loop), ours@N and ours@N-rr
+    (N loops, SO_REUSEPORT or round-robin), ours+NAME (one loop with the --variant's extra flags), base (the
+    --baseline-bin build, one loop), peer, floor; with tls (make_tls_cert's paths) ours-tls and peer-tls (one
+    loop, WSS); with the msgpack parser ours-mp and peer-mp (one loop). Without
+    json in parsers, ours and peer (and their loop and flag variants) are left out."""
+    variants = make_json_variants(servers, ours_bin, base_bin, loops, balancing, flagged, tls)
+    if "json" not in parsers:
+        variants = {n: v for n, v in variants.items() if v["kind"] not in ("ours", "peer")}
+    if "msgpack" in parsers:
+        if "ours" in servers:
+            variants["ours-mp"] = {"kind": "ours", "bin": ours_bin, "loops": 1, "balancing": "reuseport",
+                                   "parser": "msgpack"}
+        if "peer" in servers:
+            variants["peer-mp"] = {"kind": "peer", "loops": 1, "balancing": None, "parser": "msgpack"}
+    return variants
+
+
+def make_json_variants(servers, ours_bin, base_bin, loops, balancing, flagged=(), tls=None):
     variants = {}
     if "ours" in servers:
         for n in loops:
@@ -354,6 +400,8 @@ def applies(sc, v):
     """Whether a server column runs a scenario."""
     if v.get("tls"):
         return sc in TLS_SCENARIOS
+    if v.get("parser") == "msgpack":
+        return sc in MSGPACK_SCENARIOS
     if sc in ON_REQUEST:
         return resilience.applies(v)
     if sc in CLUSTER:
@@ -373,10 +421,15 @@ def server_cmd(v, port, sc, venv_py, burn_us):
         cmd = [v["bin"], "--port", str(port)]
         if v["loops"] > 1:
             cmd += ["--loops", str(v["loops"]), "--loop-balancing", v["balancing"]]
-        return cmd + burn + list(v.get("args", []))
+        return cmd + burn + parser_args(v) + list(v.get("args", []))
     if v["kind"] == "floor":
         return [FLOOR_BIN, "--port", str(port)]
-    return [venv_py, PEER, "--port", str(port)] + burn
+    return [venv_py, PEER, "--port", str(port)] + burn + parser_args(v)
+
+
+def parser_args(v):
+    """--parser msgpack for a msgpack column (the same flag on sio-bench-server, the peer and the load generator)."""
+    return ["--parser", v["parser"]] if v.get("parser", "json") != "json" else []
 
 
 def loadgen_cmd(scenario, params, port, pid, extra=()):
@@ -488,7 +541,8 @@ def run_one(scenario, params, which, v, venv_py, logdir, pin=False, burn_us=DEFA
         time.sleep(0.3)  # let the server settle before the RSS baseline
         lg_scenario = LG_SCENARIO.get(scenario, scenario)
         extra = ["--tls-ca", v["tls"]["ca"]] if v.get("tls") else []
-        return run_loadgen(loadgen_cmd(lg_scenario, params, port, srv.pid, extra), params, lg_cpus, [srv])
+        return run_loadgen(loadgen_cmd(lg_scenario, params, port, srv.pid, extra + parser_args(v)), params, lg_cpus,
+                           [srv])
     finally:
         stop_child(srv)
         errlog.close()
@@ -690,6 +744,10 @@ def ratio_columns(variants):
                 cols.append((f"{short(name)}/@1", name, "ours"))
     if "ours" in variants and "base" in variants:
         cols.append(("ours/base", "ours", "base"))
+    if "ours-mp" in variants and "peer-mp" in variants:
+        cols.append(("ours-mp/peer-mp", "ours-mp", "peer-mp"))
+    if "ours-mp" in variants and "ours" in variants:
+        cols.append(("ours-mp/ours", "ours-mp", "ours"))
     for name, v in variants.items():
         if v.get("args") and "ours" in variants:
             cols.append((f"{name[4:]}/ours", name, "ours"))
@@ -757,6 +815,13 @@ def build_table(results, quick, variants):
                     ok = bar_ok((op, x), (ratios if kind == "ratio" else diffs).get(col))
                     if ok is not None:
                         judged[col] = ok
+            mb = MSGPACK_BARS.get((sc, key))
+            if mb and "ours-mp/ours" in ratios:
+                texts.append(f"ours-mp/ours {mb[0]} {mb[1]}x")
+                if not quick:
+                    ok = bar_ok(mb, ratios.get("ours-mp/ours"))
+                    if ok is not None:
+                        judged["ours-mp/ours"] = ok
             texts = list(dict.fromkeys(texts))
             met = all(judged.values()) if judged else None
             rows.append({"scenario": sc, "metric": key, "label": label, **vals,
@@ -812,6 +877,9 @@ def print_table(rows, quick, variants):
     if dcols:
         print("\n(ours-tls, peer-tls: the same servers over TLS (wss://, https://), a throwaway ECDSA P-256 certificate,"
               " full\n handshakes, the load generator verifying the chain; tls-plain: what TLS adds)")
+    if any(v.get("parser") == "msgpack" for v in variants.values()):
+        print("\n(-mp: the msgpack parser: sio-bench-server --parser msgpack, python-socketio serializer='msgpack', "
+              "the load generator speaking socket.io-msgpack-parser)")
     if quick:
         print("\n(--quick: small sizes; the bars apply to the full-size run only)")
 
@@ -922,6 +990,10 @@ def main():
     ap.add_argument("--transport", default="plain", metavar="T[,T]",
                     help="plain and/or tls: with tls, our server and the peer also run over TLS (columns ours-tls, "
                          "peer-tls) on " + ", ".join(TLS_SCENARIOS) + " with a throwaway certificate (default plain)")
+    ap.add_argument("--parser", default="json", metavar="P[,P]",
+                    help="json and/or msgpack (default json): msgpack adds the columns ours-mp (sio-bench-server "
+                         "--parser msgpack) and peer-mp (python-socketio serializer='msgpack'); without json, only "
+                         "those (the baseline and the floor server stay JSON)")
     ap.add_argument("--burn-us", type=int, default=DEFAULT_BURN_US, metavar="N",
                     help=f"echo-ack-work: CPU microseconds each echo-ack handler burns (default {DEFAULT_BURN_US})")
     args = ap.parse_args()
@@ -951,6 +1023,9 @@ def main():
         ap.error(f"--transport is plain and/or tls, got {args.transport!r}")
     if "tls" in transports and not shutil.which("openssl"):
         ap.error("--transport tls needs the openssl command (apt-get install openssl)")
+    parsers = [x.strip() for x in args.parser.split(",") if x.strip()]
+    if not parsers or any(x not in PARSERS for x in parsers):
+        ap.error(f"--parser is json and/or msgpack, got {args.parser!r}")
 
     redis_bin = find_redis(args.redis_server)
     scenarios = list(SCENARIOS)
@@ -971,7 +1046,7 @@ def main():
         elif not redis_bin:
             drop = list(CLUSTER)
             log("note: redis-server not found; skipping " + ", ".join(drop))
-        scenarios = [s for s in scenarios if s not in drop and s not in ON_REQUEST]
+        scenarios = [s for s in scenarios if s not in drop and s not in ON_REQUEST and s not in BINARY]
     reps = args.reps if args.reps else (1 if args.quick else 3)
     if reps < 1 or reps > 20:
         ap.error("--reps must be 1..20")
@@ -1030,7 +1105,7 @@ def main():
             atexit_dirs.append(tls_dir)
             tls = make_tls_cert(tls_dir)
             log(f"tls: throwaway CA and certificate in {tls_dir}")
-        variants = make_variants(servers, ours_bin, base_bin, loops, balancing, flagged, tls)
+        variants = make_variants(servers, ours_bin, base_bin, loops, balancing, flagged, tls, parsers)
         if "plain" not in transports:  # TLS columns alone
             variants = {n: v for n, v in variants.items() if v.get("tls")}
         log("servers: " + ", ".join(variants))
@@ -1095,6 +1170,7 @@ def main():
                 "transports": transports,
                 "tls": ({"certificate": "ECDSA P-256, throwaway CA, SAN localhost/127.0.0.1",
                          "openssl": tool_version(["openssl", "version"])} if "tls" in transports else None),
+                "parsers": parsers,
                 "scenarios": results, "table": rows,
             }
             with open(args.json, "w") as f:

@@ -7,6 +7,11 @@
  *                 receivers alternate between two servers of one cluster; the sender stays on --port)
  *   polling-echo  C long-polling clients (GET + POST keep-alive connections), "echo" round trips
  *
+ * --parser msgpack speaks socket.io-msgpack-parser (msgpack_wire.c) instead of the JSON parser on WebSocket;
+ * --binary N adds an N-byte binary to the echo-ack and broadcast argument (JSON: a binary event, placeholder and
+ * attachment frame; msgpack: a bin member). A malformed packet from the server is counted (errors.malformed)
+ * and makes the run not ok.
+ *
  * With --server-pid PID it samples the server's CPU time (utime+stime from /proc/PID/stat)
  * and RSS (VmRSS) at the exact boundaries of the measured window (PID,PID,...: the sum over
  * several server processes; --aux-pid PID: one more process, e.g. redis-server, reported apart).
@@ -15,7 +20,7 @@
  * With --tls every connection speaks TLS (tls_client.c: OpenSSL on memory BIOs, driven from the
  * read and write callbacks below); --tls-ca FILE verifies the server's chain, else nothing is verified.
  *
- * Build: cc -O2 -std=c11 -Wall -Wextra -o loadgen loadgen.c tls_client.c -luv -lssl -lcrypto
+ * Build: cc -O2 -std=c11 -Wall -Wextra -o loadgen loadgen.c tls_client.c msgpack_wire.c -luv -lssl -lcrypto -lmsgpackc -lm
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +44,7 @@
 
 #include "hist.h"
 #include "tls_client.h"
+#include "msgpack_wire.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define MAX_MESSAGE (16u * 1024u * 1024u)
@@ -79,6 +85,8 @@ static struct {
     int tls;              /* every connection over TLS */
     const char *tls_ca;   /* verify the server against this CA (NULL: no verification) */
     const char *tls_name; /* SNI and, with tls_ca, the name the certificate must carry */
+    int msgpack;  /* WebSocket scenarios speak socket.io-msgpack-parser (default: the JSON parser) */
+    int binary;   /* echo-ack / broadcast: bytes of the binary in the argument (0: none) */
 } cfg = {
     .host = "127.0.0.1", .port = 0, .path = "/socket.io/", .nsp = "/",
     .clients = -1, .window = 256, .hold = 5, .inflight = 4, .duration = 5, .warmup = 1,
@@ -347,6 +355,10 @@ typedef struct wsc {
     int64_t last_seq;
     uint64_t recv;
     uint32_t viol, gaps;
+    /* JSON parser: a binary event / ack waiting for its attachment frames */
+    buf_t pend, pend_bin; /* the packet's text from the ack id on; its first attachment */
+    int pend_want, pend_got;
+    char pend_type; /* '2' or '3' */
 } wsc_t;
 
 /* long-polling client */
@@ -384,7 +396,7 @@ static struct {
     hist_t lat_node[2]; /* broadcast with --port2: latency of the receivers on each server */
     uint64_t received_node[2];
     hist_t conn; /* time to connect (ns) */
-    uint64_t errors;
+    uint64_t errors, malformed;
     char first_error[256];
     uv_timer_t t_phase, t_tick, t_setup;
     uv_check_t batch;
@@ -396,7 +408,8 @@ static struct {
     uint64_t http_requests;
     uint64_t pings; /* Engine.IO pings answered */
     int reconnects;
-    buf_t body; /* prebuilt JSON argument */
+    buf_t body;   /* prebuilt JSON argument */
+    buf_t attach; /* --binary: the binary's bytes */
     /* broadcast */
     int receivers, ready, ready_target;
     uint64_t sent, target_total, received, t_send0, t_send_end, t_last_recv;
@@ -415,6 +428,14 @@ static void note_error(const char *why) {
     g.errors++;
     if (!g.first_error[0]) snprintf(g.first_error, sizeof g.first_error, "%s", why);
     if (g.errors <= 5) logmsg("error: %s", why);
+}
+
+/* A packet from the server that its parser's rules refuse, or that breaks the contract: counted, not fatal. */
+static void note_malformed(int idx, const char *why) {
+    char msg[200];
+    g.malformed++;
+    snprintf(msg, sizeof msg, "client %d: %s", idx, why);
+    note_error(msg);
 }
 
 /* ------------------------------------------------------------ socket I/O */
@@ -656,15 +677,22 @@ static void ws_send(wsc_t *c, int op, const char *p, size_t n) {
 
 static void ws_text(wsc_t *c, const char *p, size_t n) { ws_send(c, 1, p, n); }
 
-/* "4" + "<type>" + nsp prefix + rest: sends a Socket.IO packet in one text frame */
-static void sio_send(wsc_t *c, char type, const char *ackid, const char *rest, size_t rn) {
+/* "4" + "<type>" [+ "1-"] + nsp prefix + rest: sends a Socket.IO packet in one text frame; with attach, as the
+ * binary form of the type (5 or 6) followed by the --binary bytes in one binary frame */
+static void sio_send_att(wsc_t *c, char type, int attach, const char *ackid, const char *rest, size_t rn) {
     char tmp[512];
     buf_t big = {0};
-    size_t need = 2 + g.nsp_len + 24 + rn;
+    size_t need = 4 + g.nsp_len + 24 + rn;
     char *d = need <= sizeof tmp ? tmp : (buf_reserve(&big, need), big.p);
     size_t k = 0;
     d[k++] = '4';
-    d[k++] = type;
+    if (attach) {
+        d[k++] = type == '2' ? '5' : '6';
+        d[k++] = '1';
+        d[k++] = '-';
+    } else {
+        d[k++] = type;
+    }
     memcpy(d + k, g.nsp_prefix, g.nsp_len);
     k += g.nsp_len;
     if (ackid) {
@@ -675,7 +703,18 @@ static void sio_send(wsc_t *c, char type, const char *ackid, const char *rest, s
     memcpy(d + k, rest, rn);
     k += rn;
     ws_text(c, d, k);
+    if (attach) ws_send(c, 2, g.attach.p, g.attach.len);
     buf_free(&big);
+}
+
+static void sio_send(wsc_t *c, char type, const char *ackid, const char *rest, size_t rn) {
+    sio_send_att(c, type, 0, ackid, rest, rn);
+}
+
+/* One msgpack packet (an mpw_* encoder's bytes) in one binary frame. */
+static void mp_send(wsc_t *c, const char *p, size_t n) {
+    if (!p) die("out of memory");
+    ws_send(c, 2, p, n);
 }
 
 static void start_ws(wsc_t *c) {
@@ -741,14 +780,66 @@ static int ws_check_upgrade(wsc_t *c, const char *p, size_t n) {
 
 /* scenario hooks */
 static void ws_on_sio_connected(wsc_t *c);
-static void ws_on_event(wsc_t *c, const char *id, size_t idl, const char *p, size_t n);
-static void ws_on_ack(wsc_t *c, uint64_t id, const char *p, size_t n);
+static void ws_on_event(wsc_t *c, const wire_packet_t *w);
+static void ws_on_ack(wsc_t *c, const wire_packet_t *w);
+
+/* The JSON parser's EVENT ('2') or ACK ('3') from the ack id on, seen as the scenarios read packets; bin: its first
+ * attachment, of nbins (the view counts binaries; JSON carries them apart). */
+static void json_dispatch(wsc_t *c, char type, const char *p, size_t n, int nbins, const buf_t *bin) {
+    wire_packet_t w;
+    memset(&w, 0, sizeof w);
+    w.type = type - '0';
+    size_t k = 0;
+    while (k < n && k < 16 && p[k] >= '0' && p[k] <= '9') w.id = w.id * 10 + (uint64_t)(p[k++] - '0');
+    w.has_id = k > 0;
+    p += k;
+    n -= k;
+    if (type == '2' && n > 2 && p[0] == '[' && p[1] == '"') {
+        const char *q = memchr(p + 2, '"', n - 2);
+        if (q) {
+            w.event = p + 2;
+            w.event_len = (size_t)(q - (p + 2));
+            w.nargs = q + 1 < p + n && q[1] == ','; /* at least one argument after the name */
+        }
+    } else if (type == '3') {
+        w.nargs = n > 2 && p[0] == '[' && p[1] != ']';
+    }
+    w.has_seq = find_u64(p, n, "\"seq\":", &w.seq);
+    w.has_t = find_u64(p, n, "\"t\":", &w.t);
+    if (nbins) {
+        w.bins = nbins;
+        w.bin = bin->p;
+        w.bin_len = bin->len;
+    }
+    if (type == '2') ws_on_event(c, &w);
+    else if (w.has_id) ws_on_ack(c, &w);
+}
 
 static void sio_packet_ws(wsc_t *c, const char *p, size_t n) {
     if (n < 1) return;
+    if (cfg.msgpack) {
+        note_malformed(c->idx, "a text Socket.IO packet from a msgpack server");
+        return;
+    }
+    if (c->pend_want) {
+        note_malformed(c->idx, "a text packet while a binary packet waits for its attachments");
+        c->pend_want = 0;
+    }
     char type = p[0];
     p++;
     n--;
+    int attachments = 0;
+    if (type == '5' || type == '6') { /* binary event / ack: "<attachments>-" comes before the namespace */
+        size_t k = 0;
+        while (k < n && k < 6 && p[k] >= '0' && p[k] <= '9') attachments = attachments * 10 + (p[k++] - '0');
+        if (k == 0 || k >= n || p[k] != '-' || attachments < 1) {
+            note_malformed(c->idx, "a binary packet without its attachment count");
+            return;
+        }
+        p += k + 1;
+        n -= k + 1;
+        type = type == '5' ? '2' : '3';
+    }
     if (g.nsp_len) {
         if (n < g.nsp_len || memcmp(p, g.nsp_prefix, g.nsp_len) != 0) {
             /* CONNECT answer for "/chat" may come as "/chat,{...}"; anything else is another namespace */
@@ -766,18 +857,53 @@ static void sio_packet_ws(wsc_t *c, const char *p, size_t n) {
     case '1': ws_fail(c, "namespace disconnect from server"); break;
     case '4': ws_fail(c, "connect_error from server"); break;
     case '2':
-    case '3': {
-        size_t k = 0;
-        while (k < n && p[k] >= '0' && p[k] <= '9') k++;
-        if (type == '2') {
-            ws_on_event(c, p, k, p + k, n - k);
+    case '3':
+        if (attachments) { /* dispatched by ws_message once its attachments arrived */
+            c->pend.len = 0;
+            buf_append(&c->pend, p, n);
+            c->pend_type = type;
+            c->pend_want = attachments;
+            c->pend_got = 0;
         } else {
-            uint64_t id = 0;
-            for (size_t i = 0; i < k; i++) id = id * 10 + (uint64_t)(p[i] - '0');
-            if (k) ws_on_ack(c, id, p + k, n - k);
+            json_dispatch(c, type, p, n, 0, NULL);
         }
         break;
+    default: break;
     }
+}
+
+/* A binary message: a msgpack packet, or (JSON) an attachment of the binary packet before it. */
+static void sio_binary_ws(wsc_t *c, const char *p, size_t n) {
+    if (!cfg.msgpack) {
+        if (!c->pend_want) {
+            note_malformed(c->idx, "a binary frame with no binary packet waiting");
+            return;
+        }
+        if (c->pend_got++ == 0) {
+            c->pend_bin.len = 0;
+            buf_append(&c->pend_bin, p, n);
+        }
+        if (c->pend_got == c->pend_want) {
+            c->pend_want = 0;
+            json_dispatch(c, c->pend_type, c->pend.p, c->pend.len, c->pend_got, &c->pend_bin);
+        }
+        return;
+    }
+    wire_packet_t w;
+    const char *why = "";
+    int rc = mpw_decode(p, n, cfg.nsp, &w, &why);
+    if (rc < 0) note_malformed(c->idx, why);
+    if (rc <= 0) return; /* 0: another namespace */
+    switch (w.type) {
+    case 0:
+        if (c->state == WS_EIO) ws_on_sio_connected(c);
+        break;
+    case 1: ws_fail(c, "namespace disconnect from server"); break;
+    case 4: ws_fail(c, "connect_error from server"); break;
+    case 2: ws_on_event(c, &w); break;
+    case 3:
+        if (w.has_id) ws_on_ack(c, &w);
+        break;
     default: break;
     }
 }
@@ -795,7 +921,13 @@ static void eio_packet_ws(wsc_t *c, const char *p, size_t n) {
         if (c->state == WS_EIO) count_sid(p, n); /* the upgrade response set WS_EIO; one open packet */
         if (c->state == WS_HTTP || c->state == WS_EIO) {
             c->state = WS_EIO;
-            sio_send(c, '0', NULL, "", 0);
+            if (cfg.msgpack) {
+                size_t l;
+                const char *m = mpw_connect(cfg.nsp, &l);
+                mp_send(c, m, l);
+            } else {
+                sio_send(c, '0', NULL, "", 0);
+            }
         }
         break;
     case '1': ws_fail(c, "engine.io close from server"); break;
@@ -810,7 +942,7 @@ static void eio_packet_ws(wsc_t *c, const char *p, size_t n) {
 
 static void ws_message(wsc_t *c, int op, char *p, size_t n) {
     if (op == 1) eio_packet_ws(c, p, n);
-    /* binary messages are not used by the contract */
+    else if (op == 2) sio_binary_ws(c, p, n);
 }
 
 /* Parses complete frames; returns bytes consumed or (size_t)-1 if the client died. */
@@ -1429,6 +1561,8 @@ static void finish(void) {
             jnum("receivers_port2", (double)(g.receivers / 2));               /* odd indexes */
         }
     }
+    jstr("parser", cfg.msgpack ? "msgpack" : "json");
+    if (sc == SC_ECHO_ACK || sc == SC_BROADCAST) jnum("binary_bytes", cfg.binary);
     jnum("server_pid", cfg.server_pid);
     if (cfg.nserver_pids > 1) jstr("server_pids", cfg.server_pid_arg);
     if (cfg.aux_pid > 0) jnum("aux_pid", cfg.aux_pid);
@@ -1453,8 +1587,10 @@ static void finish(void) {
     jclose();
     jopen("errors");
     jnum("count", (double)g.errors);
+    jnum("malformed", (double)g.malformed);
     jstr("first", g.first_error);
     jclose();
+    if (g.malformed) ok = 0;
 
     double cpu = srv_cpu(&g.m_start, &g.m_end);
     double wall = (double)(g.m_end.t - g.m_start.t) / 1e9;
@@ -1578,13 +1714,29 @@ static void ws_on_sio_connected(wsc_t *c) {
     setup_ok(c->t0);
 }
 
+static size_t echo_ack_pad(void) { return cfg.payload > 8 ? (size_t)cfg.payload - 8 : 0; } /* {"p":"..."} */
+
 static void send_ack_req(wsc_t *c) {
-    /* 42<id>["echo-ack",{...}] */
+    /* 42<id>["echo-ack",{...}] (451-<id>[...] and the attachment with --binary) */
     char id[24];
     uint32_t n = c->next_id++;
     snprintf(id, sizeof id, "%u", n);
     c->slot[n % ACK_SLOTS] = now_ns();
-    sio_send(c, '2', id, g.body.p, g.body.len);
+    if (cfg.msgpack) {
+        size_t l;
+        const char *m = mpw_echo_ack(cfg.nsp, n, echo_ack_pad(), g.attach.p, g.attach.len, &l);
+        mp_send(c, m, l);
+    } else {
+        sio_send_att(c, '2', cfg.binary > 0, id, g.body.p, g.body.len);
+    }
+}
+
+/* With --binary, an answer must carry the one binary that was sent, byte for byte. */
+static int binary_ok(wsc_t *c, const wire_packet_t *w) {
+    if (!cfg.binary) return 1;
+    if (w->bins == 1 && w->bin_len == g.attach.len && memcmp(w->bin, g.attach.p, g.attach.len) == 0) return 1;
+    note_malformed(c->idx, w->bins == 1 ? "the binary came back changed" : "not the one binary that was sent");
+    return 0;
 }
 
 static void start_sending(void);
@@ -1595,9 +1747,8 @@ static void barrier_passed(wsc_t *c) {
     if (g.ready >= g.receivers - (g.failed + g.dropped)) start_sending();
 }
 
-static void ws_on_ack(wsc_t *c, uint64_t id, const char *p, size_t n) {
-    (void)p;
-    (void)n;
+static void ws_on_ack(wsc_t *c, const wire_packet_t *w) {
+    uint64_t id = w->id;
     if (cfg.sc == SC_BROADCAST) {
         /* --join-ack: 431[...] answers the join */
         if (cfg.join_ack && id == 1 && !c->sender && !c->ready && g.phase == PH_BARRIER) barrier_passed(c);
@@ -1605,20 +1756,27 @@ static void ws_on_ack(wsc_t *c, uint64_t id, const char *p, size_t n) {
     }
     if (cfg.sc != SC_ECHO_ACK) return;
     uint64_t t = now_ns();
-    if (g.phase == PH_MEASURE) {
+    if (binary_ok(c, w) && g.phase == PH_MEASURE) {
         g.count++;
         hist_add(&g.lat, t - c->slot[id % ACK_SLOTS]);
     }
     if (g.phase == PH_WARMUP || g.phase == PH_MEASURE) send_ack_req(c);
 }
 
-static void ws_on_event(wsc_t *c, const char *id, size_t idl, const char *p, size_t n) {
-    (void)id;
-    (void)idl;
+static int event_is(const wire_packet_t *w, const char *name) {
+    size_t l = strlen(name);
+    return w->event && w->event_len == l && memcmp(w->event, name, l) == 0 && w->nargs >= 1;
+}
+
+static void ws_on_event(wsc_t *c, const wire_packet_t *w) {
     if (cfg.sc != SC_BROADCAST) return;
-    if (n > 9 && memcmp(p, "[\"bcast\",", 9) == 0) {
-        uint64_t seq, t;
-        if (!find_u64(p, n, "\"seq\":", &seq) || !find_u64(p, n, "\"t\":", &t)) return;
+    if (event_is(w, "bcast")) {
+        if (!w->has_seq || !w->has_t) {
+            note_malformed(c->idx, "bcast without seq and t");
+            return;
+        }
+        if (!binary_ok(c, w)) return;
+        uint64_t seq = w->seq, t = w->t;
         uint64_t now = now_us();
         if (g.phase != PH_MEASURE && g.phase != PH_DRAIN) {
             g.stale++;
@@ -1646,8 +1804,7 @@ static void ws_on_event(wsc_t *c, const char *id, size_t idl, const char *p, siz
             g.m_end = mark_now();
             finish();
         }
-    } else if (!cfg.join_ack && n > 8 && memcmp(p, "[\"echo\",", 8) == 0 && !c->sender && !c->ready &&
-               g.phase == PH_BARRIER) {
+    } else if (!cfg.join_ack && event_is(w, "echo") && !c->sender && !c->ready && g.phase == PH_BARRIER) {
         barrier_passed(c);
     }
 }
@@ -1701,20 +1858,29 @@ static void on_send_tick(uv_timer_t *t) {
         uint64_t due = (uint64_t)((double)(now - g.t_send0) / 1e9 * cfg.rate) + 1;
         if (due > g.target_total) due = g.target_total;
         while (g.sent < due) {
-            /* 42["broadcast",{"room":"bench","seq":N,"t":US,"pad":"..."}] */
+            /* 42["broadcast",{"room":"bench","seq":N,"t":US,"pad":"..."}]; with --binary 451-[...,"b":<placeholder>}]
+             * and the attachment, or with msgpack the same members and "b" a bin */
             buf_t *b = &g.scratch;
             b->len = 0;
+            uint64_t t = now_us();
             buf_str(b, "[\"broadcast\",{\"room\":\"");
             buf_str(b, cfg.room);
             buf_str(b, "\",\"seq\":");
             buf_u64(b, g.sent);
             buf_str(b, ",\"t\":");
-            buf_u64(b, now_us());
+            buf_u64(b, t);
             size_t objlen = b->len - 13 + 10; /* object so far + ,"pad":"" + } */
-            buf_str(b, ",\"pad\":\"");
-            for (size_t k = objlen; k < (size_t)cfg.payload; k++) buf_append(b, "x", 1);
-            buf_str(b, "\"}]");
-            sio_send(snd, '2', NULL, b->p, b->len);
+            size_t pad = objlen < (size_t)cfg.payload ? (size_t)cfg.payload - objlen : 0;
+            if (cfg.msgpack) {
+                size_t l;
+                const char *m = mpw_broadcast(cfg.nsp, cfg.room, g.sent, t, pad, g.attach.p, g.attach.len, &l);
+                mp_send(snd, m, l);
+            } else {
+                buf_str(b, ",\"pad\":\"");
+                for (size_t k = 0; k < pad; k++) buf_append(b, "x", 1);
+                buf_str(b, cfg.binary ? "\",\"b\":{\"_placeholder\":true,\"num\":0}}]" : "\"}]");
+                sio_send_att(snd, '2', cfg.binary > 0, NULL, b->p, b->len);
+            }
             g.sent++;
         }
         sock_flush(&snd->s);
@@ -1804,7 +1970,15 @@ static void setup_done(void) {
         for (int i = 0; i < g.receivers; i++) {
             wsc_t *c = &g.ws[i];
             if (c->state != WS_READY) continue;
-            if (cfg.join_ack) {
+            if (cfg.msgpack) {
+                size_t l;
+                const char *m = mpw_event_str(cfg.nsp, cfg.join_ack ? 1 : -1, "join", cfg.room, &l);
+                mp_send(c, m, l);
+                if (!cfg.join_ack) {
+                    m = mpw_event_str(cfg.nsp, -1, "echo", "joined", &l);
+                    mp_send(c, m, l);
+                }
+            } else if (cfg.join_ack) {
                 sio_send(c, '2', "1", join, (size_t)jl); /* 421["join","bench"]: the ack is the barrier */
             } else {
                 sio_send(c, '2', NULL, join, (size_t)jl);
@@ -1884,6 +2058,8 @@ static void usage(void) {
             "  --tls             connect over TLS (wss://, https://); the server's certificate is not verified\n"
             "  --tls-ca FILE     with TLS, verify the server's chain against this CA (PEM) (implies --tls)\n"
             "  --tls-name NAME   with TLS, the SNI name and the name the certificate must carry (default localhost)\n"
+            "  --parser P        json (default) or msgpack (socket.io-msgpack-parser; WebSocket scenarios)\n"
+            "  --binary N        echo-ack / broadcast: an N-byte binary in the argument (default 0: none)\n"
             "  --quiet           no progress on stderr\n");
     exit(2);
 }
@@ -1946,6 +2122,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--batch-us")) cfg.batch_us = atoi(v);
         else if (!strcmp(a, "--tls-ca")) cfg.tls_ca = v, cfg.tls = 1;
         else if (!strcmp(a, "--tls-name")) cfg.tls_name = v;
+        else if (!strcmp(a, "--binary")) cfg.binary = atoi(v);
+        else if (!strcmp(a, "--parser")) {
+            if (!strcmp(v, "msgpack")) cfg.msgpack = 1;
+            else if (strcmp(v, "json") != 0) die("--parser is json or msgpack");
+        }
         else usage();
     }
     if (cfg.port <= 0 || cfg.port > 65535) die("--port is required");
@@ -1960,6 +2141,10 @@ int main(int argc, char **argv) {
     if (cfg.rate <= 0 || cfg.rate > 1e6) die("bad --rate");
     if (cfg.payload < 0 || cfg.payload > 1000000) die("bad --payload");
     if (cfg.nsp[0] != '/') die("--nsp must start with /");
+    if (cfg.binary < 0 || cfg.binary > 1000000) die("bad --binary");
+    if (cfg.binary && cfg.sc != SC_ECHO_ACK && cfg.sc != SC_BROADCAST) die("--binary is for echo-ack and broadcast");
+    if (cfg.msgpack && cfg.sc == SC_POLLING_ECHO) die("--parser msgpack is for the WebSocket scenarios");
+    if (cfg.msgpack && mpw_init() != 0) die("out of memory");
     if (strlen(cfg.nsp) > 100 || strlen(cfg.room) > 100) die("--nsp / --room too long");
     if (uv_ip4_addr(cfg.host, cfg.port, &g.addr) != 0) die("--host must be an IPv4 address");
     if ((ntohl(g.addr.sin_addr.s_addr) >> 24) != 127) die("--host must be a loopback address (127.0.0.0/8)");
@@ -1990,10 +2175,14 @@ int main(int argc, char **argv) {
     rng_state ^= now_ns() ^ ((uint64_t)getpid() << 32);
 
     /* the JSON object argument: {"p":"xxx"} (echo-ack) or ,"p":"xxx"} (polling echo, after "t") */
+    for (int k = 0; k < cfg.binary; k++) {
+        uint8_t byte = (uint8_t)(k * 31 + 7); /* not a constant: a reordered or cut copy does not match */
+        buf_append(&g.attach, &byte, 1);
+    }
     if (cfg.sc == SC_ECHO_ACK) {
         buf_str(&g.body, "[\"echo-ack\",{\"p\":\"");
-        for (int k = 8; k < cfg.payload; k++) buf_append(&g.body, "x", 1);
-        buf_str(&g.body, "\"}]");
+        for (size_t k = 0; k < echo_ack_pad(); k++) buf_append(&g.body, "x", 1);
+        buf_str(&g.body, cfg.binary ? "\",\"b\":{\"_placeholder\":true,\"num\":0}}]" : "\"}]");
     } else if (cfg.sc == SC_POLLING_ECHO) {
         buf_str(&g.body, ",\"p\":\"");
         /* {"t":<us>,"p":"..."}: 13 bytes of syntax plus the digits of t */

@@ -10,6 +10,8 @@ Event contract, on namespaces "/" and "/chat":
 
 Stack: python-socketio AsyncServer on aiohttp, with uvloop as the asyncio loop (the
 fastest server stack for python-socketio that PyPI offers here; see Benchmarks/requirements.txt).
+--parser msgpack: serializer='msgpack' (python-socketio's MsgPackPacket, the msgpack package): one msgpack map
+{type, data, nsp, id} per packet in a binary Engine.IO message, the format of socket.io-msgpack-parser.
 Listens on 127.0.0.1 only; with --tls-cert/--tls-key it serves HTTPS/WSS (aiohttp with an ssl.SSLContext).
 """
 import argparse
@@ -35,8 +37,9 @@ def burn(ns: int) -> None:
 
 
 def build_server(async_handlers: bool, ping_interval: float, ping_timeout: float,
-                 burn_us: int = 0, log_disconnects: bool = False) -> socketio.AsyncServer:
+                 burn_us: int = 0, log_disconnects: bool = False, parser: str = "json") -> socketio.AsyncServer:
     sio = socketio.AsyncServer(
+        serializer="msgpack" if parser == "msgpack" else "default",
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         async_mode="aiohttp",
@@ -92,8 +95,9 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
 
 
 async def serve(port: int, async_handlers: bool, backlog: int, ping_interval: float, ping_timeout: float,
-                burn_us: int, log_disconnects: bool = False, ssl_context: ssl.SSLContext = None) -> None:
-    sio = build_server(async_handlers, ping_interval, ping_timeout, burn_us, log_disconnects)
+                burn_us: int, log_disconnects: bool = False, parser: str = "json",
+                ssl_context: ssl.SSLContext = None) -> None:
+    sio = build_server(async_handlers, ping_interval, ping_timeout, burn_us, log_disconnects, parser)
     app = web.Application()
     sio.attach(app)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -124,6 +128,8 @@ def main() -> None:
                     help="the echo-ack handler burns this many microseconds of CPU time before acking (default 0)")
     ap.add_argument("--log-disconnects", action="store_true",
                     help='print "disconnect <sid> <reason>" on stdout for every socket that leaves')
+    ap.add_argument("--parser", choices=("json", "msgpack"), default="json",
+                    help="json (default) or msgpack (serializer='msgpack', as socket.io-msgpack-parser)")
     ap.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS/WSS: the certificate chain (PEM)")
     ap.add_argument("--tls-key", metavar="FILE", help="the private key (PEM) of --tls-cert")
     args = ap.parse_args()
@@ -134,7 +140,7 @@ def main() -> None:
         ap.error("--tls-cert and --tls-key go together")
     ssl_context = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     coro = serve(args.port, args.async_handlers, args.backlog, args.ping_interval, args.ping_timeout, args.burn_us,
-                 args.log_disconnects, ssl_context)
+                 args.log_disconnects, args.parser, ssl_context)
     if args.no_uvloop:
         asyncio.run(coro)
     else:
