@@ -179,6 +179,14 @@ typedef enum {
                                            default) or "msgpack" (socket.io-msgpack-parser 3.0); every client of
                                            the server must use the same. Arguments reach callbacks as JSON plus
                                            sio_buffer_t attachments either way. Since 0.3.0 */
+    /* The sharded pub/sub adapter (docs/REDIS.md), wire-compatible with Node's @socket.io/redis-adapter 8.3
+       createShardedAdapter: Redis 7 SSUBSCRIBE / SPUBLISH. Not with SIO_OPT_REDIS_URL or SIO_OPT_REDIS_STREAMS_URL
+       (sio_server_create answers SIO_EINVAL); SIO_OPT_REDIS_REQUESTS_TIMEOUT and SIO_OPT_REDIS_KEY (its
+       channelPrefix) apply. Since 0.3.0 */
+    SIO_OPT_REDIS_SHARDED_URL = 27,     /* string "redis://host:port", unset = not used */
+    SIO_OPT_REDIS_SHARDED_MODE = 28,    /* string, "dynamic": "static" (2 channels per namespace), "dynamic" (and one
+                                           per public room; socket ids of 20 characters, as Node's) or
+                                           "dynamic-private" (one per room)           (subscriptionMode) */
     /* The Redis streams adapter (docs/REDIS.md), wire-compatible with Node's @socket.io/redis-streams-adapter
        0.3: a Redis stream carries broadcasts (a node that loses Redis catches up from it) and, with
        SIO_OPT_RECOVERY, sessions are kept in Redis so a client recovers on any node. Not with SIO_OPT_REDIS_URL

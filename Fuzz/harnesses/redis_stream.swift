@@ -1,8 +1,9 @@
 // Harness `redis_stream`: what the Redis streams adapter reads from Redis and from other nodes
-// (SocketIORedisStreams/ClusterMessage.swift, ClusterPayloads.swift, SessionRecord.swift, over MsgPack.swift,
+// (SocketIORedisStreams/ClusterMessage.swift, ClusterMessage+Sharded.swift, ClusterPayloads.swift, SessionRecord.swift, over MsgPack.swift,
 // MsgPackJSON.swift, the RedisWire option/packet/socket readers, SocketIO's LogPosition.swift and EngineIOCodec's
 // forgiving base64): stream entries (fields uid, nsp, type, data: JSON or base64 msgpack), pub/sub payloads
-// (msgpack `{type, data, uid, nsp}`), what their `data` carries (broadcasts, requests, answers), session values
+// (msgpack `{type, data, uid, nsp}`), the sharded adapter's payloads (the same message as JSON text, or notepack
+// msgpack, by the first byte), what their `data` carries (broadcasts, requests, answers), session values
 // (base64 msgpack `{sid, pid, rooms, data}`) and offsets (`<ms>-<seq>`).
 //
 // Input: one message. The whole input is a pub/sub payload, a session value and an offset; split at NUL bytes
@@ -13,6 +14,8 @@
 //    decode to the same uid, nsp and type, and to data of the same JSON;
 //  - a decoded pub/sub payload re-encodes (pubSubPayload) to one that decodes to the same message (`undefined`
 //    read as null);
+//  - a decoded sharded payload re-encodes (shardedPayload) to one that decodes to the same uid, nsp and type; as
+//    msgpack to the same data, as JSON to text that is stable after one more round trip;
 //  - a broadcast's event (with an offset appended) has valid arguments; a request's server-side event too;
 //  - a decoded session re-encodes to a value that decodes to the same session;
 //  - an offset that parses prints back to text that parses to it;
@@ -28,6 +31,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if let message = try? ClusterMessage(pubSubPayload: bytes) {
         verbose("pub/sub: \(message)")
         checkPubSub(message)
+        checkData(message)
+    }
+    if let message = ClusterMessage(shardedPayload: bytes) {
+        verbose("sharded: \(message)")
+        checkSharded(message)
         checkData(message)
     }
     if let session = SessionRecord(decoding: bytes) {
@@ -116,6 +124,25 @@ func checkPubSub(_ message: ClusterMessage) {
               "payload changed in a round trip: \(message) -> \(again)")
     fuzzCheck(again.data.map(normalized) == message.data.map(normalized),
               "payload data changed in a round trip: \(hex(payload))")
+}
+
+func checkSharded(_ message: ClusterMessage) {
+    let payload = message.shardedPayload()
+    guard let again = ClusterMessage(shardedPayload: payload) else {
+        fuzzFail("re-encoded sharded payload does not decode: \(hex(payload))")
+    }
+    fuzzCheck(again.uid == message.uid && again.nsp == message.nsp && again.type == message.type,
+              "sharded payload changed in a round trip: \(message) -> \(again)")
+    if payload.first == UInt8(ascii: "{") {
+        // JSON loses what it cannot hold (NaN, a binary outside the types that may carry one) and JSON.parse puts
+        // array-index keys first: once; from then on the text is stable.
+        let text = again.shardedPayload()
+        let third = ClusterMessage(shardedPayload: text)?.shardedPayload()
+        fuzzCheck(third == text, "sharded JSON not stable: \(hex(text))")
+    } else {
+        fuzzCheck(again.data.map(normalized) == message.data.map(normalized),
+                  "sharded payload data changed in a round trip: \(hex(payload))")
+    }
 }
 
 /// What the adapter does with a message's data: a broadcast's event, a request's fields and server-side event.

@@ -602,6 +602,14 @@ stream = [
     ("session", base64.b64encode(mp({"sid": "s1", "pid": "p1", "rooms": ["s1", "room"], "data": {}}))),
     ("session-data", base64.b64encode(mp({"sid": "s", "pid": "p", "rooms": ["s", 7, None], "data": {"u": [1.5, b"\x01"]}}))),
     ("session-missing-pid", base64.b64encode(mp({"sid": "s", "rooms": []}))),
+    # The sharded pub/sub adapter's payloads (@socket.io/redis-adapter createShardedAdapter): the whole message as
+    # JSON text, or notepack msgpack with a binary.
+    ("sharded-broadcast-json", J({"type": 3, "data": {"packet": {"type": 2, "data": ["bcast", {"obj": {"2": 2, "b": 1}}]},
+                                  "opts": {"rooms": ["room1"], "except": [], "flags": {}}}, "uid": UID, "nsp": "/"})),
+    ("sharded-fetch-json", J({"type": 7, "data": {"opts": OPTS, "requestId": "r" * 16}, "uid": UID, "nsp": "/"})),
+    ("sharded-ssemit-json-buffer", J({"type": 9, "data": {"packet": ["hello", {"type": "Buffer", "data": [1, 2]}]},
+                                      "uid": UID, "nsp": "/"})),
+    ("sharded-json-truncated", b'{"type":3,"data":{"packet":'),
     ("offset", b"1700000000000-0"),
     ("offset-max", b"18446744073709551615-18446744073709551615"),
     ("offset-overflow", b"18446744073709551616-0"),

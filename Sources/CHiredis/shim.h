@@ -9,6 +9,7 @@
 #define SIO_CHIREDIS_SHIM_H
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <uv.h>
 #include <hiredis/hiredis.h>
@@ -107,5 +108,71 @@ static inline int sio_redis_context_error(const redisAsyncContext *ac) {
 static inline const char *sio_redis_context_errstr(const redisAsyncContext *ac) {
     return ac->errstr;
 }
+
+// A plain (not async) hiredis context in non-blocking mode on a libuv poll handle: hiredis writes the commands and
+// parses the replies (its reader takes any reply), the caller matches them. For sharded pub/sub, whose `smessage`
+// pushes hiredis 0.14's async API does not know (it aborts on them).
+
+typedef void (*sio_redis_stream_events)(void *data, int status, int readable, int writable);
+
+typedef struct sio_redis_stream {
+    redisContext *context;
+    uv_poll_t handle;
+    sio_redis_stream_events callback;
+    void *data;
+} sio_redis_stream;
+
+static inline void sio_redis_stream_poll(uv_poll_t *handle, int status, int events) {
+    sio_redis_stream *s = (sio_redis_stream *)handle->data;
+    if (s->callback != NULL) s->callback(s->data, status, (events & UV_READABLE) != 0, (events & UV_WRITABLE) != 0);
+}
+
+/// Starts a non-blocking connection; NULL with `error` filled when it cannot even start.
+static inline sio_redis_stream *sio_redis_stream_connect(void *loop, const char *host, int port,
+                                                         sio_redis_stream_events callback, void *data,
+                                                         char *error, size_t error_size) {
+    redisContext *c = redisConnectNonBlock(host, port);
+    if (c == NULL || c->err) {
+        snprintf(error, error_size, "%s", c == NULL ? "out of memory" : c->errstr);
+        if (c != NULL) redisFree(c);
+        return NULL;
+    }
+    sio_redis_stream *s = (sio_redis_stream *)calloc(1, sizeof(*s));
+    if (s == NULL || uv_poll_init((uv_loop_t *)loop, &s->handle, c->fd) != 0) {
+        snprintf(error, error_size, "cannot watch the socket");
+        free(s);
+        redisFree(c);
+        return NULL;
+    }
+    s->context = c;
+    s->callback = callback;
+    s->data = data;
+    s->handle.data = s;
+    return s;
+}
+
+/// Waits for input, and for the socket to take more output when `writable`.
+static inline int sio_redis_stream_watch(sio_redis_stream *s, int writable) {
+    return uv_poll_start(&s->handle, UV_READABLE | (writable ? UV_WRITABLE : 0), sio_redis_stream_poll);
+}
+
+static inline void sio_redis_stream_on_close(uv_handle_t *handle) {
+    sio_redis_stream *s = (sio_redis_stream *)handle->data;
+    redisFree(s->context);  // closes the socket, once libuv no longer polls it
+    free(s);
+}
+
+/// No callback from now on; the socket and memory go once libuv closed the handle.
+static inline void sio_redis_stream_close(sio_redis_stream *s) {
+    s->callback = NULL;
+    uv_poll_stop(&s->handle);
+    uv_close((uv_handle_t *)&s->handle, sio_redis_stream_on_close);
+}
+
+static inline redisContext *sio_redis_stream_context(sio_redis_stream *s) { return s->context; }
+
+static inline int sio_redis_sync_error(const redisContext *c) { return c->err; }
+
+static inline const char *sio_redis_sync_errstr(const redisContext *c) { return c->errstr; }
 
 #endif

@@ -14,6 +14,9 @@ final class OptionsBox: UnretainedHandle {
     /// The streams adapter instead (SIO_OPT_REDIS_STREAMS_*).
     var redisStreamsURL: String?
     var streams = RedisStreamsAdapterOptions()
+    /// The sharded pub/sub adapter instead (SIO_OPT_REDIS_SHARDED_*).
+    var redisShardedURL: String?
+    var sharded = RedisShardedAdapterOptions()
     /// TLS (SIO_OPT_TLS_*): sources only; files are read when the server listens with TLS or reloads.
     var tls = TLSSettings()
     /// The admin UI (SIO_OPT_ADMIN_*), read by sio_server_instrument.
@@ -188,6 +191,16 @@ public func sio_options_set_string(_ pointer: OpaquePointer?, _ key: Int32, _ va
     case 19:
         guard !text.isEmpty else { return SIOError.invalidArgument.rawValue }
         box.redis.key = text
+    case 27:
+        guard !text.isEmpty else {
+            box.redisShardedURL = nil
+            return 0
+        }
+        guard (try? RedisEndpoint(url: text)) != nil else { return SIOError.invalidArgument.rawValue }
+        box.redisShardedURL = text
+    case 28:
+        guard let mode = ShardedSubscriptionMode(rawValue: text) else { return SIOError.invalidArgument.rawValue }
+        box.sharded.subscriptionMode = mode
     case 30:
         guard !text.isEmpty else {
             box.redisStreamsURL = nil

@@ -41,6 +41,7 @@ final class ServerBox: UnretainedHandle {
 
     init(options: SocketIOOptions, redisURL: String? = nil, redis: RedisAdapterOptions = RedisAdapterOptions(),
          redisStreamsURL: String? = nil, streams: RedisStreamsAdapterOptions = RedisStreamsAdapterOptions(),
+         redisShardedURL: String? = nil, sharded: RedisShardedAdapterOptions = RedisShardedAdapterOptions(),
          tls: TLSSettings = TLSSettings(), hostLoop: OpaquePointer? = nil) throws {
         tlsSettings = tls
         loop = try hostLoop.map { try EventLoop(drivenBy: $0) } ?? EventLoop()
@@ -50,6 +51,7 @@ final class ServerBox: UnretainedHandle {
         io = SocketIOServer(loop: loop, options: settings)
         if let redisURL { io.adapterFactory = try RedisAdapter.factory(url: redisURL, options: redis) }
         if let redisStreamsURL { io.adapterFactory = try RedisStreamsAdapter.factory(url: redisStreamsURL, options: streams) }
+        if let redisShardedURL { io.adapterFactory = try RedisShardedAdapter.factory(url: redisShardedURL, options: sharded) }
         loops = io.shards.map(\.loop)
         let servers = io.shards.map { HTTPServer(loop: $0.loop, limits: $0.engine.httpLimits) }
         http = HTTPServerGroup(servers: servers, balancing: options.loopBalancing)
@@ -390,14 +392,21 @@ private func createServer(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ option
     guard let out else { return SIOError.invalidArgument.rawValue }
     out.pointee = nil
     let settings = optionsBox(options)
-    // One cluster adapter: the pub/sub one or the streams one.
-    if settings?.redisURL != nil, settings?.redisStreamsURL != nil { return SIOError.invalidArgument.rawValue }
+    // One cluster adapter: the pub/sub one, the streams one or the sharded one.
+    let adapters = [settings?.redisURL, settings?.redisStreamsURL, settings?.redisShardedURL].compactMap { $0 }
+    if adapters.count > 1 { return SIOError.invalidArgument.rawValue }
+    var sharded = settings?.sharded ?? RedisShardedAdapterOptions()
+    if let redis = settings?.redis {
+        sharded.channelPrefix = redis.key
+        sharded.requestsTimeout = redis.requestsTimeout
+    }
     // A host loop is one thread: more loops would be threads of ours (sio_server_create makes them).
     if hostLoop != nil, (settings?.options.loops ?? 1) != 1 { return SIOError.invalidArgument.rawValue }
     do {
         let box = try ServerBox(options: settings?.options ?? SocketIOOptions(), redisURL: settings?.redisURL,
                                 redis: settings?.redis ?? RedisAdapterOptions(), redisStreamsURL: settings?.redisStreamsURL,
-                                streams: settings?.streams ?? RedisStreamsAdapterOptions(), tls: settings?.tls ?? TLSSettings(),
+                                streams: settings?.streams ?? RedisStreamsAdapterOptions(),
+                                redisShardedURL: settings?.redisShardedURL, sharded: sharded, tls: settings?.tls ?? TLSSettings(),
                                 hostLoop: hostLoop)
         out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
         return 0

@@ -245,7 +245,9 @@ public final class Namespace {
     /// A random id, public; for a 2.x client the Engine.IO id (`/nsp#<engine id>` outside `/`), which its
     /// client library assumes, as the reference does for `conn.protocol === 3`.
     private func newSocketID(for client: Client) -> String {
-        guard client.isEIO3 else { return SecureRandom.shortIdentifier() }
+        guard client.isEIO3 else {
+            return server.shards[0].nodeLengthSocketIDs ? SecureRandom.identifier() : SecureRandom.shortIdentifier()
+        }
         return name == "/" ? client.engine.id : name + "#" + client.engine.id
     }
 

@@ -42,6 +42,11 @@ public final class SocketIOServer {
     /// adapter, when its first namespace is made): the other loops then hand it sessions, restores and emits to
     /// one socket, which the in-process adapters would otherwise keep for themselves. Set before the loops run.
     public var adapterKeepsSessions = false
+    /// Socket ids of 20 characters, as Node's (`base64id`), instead of 15: set by the sharded Redis adapter in
+    /// "dynamic" mode, where Node nodes take a 20-character room for a socket id (published on the namespace's
+    /// channel) and any other room for a public one (published on that room's channel, which no node subscribes
+    /// for a socket). Set before the loops run (the first loop's value counts).
+    public var nodeLengthSocketIDs = false
 
     /// This server's loop among the server's loops (0 for the loop the application made).
     public let loopIndex: Int

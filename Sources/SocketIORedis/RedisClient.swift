@@ -56,6 +56,12 @@ public final class RedisClient {
         sub.start()
     }
 
+    /// Connects the publishing connection only (a sharded adapter subscribes on a connection of its own).
+    package func startPublishing() {
+        guard !closed else { return }
+        pub.start()
+    }
+
     /// True while PUBLISH can go out.
     public var isPublishing: Bool { pub.isConnected }
     /// True while subscribed (messages from other nodes arrive).
@@ -110,11 +116,11 @@ public final class RedisClient {
 
     // MARK: Publishing
 
-    /// PUBLISH; false (and counted) when it could not be sent.
+    /// PUBLISH (or `command`: SPUBLISH); false (and counted) when it could not be sent.
     @discardableResult
-    package func publish(_ channel: String, _ payload: [UInt8]) -> Bool {
+    package func publish(_ channel: String, _ payload: [UInt8], command: String = "PUBLISH") -> Bool {
         guard !closed else { return false }
-        guard pub.sendCounted([Array("PUBLISH".utf8), Array(channel.utf8), payload]) else {
+        guard pub.sendCounted([Array(command.utf8), Array(channel.utf8), payload]) else {
             countUnpublished(1, reason: "not connected to \(endpoint)")
             return false
         }
@@ -134,9 +140,10 @@ public final class RedisClient {
         }
     }
 
-    /// `PUBSUB NUMSUB channel`: the number of subscribers (nil when Redis cannot be asked).
-    package func numsub(_ channel: String, completion: @escaping (Int?) -> Void) {
-        let sent = pub.send([Array("PUBSUB".utf8), Array("NUMSUB".utf8), Array(channel.utf8)]) { reply in
+    /// `PUBSUB NUMSUB channel` (or `subcommand`: SHARDNUMSUB): the number of subscribers (nil when Redis cannot be
+    /// asked).
+    package func numsub(_ channel: String, subcommand: String = "NUMSUB", completion: @escaping (Int?) -> Void) {
+        let sent = pub.send([Array("PUBSUB".utf8), Array(subcommand.utf8), Array(channel.utf8)]) { reply in
             guard case .array(let parts)? = reply, parts.count >= 2 else {
                 completion(nil)
                 return

@@ -13,7 +13,7 @@ extension RedisStreamsAdapter {
         -> (Namespace) -> any SocketIOAdapter
     {
         let endpoint = try RedisEndpoint(url: url)
-        let registry = StreamsClientRegistry()
+        let registry = ClientRegistry<RedisStreamsClient>()
         return { namespace in
             let client = registry.client(for: namespace.server) {
                 RedisStreamsClient(loop: namespace.server.loop, endpoint: endpoint, options: options)
@@ -30,10 +30,10 @@ extension RedisStreamsAdapter {
 
 /// One client per server using a factory: two servers must not share subscriptions (their namespaces' channels
 /// have the same names).
-private final class StreamsClientRegistry {
-    private var entries: [(server: WeakServer, client: RedisStreamsClient)] = []
+final class ClientRegistry<Client: AnyObject> {
+    private var entries: [(server: WeakServer, client: Client)] = []
 
-    func client(for server: SocketIOServer, make: () -> RedisStreamsClient) -> RedisStreamsClient {
+    func client(for server: SocketIOServer, make: () -> Client) -> Client {
         entries.removeAll { $0.server.value == nil }
         if let entry = entries.first(where: { $0.server.value === server }) { return entry.client }
         let client = make()

@@ -17,7 +17,7 @@ import SocketIORedis
 /// Local delivery is the composed local adapter's (`namespace.makeLocalAdapter()`). With recovery on, this node's
 /// own broadcasts reach its sockets when the stream hands them back, like everyone else's, so every socket gets
 /// logged packets in stream order and a client's offset says exactly what it has. Loop thread only.
-public final class RedisStreamsAdapter: SocketIOAdapter, StreamConsumer, ClusterAdapter {
+public final class RedisStreamsAdapter: SocketIOAdapter, StreamConsumer, ClusterAdapter, ClusterMessaging {
     public unowned let namespace: Namespace
     /// This adapter's id on the wire (16 hex characters, as ClusterAdapter's `randomId`).
     public let uid: String
@@ -197,50 +197,9 @@ public final class RedisStreamsAdapter: SocketIOAdapter, StreamConsumer, Cluster
         onMessage(message, offset: nil)
     }
 
-    /// ClusterAdapter's `onMessage` (with ClusterAdapterWithHeartbeat's bookkeeping of who is alive first).
-    func onMessage(_ message: ClusterMessage, offset: LogPosition?) {
-        if message.uid == uid { return }
-        guard message.nsp == namespace.name else { return }
-        let sender = message.uid
-        let kind = message.kind
-        if let sender, sender != "emitter" {
-            nodes.heard(sender, heartbeat: kind == .heartbeat || kind == .initialHeartbeat, now: loop.now)
-        }
-        switch kind {
-        case .initialHeartbeat?:
-            publishHeartbeat(.heartbeat)
-        case .heartbeat?:
-            break
-        case .adapterClose?:
-            if let sender { removeNode(sender) }
-        case .broadcast?:
-            guard let broadcast = ReceivedBroadcast(message.data) else { return }
-            if let requestId = broadcast.requestId {
-                answerBroadcastWithAck(broadcast, requestId: requestId, requester: sender)
-            } else {
-                deliver(broadcast, at: offset)
-            }
-        case .socketsJoin?:
-            let request = ReceivedRequest(message.data)
-            local.addSockets(request.options.broadcastOptions, rooms: request.rooms)
-        case .socketsLeave?:
-            let request = ReceivedRequest(message.data)
-            local.deleteSockets(request.options.broadcastOptions, rooms: request.rooms)
-        case .disconnectSockets?:
-            let request = ReceivedRequest(message.data)
-            local.disconnectSockets(request.options.broadcastOptions, close: request.close)
-        case .fetchSockets?:
-            answerFetchSockets(ReceivedRequest(message.data), requester: sender)
-        case .serverSideEmit?:
-            receivedServerSideEmit(ReceivedRequest(message.data), requester: sender)
-        case .fetchSocketsResponse?, .serverSideEmitResponse?, .broadcastClientCount?, .broadcastAck?:
-            received(response: message)
-        case nil:
-            log.debug("ignoring a message of unknown type \(message.type.map(String.init) ?? "NaN")")
-        }
-    }
-
     // MARK: Heartbeat
+
+    func answerInitialHeartbeat() { publishHeartbeat(.heartbeat) }
 
     func publishHeartbeat(_ type: ClusterMessageType) {
         guard !closed else { return }

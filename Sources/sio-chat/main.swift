@@ -14,6 +14,7 @@ struct ChatArguments {
     var logLevel: LogLevel?
     var redis: String?
     var redisStreams: String?
+    var redisSharded: String?
     var recoveryMilliseconds: UInt64 = 120_000
     var loops = 1
     var parser: (any SocketIOParser)?
@@ -26,7 +27,7 @@ struct ChatArguments {
 
     static let usage = """
         usage: sio-chat [--host 0.0.0.0] [--port 3000] [--client-js PATH] [--log-level error|warn|info|debug]
-                        [--redis redis://HOST:PORT | --redis-streams redis://HOST:PORT] [--recovery-ms 120000]
+                        [--redis URL | --redis-streams URL | --redis-sharded URL] [--recovery-ms 120000]
                         [--loops 1] [--parser json|msgpack] [--allow-eio3]
                         [--tls-cert FILE --tls-key FILE [--tls-key-password TEXT]] [--metrics]
                         \(AdminOptions.flagsUsage)
@@ -38,6 +39,7 @@ struct ChatArguments {
                              (each keeps its own recent history); see docs/REDIS.md for the load balancer
           --redis-streams URL  the same over a Redis stream (Node's @socket.io/redis-streams-adapter): a client
                              whose connection drops recovers on any server, with what it missed
+          --redis-sharded URL  the same over Redis 7 sharded pub/sub (Node's createShardedAdapter, dynamic mode)
           --recovery-ms N    connection state recovery keeps a dropped session N ms (default 120000; 0: off)
           --loops N          event loops (threads) serving the port; 0 or auto: one per core (default 1)
           --parser NAME      json (default) or msgpack (socket.io-msgpack-parser; the page then needs a client
@@ -68,6 +70,7 @@ struct ChatArguments {
             case "--client-js": result.clientJS = value(argument)
             case "--redis": result.redis = value(argument)
             case "--redis-streams": result.redisStreams = value(argument)
+            case "--redis-sharded": result.redisSharded = value(argument)
             case "--recovery-ms":
                 guard let milliseconds = UInt64(value(argument)) else { fail("--recovery-ms needs milliseconds") }
                 result.recoveryMilliseconds = milliseconds
@@ -171,6 +174,16 @@ if let url = arguments.redisStreams {
         io.adapterFactory = try RedisStreamsAdapter.factory(url: url)
     } catch {
         ChatArguments.fail("--redis-streams: \(error)")
+    }
+}
+if let url = arguments.redisSharded {
+    guard arguments.redis == nil, arguments.redisStreams == nil else {
+        ChatArguments.fail("--redis-sharded with --redis or --redis-streams: pick one")
+    }
+    do {
+        io.adapterFactory = try RedisShardedAdapter.factory(url: url)
+    } catch {
+        ChatArguments.fail("--redis-sharded: \(error)")
     }
 }
 if let admin = arguments.admin {

@@ -2,6 +2,7 @@
 //
 //   sio-cluster-node --port P --redis redis://127.0.0.1:6379 --name A [--host 127.0.0.1] [--key socket.io] [--loops 1]
 //   sio-cluster-node --port P --redis-streams redis://127.0.0.1:6379 --name A [--recovery-ms N] [stream options]
+//   sio-cluster-node --port P --redis-sharded redis://127.0.0.1:6379 --name A [--sharded-mode dynamic]
 //
 // Events on `/` (each handler acks when the client asks for an ack):
 //   join(room) / leave(room) -> true
@@ -27,15 +28,19 @@ import Glibc
 #endif
 
 let usageText = """
-    usage: sio-cluster-node --port P (--redis URL | --redis-streams URL) --name NAME [--host 127.0.0.1] [--loops 1]
+    usage: sio-cluster-node --port P (--redis URL | --redis-streams URL | --redis-sharded URL) --name NAME
+                            [--host 127.0.0.1] [--loops 1]
                             [--recovery-ms N] [--ping-interval MS] [--ping-timeout MS] [--requests-timeout MS]
                             [--key socket.io]                                    (pub/sub adapter)
                             [--stream-name socket.io] [--stream-count 1] [--stream-maxlen 10000] [--block-ms 5000]
                             [--heartbeat-interval 5000] [--heartbeat-timeout 10000]  (streams adapter)
                             [--session-refresh MS] [--sessions-on-leave]
+                            [--sharded-mode static|dynamic|dynamic-private]  (sharded adapter)
 
       --redis URL          the classic pub/sub adapter (Node's @socket.io/redis-adapter)
       --redis-streams URL  the streams adapter (Node's @socket.io/redis-streams-adapter): sessions kept in Redis
+      --redis-sharded URL  the sharded pub/sub adapter (Node's createShardedAdapter; Redis 7 SSUBSCRIBE/SPUBLISH)
+      --sharded-mode MODE  its subscriptionMode (default dynamic)
       --recovery-ms N      connection state recovery with maxDisconnectionDuration N ms (default: off)
       --sessions-on-leave  streams: write sessions only when sockets leave, as Node's adapter (default: also while
                            connected, refreshed every --session-refresh ms, so a node's death loses none)
@@ -55,6 +60,8 @@ var name: String?
 var key = "socket.io"
 var loops = 1
 var streams = false
+var sharded = false
+var shardedOptions = RedisShardedAdapterOptions()
 var recoveryMilliseconds: UInt64?
 var pingInterval: UInt64?
 var pingTimeout: UInt64?
@@ -73,6 +80,12 @@ while let argument = arguments.next() {
     case "--redis-streams":
         redisURL = arguments.next() ?? redisURL
         streams = true
+    case "--redis-sharded":
+        redisURL = arguments.next() ?? redisURL
+        sharded = true
+    case "--sharded-mode":
+        guard let mode = arguments.next().flatMap(ShardedSubscriptionMode.init(rawValue:)) else { usage() }
+        shardedOptions.subscriptionMode = mode
     case "--recovery-ms": recoveryMilliseconds = number(arguments.next())
     case "--ping-interval": pingInterval = number(arguments.next())
     case "--ping-timeout": pingTimeout = number(arguments.next())
@@ -113,7 +126,11 @@ if let pingInterval { options.engine.pingInterval = max(1, pingInterval) }
 if let pingTimeout { options.engine.pingTimeout = max(1, pingTimeout) }
 let io = SocketIOServer(loop: loop, options: options)
 do {
-    if streams {
+    if sharded {
+        shardedOptions.clientName = name
+        shardedOptions.requestsTimeout = max(1, requestsTimeout)
+        io.adapterFactory = try RedisShardedAdapter.factory(url: redisURL, options: shardedOptions)
+    } else if streams {
         streamOptions.clientName = name
         streamOptions.requestsTimeout = max(1, requestsTimeout)
         io.adapterFactory = try RedisStreamsAdapter.factory(url: redisURL, options: streamOptions)
@@ -306,7 +323,8 @@ do {
     exit(1)
 }
 let signals = SignalWatcher(loop: loop, signals: [SIGINT, SIGTERM]) { loop.stop() }
-let adapterText = streams ? "redis streams \(redisURL), stream \(streamOptions.streamName)" : "redis \(redisURL), key \(key)"
+let adapterText = sharded ? "redis sharded \(redisURL), \(shardedOptions.subscriptionMode.rawValue)"
+    : streams ? "redis streams \(redisURL), stream \(streamOptions.streamName)" : "redis \(redisURL), key \(key)"
 print("sio-cluster-node \(name) listening on \(host):\(io.port) (\(adapterText), \(io.shards.count) loop(s))")
 fflush(stdout)
 loop.run()

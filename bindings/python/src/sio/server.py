@@ -1380,6 +1380,8 @@ _STRING_OPTIONS = {
     "redis_streams_url": _lib.OPT_REDIS_STREAMS_URL,
     "redis_streams_name": _lib.OPT_REDIS_STREAMS_NAME,
     "redis_streams_session_prefix": _lib.OPT_REDIS_STREAMS_SESSION_PREFIX,
+    "redis_sharded_url": _lib.OPT_REDIS_SHARDED_URL,
+    "redis_sharded_mode": _lib.OPT_REDIS_SHARDED_MODE,
 }
 
 
@@ -1402,7 +1404,11 @@ class Server:
     ``connection_state_recovery`` sessions are kept in Redis so clients recover on any server), with
     ``redis_streams_name`` ("socket.io"), ``redis_streams_count`` (1), ``redis_streams_maxlen`` (10 000 entries),
     ``redis_streams_session_prefix`` ("sio:session:"), ``redis_streams_heartbeat_interval`` (5 seconds) and
-    ``redis_streams_heartbeat_timeout`` (10 seconds). Not both Redis URLs.
+    ``redis_streams_heartbeat_timeout`` (10 seconds);
+    or ``redis_sharded_url`` ("redis://host:port", Redis 7: the sharded pub/sub adapter, wire-compatible with Node's
+    @socket.io/redis-adapter ``createShardedAdapter``, SSUBSCRIBE / SPUBLISH) with ``redis_sharded_mode``
+    ("dynamic"; "static" or "dynamic-private"), ``redis_key`` as its channel prefix and ``redis_requests_timeout``.
+    One Redis URL at most.
     ``allow_eio3`` (False; True also serves Engine.IO v3 / Socket.IO 2.x clients, JSONP polling included).
     ``metrics`` (False; True serves Prometheus metrics, text format 0.0.4, at ``metrics_path``, "/metrics", on the
     server's port: sessions by transport, sockets per namespace, connections and disconnections by reason, packets
@@ -1481,6 +1487,8 @@ class Server:
         redis_streams_session_prefix: str | None = None,
         redis_streams_heartbeat_interval: float | None = None,
         redis_streams_heartbeat_timeout: float | None = None,
+        redis_sharded_url: str | None = None,
+        redis_sharded_mode: str | None = None,
         metrics: bool | None = None,
         metrics_path: str | None = None,
     ) -> None:
