@@ -60,11 +60,12 @@ extern "C" {
 /* Version                                                                                                          */
 
 #define SIO_VERSION_MAJOR 0
-#define SIO_VERSION_MINOR 4
+#define SIO_VERSION_MINOR 5
 #define SIO_VERSION_PATCH 0
-#define SIO_VERSION_STRING "0.4.0"
+#define SIO_VERSION_STRING "0.5.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH. Compare with sio_version_number() to check header against library.
  * A minor version only adds: a program built against 0.1 runs unchanged on 0.2 (same SONAME, libsio.so.0).
+ *   0.5.0  SIO_OPT_REDIS_SHARDED_URL and SIO_OPT_REDIS_SHARDED_MODE (the sharded pub/sub adapter, Redis 7).
  *   0.4.0  sio_server_create_on_loop (a server inside the host's own libuv loop, on its thread; HOST LOOP below),
  *          SIO_OPT_METRICS and SIO_OPT_METRICS_PATH (Prometheus metrics on the server's port),
  *          sio_server_instrument and SIO_OPT_ADMIN_* (the admin UI's server side, see ADMIN UI below).
@@ -182,7 +183,7 @@ typedef enum {
     /* The sharded pub/sub adapter (docs/REDIS.md), wire-compatible with Node's @socket.io/redis-adapter 8.3
        createShardedAdapter: Redis 7 SSUBSCRIBE / SPUBLISH. Not with SIO_OPT_REDIS_URL or SIO_OPT_REDIS_STREAMS_URL
        (sio_server_create answers SIO_EINVAL); SIO_OPT_REDIS_REQUESTS_TIMEOUT and SIO_OPT_REDIS_KEY (its
-       channelPrefix) apply. Since 0.3.0 */
+       channelPrefix) apply. Since 0.5.0 */
     SIO_OPT_REDIS_SHARDED_URL = 27,     /* string "redis://host:port", unset = not used */
     SIO_OPT_REDIS_SHARDED_MODE = 28,    /* string, "dynamic": "static" (2 channels per namespace), "dynamic" (and one
                                            per public room; socket ids of 20 characters, as Node's) or

@@ -13,7 +13,7 @@ from . import common
 
 CHURN_CLIENTS = os.path.join(common.HERE, "churn_clients.py")
 FULL = {"concurrency": 500, "procs": 2, "duration": 600, "warmup": 30, "quiet": 15, "sample_s": 60, "ping_ms": [5000, 5000]}
-QUICK = {"concurrency": 40, "procs": 1, "duration": 10, "warmup": 3, "quiet": 5, "sample_s": 5, "ping_ms": [1500, 1500]}
+QUICK = {"concurrency": 40, "procs": 1, "duration": 8, "warmup": 2, "quiet": 3, "sample_s": 4, "ping_ms": [1500, 1500]}
 
 ROWS = [
     ("clients", "clients served", True, None),

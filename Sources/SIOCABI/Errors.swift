@@ -62,7 +62,7 @@ func withCJSON(_ json: JSONValue, _ body: (UnsafePointer<CChar>?, Int) -> Void) 
     text.withUnsafeBufferPointer { bytes in bytes.withMemoryRebound(to: CChar.self) { body($0.baseAddress, length) } }
 }
 
-let versionString: StaticString = "0.4.0"
+let versionString: StaticString = "0.5.0"
 let versionNumber: Int32 = 400
 
 @_cdecl("sio_version")

@@ -23,16 +23,17 @@ def redis(tools):
 class Chat(Process):
     """sio-chat with --redis."""
 
-    def __init__(self, redis_url: str, name: str):
+    def __init__(self, redis_url: str, name: str, flag: str = "--redis"):
         super().__init__(f"chat-{name}")
         self.redis_url = redis_url
+        self.flag = flag
         self.port = 0
 
     def start(self) -> "Chat":
         bin_dir = pathlib.Path(os.environ.get("SIO_BIN_DIR") or ROOT / ".build" / "debug")
         for _attempt in range(3):
             self.port = free_port()
-            self._spawn([str(bin_dir / "sio-chat"), "--host", HOST, "--port", str(self.port), "--redis", self.redis_url])
+            self._spawn([str(bin_dir / "sio-chat"), "--host", HOST, "--port", str(self.port), self.flag, self.redis_url])
             if wait_port(self.port, self.proc):
                 return self
             self.stop()
@@ -47,9 +48,10 @@ def recording_client(url: str, event: str, transports: list[str] | None = None):
     return client, received
 
 
-def test_sio_chat_rooms_span_servers_over_redis(redis):
-    first = Chat(f"redis://{HOST}:{redis.port}", "a").start()
-    second = Chat(f"redis://{HOST}:{redis.port}", "b").start()
+@pytest.mark.parametrize("flag", ["--redis", "--redis-sharded"])
+def test_sio_chat_rooms_span_servers_over_redis(redis, flag):
+    first = Chat(f"redis://{HOST}:{redis.port}", "a", flag).start()
+    second = Chat(f"redis://{HOST}:{redis.port}", "b", flag).start()
     alice, alice_got = recording_client(f"http://{HOST}:{first.port}", "chat message", ["websocket"])
     bob, bob_got = recording_client(f"http://{HOST}:{second.port}", "chat message", ["polling"])
     try:
@@ -203,6 +205,46 @@ def test_python_binding_on_the_streams_adapter(redis):
             sio.Server(redis_url=url, redis_streams_url=url)
         with pytest.raises(Exception):
             sio.Server(redis_streams_url="not a url")
+    finally:
+        alice.disconnect()
+        bob.disconnect()
+        for server in servers:
+            server.close()
+
+
+@pytest.mark.parametrize("mode", ["static", "dynamic"])
+def test_python_binding_on_the_sharded_adapter(redis, mode):
+    """SIO_OPT_REDIS_SHARDED_URL / _MODE through the binding: two servers on Redis 7 sharded pub/sub share room
+    broadcasts, fetch_sockets and server-side events; in dynamic mode a public room has its own shard channel; a bad
+    mode and two adapters at once are refused."""
+    sio = import_binding()
+    url = f"redis://{HOST}:{redis.port}"
+    servers = [sio.Server(redis_sharded_url=url, redis_sharded_mode=mode) for _ in range(2)]
+    for server in servers:
+        @server.on("connection")
+        def joined(socket):
+            socket.join("room")
+    servers[1].on_server_side_event("who", lambda question: {"node": 1, "question": question})
+    ports = [server.start(HOST, 0) for server in servers]
+    (alice, _), (bob, bob_got) = (recording_client(f"http://{HOST}:{port}", "news") for port in ports)
+    try:
+        def crossed() -> bool:
+            servers[0].to("room").emit("news", "across")
+            return any(args[0] == "across" for args in bob_got)
+
+        wait_until(crossed, timeout=10, interval=0.3, message="a room broadcast from server 0 reaching server 1's client")
+        channels = {c.decode() if isinstance(c, bytes) else c for c in redis.command("PUBSUB", "SHARDCHANNELS")}
+        room_channels = {c for c in channels if c.endswith("#room#")}
+        assert bool(room_channels) == (mode == "dynamic"), channels
+        ids = {alice.get_sid("/"), bob.get_sid("/")}
+        wait_until(lambda: {s["id"] for s in servers[0].fetch_sockets().result(timeout=10)} == ids, timeout=10,
+                   interval=0.3, message="fetch_sockets across the sharded adapter")
+        answers = servers[0].server_side_emit_with_ack("who", "are you?", timeout=5).result(timeout=10)
+        assert answers == [{"node": 1, "question": "are you?"}]
+        with pytest.raises(sio.InvalidArgumentError):
+            sio.Server(redis_url=url, redis_sharded_url=url)
+        with pytest.raises(Exception):
+            sio.Server(redis_sharded_url=url, redis_sharded_mode="sometimes")
     finally:
         alice.disconnect()
         bob.disconnect()

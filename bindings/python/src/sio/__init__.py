@@ -47,7 +47,7 @@ from .server import (
     set_library_log_level,
 )
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 #: The version of the loaded libsio ("MAJOR.MINOR.PATCH").
 library_version: str = _lib.lib.sio_version().decode()
