@@ -1091,8 +1091,8 @@ def main():
                     "sio-cluster-node, or --cluster-bin PATH)")
                 return 2
             log(f"cluster: {cluster_bin}, {redis_bin}")
-        if "peer" in servers:
-            venv_py = ensure_venv()
+        if "peer" in servers or any(sc in resilience.SCENARIOS for sc in scenarios):
+            venv_py = ensure_venv()  # the peer, and the resilience scenarios' Python drivers (churn, slow clients)
         flagged = []
         for item in args.variant:
             name, _, flags = item.partition("=")

@@ -171,55 +171,10 @@ def test_python_binding_server_side_emit_needs_redis():
             server.on_server_side_event("hello", lambda *args: None)
 
 
-def test_python_binding_on_the_streams_adapter(redis):
-    """SIO_OPT_REDIS_STREAMS_* through the binding: two servers on one stream share broadcasts, operations and
-    server-side events; with connection_state_recovery, offsets are stream ids."""
-    sio = import_binding()
-    url = f"redis://{HOST}:{redis.port}"
-    servers = [sio.Server(redis_streams_url=url, redis_streams_name="surfaces-stream", redis_streams_maxlen=500,
-                          redis_streams_heartbeat_interval=0.5, redis_streams_heartbeat_timeout=2,
-                          connection_state_recovery={"max_disconnection_duration": 10}) for _ in range(2)]
-    for server in servers:
-        @server.on("connection")
-        def joined(socket):
-            socket.join("room")
-    servers[1].on_server_side_event("who", lambda question: {"node": 1, "question": question})
-    ports = [server.start(HOST, 0) for server in servers]
-    (alice, _), (bob, bob_got) = (recording_client(f"http://{HOST}:{port}", "news") for port in ports)
-    try:
-        def crossed() -> bool:
-            servers[0].to("room").emit("news", "across")
-            return any(args[0] == "across" for args in bob_got)
-
-        wait_until(crossed, timeout=10, interval=0.3, message="a broadcast from server 0 reaching server 1's client")
-        # With recovery on, the offset a client gets is the stream entry's id.
-        offset = next(args for args in bob_got if args[0] == "across")[-1]
-        assert isinstance(offset, str) and offset.count("-") == 1 and offset.replace("-", "").isdigit()
-        assert redis.command("XLEN", "surfaces-stream") >= 1
-        ids = {alice.get_sid("/"), bob.get_sid("/")}
-        wait_until(lambda: {s["id"] for s in servers[0].fetch_sockets().result(timeout=10)} == ids, timeout=10,
-                   interval=0.3, message="fetch_sockets across the stream adapter")
-        answers = servers[0].server_side_emit_with_ack("who", "are you?", timeout=5).result(timeout=10)
-        assert answers == [{"node": 1, "question": "are you?"}]
-        with pytest.raises(sio.InvalidArgumentError):
-            sio.Server(redis_url=url, redis_streams_url=url)
-        with pytest.raises(Exception):
-            sio.Server(redis_streams_url="not a url")
-    finally:
-        alice.disconnect()
-        bob.disconnect()
-        for server in servers:
-            server.close()
-
-
-@pytest.mark.parametrize("mode", ["static", "dynamic"])
-def test_python_binding_on_the_sharded_adapter(redis, mode):
-    """SIO_OPT_REDIS_SHARDED_URL / _MODE through the binding: two servers on Redis 7 sharded pub/sub share room
-    broadcasts, fetch_sockets and server-side events; in dynamic mode a public room has its own shard channel; a bad
-    mode and two adapters at once are refused."""
-    sio = import_binding()
-    url = f"redis://{HOST}:{redis.port}"
-    servers = [sio.Server(redis_sharded_url=url, redis_sharded_mode=mode) for _ in range(2)]
+def check_two_binding_servers(servers, adapter: str, after_crossing):
+    """Two binding servers on one Redis adapter, a client of each in the room "room": a room broadcast from server 0
+    reaches server 1's client (`after_crossing(bob_got)` then checks what the adapter left in Redis), fetch_sockets
+    sees both clients, a server-side event is answered by node 1."""
     for server in servers:
         @server.on("connection")
         def joined(socket):
@@ -233,20 +188,56 @@ def test_python_binding_on_the_sharded_adapter(redis, mode):
             return any(args[0] == "across" for args in bob_got)
 
         wait_until(crossed, timeout=10, interval=0.3, message="a room broadcast from server 0 reaching server 1's client")
-        channels = {c.decode() if isinstance(c, bytes) else c for c in redis.command("PUBSUB", "SHARDCHANNELS")}
-        room_channels = {c for c in channels if c.endswith("#room#")}
-        assert bool(room_channels) == (mode == "dynamic"), channels
+        after_crossing(bob_got)
         ids = {alice.get_sid("/"), bob.get_sid("/")}
         wait_until(lambda: {s["id"] for s in servers[0].fetch_sockets().result(timeout=10)} == ids, timeout=10,
-                   interval=0.3, message="fetch_sockets across the sharded adapter")
+                   interval=0.3, message=f"fetch_sockets across the {adapter} adapter")
         answers = servers[0].server_side_emit_with_ack("who", "are you?", timeout=5).result(timeout=10)
         assert answers == [{"node": 1, "question": "are you?"}]
-        with pytest.raises(sio.InvalidArgumentError):
-            sio.Server(redis_url=url, redis_sharded_url=url)
-        with pytest.raises(Exception):
-            sio.Server(redis_sharded_url=url, redis_sharded_mode="sometimes")
     finally:
         alice.disconnect()
         bob.disconnect()
         for server in servers:
             server.close()
+
+
+def test_python_binding_on_the_streams_adapter(redis):
+    """SIO_OPT_REDIS_STREAMS_* through the binding: two servers on one stream share broadcasts, operations and
+    server-side events; with connection_state_recovery, offsets are stream ids."""
+    sio = import_binding()
+    url = f"redis://{HOST}:{redis.port}"
+    servers = [sio.Server(redis_streams_url=url, redis_streams_name="surfaces-stream", redis_streams_maxlen=500,
+                          redis_streams_heartbeat_interval=0.5, redis_streams_heartbeat_timeout=2,
+                          connection_state_recovery={"max_disconnection_duration": 10}) for _ in range(2)]
+
+    def stream_offsets(bob_got):
+        # With recovery on, the offset a client gets is the stream entry's id.
+        offset = next(args for args in bob_got if args[0] == "across")[-1]
+        assert isinstance(offset, str) and offset.count("-") == 1 and offset.replace("-", "").isdigit()
+        assert redis.command("XLEN", "surfaces-stream") >= 1
+
+    check_two_binding_servers(servers, "streams", stream_offsets)
+    with pytest.raises(sio.InvalidArgumentError):
+        sio.Server(redis_url=url, redis_streams_url=url)
+    with pytest.raises(Exception):
+        sio.Server(redis_streams_url="not a url")
+
+
+@pytest.mark.parametrize("mode", ["static", "dynamic"])
+def test_python_binding_on_the_sharded_adapter(redis, mode):
+    """SIO_OPT_REDIS_SHARDED_URL / _MODE through the binding: two servers on Redis 7 sharded pub/sub share room
+    broadcasts, fetch_sockets and server-side events; in dynamic mode a public room has its own shard channel; a bad
+    mode and two adapters at once are refused."""
+    sio = import_binding()
+    url = f"redis://{HOST}:{redis.port}"
+    servers = [sio.Server(redis_sharded_url=url, redis_sharded_mode=mode) for _ in range(2)]
+
+    def room_channel(_bob_got):
+        channels = {c.decode() if isinstance(c, bytes) else c for c in redis.command("PUBSUB", "SHARDCHANNELS")}
+        assert any(c.endswith("#room#") for c in channels) == (mode == "dynamic"), channels
+
+    check_two_binding_servers(servers, "sharded", room_channel)
+    with pytest.raises(sio.InvalidArgumentError):
+        sio.Server(redis_url=url, redis_sharded_url=url)
+    with pytest.raises(Exception):
+        sio.Server(redis_sharded_url=url, redis_sharded_mode="sometimes")
