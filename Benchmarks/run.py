@@ -29,6 +29,7 @@ Loopback only; every wait is bounded; everything started here is stopped on exit
 Standard library only (the venv is for the peer).
 """
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
@@ -84,6 +85,7 @@ BALANCING = {"reuseport": "", "round-robin": "-rr"}
 CLUSTER = {"cluster-broadcast": ("broadcast", "broadcast", "--redis"),
            "streams-broadcast": ("broadcast", "cluster-broadcast", "--redis-streams")}
 # The pub/sub channel each adapter's nodes listen on once they are ready (counted with PUBSUB NUMSUB).
+CLUSTER_BIN_ARG = None  # --cluster-bin, for the scenarios that start cluster nodes themselves (jitter.nodes=2)
 READY_CHANNEL = {"--redis": "socket.io-request#/#", "--redis-streams": "socket.io#/#"}
 
 # --transport tls: the scenarios with WSS / HTTPS columns, and the issue's bars on TLS against plain, same server
@@ -595,50 +597,60 @@ def wait_subscribed(redis_port, nodes, want, channel, limit=15.0):
     raise RuntimeError(f"only {n} of {want} cluster nodes subscribed to Redis within {limit:.0f}s")
 
 
-def run_cluster(scenario, params, cluster_bin, redis_bin, logdir, pin=False):
-    """A fresh redis-server and two sio-cluster-node processes on it; the receivers alternate between the
-    nodes (loadgen --port2), the sender is on the first; CPU: both nodes (server), redis-server (aux)."""
-    lg_scenario, _, adapter_flag = CLUSTER[scenario]
-    srv_cpus, lg_cpus = pin_sets(pin)
+@contextlib.contextmanager
+def redis_cluster(adapter_flag, cluster_bin, redis_bin, logdir, label, node_flags=(), cpus=None):
+    """A fresh redis-server and two sio-cluster-node processes on it (`adapter_flag`: --redis or --redis-streams,
+    each node with `node_flags` too), both subscribed; yields {redis, nodes, ports, redis_port}; stops the nodes,
+    then redis, on exit. Logs: `<label>.redis.log`, `<label>.node-A.log`, `<label>.node-B.log` in logdir."""
     logs = []
     procs = []
     with tempfile.TemporaryDirectory(prefix="redis-", dir=BUILD) as rdir:
         try:
             rport = free_port()
-            rlog = open(os.path.join(logdir, f"ours-{scenario}.redis.log"), "ab")
+            rlog = open(os.path.join(logdir, f"{label}.redis.log"), "ab")
             logs.append(rlog)
             redis = spawn([redis_bin, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                            "--dir", rdir, "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"],
-                          cpus=srv_cpus, stdout=rlog, stderr=rlog, stdin=subprocess.DEVNULL)
+                          cpus=cpus, stdout=rlog, stderr=rlog, stdin=subprocess.DEVNULL)
             procs.append(redis)
             wait_port(rport, redis)
             nodes, ports = [], []
             for name in ("A", "B"):
                 port = free_port()
-                log_ = open(os.path.join(logdir, f"ours-{scenario}.node-{name}.log"), "ab")
+                log_ = open(os.path.join(logdir, f"{label}.node-{name}.log"), "ab")
                 logs.append(log_)
                 node = spawn([cluster_bin, "--port", str(port), adapter_flag, f"redis://127.0.0.1:{rport}",
-                              "--name", f"bench-{name}", "--host", "127.0.0.1"],
-                             cpus=srv_cpus, stdout=log_, stderr=log_, stdin=subprocess.DEVNULL)
+                              "--name", f"bench-{name}", "--host", "127.0.0.1", *node_flags],
+                             cpus=cpus, stdout=log_, stderr=log_, stdin=subprocess.DEVNULL)
                 procs.append(node)
                 nodes.append(node)
                 ports.append(port)
             for node, port in zip(nodes, ports):
                 wait_port(port, node)
             wait_subscribed(rport, nodes, len(nodes), READY_CHANNEL[adapter_flag])
-            time.sleep(0.3)  # let the servers settle before the RSS baseline
-            pids = ",".join(str(n.pid) for n in nodes)
-            cmd = loadgen_cmd(lg_scenario, params, ports[0], pids,
-                              ["--port2", str(ports[1]), "--join-ack", "--aux-pid", str(redis.pid)])
-            res = run_loadgen(cmd, params, lg_cpus, procs)
-            res["cluster"] = {"nodes": len(nodes), "ports": ports, "redis_port": rport,
-                              "node_pids": [n.pid for n in nodes], "redis_pid": redis.pid}
-            return res
+            yield {"redis": redis, "nodes": nodes, "ports": ports, "redis_port": rport, "procs": procs}
         finally:
             for p in reversed(procs):  # the nodes first, then redis
                 stop_child(p)
             for f in logs:
                 f.close()
+
+
+def run_cluster(scenario, params, cluster_bin, redis_bin, logdir, pin=False):
+    """A fresh redis-server and two sio-cluster-node processes on it; the receivers alternate between the
+    nodes (loadgen --port2), the sender is on the first; CPU: both nodes (server), redis-server (aux)."""
+    lg_scenario, _, adapter_flag = CLUSTER[scenario]
+    srv_cpus, lg_cpus = pin_sets(pin)
+    with redis_cluster(adapter_flag, cluster_bin, redis_bin, logdir, f"ours-{scenario}", cpus=srv_cpus) as cl:
+        time.sleep(0.3)  # let the servers settle before the RSS baseline
+        nodes, ports, redis = cl["nodes"], cl["ports"], cl["redis"]
+        pids = ",".join(str(n.pid) for n in nodes)
+        cmd = loadgen_cmd(lg_scenario, params, ports[0], pids,
+                          ["--port2", str(ports[1]), "--join-ack", "--aux-pid", str(redis.pid)])
+        res = run_loadgen(cmd, params, lg_cpus, cl["procs"])
+        res["cluster"] = {"nodes": len(nodes), "ports": ports, "redis_port": cl["redis_port"],
+                          "node_pids": [n.pid for n in nodes], "redis_pid": redis.pid}
+        return res
 
 
 def median(vals):
@@ -997,6 +1009,8 @@ def main():
     ap.add_argument("--burn-us", type=int, default=DEFAULT_BURN_US, metavar="N",
                     help=f"echo-ack-work: CPU microseconds each echo-ack handler burns (default {DEFAULT_BURN_US})")
     args = ap.parse_args()
+    global CLUSTER_BIN_ARG
+    CLUSTER_BIN_ARG = args.cluster_bin
 
     loops = []
     for item in args.loops.split(","):

@@ -7,11 +7,12 @@
 //                              where unread data is left), as a process that dies or a socket.destroy() does
 //   {cmd: "stop"}              cut nothing more
 //   {cmd: "stats"}             answers {stats: {accepted, cut, open, upstream_errors}}
-// Started with: node chaos_proxy.js LISTEN_PORT TARGET_PORT; sends {listening: port} once it listens.
+// Started with: node chaos_proxy.js LISTEN_PORT TARGET_PORT [TARGET_PORT...]; sends {listening: port} once it
+// listens. With several targets, connections go to them in turn: a client cut on one node reconnects to the next.
 "use strict";
 const net = require("net");
 
-const [listenPort, targetPort] = process.argv.slice(2).map(Number);
+const [listenPort, ...targetPorts] = process.argv.slice(2).map(Number);
 let cutting = false;
 let period = 15;
 let style = "reset";
@@ -45,8 +46,9 @@ function close(pair, reset) {
 }
 
 const server = net.createServer({ noDelay: true }, (client) => {
+    const upstream = net.connect({ port: targetPorts[stats.accepted % targetPorts.length], host: "127.0.0.1",
+                                   noDelay: true });
     stats.accepted++;
-    const upstream = net.connect({ port: targetPort, host: "127.0.0.1", noDelay: true });
     const pair = { client, upstream, timer: null, closed: false };
     open.add(pair);
     client.pipe(upstream);

@@ -1,7 +1,11 @@
 """jitter: N official clients whose transports a proxy cuts abruptly about every 15 s (each client reconnects by
 itself), while the server broadcasts 120 messages at 2/s to everyone; with connection state recovery off, and on
 (ours only: python-socketio 5.x has no recovery). Metrics per size and mode: delivered % of (client, message)
-pairs, duplicates, order violations, recovery rate, replay latency, how long clients stayed disconnected."""
+pairs, duplicates, order violations, recovery rate, replay latency, how long clients stayed disconnected.
+
+`--set jitter.nodes=2` (ours only): two sio-cluster-node processes on the Redis streams adapter (issue 13) behind
+the proxy, which hands connections to them in turn, so a client cut on one node reconnects to the other and its
+session comes from Redis; the broadcasts are sent on the first node."""
 import os
 import time
 
@@ -42,15 +46,49 @@ def modes(v):
 
 def rows(params):
     out = []
+    where = ", 2 nodes (streams)" if params.get("nodes", 1) == 2 else ""
     for n in sizes(params):
         for mode in ("off", "on"):
             for key, label, higher in METRICS:
                 bar = ("<=", 0) if mode == "on" and key in ("lost", "duplicates", "order_violations") else None
-                out.append((f"{n}_{mode}_{key}", f"{n:,} clients, recovery {mode}: {label}", bool(higher), bar))
+                out.append((f"{n}_{mode}_{key}", f"{n:,} clients{where}, recovery {mode}: {label}", bool(higher), bar))
     return out
 
 
+def run_once_on_two_nodes(rt, params, n, mode, which, v, logdir):
+    """run_once's measurement against two sio-cluster-node processes on the streams adapter (one Redis)."""
+    if v["kind"] != "ours":
+        raise ValueError("jitter.nodes=2 runs our cluster node only")
+    name = f"{which}-jitter-{n}-{mode}-2nodes"
+    cluster_bin = rt.find_cluster_node(rt.CLUSTER_BIN_ARG, v.get("bin"))
+    redis_bin = rt.find_redis(None)
+    if not redis_bin:
+        raise RuntimeError("jitter.nodes=2 needs redis-server (apt-get install redis-server)")
+    flags = ["--recovery-ms", str(RECOVERY_MS)] if mode == "on" else []
+    with rt.redis_cluster("--redis-streams", cluster_bin, redis_bin, logdir, name, flags) as cl:
+        samplers = [common.ProcSampler(rt, node.pid) for node in cl["nodes"]]
+        try:
+            cfg = {"mode": "jitter", "port": cl["ports"][0], "ports": cl["ports"], "clients": n,
+                   "messages": params["messages"], "rate": params["rate"], "period_s": params["period_s"],
+                   "settle_s": params["settle_s"], "drain_s": params["drain_s"], "window": params["window"],
+                   "timeout_s": params["timeout"], "payload": 32, "cut_style": params.get("cut_style", "reset")}
+            limit = params["timeout"] + params["settle_s"] + params["messages"] / params["rate"] + params["drain_s"] + 60
+            res = common.run_official_client(rt, cfg, limit, os.path.join(logdir, name + ".driver.log"))
+            t1 = time.monotonic()
+            alive = all(node.poll() is None for node in cl["nodes"])
+        finally:
+            for sampler in samplers:
+                sampler.stop()
+    m = res["metrics"]
+    m["server_cpu_util"] = sum(sampler.cpu_cores(t1 - res["window"]["wall_s"], t1) for sampler in samplers)
+    m["server_died"] = 0 if alive else 1
+    res["ok"] = alive and res.get("ok", False)
+    return res
+
+
 def run_once(rt, params, n, mode, which, v, venv_py, logdir, cpus=None):
+    if params.get("nodes", 1) == 2:
+        return run_once_on_two_nodes(rt, params, n, mode, which, v, logdir)
     name = f"{which}-jitter-{n}-{mode}"
     srv = common.Server(rt, v, venv_py, logdir, name, common.server_flags(v, RECOVERY_MS if mode == "on" else 0),
                         cpus=cpus)

@@ -111,7 +111,9 @@ function cpuCores(from, wallMs) {
 }
 
 async function jitter() {
-    const proxy = fork(path.join(__dirname, "chaos_proxy.js"), [String(0), String(cfg.port)], { stdio: "inherit" });
+    // cfg.ports: several nodes of a cluster behind the proxy, in turn (the sender stays on cfg.port).
+    const targets = (cfg.ports || [cfg.port]).map(String);
+    const proxy = fork(path.join(__dirname, "chaos_proxy.js"), [String(0), ...targets], { stdio: "inherit" });
     const proxyMsg = (want) => new Promise((resolve) => {
         const on = (m) => { if (want in m) { proxy.off("message", on); resolve(m); } };
         proxy.on("message", on);
