@@ -10,12 +10,16 @@
 //  - an EVENT's payload splits into a name that is not reserved and an arguments array, as Socket.receive does;
 //  - the payload is at most 8 x the input (binaries become `{"_placeholder":true,"num":N}`, numbers their text).
 //
+//  - differential: the direct paths (msgpack -> JSON text, JSON values -> msgpack) give the same packet or error,
+//    and the same bytes, as the conversions through MsgPackValue trees (harnesses/MsgPackReference.swift).
+//
 // Built from copies of the MsgPackCodec sources without their imports (Makefile), compiled with the SocketIOCodec
 // sources as one module.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
+    differential(input)
     guard let packet = try? MsgPackPacketDecoder.decode(input) else { return 0 }
     verbose("msgpack_packet: \(packet)")
     fuzzCheck(packet.type.rawValue <= 4, "type \(packet.type)")
@@ -40,4 +44,26 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         fuzzCheck(arguments.first == UInt8(ascii: "["), "arguments are not an array")
     }
     return 0
+}
+
+func differential(_ input: [UInt8]) {
+    let direct = Result { () throws(SocketIOCodecError) in try MsgPackPacketDecoder.decode(input) }
+    let reference = Result { () throws(SocketIOCodecError) in try MsgPackReference.decode(input) }
+    switch (direct, reference) {
+    case (.success(let a), .success(let b)): fuzzCheck(a == b, "direct decode \(a) differs from \(b)")
+    case (.failure(let a), .failure(let b)): fuzzCheck(a == b, "direct decode error \(a) differs from \(b)")
+    default: fuzzFail("direct decode \(direct) differs from \(reference)")
+    }
+    // The way back: a JSON text (the payload, or the input itself read as JSON) written as msgpack.
+    var texts: [([UInt8], [[UInt8]])] = [(input, [])]
+    if case .success(let packet) = direct, let payload = packet.payload { texts.append((payload, packet.attachments)) }
+    for (text, attachments) in texts {
+        guard let json = try? JSONValue.parse(text) else { continue }
+        let values: [JSONValue] = if case .array(let elements) = json { elements } else { [json] }
+        for given in [attachments.isEmpty ? nil : attachments, nil] {
+            let old = MsgPackReference.encode(values, attachments: given)
+            let new = MsgPackReference.encodeDirect(values, attachments: given)
+            fuzzCheck(old == new, "direct encode \(hex(new)) differs from \(hex(old))")
+        }
+    }
 }

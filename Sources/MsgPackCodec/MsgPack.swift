@@ -154,12 +154,12 @@ extension MsgPackValue {
 
 /// A msgpack-c packer writing into an `msgpack_sbuffer`; both live at fixed addresses (the packer keeps a pointer
 /// to the buffer) until `deinit`.
-final class MsgPackWriter {
+public final class MsgPackWriter {
     private let buffer: UnsafeMutablePointer<msgpack_sbuffer>
-    private let packer: UnsafeMutablePointer<msgpack_packer>
-    private let dialect: MsgPackDialect
+    let packer: UnsafeMutablePointer<msgpack_packer>
+    let dialect: MsgPackDialect
 
-    init(dialect: MsgPackDialect = .notepack) {
+    public init(dialect: MsgPackDialect = .notepack) {
         self.dialect = dialect
         buffer = .allocate(capacity: 1)
         msgpack_sbuffer_init(buffer)
@@ -173,12 +173,12 @@ final class MsgPackWriter {
         packer.deallocate()
     }
 
-    var bytes: [UInt8] {
+    public var bytes: [UInt8] {
         guard buffer.pointee.size > 0, let data = buffer.pointee.data else { return [] }
         return [UInt8](UnsafeRawBufferPointer(start: data, count: buffer.pointee.size))
     }
 
-    func write(_ value: MsgPackValue) {
+    public func write(_ value: MsgPackValue) {
         switch value {
         case .null, .undefined:
             msgpack_pack_nil(packer)
@@ -212,7 +212,7 @@ final class MsgPackWriter {
         }
     }
 
-    func writeString(_ text: String) {
+    public func writeString(_ text: String) {
         var text = text
         text.withUTF8 { utf8 in
             msgpack_pack_str(packer, utf8.count)

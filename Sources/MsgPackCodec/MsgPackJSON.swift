@@ -70,8 +70,10 @@ extension MsgPackValue {
     }
 
     /// The array index a property key names, or nil: the canonical decimal text of an integer below 2^32 - 1.
-    static func arrayIndex(_ key: String) -> UInt32? {
-        let utf8 = key.utf8
+    static func arrayIndex(_ key: String) -> UInt32? { arrayIndex(utf8: key.utf8) }
+
+    /// `arrayIndex` of a key's UTF-8 bytes.
+    static func arrayIndex<Bytes: Collection<UInt8>>(utf8: Bytes) -> UInt32? {
         guard let first = utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9"), utf8.count <= 10,
               first != UInt8(ascii: "0") || utf8.count == 1 else { return nil }
         var value: UInt64 = 0

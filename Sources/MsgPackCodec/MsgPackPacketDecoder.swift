@@ -1,3 +1,4 @@
+import CMsgpack
 import SocketIOCodec
 
 /// Decodes one packet of socket.io-msgpack-parser 3.0: a msgpack map `{type, data, nsp, id}` in one binary
@@ -9,33 +10,56 @@ import SocketIOCodec
 /// handlers see the same arguments whatever the parser.
 public enum MsgPackPacketDecoder {
     public static func decode(_ binary: [UInt8]) throws(SocketIOCodecError) -> SocketIOPacket {
-        let value: MsgPackValue
-        do {
-            value = try MsgPackValue.decode(binary)
-        } catch {
-            throw SocketIOCodecError(reason: "msgpack parser: \(error)")
+        let outcome: Result<SocketIOPacket, SocketIOCodecError> = binary.withUnsafeBytes { raw in
+            Result { () throws(SocketIOCodecError) -> SocketIOPacket in
+                try MsgPackValue.withObject(raw) { (root) throws(SocketIOCodecError) -> SocketIOPacket in try decode(root) }
+            }
         }
-        guard case .map = value else { throw SocketIOCodecError.invalidPayload }
-        guard let typeNumber = value["type"]?.wholeInteger, (0...4).contains(typeNumber),
+        return try outcome.get()
+    }
+
+    /// The packet of an unpacked root object, read in place: only the members' scalars become values, `data` is
+    /// written straight to JSON.
+    static func decode(_ root: msgpack_object) throws(SocketIOCodecError) -> SocketIOPacket {
+        guard root.type == MSGPACK_OBJECT_MAP else { throw SocketIOCodecError.invalidPayload }
+        // A repeated member takes its last value that is not `undefined`, as the JavaScript object notepack makes.
+        var typeObject: msgpack_object?, nspObject: msgpack_object?, idObject: msgpack_object?
+        var data: msgpack_object?
+        let map = root.via.map
+        for index in 0..<Int(map.size) {
+            let pair = map.ptr[index]
+            guard pair.key.type == MSGPACK_OBJECT_STR, !MsgPackValue.isUndefined(pair.val) else { continue }
+            let key = MsgPackValue.utf8(pair.key)
+            if key.elementsEqual("type".utf8) { typeObject = pair.val }
+            else if key.elementsEqual("nsp".utf8) { nspObject = pair.val }
+            else if key.elementsEqual("id".utf8) { idObject = pair.val }
+            else if key.elementsEqual("data".utf8) { data = pair.val }
+        }
+        guard let typeNumber = typeObject.flatMap({ MsgPackValue(object: $0).wholeInteger }), (0...4).contains(typeNumber),
               let type = SocketIOPacketType(rawValue: UInt8(typeNumber)) else { throw SocketIOCodecError.unknownPacketType }
-        guard let namespace = value["nsp"]?.stringValue else { throw SocketIOCodecError.invalidNamespace }
+        guard let namespace = nspObject.flatMap({ MsgPackValue(object: $0).stringValue }) else {
+            throw SocketIOCodecError.invalidNamespace
+        }
         var ackId: UInt64?
-        if let id = value["id"], !id.isUndefined {
-            guard let number = id.wholeNonNegative, number < 1 << 53 else { throw SocketIOCodecError.invalidAckId }
+        if let idObject {
+            guard let number = MsgPackValue(object: idObject).wholeNonNegative, number < 1 << 53 else {
+                throw SocketIOCodecError.invalidAckId
+            }
             ackId = number
         }
-        let data = value["data"].flatMap { $0.isUndefined ? nil : $0 }
+        let isMap = data?.type == MSGPACK_OBJECT_MAP
         switch type {
         case .connect:
-            guard data == nil || data?.isMap == true else { throw SocketIOCodecError.invalidPayload }
+            guard data == nil || isMap else { throw SocketIOCodecError.invalidPayload }
         case .disconnect:
             guard data == nil else { throw SocketIOCodecError.invalidPayload }
         case .connectError:
-            guard data?.stringValue != nil || data?.isMap == true else { throw SocketIOCodecError.invalidPayload }
+            guard data?.type == MSGPACK_OBJECT_STR || isMap else { throw SocketIOCodecError.invalidPayload }
         default:
-            guard let elements = data?.arrayValue else { throw SocketIOCodecError.invalidPayload }
+            guard let data, data.type == MSGPACK_OBJECT_ARRAY else { throw SocketIOCodecError.invalidPayload }
             if type == .event {
-                guard let first = elements.first else { throw SocketIOCodecError.invalidPayload }
+                guard data.via.array.size > 0 else { throw SocketIOCodecError.invalidPayload }
+                let first = MsgPackValue(object: data.via.array.ptr[0])
                 if let name = first.stringValue {
                     guard !socketIOReservedEvents.contains(name) else { throw SocketIOCodecError.invalidPayload }
                 } else if first.doubleValue == nil {
@@ -47,7 +71,8 @@ public enum MsgPackPacketDecoder {
         var attachments: [[UInt8]] = []
         if let data {
             var json: [UInt8] = []
-            data.appendJSON(to: &json, attachments: &attachments)
+            json.reserveCapacity(64)
+            MsgPackValue.appendJSON(object: data, to: &json, attachments: &attachments)
             // A map that looks like a placeholder would be taken for a binary: refused, as the JSON parser refuses
             // placeholders that point nowhere.
             let count = attachments.count

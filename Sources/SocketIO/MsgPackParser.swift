@@ -21,35 +21,52 @@ public struct MsgPackParser: SocketIOParser {
     }
 
     public func encode(_ packet: SocketIOOutgoingPacket) -> [SocketIOWireMessage] {
-        let nsp: (String, MsgPackValue) = ("nsp", .string(packet.namespace))
-        let id: (String, MsgPackValue)? = packet.ackId.map { ("id", .uint($0)) }
-        var fields: [(String, MsgPackValue)]
-        // The field order of the reference's packet objects (notepack writes keys in insertion order).
+        // Written straight to the packer (no tree of values): the field order of the reference's packet objects
+        // (notepack writes keys in insertion order).
+        let writer = MsgPackWriter()
+        func nsp() { writer.writeString("nsp"); writer.writeString(packet.namespace) }
+        func id() { if let ackId = packet.ackId { writer.writeString("id"); writer.writeUInt(ackId) } }
+        func type(_ number: UInt64) { writer.writeString("type"); writer.writeUInt(number) }
+        let idCount = packet.ackId == nil ? 0 : 1
         switch packet.kind {
         case .event(let event):
-            let data: (String, MsgPackValue) = ("data", .array([.string(event.event)] + Self.values(event.arguments)))
-            fields = [("type", .uint(2)), data]
+            writer.writeMapHeader(3 + idCount)
+            type(2)
+            writer.writeString("data")
+            Self.writeArguments(event.arguments, leading: event.event, to: writer)
             if packet.throughAdapter {
-                fields.append(nsp)
-                if let id { fields.append(id) }
+                nsp()
+                id()
             } else {
-                if let id { fields.append(id) }
-                fields.append(nsp)
+                id()
+                nsp()
             }
         case .ack(let arguments):
-            fields = (id.map { [$0] } ?? []) + [("type", .uint(3)), ("data", .array(Self.values(arguments))), nsp]
-        case .control(let type, let payload):
-            fields = [("type", .uint(UInt64(type.rawValue)))]
-            if let payload, let json = try? JSONValue.parse(payload) { fields.append(("data", MsgPackValue(json: json))) }
-            fields.append(nsp)
+            writer.writeMapHeader(3 + idCount)
+            id()
+            type(3)
+            writer.writeString("data")
+            Self.writeArguments(arguments, leading: nil, to: writer)
+            nsp()
+        case .control(let controlType, let payload):
+            let json = payload.flatMap { try? JSONValue.parse($0) }
+            writer.writeMapHeader(json == nil ? 2 : 3)
+            type(UInt64(controlType.rawValue))
+            if let json {
+                writer.writeString("data")
+                writer.write(json: json, attachments: nil)
+            }
+            nsp()
         }
-        return [.binary(MsgPackValue.map(fields).encoded())]
+        return [.binary(writer.bytes)]
     }
 
-    /// Arguments as msgpack values, placeholders back to binaries.
-    static func values(_ arguments: SocketIOArguments) -> [MsgPackValue] {
-        guard let values = try? arguments.values() else { return [] }
+    /// The arguments as a msgpack array (after `leading`, the event name), placeholders back to binaries.
+    static func writeArguments(_ arguments: SocketIOArguments, leading: String?, to writer: MsgPackWriter) {
+        let values = (try? arguments.values()) ?? []
         let attachments = arguments.attachments.isEmpty ? nil : arguments.attachments
-        return values.map { MsgPackValue(json: $0, attachments: attachments) }
+        writer.writeArrayHeader(values.count + (leading == nil ? 0 : 1))
+        if let leading { writer.writeString(leading) }
+        for value in values { writer.write(json: value, attachments: attachments) }
     }
 }

@@ -89,3 +89,12 @@ public enum JSONScanner {
         JSONStringCoding.appendQuoted(s, to: &out)
     }
 }
+
+extension JSONScanner {
+    /// Appends valid UTF-8 `bytes` as a JSON string literal, quotes included, as `appendQuoted` writes the String.
+    public static func appendQuoted(utf8 bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        JSONStringCoding.appendEscaped(bytes, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+}

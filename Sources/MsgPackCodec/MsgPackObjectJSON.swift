@@ -1,0 +1,104 @@
+import CMsgpack
+import SocketIOCodec
+
+/// msgpack-c's unpacked objects written straight to JSON text, without building `MsgPackValue`s first (the msgpack
+/// parser's hot path: every incoming packet). The text is byte for byte what `MsgPackValue(object:)` and then
+/// `appendJSON(binary: .placeholder)` write; the shapes this path does not handle itself (maps whose keys are not
+/// all ASCII strings, repeat a key, name an array index, or are many) go through that slower path.
+extension MsgPackValue {
+    /// Runs `body` on the one value filling `bytes`, decoded by msgpack-c (the same checks as `decode`). The object
+    /// lives in msgpack-c's zone only during `body`.
+    static func withObject<T>(
+        _ bytes: UnsafeRawBufferPointer, _ body: (msgpack_object) throws(SocketIOCodecError) -> T
+    ) throws(SocketIOCodecError) -> T {
+        guard let base = bytes.baseAddress, bytes.count > 0, declaredSizesFit(bytes) else {
+            throw SocketIOCodecError(reason: "msgpack parser: \(MsgPackError.invalid)")
+        }
+        var unpacked = msgpack_unpacked()
+        msgpack_unpacked_init(&unpacked)
+        defer { msgpack_unpacked_destroy(&unpacked) }
+        var offset = 0
+        let result = msgpack_unpack_next(&unpacked, base.assumingMemoryBound(to: CChar.self), bytes.count, &offset)
+        guard result == MSGPACK_UNPACK_SUCCESS, offset == bytes.count else {
+            throw SocketIOCodecError(reason: "msgpack parser: \(MsgPackError.invalid)")
+        }
+        return try body(unpacked.data)
+    }
+
+    /// notepack's `undefined` (`d4 00 00`): dropped from maps.
+    static func isUndefined(_ object: msgpack_object) -> Bool {
+        guard object.type == MSGPACK_OBJECT_EXT else { return false }
+        let ext = object.via.ext
+        return ext.type == 0 && ext.size == 1 && UInt8(bitPattern: ext.ptr[0]) == 0
+    }
+
+    /// The bytes of a str object.
+    static func utf8(_ object: msgpack_object) -> UnsafeBufferPointer<UInt8> {
+        let str = object.via.str
+        guard let pointer = str.ptr, str.size > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: Int(str.size))
+    }
+
+    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in bytes where byte >= 0x80 { return false }
+        return true
+    }
+
+    /// Appends the JSON text of `object` (binaries as placeholders, their bytes appended to `attachments`).
+    static func appendJSON(object: msgpack_object, to out: inout [UInt8], attachments: inout [[UInt8]]) {
+        switch object.type {
+        case MSGPACK_OBJECT_STR:
+            let bytes = utf8(object)
+            // Valid UTF-8 comes out as it went in: ASCII needs no String (which would repair invalid sequences).
+            if isASCII(bytes) {
+                JSONScanner.appendQuoted(utf8: bytes, to: &out)
+            } else {
+                MsgPackValue(object: object).appendJSON(to: &out, attachments: &attachments)
+            }
+        case MSGPACK_OBJECT_ARRAY:
+            let array = object.via.array
+            out.append(UInt8(ascii: "["))
+            for index in 0..<Int(array.size) {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                appendJSON(object: array.ptr[index], to: &out, attachments: &attachments)
+            }
+            out.append(UInt8(ascii: "]"))
+        case MSGPACK_OBJECT_MAP:
+            guard plainKeys(object.via.map) else {
+                MsgPackValue(object: object).appendJSON(to: &out, attachments: &attachments)
+                return
+            }
+            let map = object.via.map
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for index in 0..<Int(map.size) {
+                let pair = map.ptr[index]
+                if isUndefined(pair.val) { continue }
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                JSONScanner.appendQuoted(utf8: utf8(pair.key), to: &out)
+                out.append(UInt8(ascii: ":"))
+                appendJSON(object: pair.val, to: &out, attachments: &attachments)
+            }
+            out.append(UInt8(ascii: "}"))
+        default:
+            // Scalars, binaries and extensions: MsgPackValue holds them without a tree.
+            MsgPackValue(object: object).appendJSON(to: &out, attachments: &attachments)
+        }
+    }
+
+    /// Whether a map's members keep their msgpack order in JavaScript: at most 16 keys, all ASCII strings (whose
+    /// String equality is byte equality), none an array index, none repeated.
+    static func plainKeys(_ map: msgpack_object_map) -> Bool {
+        let count = Int(map.size)
+        guard count <= 16 else { return false }
+        for index in 0..<count {
+            let key = map.ptr[index].key
+            guard key.type == MSGPACK_OBJECT_STR else { return false }
+            let bytes = utf8(key)
+            guard isASCII(bytes), arrayIndex(utf8: bytes) == nil else { return false }
+            for earlier in 0..<index where utf8(map.ptr[earlier].key).elementsEqual(bytes) { return false }
+        }
+        return true
+    }
+}
