@@ -63,7 +63,7 @@ func withCJSON(_ json: JSONValue, _ body: (UnsafePointer<CChar>?, Int) -> Void) 
 }
 
 let versionString: StaticString = "0.5.0"
-let versionNumber: Int32 = 400
+let versionNumber: Int32 = 500
 
 @_cdecl("sio_version")
 public func sio_version() -> UnsafePointer<CChar> {
