@@ -27,10 +27,10 @@ from ctypes import (
 
 #: The library major version this binding speaks (``SIO_VERSION_MAJOR``).
 ABI_MAJOR = 0
-#: The oldest library version (``SIO_VERSION_NUMBER``) this binding was written against: 0.4.0, for metrics and the
-#: admin UI (SIO_OPT_METRICS, sio_server_instrument); 0.3.0 brought several loops (SIO_OPT_LOOPS, sio_server_in_loop,
-#: sio_socket_in_loop, sio_socket_post, ...).
-MIN_VERSION_NUMBER = 400
+#: The oldest library version (``SIO_VERSION_NUMBER``) this binding was written against: 0.5.0, for the sharded
+#: adapter (SIO_OPT_REDIS_SHARDED_*); 0.4.0 brought metrics and the admin UI (SIO_OPT_METRICS,
+#: sio_server_instrument), 0.3.0 several loops (SIO_OPT_LOOPS, sio_server_in_loop, sio_socket_post, ...).
+MIN_VERSION_NUMBER = 500
 
 # Error codes (SIO_ERRNO_MAP).
 OK = 0
