@@ -329,6 +329,10 @@ public:
     /* One more certificate for SNI (files; the password may be empty). */
     Options &tls_certificate(std::string_view cert_file, std::string_view key_file,
                              std::string_view key_password = {});
+    /* The sharded pub/sub adapter, Redis 7 (not with redis_url or redis_streams_url; see sio.h and docs/REDIS.md);
+     * mode "static", "dynamic" (default) or "dynamic-private". Since 0.5.0. */
+    Options &redis_sharded_url(std::string_view url) { return set_string(SIO_OPT_REDIS_SHARDED_URL, url); }
+    Options &redis_sharded_mode(std::string_view mode) { return set_string(SIO_OPT_REDIS_SHARDED_MODE, mode); }
     /* The Redis streams adapter (not with redis_url; see sio.h and docs/REDIS.md). */
     Options &redis_streams_url(std::string_view url) { return set_string(SIO_OPT_REDIS_STREAMS_URL, url); }
     Options &redis_streams_name(std::string_view name) { return set_string(SIO_OPT_REDIS_STREAMS_NAME, name); }
