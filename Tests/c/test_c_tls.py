@@ -220,10 +220,15 @@ def test_valgrind_tls_traffic(tls_program, installed, pki, tmp_path):
                 prefix=valgrind_prefix(log), timeout=60, env=VALGRIND_ENV)
     try:
         for transports in (["polling", "websocket"], ["websocket"]):
-            client = socketio.Client(http_session=session(pki), reconnection=False)
-            client.connect(srv.https, transports=transports, wait_timeout=30)
-            assert client.call("echo", "under valgrind", timeout=30) == "under valgrind"
-            client.disconnect()
+            def exchange():
+                client = socketio.Client(http_session=session(pki), reconnection=False)
+                try:
+                    client.connect(srv.https, transports=transports, wait_timeout=30)
+                    assert client.call("echo", "under valgrind", timeout=30) == "under valgrind"
+                finally:
+                    client.disconnect()
+
+            once_more_on_client_race(exchange)
         with socket.create_connection((HOST, srv.port), timeout=5) as sock:
             sock.sendall(b"garbage" * 10)
         srv.program.wait_line(r"^TLS_ERROR failed", timeout=30)
