@@ -99,22 +99,26 @@ def leaf_served(port: int, pki, name: str = "localhost") -> bytes:
             return tls.getpeercert(binary_form=True)
 
 
+def echo_over_tls(srv, pki, transports, value, timeout):
+    """One python-socketio client over TLS: connect, echo `value`, disconnect; one more try on the client's race."""
+    def exchange():
+        client = socketio.Client(http_session=session(pki), reconnection=False)
+        try:
+            client.connect(srv.https, transports=transports, wait_timeout=timeout)
+            assert client.call("echo", value, timeout=timeout) == value
+        finally:
+            client.disconnect()
+
+    once_more_on_client_race(exchange)
+
+
 @pytest.mark.parametrize("mode", ["files", "pem"])
 def test_socketio_over_tls_from_c(tls_program, installed, pki, mode):
     srv = start(tls_program, installed, mode, pki.server.chain, pki.server.key, pki.renewed)
     try:
         for transports in (["polling"], ["websocket"], ["polling", "websocket"]):
             for _ in range(2):  # two loops, round-robin: sessions and requests on both
-                def exchange():
-                    client = socketio.Client(http_session=session(pki), reconnection=False)
-                    try:
-                        client.connect(srv.https, transports=transports, wait_timeout=10)
-                        assert client.call("echo", {"over": "tls", "transports": transports}, timeout=10) == \
-                            {"over": "tls", "transports": transports}
-                    finally:
-                        client.disconnect()
-
-                once_more_on_client_race(exchange)
+                echo_over_tls(srv, pki, transports, {"over": "tls", "transports": transports}, timeout=10)
         assert requests.get(f"{srv.plain}/nothing", timeout=5).status_code == 404  # the plain listener
     finally:
         stop(srv)
@@ -142,15 +146,7 @@ def test_tls_errors_reported_to_c(tls_program, installed, pki):
         srv.program.wait_line(r"^TLS_ERROR failed 127\.0\.0\.1 .*http request")
         srv.program.wait_line(r"^TLS_ERROR timeout 127\.0\.0\.1 ", timeout=5)
         stalled.close()
-        def bystander():
-            client = socketio.Client(http_session=session(pki), reconnection=False)
-            try:
-                client.connect(srv.https, transports=["websocket"], wait_timeout=10)
-                assert client.call("echo", "still serving", timeout=10) == "still serving"
-            finally:
-                client.disconnect()
-
-        once_more_on_client_race(bystander)
+        echo_over_tls(srv, pki, ["websocket"], "still serving", timeout=10)
     finally:
         stop(srv)
 
@@ -220,15 +216,7 @@ def test_valgrind_tls_traffic(tls_program, installed, pki, tmp_path):
                 prefix=valgrind_prefix(log), timeout=60, env=VALGRIND_ENV)
     try:
         for transports in (["polling", "websocket"], ["websocket"]):
-            def exchange():
-                client = socketio.Client(http_session=session(pki), reconnection=False)
-                try:
-                    client.connect(srv.https, transports=transports, wait_timeout=30)
-                    assert client.call("echo", "under valgrind", timeout=30) == "under valgrind"
-                finally:
-                    client.disconnect()
-
-            once_more_on_client_race(exchange)
+            echo_over_tls(srv, pki, transports, "under valgrind", timeout=30)
         with socket.create_connection((HOST, srv.port), timeout=5) as sock:
             sock.sendall(b"garbage" * 10)
         srv.program.wait_line(r"^TLS_ERROR failed", timeout=30)
