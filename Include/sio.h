@@ -332,6 +332,9 @@ int sio_server_run(sio_server_t *server);
 int sio_server_start(sio_server_t *server);
 /* Stops gracefully: every socket is disconnected ("server shutting down"), connections are closed once their
  * output is written (at most 2 s), then sio_server_run returns / the thread ends. Repeated calls return SIO_OK.
+ * From the moment it is called, what clients send is no longer handed to event and ack callbacks (a loop still
+ * busy with a burst of their packets drops the rest instead of running every handler first); callbacks already
+ * running finish, and the disconnect callbacks still come, on the loop thread.
  * [ANY THREAD] — but not async-signal-safe (it takes a lock and allocates): from a signal, wake a thread that calls
  * it (sigwait, a self-pipe), as examples/c/chat_server.c does. */
 int sio_server_stop(sio_server_t *server);

@@ -1,4 +1,5 @@
 import CLibUV
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -99,6 +100,10 @@ public final class EventLoop: @unchecked Sendable {
     private var shutdownHooks: [(id: Int, hook: () -> Void)] = []
     private var nextHookID = 0
     private var isShuttingDown = false
+    /// Set by `stop()` on the calling thread, before the loop gets to its shutdown: a loop busy with a burst of
+    /// reads (thousands of queued packets, slow handlers) would otherwise hand every one of them to its handlers
+    /// first. Read on the loop thread per packet, hence an atomic rather than the submit lock.
+    private let stopAsked = Atomic<Bool>(false)
 
     private var threadID: pthread_t?
     private var ownThread: pthread_t?
@@ -310,8 +315,11 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Stops the loop gracefully: shutdown hooks run (servers say goodbye to their clients), then every handle is
     /// closed and `run()` returns once pending writes drained (at most `graceMilliseconds`). Thread-safe; repeated
-    /// calls are harmless.
+    /// calls are harmless. `isStopRequested` turns true at once, for this loop and its companions.
     public func stop(graceMilliseconds: UInt64 = 2000) {
+        stopAsked.store(true, ordering: .relaxed)
+        // Companions are set before the loop runs and never change: safe to read here, on any thread.
+        for companion in companions { companion.stopAsked.store(true, ordering: .relaxed) }
         execute { [self] in beginShutdown(grace: graceMilliseconds) }
     }
 
@@ -328,6 +336,11 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     public var isStopping: Bool { isShuttingDown }
+
+    /// True once `stop()` was called on this loop or on the loop it is a companion of, from any thread, even before
+    /// the loop has begun its shutdown. What peers send from then on may be dropped: they are about to be told the
+    /// server is going away. Any thread.
+    public var isStopRequested: Bool { stopAsked.load(ordering: .relaxed) }
 
     private func beginShutdown(grace: UInt64) {
         guard !isShuttingDown else { return }

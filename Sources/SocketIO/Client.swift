@@ -110,6 +110,9 @@ final class Client: EngineSocketDelegate, TimerTarget {
     // MARK: Engine.IO events
 
     func engineSocket(_ socket: EngineSocket, didReceiveText text: [UInt8]) {
+        // A stopping server takes no more packets: its clients are about to get "server shutting down", and a
+        // loop still draining a burst of reads must reach its shutdown without running every handler first.
+        guard !server.loop.isStopRequested else { return }
         if let parser = server.parser {
             decode { try parser.decode(text: text) }
             return
@@ -125,6 +128,7 @@ final class Client: EngineSocketDelegate, TimerTarget {
     }
 
     func engineSocket(_ socket: EngineSocket, didReceiveBinary data: [UInt8]) {
+        guard !server.loop.isStopRequested else { return }
         if let parser = server.parser {
             decode { try parser.decode(binary: data) }
             return

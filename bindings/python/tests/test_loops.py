@@ -521,6 +521,38 @@ def test_close_from_a_handler_on_another_loop(clients):
     wait_for(lambda: server._handle is None, what="deferred destroy")
 
 
+@pytest.mark.parametrize("loops", (1, 3))
+def test_stop_drops_what_clients_send_afterwards(loops, clients):
+    # A loop held in a handler while its client's burst queues up behind it: once stop() has been called, the
+    # rest of the burst must not reach the handler (before, a busy Python server ran thousands of queued events
+    # first and close() took seconds).
+    server = sio.Server(**server_options(loops))
+    calls: list[int] = []
+    holding = threading.Event()
+    released = threading.Event()
+
+    @server.event
+    def burst(socket, n):
+        calls.append(n)
+        if n == 0:
+            holding.set()
+            released.wait(10)
+
+    url = started(server)
+    peers = [clients(url, transports=WS) for _ in range(loops)]
+    talker = next(peer for peer in peers if socket_of(server, peer).loop_index == loops - 1)  # the last loop: a companion with 3
+    for n in range(500):
+        talker.client.emit("burst", n)
+    assert holding.wait(10)
+    wait_for(lambda: talker.client.eio.queue.empty(), what="the burst written")
+    server.stop()
+    released.set()
+    assert server.wait(10)
+    assert calls == [0]
+    assert talker.disconnects.get(timeout=5) is not None
+    server.close()
+
+
 @pytest.mark.parametrize("loops", (2, 3))
 def test_close_under_load_is_bounded(loops, clients):
     server = sio.Server(**server_options(loops))

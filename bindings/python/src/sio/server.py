@@ -2170,7 +2170,9 @@ class Server:
 
     def stop(self) -> None:
         """Stops gracefully: every client gets a disconnect ("server shutting down"), connections close once their
-        output is written (at most 2 s), then the loop ends. Any thread, any number of times."""
+        output is written (at most 2 s), then the loop ends. Any thread, any number of times. From the call on,
+        what clients send no longer reaches event handlers or ack callbacks (handlers already running finish); the
+        disconnect handlers still run."""
         self._stop_engine()
 
     def _stop_engine(self) -> None:
