@@ -65,4 +65,11 @@ enum MsgPackReference {
         for value in values { writer.write(json: value, attachments: attachments) }
         return writer.bytes
     }
+
+    /// The same from the JSON text in one walk (MsgPackJSONText.swift), or nil where that walk declines the text.
+    static func encodeText(_ text: [UInt8], attachments: [[UInt8]]) -> [UInt8]? {
+        let writer = MsgPackWriter()
+        let written = text.withUnsafeBytes { writer.writeArguments(json: $0, leading: nil, attachments: attachments) }
+        return written ? writer.bytes : nil
+    }
 }

@@ -10,8 +10,9 @@
 //  - an EVENT's payload splits into a name that is not reserved and an arguments array, as Socket.receive does;
 //  - the payload is at most 8 x the input (binaries become `{"_placeholder":true,"num":N}`, numbers their text).
 //
-//  - differential: the direct paths (msgpack -> JSON text, JSON values -> msgpack) give the same packet or error,
-//    and the same bytes, as the conversions through MsgPackValue trees (harnesses/MsgPackReference.swift).
+//  - differential: the direct paths (msgpack -> JSON text, JSON values -> msgpack, JSON text -> msgpack in one
+//    walk) give the same packet or error, and the same bytes, as the conversions through MsgPackValue trees
+//    (harnesses/MsgPackReference.swift).
 //
 // Built from copies of the MsgPackCodec sources without their imports (Makefile), compiled with the SocketIOCodec
 // sources as one module.
@@ -64,6 +65,11 @@ func differential(_ input: [UInt8]) {
             let old = MsgPackReference.encode(values, attachments: given)
             let new = MsgPackReference.encodeDirect(values, attachments: given)
             fuzzCheck(old == new, "direct encode \(hex(new)) differs from \(hex(old))")
+            // From the text itself (arrays only: arguments always are), when the one-walk path takes it.
+            guard case .array = json, let walked = MsgPackReference.encodeText(text, attachments: given ?? []) else {
+                continue
+            }
+            fuzzCheck(walked == old, "encode from the text \(hex(walked)) differs from \(hex(old))")
         }
     }
 }

@@ -45,7 +45,10 @@ extension MsgPackValue {
     }
 
     /// Appends the JSON text of `object` (binaries as placeholders, their bytes appended to `attachments`).
-    static func appendJSON(object: msgpack_object, to out: inout [UInt8], attachments: inout [[UInt8]]) {
+    /// `lookalikes` turns true when a map of the input may read as a placeholder (it has a `_placeholder` key, or
+    /// went through the general path): only then must the caller count the text's placeholders.
+    static func appendJSON(object: msgpack_object, to out: inout [UInt8], attachments: inout [[UInt8]],
+                           lookalikes: inout Bool) {
         switch object.type {
         case MSGPACK_OBJECT_STR:
             let bytes = utf8(object)
@@ -60,11 +63,12 @@ extension MsgPackValue {
             out.append(UInt8(ascii: "["))
             for index in 0..<Int(array.size) {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                appendJSON(object: array.ptr[index], to: &out, attachments: &attachments)
+                appendJSON(object: array.ptr[index], to: &out, attachments: &attachments, lookalikes: &lookalikes)
             }
             out.append(UInt8(ascii: "]"))
         case MSGPACK_OBJECT_MAP:
             guard plainKeys(object.via.map) else {
+                lookalikes = true
                 MsgPackValue(object: object).appendJSON(to: &out, attachments: &attachments)
                 return
             }
@@ -76,9 +80,11 @@ extension MsgPackValue {
                 if isUndefined(pair.val) { continue }
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                JSONScanner.appendQuoted(utf8: utf8(pair.key), to: &out)
+                let key = utf8(pair.key)
+                if key.elementsEqual(placeholderKey) { lookalikes = true }
+                JSONScanner.appendQuoted(utf8: key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                appendJSON(object: pair.val, to: &out, attachments: &attachments)
+                appendJSON(object: pair.val, to: &out, attachments: &attachments, lookalikes: &lookalikes)
             }
             out.append(UInt8(ascii: "}"))
         default:
@@ -86,6 +92,8 @@ extension MsgPackValue {
             MsgPackValue(object: object).appendJSON(to: &out, attachments: &attachments)
         }
     }
+
+    private static let placeholderKey: [UInt8] = Array("_placeholder".utf8)
 
     /// Whether a map's members keep their msgpack order in JavaScript: at most 16 keys, all ASCII strings (whose
     /// String equality is byte equality), none an array index, none repeated.

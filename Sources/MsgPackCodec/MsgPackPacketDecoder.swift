@@ -72,13 +72,14 @@ public enum MsgPackPacketDecoder {
         if let data {
             var json: [UInt8] = []
             json.reserveCapacity(64)
-            MsgPackValue.appendJSON(object: data, to: &json, attachments: &attachments)
+            var lookalikes = false
+            MsgPackValue.appendJSON(object: data, to: &json, attachments: &attachments, lookalikes: &lookalikes)
             // A map that looks like a placeholder would be taken for a binary: refused, as the JSON parser refuses
-            // placeholders that point nowhere.
+            // placeholders that point nowhere. Without such a map the text holds exactly the placeholders written
+            // for the binaries, so the scan is only for packets that have one.
             let count = attachments.count
-            guard json.withUnsafeBytes({ JSONScanner.placeholderCount($0, attachmentCount: count) }) == count else {
-                throw SocketIOCodecError.illegalAttachments
-            }
+            guard !lookalikes || json.withUnsafeBytes({ JSONScanner.placeholderCount($0, attachmentCount: count) }) == count
+            else { throw SocketIOCodecError.illegalAttachments }
             payload = json
         }
         return SocketIOPacket(type: type, namespace: namespace, ackId: ackId, payload: payload, attachments: attachments)

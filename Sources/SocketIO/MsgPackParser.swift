@@ -61,8 +61,13 @@ public struct MsgPackParser: SocketIOParser {
         return [.binary(writer.bytes)]
     }
 
-    /// The arguments as a msgpack array (after `leading`, the event name), placeholders back to binaries.
+    /// The arguments as a msgpack array (after `leading`, the event name), placeholders back to binaries: in one
+    /// walk over their JSON text, or for the shapes that walk leaves alone through parsed values.
     static func writeArguments(_ arguments: SocketIOArguments, leading: String?, to writer: MsgPackWriter) {
+        let written = arguments.json.withUnsafeBytes {
+            writer.writeArguments(json: $0, leading: leading, attachments: arguments.attachments)
+        }
+        if written { return }
         let values = (try? arguments.values()) ?? []
         let attachments = arguments.attachments.isEmpty ? nil : arguments.attachments
         writer.writeArrayHeader(values.count + (leading == nil ? 0 : 1))

@@ -225,6 +225,12 @@ class Peer:
     def emit(self, event, *args, callback=None):
         self.sio.emit(event, args, namespace=self.namespace, callback=callback)
 
+    def leave(self):
+        """Sends DISCONNECT for the namespace and leaves the connection open for the client's write loop to deliver
+        it: python-engineio's disconnect() can end that loop before DISCONNECT went out (a client race), and the
+        server then sees the transport close instead of the client's disconnect."""
+        self.sio._send_packet(self.sio.packet_class(socketio.packet.DISCONNECT, namespace=self.namespace))
+
     def call(self, event, *args, timeout=10):
         return self.sio.call(event, args, namespace=self.namespace, timeout=timeout)
 
@@ -676,7 +682,7 @@ def test_chat_example_relays_to_everyone(chat_server, installed, loops):
             got = sorted([peer.expect("chat message"), peer.expect("chat message")], key=repr)
             assert got == sorted([("hi ✓",), (b"\x00bin",)], key=repr)
         chat.wait_line(r"^a user connected: \S+ \(3 online\)$")
-        bob.close()
+        bob.leave()
         chat.wait_line(r"^user disconnected: \S+ \(client namespace disconnect, 2 online\)$")
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(f"{url}/socket.io/?EIO=4&transport=polling&sid=forgotten", timeout=5)

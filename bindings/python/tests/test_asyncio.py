@@ -484,7 +484,9 @@ def test_drop_keeps_the_socket_and_drops_events_beyond_the_bound(blocking, clien
     # Every event reached the engine while the loop stood still: "block" and three more queued, 17 dropped.
     wait_for(lambda: len(drops(caplog)) == 17, what="the drops")
     blocked.release.set()
-    assert client.client.call("count", "after", timeout=5) == "after"  # the socket stayed, with room again
+    # Room again once the queued three have run (sent before that, "after" would be one event too many).
+    wait_for(lambda: blocked.handled == [0, 1, 2], what="the queued events handled")
+    assert client.client.call("count", "after", timeout=5) == "after"  # the socket stayed
     assert blocked.handled == [0, 1, 2, "after"]
     assert client.client.connected and blocked.reasons == []
     assert [r.levelno for r in drops(caplog)] == [logging.WARNING] + [logging.DEBUG] * 16
