@@ -1,5 +1,8 @@
 import CMsgpack
 import SocketIOCodec
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A MessagePack value as notepack.io (the codec of Node's redis adapter) reads and writes them.
 ///
@@ -159,10 +162,16 @@ public final class MsgPackWriter {
     let packer: UnsafeMutablePointer<msgpack_packer>
     let dialect: MsgPackDialect
 
-    public init(dialect: MsgPackDialect = .notepack) {
+    /// `capacity`: the bytes to expect. msgpack-c's buffer otherwise starts at 8 KB, a malloc and free per packet
+    /// that costs more than packing a small one.
+    public init(dialect: MsgPackDialect = .notepack, capacity: Int = 256) {
         self.dialect = dialect
         buffer = .allocate(capacity: 1)
         msgpack_sbuffer_init(buffer)
+        if let data = malloc(max(capacity, 16)) {
+            buffer.pointee.data = data.assumingMemoryBound(to: CChar.self)
+            buffer.pointee.alloc = max(capacity, 16)
+        }
         packer = .allocate(capacity: 1)
         sio_msgpack_packer_init_sbuffer(packer, buffer)
     }

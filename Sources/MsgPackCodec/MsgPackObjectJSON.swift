@@ -1,5 +1,8 @@
 import CMsgpack
 import SocketIOCodec
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// msgpack-c's unpacked objects written straight to JSON text, without building `MsgPackValue`s first (the msgpack
 /// parser's hot path: every incoming packet). The text is byte for byte what `MsgPackValue(object:)` and then
@@ -14,15 +17,21 @@ extension MsgPackValue {
         guard let base = bytes.baseAddress, bytes.count > 0, declaredSizesFit(bytes) else {
             throw SocketIOCodecError(reason: "msgpack parser: \(MsgPackError.invalid)")
         }
-        var unpacked = msgpack_unpacked()
-        msgpack_unpacked_init(&unpacked)
-        defer { msgpack_unpacked_destroy(&unpacked) }
+        // A zone sized by the input: msgpack_unpack_next's default zone is an 8 KB chunk (two mallocs, one outside
+        // the allocator's small-size cache) per message, dearer than unpacking a small packet. The zone grows by
+        // further chunks if the estimate is short.
+        var zone = msgpack_zone()
+        guard msgpack_zone_init(&zone, min(8 * bytes.count + 256, Int(MSGPACK_ZONE_CHUNK_SIZE))) else {
+            throw SocketIOCodecError(reason: "msgpack parser: out of memory")
+        }
+        defer { msgpack_zone_destroy(&zone) }
+        var object = msgpack_object()
         var offset = 0
-        let result = msgpack_unpack_next(&unpacked, base.assumingMemoryBound(to: CChar.self), bytes.count, &offset)
+        let result = msgpack_unpack(base.assumingMemoryBound(to: CChar.self), bytes.count, &offset, &zone, &object)
         guard result == MSGPACK_UNPACK_SUCCESS, offset == bytes.count else {
             throw SocketIOCodecError(reason: "msgpack parser: \(MsgPackError.invalid)")
         }
-        return try body(unpacked.data)
+        return try body(object)
     }
 
     /// notepack's `undefined` (`d4 00 00`): dropped from maps.
@@ -37,6 +46,18 @@ extension MsgPackValue {
         let str = object.via.str
         guard let pointer = str.ptr, str.size > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
         return UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: Int(str.size))
+    }
+
+    /// Byte equality of a key with `expected`, without the generic `elementsEqual` (hot: every member of every map).
+    @inline(__always)
+    static func same(_ bytes: UnsafeBufferPointer<UInt8>, _ expected: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count == expected.count else { return false }
+        return bytes.count == 0 || memcmp(bytes.baseAddress!, expected.baseAddress!, bytes.count) == 0
+    }
+
+    @inline(__always)
+    static func same(_ bytes: UnsafeBufferPointer<UInt8>, _ expected: [UInt8]) -> Bool {
+        expected.withUnsafeBufferPointer { same(bytes, $0) }
     }
 
     static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -81,7 +102,7 @@ extension MsgPackValue {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 let key = utf8(pair.key)
-                if key.elementsEqual(placeholderKey) { lookalikes = true }
+                if same(key, placeholderKey) { lookalikes = true }
                 JSONScanner.appendQuoted(utf8: key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 appendJSON(object: pair.val, to: &out, attachments: &attachments, lookalikes: &lookalikes)
@@ -105,7 +126,7 @@ extension MsgPackValue {
             guard key.type == MSGPACK_OBJECT_STR else { return false }
             let bytes = utf8(key)
             guard isASCII(bytes), arrayIndex(utf8: bytes) == nil else { return false }
-            for earlier in 0..<index where utf8(map.ptr[earlier].key).elementsEqual(bytes) { return false }
+            for earlier in 0..<index where same(utf8(map.ptr[earlier].key), bytes) { return false }
         }
         return true
     }

@@ -9,6 +9,11 @@ import SocketIOCodec
 /// The packet's payload is the JSON text of `data` (binaries as placeholders, their bytes as attachments), so
 /// handlers see the same arguments whatever the parser.
 public enum MsgPackPacketDecoder {
+    private static let typeKey: [UInt8] = Array("type".utf8)
+    private static let nspKey: [UInt8] = Array("nsp".utf8)
+    private static let idKey: [UInt8] = Array("id".utf8)
+    private static let dataKey: [UInt8] = Array("data".utf8)
+
     public static func decode(_ binary: [UInt8]) throws(SocketIOCodecError) -> SocketIOPacket {
         let outcome: Result<SocketIOPacket, SocketIOCodecError> = binary.withUnsafeBytes { raw in
             Result { () throws(SocketIOCodecError) -> SocketIOPacket in
@@ -30,10 +35,10 @@ public enum MsgPackPacketDecoder {
             let pair = map.ptr[index]
             guard pair.key.type == MSGPACK_OBJECT_STR, !MsgPackValue.isUndefined(pair.val) else { continue }
             let key = MsgPackValue.utf8(pair.key)
-            if key.elementsEqual("type".utf8) { typeObject = pair.val }
-            else if key.elementsEqual("nsp".utf8) { nspObject = pair.val }
-            else if key.elementsEqual("id".utf8) { idObject = pair.val }
-            else if key.elementsEqual("data".utf8) { data = pair.val }
+            if MsgPackValue.same(key, typeKey) { typeObject = pair.val }
+            else if MsgPackValue.same(key, nspKey) { nspObject = pair.val }
+            else if MsgPackValue.same(key, idKey) { idObject = pair.val }
+            else if MsgPackValue.same(key, dataKey) { data = pair.val }
         }
         guard let typeNumber = typeObject.flatMap({ MsgPackValue(object: $0).wholeInteger }), (0...4).contains(typeNumber),
               let type = SocketIOPacketType(rawValue: UInt8(typeNumber)) else { throw SocketIOCodecError.unknownPacketType }

@@ -23,7 +23,7 @@ public struct MsgPackParser: SocketIOParser {
     public func encode(_ packet: SocketIOOutgoingPacket) -> [SocketIOWireMessage] {
         // Written straight to the packer (no tree of values): the field order of the reference's packet objects
         // (notepack writes keys in insertion order).
-        let writer = MsgPackWriter()
+        let writer = MsgPackWriter(capacity: Self.expectedSize(packet))
         func nsp() { writer.writeString("nsp"); writer.writeString(packet.namespace) }
         func id() { if let ackId = packet.ackId { writer.writeString("id"); writer.writeUInt(ackId) } }
         func type(_ number: UInt64) { writer.writeString("type"); writer.writeUInt(number) }
@@ -59,6 +59,19 @@ public struct MsgPackParser: SocketIOParser {
             nsp()
         }
         return [.binary(writer.bytes)]
+    }
+
+    /// About the packet's msgpack size (its JSON arguments, binaries, names and the map's keys), so that the writer's
+    /// buffer is allocated once.
+    static func expectedSize(_ packet: SocketIOOutgoingPacket) -> Int {
+        let arguments: SocketIOArguments?
+        switch packet.kind {
+        case .event(let event): arguments = event.arguments
+        case .ack(let values): arguments = values
+        case .control: arguments = nil
+        }
+        let binaries = arguments?.attachments.reduce(0) { $0 + $1.count + 5 } ?? 0
+        return (arguments?.json.count ?? 64) + binaries + packet.namespace.utf8.count + 48
     }
 
     /// The arguments as a msgpack array (after `leading`, the event name), placeholders back to binaries: in one

@@ -26,84 +26,113 @@ public enum JSONWalker {
     public static func walk<Visitor: JSONVisitor>(
         _ text: UnsafeRawBufferPointer, attachmentCount: Int, into visitor: inout Visitor
     ) -> Bool {
-        guard let base = text.baseAddress, text.count > 0 else { return false }
+        // Offsets are kept in 32 bits: larger texts (none an engine limit lets through) take the general path.
+        guard let base = text.baseAddress, text.count > 0, text.count < Int(Int32.max) else { return false }
         let p = base.assumingMemoryBound(to: UInt8.self)
-        guard let counts = containerCounts(p, text.count, attachmentCount: attachmentCount) else { return false }
-        report(p, text.count, counts: counts, into: &visitor)
-        return true
+        let n = text.count
+        // Scratch space sized by the text (a container takes at least two bytes), on the stack for small texts:
+        // the walk allocates nothing of its own on the hot path.
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: n / 2 + 1) { counts in
+            guard countContainers(p, n, attachmentCount: attachmentCount, into: counts) else { return false }
+            report(p, n, counts: counts, into: &visitor)
+            return true
+        }
     }
 
     static let maxPlainMembers = 16
+    /// Deeper texts are left to the general path (whose own limit is 64 levels too).
+    static let maxDepth = 64
     private static let placeholderPrefix: [UInt8] = Array("{\"_placeholder\":true,\"num\":".utf8)
 
-    /// The element count of every container in the order they open, or nil for a text `walk` leaves alone.
-    static func containerCounts(_ p: UnsafePointer<UInt8>, _ n: Int, attachmentCount: Int) -> [Int]? {
-        var counts: [Int] = []
-        // Per open container: its slot in `counts`, whether it is an object, where its keys start in `keys`.
-        var open: [(slot: Int, isObject: Bool, firstKey: Int)] = []
-        var keys: [Range<Int>] = []
-        var expectKey = false
-        var i = 0
-        while i < n {
-            let c = p[i]
-            if ASCII.isJSONWhitespace(c) || c == ASCII.colon {
-                i += 1
-                continue
-            }
-            if c == ASCII.comma {
-                expectKey = open.last?.isObject ?? false
-                i += 1
-                continue
-            }
-            if c == ASCII.closeBracket || c == ASCII.closeBrace {
-                if let closed = open.popLast(), closed.isObject { keys.removeSubrange(closed.firstKey...) }
-                expectKey = false
-                i += 1
-                continue
-            }
-            // A value starts here, or (in an object, after `{` or `,`) a key.
-            if let top = open.last {
-                if top.isObject {
-                    if expectKey {
-                        let end = stringEnd(p, n, i)
-                        let key = i + 1..<end - 1
-                        guard plainKey(p, key), counts[top.slot] < maxPlainMembers,
-                              !keys[top.firstKey...].contains(where: { equal(p, $0, key) }) else { return nil }
-                        keys.append(key)
-                        counts[top.slot] += 1
-                        expectKey = false
-                        i = end
+    /// Fills `counts` with the element count of every container in the order they open; false for a text `walk`
+    /// leaves alone.
+    static func countContainers(
+        _ p: UnsafePointer<UInt8>, _ n: Int, attachmentCount: Int, into counts: UnsafeMutableBufferPointer<Int32>
+    ) -> Bool {
+        // Per open container: its slot in `counts` and where its keys start in `keys`; `objects` has bit d set when
+        // the container at depth d is an object.
+        withUnsafeTemporaryAllocation(of: (slot: Int32, firstKey: Int32).self, capacity: maxDepth) { open in
+            withUnsafeTemporaryAllocation(of: (start: Int32, count: Int32).self, capacity: maxDepth * maxPlainMembers) { keys in
+                var depth = 0
+                var objects: UInt64 = 0
+                var keyCount = 0
+                var containers = 0
+                var expectKey = false
+                var i = 0
+                while i < n {
+                    let c = p[i]
+                    if ASCII.isJSONWhitespace(c) || c == ASCII.colon {
+                        i += 1
                         continue
                     }
-                } else {
-                    counts[top.slot] += 1
+                    if c == ASCII.comma {
+                        expectKey = depth > 0 && objects & (1 << (depth - 1)) != 0
+                        i += 1
+                        continue
+                    }
+                    if c == ASCII.closeBracket || c == ASCII.closeBrace {
+                        guard depth > 0 else { return false }  // not valid JSON: never reported
+                        depth -= 1
+                        keyCount = Int(open[depth].firstKey)
+                        expectKey = false
+                        i += 1
+                        continue
+                    }
+                    // A value starts here, or (in an object, after `{` or `,`) a key.
+                    if depth > 0 {
+                        let slot = Int(open[depth - 1].slot)
+                        if objects & (1 << (depth - 1)) != 0 {
+                            if expectKey {
+                                guard c == ASCII.quote else { return false }
+                                let end = stringEnd(p, n, i)
+                                let key = (start: Int32(i + 1), count: Int32(end - i - 2))
+                                guard plainKey(p, key), counts[slot] < maxPlainMembers else { return false }
+                                for k in Int(open[depth - 1].firstKey)..<keyCount where equal(p, keys[k], key) {
+                                    return false
+                                }
+                                keys[keyCount] = key
+                                keyCount += 1
+                                counts[slot] += 1
+                                expectKey = false
+                                i = end
+                                continue
+                            }
+                        } else {
+                            counts[slot] += 1
+                        }
+                    }
+                    switch c {
+                    case ASCII.openBracket, ASCII.openBrace:
+                        if c == ASCII.openBrace, let length = placeholderLength(p, n, i) {
+                            guard let index = placeholderIndex(p, i, length), index < attachmentCount else { return false }
+                            i += length
+                            continue
+                        }
+                        guard depth < maxDepth else { return false }
+                        open[depth] = (Int32(containers), Int32(keyCount))
+                        counts[containers] = 0
+                        containers += 1
+                        if c == ASCII.openBrace { objects |= 1 << depth } else { objects &= ~(1 << depth) }
+                        depth += 1
+                        expectKey = c == ASCII.openBrace
+                        i += 1
+                    case ASCII.quote:
+                        i = stringEnd(p, n, i)
+                    default:
+                        i = scalarEnd(p, n, i)
+                    }
                 }
-            }
-            switch c {
-            case ASCII.openBracket, ASCII.openBrace:
-                if c == ASCII.openBrace, let length = placeholderLength(p, n, i) {
-                    guard let index = placeholderIndex(p, i, length), index < attachmentCount else { return nil }
-                    i += length
-                    continue
-                }
-                open.append((counts.count, c == ASCII.openBrace, keys.count))
-                counts.append(0)
-                expectKey = c == ASCII.openBrace
-                i += 1
-            case ASCII.quote:
-                i = stringEnd(p, n, i)
-            default:
-                i = scalarEnd(p, n, i)
+                return depth == 0
             }
         }
-        return open.isEmpty ? counts : nil
     }
 
     private static func report<Visitor: JSONVisitor>(
-        _ p: UnsafePointer<UInt8>, _ n: Int, counts: [Int], into visitor: inout Visitor
+        _ p: UnsafePointer<UInt8>, _ n: Int, counts: UnsafeMutableBufferPointer<Int32>, into visitor: inout Visitor
     ) {
         var next = 0
-        var objects: [Bool] = []
+        var depth = 0
+        var objects: UInt64 = 0  // bit d: the container at depth d is an object (the count pass kept depth <= 64)
         var expectKey = false
         var i = 0
         while i < n {
@@ -112,16 +141,17 @@ public enum JSONWalker {
             case ASCII.space, ASCII.newline, ASCII.carriageReturn, ASCII.tab, ASCII.colon:
                 i += 1
             case ASCII.comma:
-                expectKey = objects.last ?? false
+                expectKey = objects & (1 << (depth - 1)) != 0
                 i += 1
             case ASCII.closeBracket, ASCII.closeBrace:
-                objects.removeLast()
+                depth -= 1
                 expectKey = false
                 i += 1
             case ASCII.openBracket:
-                visitor.beginArray(count: counts[next])
+                visitor.beginArray(count: Int(counts[next]))
                 next += 1
-                objects.append(false)
+                objects &= ~(1 << depth)
+                depth += 1
                 i += 1
             case ASCII.openBrace:
                 if let length = placeholderLength(p, n, i) {
@@ -129,9 +159,10 @@ public enum JSONWalker {
                     i += length
                     continue
                 }
-                visitor.beginObject(count: counts[next])
+                visitor.beginObject(count: Int(counts[next]))
                 next += 1
-                objects.append(true)
+                objects |= 1 << depth
+                depth += 1
                 expectKey = true
                 i += 1
             case ASCII.quote:
@@ -145,13 +176,13 @@ public enum JSONWalker {
                 i = end
             case ASCII.lowerT:
                 visitor.bool(true)
-                i += 4
+                i = scalarEnd(p, n, i)
             case ASCII.lowerF:
                 visitor.bool(false)
-                i += 5
+                i = scalarEnd(p, n, i)
             case ASCII.lowerN:
                 visitor.null()
-                i += 4
+                i = scalarEnd(p, n, i)
             default:
                 let end = scalarEnd(p, n, i)
                 visitor.number(number(p, i..<end))
@@ -193,6 +224,10 @@ public enum JSONWalker {
     }
 
     /// A key whose member keeps its place in a JavaScript object and whose bytes are its UTF-8.
+    private static func plainKey(_ p: UnsafePointer<UInt8>, _ key: (start: Int32, count: Int32)) -> Bool {
+        plainKey(p, Int(key.start)..<Int(key.start + key.count))
+    }
+
     private static func plainKey(_ p: UnsafePointer<UInt8>, _ key: Range<Int>) -> Bool {
         guard !key.isEmpty else { return true }
         for k in key where p[k] >= 0x80 || p[k] == ASCII.backslash { return false }
@@ -212,9 +247,11 @@ public enum JSONWalker {
     private static let placeholderKeyBytes: [UInt8] = Array("_placeholder".utf8)
 
     @inline(__always)
-    private static func equal(_ p: UnsafePointer<UInt8>, _ a: Range<Int>, _ b: Range<Int>) -> Bool {
+    private static func equal(
+        _ p: UnsafePointer<UInt8>, _ a: (start: Int32, count: Int32), _ b: (start: Int32, count: Int32)
+    ) -> Bool {
         guard a.count == b.count else { return false }
-        for k in 0..<a.count where p[a.lowerBound + k] != p[b.lowerBound + k] { return false }
+        for k in 0..<Int(a.count) where p[Int(a.start) + k] != p[Int(b.start) + k] { return false }
         return true
     }
 
