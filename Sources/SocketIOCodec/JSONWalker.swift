@@ -231,7 +231,7 @@ public enum JSONWalker {
     private static func plainKey(_ p: UnsafePointer<UInt8>, _ key: Range<Int>) -> Bool {
         guard !key.isEmpty else { return true }
         for k in key where p[k] >= 0x80 || p[k] == ASCII.backslash { return false }
-        if key.count == placeholderKeyBytes.count, matches(p, key.lowerBound, placeholderKeyBytes) { return false }
+        if key.count == JSONStringCoding.placeholderKey.count, matches(p, key.lowerBound, JSONStringCoding.placeholderKey) { return false }
         // An array index: the canonical decimal text of an integer below 2^32 - 1 (JavaScript lists those first).
         guard ASCII.isDigit(p[key.lowerBound]), key.count <= 10, p[key.lowerBound] != ASCII.zero || key.count == 1 else {
             return true
@@ -244,7 +244,6 @@ public enum JSONWalker {
         return value >= 4_294_967_295
     }
 
-    private static let placeholderKeyBytes: [UInt8] = Array("_placeholder".utf8)
 
     @inline(__always)
     private static func equal(
