@@ -157,7 +157,8 @@ typedef enum {
     SIO_OPT_RECOVERY = 14,              /* bool, false                                   (connectionStateRecovery) */
     SIO_OPT_RECOVERY_MAX_DISCONNECTION = 15, /* uint ms, 120000                          (maxDisconnectionDuration) */
     SIO_OPT_RECOVERY_SKIP_MIDDLEWARES = 16,  /* bool, true                               (skipMiddlewares) */
-    SIO_OPT_MAX_BUFFERED_BYTES = 17,    /* uint bytes, 16 MiB queued for a client that does not read */
+    SIO_OPT_MAX_BUFFERED_BYTES = 17,    /* uint bytes, 16 MiB undelivered to a client that does not read (queued
+                                           here, and over WebSocket also held by the kernel unacknowledged) */
     SIO_OPT_REDIS_URL = 18,             /* string "redis://host:port[/db]", unset = this server alone; set: rooms,
                                            broadcasts, fetchSockets... span every server on that Redis, wire-
                                            compatible with Node's @socket.io/redis-adapter 8 (docs/REDIS.md) */

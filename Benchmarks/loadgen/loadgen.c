@@ -394,6 +394,8 @@ static struct {
     pc_t *pcs;
     hist_t lat;  /* measured latency (ns) */
     hist_t lat_node[2]; /* broadcast with --port2: latency of the receivers on each server */
+    hist_t *lat_by_second; /* broadcast: latency by the second of the window the message was sent in */
+    int lat_seconds;
     uint64_t received_node[2];
     hist_t conn; /* time to connect (ns) */
     uint64_t errors, malformed;
@@ -1659,6 +1661,14 @@ static void finish(void) {
         jnum("latency_p99_us", ns_to_us(hist_pct(&g.lat, 0.99)));
         jnum("latency_max_us", ns_to_us(g.lat.max));
         jnum("latency_mean_us", hist_mean(&g.lat) / 1000.0);
+        if (g.lat_by_second) {
+            /* where the tail sits: p99 of the messages sent in each second of the window */
+            jsep();
+            printf("\"latency_p99_us_by_second\":[");
+            for (int k = 0; k < g.lat_seconds; k++)
+                printf("%s%.0f", k ? "," : "", ns_to_us(hist_pct(&g.lat_by_second[k], 0.99)));
+            putchar(']');
+        }
         jnum("drain_ms", g.t_last_recv > g.t_send_end ? (double)(g.t_last_recv - g.t_send_end) / 1e6 : 0);
         jnum("server_cpu_us_per_delivery", cpu >= 0 && g.received ? cpu / (double)g.received : -1);
         if (g.m_start.aux.ok && g.m_end.aux.ok) {
@@ -1786,6 +1796,10 @@ static void ws_on_event(wsc_t *c, const wire_packet_t *w) {
         c->recv++;
         g.t_last_recv = now * 1000;
         hist_add(&g.lat, now > t ? (now - t) * 1000 : 0);
+        if (g.lat_by_second && t * 1000 >= g.t_send0) {
+            uint64_t second = (t * 1000 - g.t_send0) / 1000000000ull;
+            if (second < (uint64_t)g.lat_seconds) hist_add(&g.lat_by_second[second], now > t ? (now - t) * 1000 : 0);
+        }
         if (cfg.port2) {
             g.received_node[c->node]++;
             hist_add(&g.lat_node[c->node], now > t ? (now - t) * 1000 : 0);
@@ -1911,6 +1925,8 @@ static void start_sending(void) {
     if (g.target_total < 1) g.target_total = 1;
     g.m_start = mark_now();
     g.t_send0 = now_ns();
+    g.lat_seconds = (int)(cfg.duration + 1.999);
+    g.lat_by_second = calloc((size_t)g.lat_seconds, sizeof(hist_t));
     g.phase = PH_MEASURE;
     uv_timer_start(&g.t_tick, on_send_tick, 0, 1);
 }

@@ -13,7 +13,7 @@ public struct EngineCounters: Sendable {
     public internal(set) var bytesOut: UInt64 = 0
     /// Volatile packets dropped because the recipient could not take them then.
     public internal(set) var volatileDrops: UInt64 = 0
-    /// Sessions closed because their queued output passed `maxBufferedBytes`.
+    /// Sessions closed because their undelivered output (queued, or held by the kernel) passed `maxBufferedBytes`.
     public internal(set) var backpressureCloses: UInt64 = 0
     /// Polling sessions that upgraded to WebSocket.
     public internal(set) var upgrades: UInt64 = 0

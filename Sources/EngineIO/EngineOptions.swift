@@ -32,8 +32,10 @@ public struct EngineOptions {
     /// compressed once for all recipients.
     public var perMessageDeflate: PerMessageDeflate.Options?
     public var perMessageDeflateThreshold = 1024
-    /// Outgoing bytes one session may have queued (a client that does not read) before it is closed.
-    /// Volatile messages are dropped earlier, as soon as anything is still queued.
+    /// Outgoing bytes one session may have undelivered (a client that does not read) before it is closed: queued
+    /// here and, over WebSocket, also held by the kernel's send buffer and not yet acknowledged by the client (Linux
+    /// autotunes that buffer up to 4 MB, which would otherwise hide a stalled reader for seconds).
+    /// Volatile messages are dropped earlier, as soon as anything is still queued here.
     public var maxBufferedBytes = 16 * 1024 * 1024
     /// Serve Engine.IO v3 clients too (Socket.IO 2.x clients, the reference's `allowEIO3`; off by default as
     /// there): handshakes with `EIO=3` or no `EIO`, the v3 heartbeat and payloads, and JSONP polling.

@@ -77,8 +77,9 @@ public final class EngineSocket: TimerTarget {
             server.counters.volatileDrops &+= 1
             return
         }
-        if transport.bufferedBytes > server.options.maxBufferedBytes {
-            server.log.warn("closing \(id): \(transport.bufferedBytes) bytes queued for a client that does not read")
+        if transport.hasUndelivered(moreThan: server.options.maxBufferedBytes) {
+            server.log.warn("closing \(id): \(transport.undeliveredBytes) bytes queued for a client that does not read "
+                            + "(\(transport.bufferedBytes) here, the rest in the kernel)")
             server.counters.backpressureCloses &+= 1
             close(reason: .transportError)
             return

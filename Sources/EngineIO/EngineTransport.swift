@@ -8,6 +8,10 @@ class EngineTransport {
     /// True when a message given now goes out without waiting (volatile messages are dropped otherwise).
     var isWritableNow: Bool { true }
     var bufferedBytes: Int { 0 }
+    /// What the client has not received yet, counted against `maxBufferedBytes`: `bufferedBytes`, and over
+    /// WebSocket also what the kernel holds for it.
+    var undeliveredBytes: Int { bufferedBytes }
+    func hasUndelivered(moreThan limit: Int) -> Bool { undeliveredBytes > limit }
 
     func attach(to socket: EngineSocket) { self.socket = socket }
     func send(_ message: EngineMessage) {}

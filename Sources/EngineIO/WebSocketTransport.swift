@@ -29,6 +29,8 @@ final class WebSocketTransport: EngineTransport, WebSocketDelegate {
     override var name: EngineTransportName { .websocket }
     override var isWritableNow: Bool { connection.bufferedBytes < Self.writableThreshold }
     override var bufferedBytes: Int { connection.bufferedBytes }
+    override var undeliveredBytes: Int { connection.undeliveredBytes }
+    override func hasUndelivered(moreThan limit: Int) -> Bool { connection.hasUndelivered(moreThan: limit) }
 
     override func send(_ message: EngineMessage) {
         let base64 = protocolVersion == .v3 && !supportsBinary && message.isBinary

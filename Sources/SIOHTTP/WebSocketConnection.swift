@@ -37,6 +37,9 @@ public final class WebSocketConnection: ConnectionHandler {
     }
 
     public var bufferedBytes: Int { tcp.bufferedBytes }
+    /// Queued here plus held by the kernel, not yet acknowledged by the peer (`TCPConnection.undeliveredBytes`).
+    public var undeliveredBytes: Int { tcp.undeliveredBytes }
+    public func hasUndelivered(moreThan limit: Int) -> Bool { tcp.hasUndelivered(moreThan: limit) }
     public var isOpen: Bool { !closing && tcp.isOpen }
 
     // MARK: Sending

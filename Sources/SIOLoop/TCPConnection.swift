@@ -166,8 +166,28 @@ public final class TCPConnection {
         Unmanaged<TCPConnection>.fromOpaque(data!).takeUnretainedValue()
     }
 
-    /// Everything queued or in flight: what a slow reader costs us. Upper layers bound it.
+    /// Everything queued or in flight in this process (what the kernel has not taken yet).
     public var bufferedBytes: Int { pendingBytes + inFlightBytes }
+
+    /// Everything written toward the peer that it has not acknowledged: `bufferedBytes` plus what the kernel holds
+    /// (unsent or unacknowledged, as of the last probe). Upper layers bound this: a peer that stops reading fills
+    /// the kernel's send buffer first (autotuned up to `tcp_wmem`'s 4 MB on Linux), and only counting it finds that
+    /// peer within the limit rather than seconds later.
+    public var undeliveredBytes: Int { bufferedBytes + kernelUndeliveredBytes }
+
+    /// True when more than `limit` bytes are undelivered. A probe may be old (a peer that caught up since), so a
+    /// yes is checked with a fresh one first: only the peer that really is behind is told so.
+    public func hasUndelivered(moreThan limit: Int) -> Bool {
+        guard undeliveredBytes > limit else { return false }
+        if kernelUndeliveredBytes > 0 { probeKernelQueue() }
+        return undeliveredBytes > limit
+    }
+
+    /// The kernel's share of `undeliveredBytes`, probed every `kernelProbeInterval` bytes written (one ioctl per
+    /// 64 KB, not per write) and whenever the kernel refuses bytes.
+    public private(set) var kernelUndeliveredBytes = 0
+    private var writtenSinceProbe = 0
+    static let kernelProbeInterval = 64 * 1024
     public var isOpen: Bool { state == .open }
 
     // MARK: Reading
@@ -332,6 +352,10 @@ public final class TCPConnection {
     func flush() {
         queuedForFlush = false
         guard state != .closed else { return }
+        // One write request at a time while open: what comes meanwhile waits here and goes out, all together, when
+        // it completes. A reader that stopped reading then costs an append per frame, not a write request per turn
+        // (and closing it frees one request, not thousands). Closing sends at once, before the FIN.
+        if inFlightBytes > 0, state == .open { return }
         if let tls {
             if tls.isEstablished, !pending.isEmpty {
                 let sealed = tls.seal(pending, byteCount: pendingBytes, scratch: loop.tlsSealBuffer,
@@ -368,6 +392,8 @@ public final class TCPConnection {
                 close(afterFlush: false)
                 return
             }
+            writtenSinceProbe += written
+            if writtenSinceProbe >= Self.kernelProbeInterval || written < byteCount { probeKernelQueue() }
             if written == byteCount { return }
             dropWritten(written, from: &buffers)
             byteCount -= written
@@ -401,6 +427,14 @@ public final class TCPConnection {
         }
     }
 
+    /// Reads how many written bytes the peer has not acknowledged yet from the kernel (SIOCOUTQ).
+    private func probeKernelQueue() {
+        writtenSinceProbe = 0
+        var fd: uv_os_fd_t = -1
+        guard uv_fileno(handlePointer(handle), &fd) == 0 else { return }
+        kernelUndeliveredBytes = max(0, Int(sio_socket_unacknowledged_bytes(fd)))
+    }
+
     /// Forgets the first `count` bytes of `buffers` (written by `tryWrite`).
     private func dropWritten(_ count: Int, from buffers: inout [[UInt8]]) {
         var remaining = count
@@ -419,6 +453,7 @@ public final class TCPConnection {
             close(afterFlush: false)
             return
         }
+        if inFlightBytes == 0, state == .open { flush() }  // what waited for this request
         if isDetaching { finishDetachingIfDrained() }
     }
 

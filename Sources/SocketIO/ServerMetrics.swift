@@ -129,7 +129,7 @@ struct PrometheusText {
         counter("sio_engine_volatile_dropped_total", "Volatile packets dropped for a client that could not take them.") {
             $0.volatileDrops
         }
-        counter("sio_engine_backpressure_closed_total", "Sessions closed because their queued output passed maxBufferedBytes.") {
+        counter("sio_engine_backpressure_closed_total", "Sessions closed because their undelivered output passed maxBufferedBytes.") {
             $0.backpressureCloses
         }
         counter("sio_engine_upgrades_total", "Polling sessions upgraded to WebSocket.") { $0.upgrades }

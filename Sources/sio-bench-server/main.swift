@@ -123,8 +123,9 @@ struct Arguments {
                                   idle connection; default: the engine's)
           --recovery-ms N         connection state recovery: keep a dropped session and the broadcasts it misses
                                   N ms (default 0: off)
-          --max-buffered-bytes N  outgoing bytes queued for one client (one that does not read) before its session
-                                  is closed (default 16777216, the engine's maxBufferedBytes)
+          --max-buffered-bytes N  outgoing bytes undelivered to one client (one that does not read: queued here or
+                                  in the kernel) before its session is closed (default 16777216, the engine's
+                                  maxBufferedBytes)
           --ping-interval MS      Engine.IO pingInterval (default 25000)
           --ping-timeout MS       Engine.IO pingTimeout (default 20000)
           --log-level LEVEL       error (default), warn, info or debug: warn also reports sessions closed for

@@ -1396,7 +1396,8 @@ class Server:
     ``cors_credentials`` (False), ``cookie`` (a cookie name; None = no cookie), ``http_compression`` (True) and
     ``compression_threshold`` (1024 bytes), ``connect_timeout`` (45), ``max_attachments`` (10 per packet),
     ``connection_state_recovery`` (False; True, or a dict with ``max_disconnection_duration`` (seconds, 120) and
-    ``skip_middlewares`` (True)), ``max_buffered_bytes`` (16 MiB queued for a client that does not read),
+    ``skip_middlewares`` (True)), ``max_buffered_bytes`` (16 MiB undelivered to a client that does not read,
+    the kernel's share included),
     ``redis_url`` (None = this server alone; "redis://host:port" scales out over Redis, wire-compatible with Node's
     @socket.io/redis-adapter), ``redis_key`` ("socket.io"), ``redis_requests_timeout`` (5 seconds);
     or ``redis_streams_url`` ("redis://host:port": the Redis streams adapter, wire-compatible with Node's
