@@ -12,7 +12,10 @@
 //
 //  - differential: the direct paths (msgpack -> JSON text, JSON values -> msgpack, JSON text -> msgpack in one
 //    walk) give the same packet or error, and the same bytes, as the conversions through MsgPackValue trees
-//    (harnesses/MsgPackReference.swift).
+//    (harnesses/MsgPackReference.swift);
+//  - the fast path (MsgPackPacketFastPath.decode): where it takes a message, the general decoder accepts it and gives
+//    the same packet; the arguments' bytes it keeps are exactly what encoding their JSON writes (the promise the
+//    msgpack parser's relay path keeps).
 //
 // Built from copies of the MsgPackCodec sources without their imports (Makefile), compiled with the SocketIOCodec
 // sources as one module.
@@ -55,6 +58,7 @@ func differential(_ input: [UInt8]) {
     case (.failure(let a), .failure(let b)): fuzzCheck(a == b, "direct decode error \(a) differs from \(b)")
     default: fuzzFail("direct decode \(direct) differs from \(reference)")
     }
+    fastPath(input, direct)
     // The way back: a JSON text (the payload, or the input itself read as JSON) written as msgpack.
     var texts: [([UInt8], [[UInt8]])] = [(input, [])]
     if case .success(let packet) = direct, let payload = packet.payload { texts.append((payload, packet.attachments)) }
@@ -72,4 +76,25 @@ func differential(_ input: [UInt8]) {
             fuzzCheck(walked == old, "encode from the text \(hex(walked)) differs from \(hex(old))")
         }
     }
+}
+
+
+/// The fast path against the general decoder, and its kept bytes against the arguments' JSON encoded.
+func fastPath(_ input: [UInt8], _ general: Result<SocketIOPacket, SocketIOCodecError>) {
+    guard var fast = MsgPackPacketFastPath.decode(input) else { return }
+    guard case .success(var packet) = general else { fuzzFail("fast path took \(fast), the decoder: \(general)") }
+    guard let packed = fast.packedArguments, packed.message == input else { fuzzFail("fast path kept no bytes") }
+    fast.packedArguments = nil
+    packet.packedArguments = nil
+    fuzzCheck(fast == packet, "fast path \(fast) differs from \(packet)")
+    guard let payload = packet.payload, case .array(var values)? = try? JSONValue.parse(payload) else {
+        fuzzFail("fast path payload is not an array")
+    }
+    if packet.type == .event { values.removeFirst() }
+    fuzzCheck(values.count == packed.location.count, "packed count \(packed.location.count), JSON has \(values.count)")
+    let writer = MsgPackWriter()
+    writer.writeArrayHeader(packed.location.count)
+    input.withUnsafeBytes { writer.writeRaw(UnsafeRawBufferPointer(rebasing: $0[packed.location.range])) }
+    let expected = MsgPackReference.encode(values, attachments: packet.attachments.isEmpty ? nil : packet.attachments)
+    fuzzCheck(writer.bytes == expected, "packed arguments \(hex(writer.bytes)) differ from encoded \(hex(expected))")
 }

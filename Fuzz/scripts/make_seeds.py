@@ -511,6 +511,12 @@ write("msgpack_packet", [
     ("event-number-name", P(type=2, data=[12, "x"], nsp="/")),
     ("ack", P(id=7, type=3, data=["ok", b"\x09"], nsp="/")),
     ("connect-error", P(type=4, data={"message": "no"}, nsp="/")),
+    # The fast path's forms (MsgPackPacketFastPath): the official client's member order with `options`, numbers of every
+    # width, `data` before `type`.
+    ("event-official", P(type=2, data=["echo-ack", {"p": "x" * 40, "n": -7, "f": 1.5, "big": 4294967296,
+                                                     "l": [True, None, False], "neg": -70000}],
+                         options={"compress": True}, id=12, nsp="/")),
+    ("ack-data-first", P(data=[{"ok": True, "v": [1, -200, 70000, 0.25, b"\x05"]}], type=3, id=3, nsp="/chat")),
     ("bad-type", P(type=5, data=["x"], nsp="/")),
     ("bad-reserved", P(type=2, data=["disconnect"], nsp="/")),
     ("bad-placeholder", P(type=2, data=["x", {"_placeholder": True, "num": 0}], nsp="/")),

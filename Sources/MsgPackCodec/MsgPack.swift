@@ -158,7 +158,7 @@ extension MsgPackValue {
 /// A msgpack-c packer writing into an `msgpack_sbuffer`; both live at fixed addresses (the packer keeps a pointer
 /// to the buffer) until `deinit`.
 public final class MsgPackWriter {
-    private let buffer: UnsafeMutablePointer<msgpack_sbuffer>
+    let buffer: UnsafeMutablePointer<msgpack_sbuffer>
     let packer: UnsafeMutablePointer<msgpack_packer>
     let dialect: MsgPackDialect
 

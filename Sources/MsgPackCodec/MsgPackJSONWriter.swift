@@ -32,4 +32,9 @@ extension MsgPackWriter {
     public func writeMapHeader(_ count: Int) { msgpack_pack_map(packer, count) }
     public func writeArrayHeader(_ count: Int) { msgpack_pack_array(packer, count) }
     public func writeUInt(_ number: UInt64) { msgpack_pack_uint64(packer, number) }
+    /// Bytes that already are msgpack (`PackedArguments`), as they are.
+    public func writeRaw(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        _ = msgpack_sbuffer_write(buffer, base.assumingMemoryBound(to: CChar.self), bytes.count)
+    }
 }

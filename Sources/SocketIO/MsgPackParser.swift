@@ -17,7 +17,10 @@ public struct MsgPackParser: SocketIOParser {
     }
 
     public func decode(binary: [UInt8]) throws -> SocketIOPacket {
-        try MsgPackPacketDecoder.decode(binary)
+        // Events and acks as the official client sends them in one walk, their arguments kept to be sent on as they
+        // came; anything else through msgpack-c.
+        if let packet = MsgPackPacketFastPath.decode(binary) { return packet }
+        return try MsgPackPacketDecoder.decode(binary)
     }
 
     public func encode(_ packet: SocketIOOutgoingPacket) -> [SocketIOWireMessage] {
@@ -77,6 +80,12 @@ public struct MsgPackParser: SocketIOParser {
     /// The arguments as a msgpack array (after `leading`, the event name), placeholders back to binaries: in one
     /// walk over their JSON text, or for the shapes that walk leaves alone through parsed values.
     static func writeArguments(_ arguments: SocketIOArguments, leading: String?, to writer: MsgPackWriter) {
+        if let packed = arguments.packed {
+            writer.writeArrayHeader(packed.location.count + (leading == nil ? 0 : 1))
+            if let leading { writer.writeString(leading) }
+            packed.message.withUnsafeBytes { writer.writeRaw(UnsafeRawBufferPointer(rebasing: $0[packed.location.range])) }
+            return
+        }
         let written = arguments.json.withUnsafeBytes {
             writer.writeArguments(json: $0, leading: leading, attachments: arguments.attachments)
         }

@@ -260,7 +260,8 @@ public final class Socket {
         case .event, .binaryEvent:
             guard let payload = packet.payload,
                   let (name, json) = try? SocketIOEventArguments.event(payload) else { return }
-            let arguments = SocketIOArguments(trustedJSON: json, attachments: packet.attachments)
+            let arguments = SocketIOArguments(trustedJSON: json, attachments: packet.attachments,
+                                              packed: packet.packedArguments)
             let ack = packet.ackId.map { SocketIOAck(socket: self, id: $0) }
             // Catch-all listeners first, then the middlewares, then the event's handlers (the reference's order).
             for handler in anyHandlers { handler(name, arguments, ack) }
@@ -279,7 +280,8 @@ public final class Socket {
             guard let id = packet.ackId, let pending = pendingAcks.removeValue(forKey: id) else { return }
             server.loop.cancelTimer(pending)
             let json = packet.payload.map { SocketIOEventArguments.ack($0) } ?? Array("[]".utf8)
-            pending.completion(.success(SocketIOArguments(trustedJSON: json, attachments: packet.attachments)))
+            pending.completion(.success(SocketIOArguments(trustedJSON: json, attachments: packet.attachments,
+                                                          packed: packet.packedArguments)))
         case .disconnect:
             close(reason: .clientNamespaceDisconnect)
         case .connect, .connectError:

@@ -9,11 +9,19 @@ public struct SocketIOArguments: Sendable, Equatable {
     /// A JSON array, e.g. `["hello",{"n":1}]`.
     public let json: [UInt8]
     public let attachments: [[UInt8]]
+    /// The same arguments as the msgpack parser received them, when they can be sent on as they are: what an
+    /// ack or a relay that passes them on sends. Not part of equality (it is the same value).
+    let packed: PackedArguments?
 
     /// Trusted bytes: callers inside the engine already validated them.
-    init(trustedJSON json: [UInt8], attachments: [[UInt8]] = []) {
+    init(trustedJSON json: [UInt8], attachments: [[UInt8]] = [], packed: PackedArguments? = nil) {
         self.json = json
         self.attachments = attachments
+        self.packed = packed
+    }
+
+    public static func == (lhs: SocketIOArguments, rhs: SocketIOArguments) -> Bool {
+        lhs.json == rhs.json && lhs.attachments == rhs.attachments
     }
 
     /// Arguments from a JSON array text. Throws unless it is valid JSON, an array, and its placeholders match the
@@ -25,6 +33,7 @@ public struct SocketIOArguments: Sendable, Equatable {
         guard placeholders == attachments.count else { throw SocketIOCodecError.illegalAttachments }
         self.json = json
         self.attachments = attachments
+        self.packed = nil
     }
 
     public init(json: String, attachments: [[UInt8]] = []) throws {
@@ -36,6 +45,7 @@ public struct SocketIOArguments: Sendable, Equatable {
     public init(_ values: [JSONValue], attachments: [[UInt8]] = []) {
         self.json = JSONValue.array(values).serialize()
         self.attachments = attachments
+        self.packed = nil
     }
 
     public static let none = SocketIOArguments(trustedJSON: Array("[]".utf8))

@@ -1,7 +1,7 @@
 /// JSON string literals: reading them (escapes decoded into UTF-8) and writing them the way JavaScript's
 /// `JSON.stringify` does, so that what we send is byte-identical to what the reference server would send.
-enum JSONStringCoding {
-    static let placeholderKey: [UInt8] = Array("_placeholder".utf8)
+public enum JSONStringCoding {
+    public static let placeholderKey: [UInt8] = Array("_placeholder".utf8)
     static let numKey: [UInt8] = Array("num".utf8)
 
     /// Decodes the contents of a string literal that the scanner already validated (`range` excludes the quotes)

@@ -28,16 +28,19 @@ public struct SocketIOPacket: Equatable, Sendable {
     public var payload: [UInt8]?
     /// The binary attachments, in order; empty unless the type is binary.
     public var attachments: [[UInt8]]
+    /// EVENT and ACK from the msgpack parser: the arguments' own bytes, when they can be sent on as they are.
+    public var packedArguments: PackedArguments?
 
     public init(
         type: SocketIOPacketType, namespace: String = "/", ackId: UInt64? = nil, payload: [UInt8]? = nil,
-        attachments: [[UInt8]] = []
+        attachments: [[UInt8]] = [], packedArguments: PackedArguments? = nil
     ) {
         self.type = type
         self.namespace = namespace
         self.ackId = ackId
         self.payload = payload
         self.attachments = attachments
+        self.packedArguments = packedArguments
     }
 }
 

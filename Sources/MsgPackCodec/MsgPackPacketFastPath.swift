@@ -1,0 +1,370 @@
+import SocketIOCodec
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The msgpack parser's fast path for EVENT and ACK packets in the form the official client sends them: one walk
+/// over the bytes gives the packet (its arguments' JSON text and attachments) and keeps the arguments' bytes, so
+/// that a handler passing them on (an ack echoing them, a relay) sends those bytes instead of walking the JSON
+/// back to msgpack. Anything outside that form returns nil and goes through `MsgPackPacketDecoder`, which
+/// decides; where this path answers, it answers what that decoder would (the fuzz harness msgpack_packet checks it).
+///
+/// The form: a fixmap root with fixstr keys (`type` 2 or 3 as a fixint, `nsp` an ASCII string, `id` an unsigned
+/// integer below 2^53, `data` an array; each at most once; other members skipped), an event name that is an ASCII
+/// string, and arguments that encoding their JSON would write again byte for byte, i.e. as notepack writes the
+/// JavaScript values: every header in its smallest form, integers smallest and unsigned when not negative, other
+/// numbers as float64, no float32, no extension types, ASCII strings, maps with at most 16 plain keys (ASCII,
+/// unescaped in JSON, unique, none an array index or `_placeholder`: the keys whose JavaScript order is their
+/// msgpack order), nesting at most `maxDepth` deep.
+public enum MsgPackPacketFastPath {
+    /// Nesting deeper than this takes the general path (well within msgpack-c's own limit there).
+    static let maxDepth = 16
+
+    private static let typeKey: [UInt8] = Array("type".utf8)
+    private static let nspKey: [UInt8] = Array("nsp".utf8)
+    private static let idKey: [UInt8] = Array("id".utf8)
+    private static let dataKey: [UInt8] = Array("data".utf8)
+
+    @inline(__always) private static func same(_ key: UnsafeRawBufferPointer, _ expected: [UInt8]) -> Bool {
+        expected.withUnsafeBytes { sameBytes(key, $0) }
+    }
+
+    public static func decode(_ message: [UInt8]) -> SocketIOPacket? {
+        message.withUnsafeBytes { decode($0, message: message) }
+    }
+
+    private static func decode(_ bytes: UnsafeRawBufferPointer, message: [UInt8]) -> SocketIOPacket? {
+        var reader = Reader(bytes: bytes)
+        guard let tag = reader.byte(), 0x80...0x8f ~= tag else { return nil }
+        var type: SocketIOPacketType?, namespace: String?, ackId: UInt64?
+        var dataStart: Int?
+        var arguments: Arguments?
+        for _ in 0..<Int(tag & 0x0f) {
+            guard let keyTag = reader.byte(), 0xa0...0xbf ~= keyTag else { return nil }
+            let keyStart = reader.offset
+            guard reader.advance(UInt64(keyTag & 0x1f)) else { return nil }
+            let key = UnsafeRawBufferPointer(rebasing: bytes[keyStart..<reader.offset])
+            if same(key, typeKey) {
+                guard type == nil, let number = reader.byte(), number == 2 || number == 3 else { return nil }
+                type = number == 2 ? .event : .ack
+            } else if same(key, nspKey) {
+                guard namespace == nil, let name = reader.asciiStringValue() else { return nil }
+                namespace = name
+            } else if same(key, idKey) {
+                guard ackId == nil, let id = reader.unsignedInteger(), id < 1 << 53 else { return nil }
+                ackId = id
+            } else if same(key, dataKey) {
+                guard dataStart == nil else { return nil }
+                dataStart = reader.offset
+                // The official client writes `type` first; otherwise `data` is skipped now and read at the end.
+                if let type {
+                    guard let read = Arguments.read(&reader, type: type) else { return nil }
+                    arguments = read
+                } else {
+                    guard let count = reader.arrayHeader(), reader.skip(elements: count) else { return nil }
+                }
+            } else {
+                guard reader.skip(depth: 0) else { return nil }
+            }
+        }
+        guard reader.offset == bytes.count, let type, let namespace, let dataStart else { return nil }
+        if arguments == nil {
+            reader.offset = dataStart
+            arguments = Arguments.read(&reader, type: type)
+        }
+        guard let arguments else { return nil }
+        return SocketIOPacket(type: type, namespace: namespace, ackId: ackId, payload: arguments.json,
+                              attachments: arguments.attachments,
+                              packedArguments: PackedArguments(message: message, location: arguments.location))
+    }
+
+    /// The `data` array of an EVENT or ACK: its JSON text, attachments, and where the arguments sit.
+    private struct Arguments {
+        var json: [UInt8]
+        var attachments: [[UInt8]]
+        var location: PackedArguments.Location
+
+        static func read(_ reader: inout Reader, type: SocketIOPacketType) -> Arguments? {
+            guard var count = reader.arrayHeader() else { return nil }
+            var json: [UInt8] = [UInt8(ascii: "[")]
+            json.reserveCapacity(reader.bytes.count - reader.offset + 16)
+            var attachments: [[UInt8]] = []
+            if type == .event {
+                guard count > 0, let name = reader.asciiString() else { return nil }
+                guard !socketIOReservedEvents.contains(String(decoding: name, as: UTF8.self)) else { return nil }
+                JSONScanner.appendQuoted(utf8: name.assumingMemoryBound(to: UInt8.self), to: &json)
+                count -= 1
+            }
+            let start = reader.offset
+            for index in 0..<count {
+                if index > 0 || type == .event { json.append(UInt8(ascii: ",")) }
+                guard reader.json(depth: 0, into: &json, attachments: &attachments) else { return nil }
+            }
+            json.append(UInt8(ascii: "]"))
+            return Arguments(json: json, attachments: attachments,
+                             location: PackedArguments.Location(range: start..<reader.offset, count: count))
+        }
+    }
+}
+
+/// Byte equality without the generic `elementsEqual` (every key of every packet).
+@inline(__always) private func sameBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+}
+
+struct Reader {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+
+    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    mutating func byte() -> UInt8? {
+        guard offset < bytes.count else { return nil }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    /// A big-endian unsigned integer of `size` bytes.
+    mutating func uint(_ size: Int) -> UInt64? {
+        guard size <= bytes.count - offset else { return nil }
+        var value: UInt64 = 0
+        for index in 0..<size { value = value << 8 | UInt64(bytes[offset + index]) }
+        offset += size
+        return value
+    }
+
+    mutating func advance(_ count: UInt64) -> Bool {
+        guard count <= UInt64(bytes.count - offset) else { return false }
+        offset += Int(count)
+        return true
+    }
+
+    mutating func arrayHeader() -> Int? {
+        guard let tag = byte() else { return nil }
+        switch tag {
+        case 0x90...0x9f: return Int(tag & 0x0f)
+        case 0xdc: return uint(2).map { Int($0) }
+        case 0xdd: return uint(4).map { Int($0) }
+        default: return nil
+        }
+    }
+
+    /// A str of any header form.
+    mutating func string() -> UnsafeRawBufferPointer? {
+        guard let tag = byte() else { return nil }
+        let length: UInt64?
+        switch tag {
+        case 0xa0...0xbf: length = UInt64(tag & 0x1f)
+        case 0xd9: length = uint(1)
+        case 0xda: length = uint(2)
+        case 0xdb: length = uint(4)
+        default: return nil
+        }
+        guard let length, length <= UInt64(bytes.count - offset) else { return nil }
+        let start = offset
+        offset += Int(length)
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<offset])
+    }
+
+    /// Skips one value of any form.
+    mutating func skip(depth: Int) -> Bool {
+        guard depth <= MsgPackPacketFastPath.maxDepth, let tag = byte() else { return false }
+        switch tag {
+        case 0x00...0x7f, 0xe0...0xff, 0xc0, 0xc2, 0xc3: return true
+        case 0x80...0x8f: return skipMembers(UInt64(tag & 0x0f), depth: depth)
+        case 0x90...0x9f: return skipElements(UInt64(tag & 0x0f), depth: depth)
+        case 0xa0...0xbf: return advance(UInt64(tag & 0x1f))
+        case 0xcc, 0xd0: return advance(1)
+        case 0xcd, 0xd1: return advance(2)
+        case 0xca, 0xce, 0xd2: return advance(4)
+        case 0xcb, 0xcf, 0xd3: return advance(8)
+        case 0xd4: return advance(2)
+        case 0xd5: return advance(3)
+        case 0xd6: return advance(5)
+        case 0xd7: return advance(9)
+        case 0xd8: return advance(17)
+        case 0xc4, 0xd9: return uint(1).map { advance($0) } ?? false
+        case 0xc5, 0xda: return uint(2).map { advance($0) } ?? false
+        case 0xc6, 0xdb: return uint(4).map { advance($0) } ?? false
+        case 0xc7: return uint(1).map { advance($0 + 1) } ?? false
+        case 0xc8: return uint(2).map { advance($0 + 1) } ?? false
+        case 0xc9: return uint(4).map { advance($0 + 1) } ?? false
+        case 0xdc: return uint(2).map { skipElements($0, depth: depth) } ?? false
+        case 0xdd: return uint(4).map { skipElements($0, depth: depth) } ?? false
+        case 0xde: return uint(2).map { skipMembers($0, depth: depth) } ?? false
+        case 0xdf: return uint(4).map { skipMembers($0, depth: depth) } ?? false
+        default: return false
+        }
+    }
+
+    private mutating func skipElements(_ count: UInt64, depth: Int) -> Bool {
+        for _ in 0..<count where !skip(depth: depth + 1) { return false }
+        return true
+    }
+
+    private mutating func skipMembers(_ count: UInt64, depth: Int) -> Bool {
+        for _ in 0..<count where !(skip(depth: depth + 1) && skip(depth: depth + 1)) { return false }
+        return true
+    }
+
+    /// Skips `count` values.
+    mutating func skip(elements count: Int) -> Bool {
+        for _ in 0..<count where !skip(depth: 1) { return false }
+        return true
+    }
+
+    /// A str of any header form holding ASCII only.
+    mutating func asciiString() -> UnsafeRawBufferPointer? {
+        guard let text = string() else { return nil }
+        for byte in text where byte >= 0x80 { return nil }
+        return text
+    }
+
+    mutating func asciiStringValue() -> String? {
+        asciiString().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// An unsigned integer in any of its forms (a positive fixint or uint 8 to 64).
+    mutating func unsignedInteger() -> UInt64? {
+        guard let tag = byte() else { return nil }
+        switch tag {
+        case 0x00...0x7f: return UInt64(tag)
+        case 0xcc: return uint(1)
+        case 0xcd: return uint(2)
+        case 0xce: return uint(4)
+        case 0xcf: return uint(8)
+        default: return nil
+        }
+    }
+
+    /// Reads one value and writes its JSON text (binaries as placeholders, their bytes to `attachments`), as
+    /// `MsgPackValue.appendJSON` writes it; false, having written part of it, when it is not in the form the JSON
+    /// round trip writes again byte for byte.
+    mutating func json(depth: Int, into out: inout [UInt8], attachments: inout [[UInt8]]) -> Bool {
+        guard depth <= MsgPackPacketFastPath.maxDepth, let tag = byte() else { return false }
+        switch tag {
+        case 0x00...0x7f: return integer(Int64(tag), into: &out)
+        case 0xe0...0xff: return integer(Int64(Int8(bitPattern: tag)), into: &out)
+        case 0xc0: out.append(contentsOf: "null".utf8); return true
+        case 0xc2: out.append(contentsOf: "false".utf8); return true
+        case 0xc3: out.append(contentsOf: "true".utf8); return true
+        // Unsigned integers in their smallest form; above 2^53 a JavaScript number is not the integer any more.
+        case 0xcc: return uint(1).map { $0 >= 0x80 && integer(Int64($0), into: &out) } ?? false
+        case 0xcd: return uint(2).map { $0 > 0xff && integer(Int64($0), into: &out) } ?? false
+        case 0xce: return uint(4).map { $0 > 0xffff && integer(Int64($0), into: &out) } ?? false
+        case 0xcf: return uint(8).map { $0 > 0xffff_ffff && $0 < 1 << 53 && integer(Int64($0), into: &out) } ?? false
+        // Signed forms only for negative values that need them.
+        case 0xd0: return uint(1).map { signed(Int64(Int8(truncatingIfNeeded: $0)), below: -32, into: &out) } ?? false
+        case 0xd1: return uint(2).map { signed(Int64(Int16(truncatingIfNeeded: $0)), below: -0x80, into: &out) } ?? false
+        case 0xd2: return uint(4).map { signed(Int64(Int32(truncatingIfNeeded: $0)), below: -0x8000, into: &out) } ?? false
+        case 0xd3:
+            guard let bits = uint(8), Int64(bitPattern: bits) > -(1 << 53) else { return false }
+            return signed(Int64(bitPattern: bits), below: -0x8000_0000, into: &out)
+        // float64 for the numbers notepack does not write as integers (and JSON can carry: finite ones).
+        case 0xcb:
+            guard let bits = uint(8) else { return false }
+            let value = Double(bitPattern: bits)
+            guard value.isFinite, case .double = MsgPackValue.number(value) else { return false }
+            JSONValue.number(value).append(to: &out)
+            return true
+        case 0xa0...0xbf: return string(length: UInt64(tag & 0x1f), into: &out)
+        case 0xd9: return uint(1).map { $0 >= 32 && string(length: $0, into: &out) } ?? false
+        case 0xda: return uint(2).map { $0 > 0xff && string(length: $0, into: &out) } ?? false
+        case 0xdb: return uint(4).map { $0 > 0xffff && string(length: $0, into: &out) } ?? false
+        case 0xc4: return uint(1).map { binary(length: $0, into: &out, attachments: &attachments) } ?? false
+        case 0xc5: return uint(2).map { $0 > 0xff && binary(length: $0, into: &out, attachments: &attachments) } ?? false
+        case 0xc6: return uint(4).map { $0 > 0xffff && binary(length: $0, into: &out, attachments: &attachments) } ?? false
+        case 0x90...0x9f: return elements(UInt64(tag & 0x0f), depth: depth, into: &out, attachments: &attachments)
+        case 0xdc: return uint(2).map { $0 >= 16 && elements($0, depth: depth, into: &out, attachments: &attachments) } ?? false
+        case 0xdd: return uint(4).map { $0 > 0xffff && elements($0, depth: depth, into: &out, attachments: &attachments) } ?? false
+        case 0x80...0x8f: return members(Int(tag & 0x0f), depth: depth, into: &out, attachments: &attachments)
+        case 0xde: return uint(2).map { $0 == 16 && members(16, depth: depth, into: &out, attachments: &attachments) } ?? false
+        default: return false  // float32, extensions (undefined, dates, buffers), map32, the unused 0xc1
+        }
+    }
+
+    /// An integer's text (|value| < 2^53: JavaScript writes its digits).
+    private func integer(_ value: Int64, into out: inout [UInt8]) -> Bool {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var count = 0
+            repeat {
+                digits[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
+        }
+        return true
+    }
+
+    private func signed(_ value: Int64, below limit: Int64, into out: inout [UInt8]) -> Bool {
+        value < limit && integer(value, into: &out)
+    }
+
+    private mutating func string(length: UInt64, into out: inout [UInt8]) -> Bool {
+        guard length <= UInt64(bytes.count - offset) else { return false }
+        let text = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(length))])
+        offset += Int(length)
+        for byte in text where byte >= 0x80 { return false }
+        JSONScanner.appendQuoted(utf8: text.assumingMemoryBound(to: UInt8.self), to: &out)
+        return true
+    }
+
+    private mutating func binary(length: UInt64, into out: inout [UInt8], attachments: inout [[UInt8]]) -> Bool {
+        guard length <= UInt64(bytes.count - offset) else { return false }
+        out.append(contentsOf: #"{"_placeholder":true,"num":"#.utf8)
+        _ = integer(Int64(attachments.count), into: &out)
+        out.append(UInt8(ascii: "}"))
+        attachments.append(Array(bytes[offset..<(offset + Int(length))]))
+        offset += Int(length)
+        return true
+    }
+
+    private mutating func elements(_ count: UInt64, depth: Int, into out: inout [UInt8],
+                                   attachments: inout [[UInt8]]) -> Bool {
+        out.append(UInt8(ascii: "["))
+        for index in 0..<count {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            guard json(depth: depth + 1, into: &out, attachments: &attachments) else { return false }
+        }
+        out.append(UInt8(ascii: "]"))
+        return true
+    }
+
+    /// At most 16 members (the header already says so) with plain keys.
+    private mutating func members(_ count: Int, depth: Int, into out: inout [UInt8],
+                                  attachments: inout [[UInt8]]) -> Bool {
+        out.append(UInt8(ascii: "{"))
+        let plain = withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: 16) { keys in
+            for index in 0..<count {
+                let headerStart = offset
+                guard let key = string(), key.count < 32, offset - headerStart == key.count + 1, plainKey(key) else {
+                    return false
+                }
+                for earlier in keys[..<index] where sameBytes(UnsafeRawBufferPointer(rebasing: bytes[earlier]), key) {
+                    return false
+                }
+                keys[index] = (offset - key.count)..<offset
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONScanner.appendQuoted(utf8: key.assumingMemoryBound(to: UInt8.self), to: &out)
+                out.append(UInt8(ascii: ":"))
+                guard json(depth: depth + 1, into: &out, attachments: &attachments) else { return false }
+            }
+            return true
+        }
+        out.append(UInt8(ascii: "}"))
+        return plain
+    }
+
+    /// A key JSON writes as it is, whose JavaScript property order is its msgpack order, and that no placeholder
+    /// test trips on. (Keys of 32 bytes or more take the round trip: they are rare and need a str8 header.)
+    private func plainKey(_ key: UnsafeRawBufferPointer) -> Bool {
+        for byte in key where byte < 0x20 || byte >= 0x80 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            return false
+        }
+        if MsgPackValue.arrayIndex(utf8: key) != nil { return false }
+        return !JSONStringCoding.placeholderKey.withUnsafeBytes { sameBytes(key, $0) }
+    }
+}
