@@ -340,48 +340,56 @@ extension MsgPackValue {
 /// least one byte). One linear pass over the headers, allocating nothing.
 func declaredSizesFit(_ bytes: UnsafeRawBufferPointer) -> Bool {
     let count = bytes.count
+    var index = 0
+    while index < count {
+        guard let (header, payload, members) = msgpackLayout(bytes, at: index) else { return false }
+        let rest = count - index - header
+        guard rest >= 0, payload <= rest, members <= rest else { return false }
+        index += header + payload
+    }
+    return true
+}
+
+/// The layout of the value starting at `index`: its header's length, the bytes of payload after the header, and
+/// the values nested in it (two per map member). Nil for the unused 0xC1 or a header cut short.
+func msgpackLayout(_ bytes: UnsafeRawBufferPointer, at index: Int) -> (header: Int, payload: Int, members: Int)? {
+    let count = bytes.count
     func bigEndian(_ at: Int, _ width: Int) -> Int? {
         guard at + width <= count else { return nil }
         var value = 0
         for index in 0..<width { value = value << 8 | Int(bytes[at + index]) }
         return value
     }
-    var index = 0
-    while index < count {
-        let byte = bytes[index]
-        var header = 1, payload = 0, members = 0
-        switch byte {
-        case 0x00...0x7F, 0xC0, 0xC2, 0xC3, 0xE0...0xFF: break
-        case 0x80...0x8F: members = 2 * Int(byte & 0x0F)
-        case 0x90...0x9F: members = Int(byte & 0x0F)
-        case 0xA0...0xBF: payload = Int(byte & 0x1F)
-        case 0xCC, 0xD0: payload = 1
-        case 0xCD, 0xD1, 0xD4: payload = 2
-        case 0xD5: payload = 3
-        case 0xCA, 0xCE, 0xD2: payload = 4
-        case 0xD6: payload = 5
-        case 0xCB, 0xCF, 0xD3: payload = 8
-        case 0xD7: payload = 9
-        case 0xD8: payload = 17
-        case 0xC4, 0xD9, 0xC7, 0xC5, 0xDA, 0xC8, 0xC6, 0xDB, 0xC9, 0xDC, 0xDD, 0xDE, 0xDF:
-            let width: Int = switch byte {
-            case 0xC4, 0xD9, 0xC7: 1
-            case 0xC5, 0xDA, 0xC8, 0xDC, 0xDE: 2
-            default: 4
-            }
-            guard let declared = bigEndian(index + 1, width) else { return false }
-            header = 1 + width
-            switch byte {
-            case 0xDC, 0xDD: members = declared
-            case 0xDE, 0xDF: members = 2 * declared
-            case 0xC7, 0xC8, 0xC9: payload = declared + 1  // ext: a type byte, then the data
-            default: payload = declared
-            }
-        default: return false  // 0xC1 is never used
+    let byte = bytes[index]
+    var header = 1, payload = 0, members = 0
+    switch byte {
+    case 0x00...0x7F, 0xC0, 0xC2, 0xC3, 0xE0...0xFF: break
+    case 0x80...0x8F: members = 2 * Int(byte & 0x0F)
+    case 0x90...0x9F: members = Int(byte & 0x0F)
+    case 0xA0...0xBF: payload = Int(byte & 0x1F)
+    case 0xCC, 0xD0: payload = 1
+    case 0xCD, 0xD1, 0xD4: payload = 2
+    case 0xD5: payload = 3
+    case 0xCA, 0xCE, 0xD2: payload = 4
+    case 0xD6: payload = 5
+    case 0xCB, 0xCF, 0xD3: payload = 8
+    case 0xD7: payload = 9
+    case 0xD8: payload = 17
+    case 0xC4, 0xD9, 0xC7, 0xC5, 0xDA, 0xC8, 0xC6, 0xDB, 0xC9, 0xDC, 0xDD, 0xDE, 0xDF:
+        let width: Int = switch byte {
+        case 0xC4, 0xD9, 0xC7: 1
+        case 0xC5, 0xDA, 0xC8, 0xDC, 0xDE: 2
+        default: 4
         }
-        let rest = count - index - header
-        guard rest >= 0, payload <= rest, members <= rest else { return false }
-        index += header + payload
+        guard let declared = bigEndian(index + 1, width) else { return nil }
+        header = 1 + width
+        switch byte {
+        case 0xDC, 0xDD: members = declared
+        case 0xDE, 0xDF: members = 2 * declared
+        case 0xC7, 0xC8, 0xC9: payload = declared + 1  // ext: a type byte, then the data
+        default: payload = declared
+        }
+    default: return nil  // 0xC1 is never used
     }
-    return true
+    return (header, payload, members)
 }

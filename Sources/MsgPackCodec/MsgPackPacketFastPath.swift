@@ -112,7 +112,7 @@ public enum MsgPackPacketFastPath {
     a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
 }
 
-struct Reader {
+private struct Reader {
     let bytes: UnsafeRawBufferPointer
     var offset = 0
 
@@ -168,42 +168,11 @@ struct Reader {
 
     /// Skips one value of any form.
     mutating func skip(depth: Int) -> Bool {
-        guard depth <= MsgPackPacketFastPath.maxDepth, let tag = byte() else { return false }
-        switch tag {
-        case 0x00...0x7f, 0xe0...0xff, 0xc0, 0xc2, 0xc3: return true
-        case 0x80...0x8f: return skipMembers(UInt64(tag & 0x0f), depth: depth)
-        case 0x90...0x9f: return skipElements(UInt64(tag & 0x0f), depth: depth)
-        case 0xa0...0xbf: return advance(UInt64(tag & 0x1f))
-        case 0xcc, 0xd0: return advance(1)
-        case 0xcd, 0xd1: return advance(2)
-        case 0xca, 0xce, 0xd2: return advance(4)
-        case 0xcb, 0xcf, 0xd3: return advance(8)
-        case 0xd4: return advance(2)
-        case 0xd5: return advance(3)
-        case 0xd6: return advance(5)
-        case 0xd7: return advance(9)
-        case 0xd8: return advance(17)
-        case 0xc4, 0xd9: return uint(1).map { advance($0) } ?? false
-        case 0xc5, 0xda: return uint(2).map { advance($0) } ?? false
-        case 0xc6, 0xdb: return uint(4).map { advance($0) } ?? false
-        case 0xc7: return uint(1).map { advance($0 + 1) } ?? false
-        case 0xc8: return uint(2).map { advance($0 + 1) } ?? false
-        case 0xc9: return uint(4).map { advance($0 + 1) } ?? false
-        case 0xdc: return uint(2).map { skipElements($0, depth: depth) } ?? false
-        case 0xdd: return uint(4).map { skipElements($0, depth: depth) } ?? false
-        case 0xde: return uint(2).map { skipMembers($0, depth: depth) } ?? false
-        case 0xdf: return uint(4).map { skipMembers($0, depth: depth) } ?? false
-        default: return false
-        }
-    }
-
-    private mutating func skipElements(_ count: UInt64, depth: Int) -> Bool {
-        for _ in 0..<count where !skip(depth: depth + 1) { return false }
-        return true
-    }
-
-    private mutating func skipMembers(_ count: UInt64, depth: Int) -> Bool {
-        for _ in 0..<count where !(skip(depth: depth + 1) && skip(depth: depth + 1)) { return false }
+        guard depth <= MsgPackPacketFastPath.maxDepth, offset < bytes.count,
+              let (header, payload, members) = msgpackLayout(bytes, at: offset),
+              header + payload <= bytes.count - offset else { return false }
+        offset += header + payload
+        for _ in 0..<members where !skip(depth: depth + 1) { return false }
         return true
     }
 
@@ -286,16 +255,7 @@ struct Reader {
     /// An integer's text (|value| < 2^53: JavaScript writes its digits).
     private func integer(_ value: Int64, into out: inout [UInt8]) -> Bool {
         if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var count = 0
-            repeat {
-                digits[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
-        }
+        SocketIOPacketEncoder.appendDecimal(value.magnitude, to: &out)
         return true
     }
 
@@ -315,7 +275,7 @@ struct Reader {
     private mutating func binary(length: UInt64, into out: inout [UInt8], attachments: inout [[UInt8]]) -> Bool {
         guard length <= UInt64(bytes.count - offset) else { return false }
         out.append(contentsOf: #"{"_placeholder":true,"num":"#.utf8)
-        _ = integer(Int64(attachments.count), into: &out)
+        SocketIOPacketEncoder.appendDecimal(UInt64(attachments.count), to: &out)
         out.append(UInt8(ascii: "}"))
         attachments.append(Array(bytes[offset..<(offset + Int(length))]))
         offset += Int(length)

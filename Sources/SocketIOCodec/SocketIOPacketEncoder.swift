@@ -113,7 +113,7 @@ public enum SocketIOPacketEncoder {
     }
 
     /// Appends the decimal digits of `value`, written backwards into a small stack buffer then appended at once.
-    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+    public static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
         if value < 10 {
             out.append(ASCII.zero &+ UInt8(value))
             return
