@@ -15,7 +15,7 @@
 //    (harnesses/MsgPackReference.swift);
 //  - the fast path (MsgPackPacketFastPath.decode): where it takes a message, the general decoder accepts it and gives
 //    the same packet; the arguments' bytes it keeps are exactly what encoding their JSON writes (the promise the
-//    msgpack parser's relay path keeps).
+//    msgpack parser's relay path keeps), and MsgPackBuffer writes them (with a namespace and an id) as msgpack-c does.
 //
 // Built from copies of the MsgPackCodec sources without their imports (Makefile), compiled with the SocketIOCodec
 // sources as one module.
@@ -81,11 +81,10 @@ func differential(_ input: [UInt8]) {
 
 /// The fast path against the general decoder, and its kept bytes against the arguments' JSON encoded.
 func fastPath(_ input: [UInt8], _ general: Result<SocketIOPacket, SocketIOCodecError>) {
-    guard var fast = MsgPackPacketFastPath.decode(input) else { return }
-    guard case .success(var packet) = general else { fuzzFail("fast path took \(fast), the decoder: \(general)") }
+    guard let fast = MsgPackPacketFastPath.decode(input) else { return }
+    guard case .success(let packet) = general else { fuzzFail("fast path took \(fast), the decoder: \(general)") }
     guard let packed = fast.packedArguments, packed.message == input else { fuzzFail("fast path kept no bytes") }
-    fast.packedArguments = nil
-    packet.packedArguments = nil
+    // Compares the payload and attachments the kept bytes give when read.
     fuzzCheck(fast == packet, "fast path \(fast) differs from \(packet)")
     guard let payload = packet.payload, case .array(var values)? = try? JSONValue.parse(payload) else {
         fuzzFail("fast path payload is not an array")
@@ -97,4 +96,15 @@ func fastPath(_ input: [UInt8], _ general: Result<SocketIOPacket, SocketIOCodecE
     input.withUnsafeBytes { writer.writeRaw(UnsafeRawBufferPointer(rebasing: $0[packed.location.range])) }
     let expected = MsgPackReference.encode(values, attachments: packet.attachments.isEmpty ? nil : packet.attachments)
     fuzzCheck(writer.bytes == expected, "packed arguments \(hex(writer.bytes)) differ from encoded \(hex(expected))")
+    // What the parser sends around kept arguments (MsgPackBuffer): the same bytes as msgpack-c's packer.
+    var buffer = MsgPackBuffer(capacity: 16)
+    buffer.writeArrayHeader(packed.location.count)
+    input.withUnsafeBytes { buffer.writeRaw(UnsafeRawBufferPointer(rebasing: $0[packed.location.range])) }
+    buffer.writeKey("nsp")
+    buffer.writeString(packet.namespace)
+    buffer.writeUInt(packet.ackId ?? UInt64(input.count))
+    writer.writeKey("nsp")
+    writer.writeString(packet.namespace)
+    writer.writeUInt(packet.ackId ?? UInt64(input.count))
+    fuzzCheck(buffer.bytes == writer.bytes, "MsgPackBuffer wrote \(hex(buffer.bytes)), msgpack-c \(hex(writer.bytes))")
 }

@@ -32,6 +32,11 @@ extension MsgPackWriter {
     public func writeMapHeader(_ count: Int) { msgpack_pack_map(packer, count) }
     public func writeArrayHeader(_ count: Int) { msgpack_pack_array(packer, count) }
     public func writeUInt(_ number: UInt64) { msgpack_pack_uint64(packer, number) }
+    /// A map's key known at compile time.
+    public func writeKey(_ key: StaticString) {
+        msgpack_pack_str(packer, key.utf8CodeUnitCount)
+        _ = msgpack_pack_str_body(packer, key.utf8Start, key.utf8CodeUnitCount)
+    }
     /// Bytes that already are msgpack (`PackedArguments`), as they are.
     public func writeRaw(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }

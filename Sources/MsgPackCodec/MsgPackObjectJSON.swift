@@ -60,11 +60,6 @@ extension MsgPackValue {
         expected.withUnsafeBufferPointer { same(bytes, $0) }
     }
 
-    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        for byte in bytes where byte >= 0x80 { return false }
-        return true
-    }
-
     /// Appends the JSON text of `object` (binaries as placeholders, their bytes appended to `attachments`).
     /// `lookalikes` turns true when a map of the input may read as a placeholder (it has a `_placeholder` key, or
     /// went through the general path): only then must the caller count the text's placeholders.
@@ -74,7 +69,7 @@ extension MsgPackValue {
         case MSGPACK_OBJECT_STR:
             let bytes = utf8(object)
             // Valid UTF-8 comes out as it went in: ASCII needs no String (which would repair invalid sequences).
-            if isASCII(bytes) {
+            if isASCII(UnsafeRawBufferPointer(bytes)) {
                 JSONScanner.appendQuoted(utf8: bytes, to: &out)
             } else {
                 MsgPackValue(object: object).appendJSON(to: &out, attachments: &attachments)
@@ -125,7 +120,7 @@ extension MsgPackValue {
             let key = map.ptr[index].key
             guard key.type == MSGPACK_OBJECT_STR else { return false }
             let bytes = utf8(key)
-            guard isASCII(bytes), arrayIndex(utf8: bytes) == nil else { return false }
+            guard isASCII(UnsafeRawBufferPointer(bytes)), arrayIndex(utf8: bytes) == nil else { return false }
             for earlier in 0..<index where same(utf8(map.ptr[earlier].key), bytes) { return false }
         }
         return true

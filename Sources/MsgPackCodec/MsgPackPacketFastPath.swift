@@ -4,9 +4,9 @@ import Glibc
 #endif
 
 /// The msgpack parser's fast path for EVENT and ACK packets in the form the official client sends them: one walk
-/// over the bytes gives the packet (its arguments' JSON text and attachments) and keeps the arguments' bytes, so
-/// that a handler passing them on (an ack echoing them, a relay) sends those bytes instead of walking the JSON
-/// back to msgpack. Anything outside that form returns nil and goes through `MsgPackPacketDecoder`, which
+/// over the bytes checks the form and gives the packet with its arguments left in their bytes (`PackedArguments`),
+/// so that a handler passing them on (an ack echoing them, a relay) sends those bytes, and their JSON text is
+/// written only when somebody reads it (the same walk, writing this time). Anything outside that form returns nil and goes through `MsgPackPacketDecoder`, which
 /// decides; where this path answers, it answers what that decoder would (the fuzz harness msgpack_packet checks it).
 ///
 /// The form: a fixmap root with fixstr keys (`type` 2 or 3 as a fixint, `nsp` an ASCII string, `id` an unsigned
@@ -20,13 +20,9 @@ public enum MsgPackPacketFastPath {
     /// Nesting deeper than this takes the general path (well within msgpack-c's own limit there).
     static let maxDepth = 16
 
-    private static let typeKey: [UInt8] = Array("type".utf8)
-    private static let nspKey: [UInt8] = Array("nsp".utf8)
-    private static let idKey: [UInt8] = Array("id".utf8)
-    private static let dataKey: [UInt8] = Array("data".utf8)
-
-    @inline(__always) private static func same(_ key: UnsafeRawBufferPointer, _ expected: [UInt8]) -> Bool {
-        expected.withUnsafeBytes { sameBytes(key, $0) }
+    /// A member's key against one of the four (literals: nothing to initialise on every packet).
+    @inline(__always) private static func same(_ key: UnsafeRawBufferPointer, _ expected: StaticString) -> Bool {
+        sameBytes(key, UnsafeRawBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount))
     }
 
     public static func decode(_ message: [UInt8]) -> SocketIOPacket? {
@@ -44,16 +40,16 @@ public enum MsgPackPacketFastPath {
             let keyStart = reader.offset
             guard reader.advance(UInt64(keyTag & 0x1f)) else { return nil }
             let key = UnsafeRawBufferPointer(rebasing: bytes[keyStart..<reader.offset])
-            if same(key, typeKey) {
+            if same(key, "type") {
                 guard type == nil, let number = reader.byte(), number == 2 || number == 3 else { return nil }
                 type = number == 2 ? .event : .ack
-            } else if same(key, nspKey) {
+            } else if same(key, "nsp") {
                 guard namespace == nil, let name = reader.asciiStringValue() else { return nil }
                 namespace = name
-            } else if same(key, idKey) {
+            } else if same(key, "id") {
                 guard ackId == nil, let id = reader.unsignedInteger(), id < 1 << 53 else { return nil }
                 ackId = id
-            } else if same(key, dataKey) {
+            } else if same(key, "data") {
                 guard dataStart == nil else { return nil }
                 dataStart = reader.offset
                 // The official client writes `type` first; otherwise `data` is skipped now and read at the end.
@@ -73,37 +69,100 @@ public enum MsgPackPacketFastPath {
             arguments = Arguments.read(&reader, type: type)
         }
         guard let arguments else { return nil }
-        return SocketIOPacket(type: type, namespace: namespace, ackId: ackId, payload: arguments.json,
-                              attachments: arguments.attachments,
-                              packedArguments: PackedArguments(message: message, location: arguments.location))
+        let packed = PackedArguments(message: message, location: arguments.location, eventName: arguments.eventName,
+                                     reader: readJSON)
+        return SocketIOPacket(type: type, namespace: namespace, ackId: ackId, packedArguments: packed)
     }
 
-    /// The `data` array of an EVENT or ACK: its JSON text, attachments, and where the arguments sit.
+    /// The JSON text and attachments of arguments this path took (`PackedArguments` asks when they are read).
+    @Sendable static func readJSON(_ elements: UnsafeRawBufferPointer, count: Int) -> PackedArguments.Read {
+        var reader = Reader(bytes: elements)
+        var text = JSONText(capacity: elements.count + 16)
+        text.append(UInt8(ascii: "["))
+        for index in 0..<count {
+            if index > 0 { text.append(UInt8(ascii: ",")) }
+            // Cannot fail: the decoder walked the same bytes.
+            guard reader.json(depth: 0, into: &text) else { break }
+        }
+        text.append(UInt8(ascii: "]"))
+        return PackedArguments.Read(json: text.json, attachments: text.attachments)
+    }
+
+    /// The `data` array of an EVENT or ACK, its form checked: the event name and where the arguments sit.
     private struct Arguments {
-        var json: [UInt8]
-        var attachments: [[UInt8]]
+        var eventName: String?
         var location: PackedArguments.Location
 
         static func read(_ reader: inout Reader, type: SocketIOPacketType) -> Arguments? {
             guard var count = reader.arrayHeader() else { return nil }
-            var json: [UInt8] = [UInt8(ascii: "[")]
-            json.reserveCapacity(reader.bytes.count - reader.offset + 16)
-            var attachments: [[UInt8]] = []
+            var eventName: String?
             if type == .event {
-                guard count > 0, let name = reader.asciiString() else { return nil }
-                guard !socketIOReservedEvents.contains(String(decoding: name, as: UTF8.self)) else { return nil }
-                JSONScanner.appendQuoted(utf8: name.assumingMemoryBound(to: UInt8.self), to: &json)
+                guard count > 0, let name = reader.asciiString(), !isReservedEvent(utf8: name) else { return nil }
+                eventName = String(decoding: name, as: UTF8.self)
                 count -= 1
             }
             let start = reader.offset
-            for index in 0..<count {
-                if index > 0 || type == .event { json.append(UInt8(ascii: ",")) }
-                guard reader.json(depth: 0, into: &json, attachments: &attachments) else { return nil }
+            var check = FormCheck()
+            for _ in 0..<count {
+                guard reader.json(depth: 0, into: &check) else { return nil }
             }
-            json.append(UInt8(ascii: "]"))
-            return Arguments(json: json, attachments: attachments,
+            return Arguments(eventName: eventName,
                              location: PackedArguments.Location(range: start..<reader.offset, count: count))
         }
+    }
+}
+
+/// Where the walk over arguments writes: nowhere while the decoder checks their form (`FormCheck`), their JSON
+/// text and attachments when they are read (`JSONText`). One walk for both, so the two cannot disagree.
+private protocol JSONOutput {
+    mutating func append(_ byte: UInt8)
+    mutating func append(literal: StaticString)
+    mutating func integer(_ value: Int64)
+    mutating func number(_ value: Double)
+    /// A string of ASCII bytes, quoted and escaped.
+    mutating func quoted(_ text: UnsafeRawBufferPointer)
+    /// A binary: its placeholder in the text, its bytes the next attachment.
+    mutating func binary(_ bytes: UnsafeRawBufferPointer)
+}
+
+private struct FormCheck: JSONOutput {
+    @inline(__always) mutating func append(_ byte: UInt8) {}
+    @inline(__always) mutating func append(literal: StaticString) {}
+    @inline(__always) mutating func integer(_ value: Int64) {}
+    @inline(__always) mutating func number(_ value: Double) {}
+    @inline(__always) mutating func quoted(_ text: UnsafeRawBufferPointer) {}
+    @inline(__always) mutating func binary(_ bytes: UnsafeRawBufferPointer) {}
+}
+
+private struct JSONText: JSONOutput {
+    var json: [UInt8] = []
+    var attachments: [[UInt8]] = []
+
+    init(capacity: Int) { json.reserveCapacity(capacity) }
+
+    mutating func append(_ byte: UInt8) { json.append(byte) }
+
+    mutating func append(literal: StaticString) {
+        json.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// |value| < 2^53: JavaScript writes its digits.
+    mutating func integer(_ value: Int64) {
+        if value < 0 { json.append(UInt8(ascii: "-")) }
+        SocketIOPacketEncoder.appendDecimal(value.magnitude, to: &json)
+    }
+
+    mutating func number(_ value: Double) { JSONValue.number(value).append(to: &json) }
+
+    mutating func quoted(_ text: UnsafeRawBufferPointer) {
+        JSONScanner.appendQuoted(utf8: text.assumingMemoryBound(to: UInt8.self), to: &json)
+    }
+
+    mutating func binary(_ bytes: UnsafeRawBufferPointer) {
+        append(literal: #"{"_placeholder":true,"num":"#)
+        SocketIOPacketEncoder.appendDecimal(UInt64(attachments.count), to: &json)
+        json.append(UInt8(ascii: "}"))
+        attachments.append(Array(bytes))
     }
 }
 
@@ -184,8 +243,7 @@ private struct Reader {
 
     /// A str of any header form holding ASCII only.
     mutating func asciiString() -> UnsafeRawBufferPointer? {
-        guard let text = string() else { return nil }
-        for byte in text where byte >= 0x80 { return nil }
+        guard let text = string(), isASCII(text) else { return nil }
         return text
     }
 
@@ -206,22 +264,22 @@ private struct Reader {
         }
     }
 
-    /// Reads one value and writes its JSON text (binaries as placeholders, their bytes to `attachments`), as
+    /// Reads one value and writes its JSON text to `out` (binaries as placeholders and attachments), as
     /// `MsgPackValue.appendJSON` writes it; false, having written part of it, when it is not in the form the JSON
     /// round trip writes again byte for byte.
-    mutating func json(depth: Int, into out: inout [UInt8], attachments: inout [[UInt8]]) -> Bool {
+    mutating func json<Output: JSONOutput>(depth: Int, into out: inout Output) -> Bool {
         guard depth <= MsgPackPacketFastPath.maxDepth, let tag = byte() else { return false }
         switch tag {
-        case 0x00...0x7f: return integer(Int64(tag), into: &out)
-        case 0xe0...0xff: return integer(Int64(Int8(bitPattern: tag)), into: &out)
-        case 0xc0: out.append(contentsOf: "null".utf8); return true
-        case 0xc2: out.append(contentsOf: "false".utf8); return true
-        case 0xc3: out.append(contentsOf: "true".utf8); return true
+        case 0x00...0x7f: out.integer(Int64(tag)); return true
+        case 0xe0...0xff: out.integer(Int64(Int8(bitPattern: tag))); return true
+        case 0xc0: out.append(literal: "null"); return true
+        case 0xc2: out.append(literal: "false"); return true
+        case 0xc3: out.append(literal: "true"); return true
         // Unsigned integers in their smallest form; above 2^53 a JavaScript number is not the integer any more.
-        case 0xcc: return uint(1).map { $0 >= 0x80 && integer(Int64($0), into: &out) } ?? false
-        case 0xcd: return uint(2).map { $0 > 0xff && integer(Int64($0), into: &out) } ?? false
-        case 0xce: return uint(4).map { $0 > 0xffff && integer(Int64($0), into: &out) } ?? false
-        case 0xcf: return uint(8).map { $0 > 0xffff_ffff && $0 < 1 << 53 && integer(Int64($0), into: &out) } ?? false
+        case 0xcc: return uint(1).map { integer(Int64($0), above: 0x7f, into: &out) } ?? false
+        case 0xcd: return uint(2).map { integer(Int64($0), above: 0xff, into: &out) } ?? false
+        case 0xce: return uint(4).map { integer(Int64($0), above: 0xffff, into: &out) } ?? false
+        case 0xcf: return uint(8).map { $0 < 1 << 53 && integer(Int64($0), above: 0xffff_ffff, into: &out) } ?? false
         // Signed forms only for negative values that need them.
         case 0xd0: return uint(1).map { signed(Int64(Int8(truncatingIfNeeded: $0)), below: -32, into: &out) } ?? false
         case 0xd1: return uint(2).map { signed(Int64(Int16(truncatingIfNeeded: $0)), below: -0x80, into: &out) } ?? false
@@ -234,68 +292,65 @@ private struct Reader {
             guard let bits = uint(8) else { return false }
             let value = Double(bitPattern: bits)
             guard value.isFinite, case .double = MsgPackValue.number(value) else { return false }
-            JSONValue.number(value).append(to: &out)
+            out.number(value)
             return true
         case 0xa0...0xbf: return string(length: UInt64(tag & 0x1f), into: &out)
         case 0xd9: return uint(1).map { $0 >= 32 && string(length: $0, into: &out) } ?? false
         case 0xda: return uint(2).map { $0 > 0xff && string(length: $0, into: &out) } ?? false
         case 0xdb: return uint(4).map { $0 > 0xffff && string(length: $0, into: &out) } ?? false
-        case 0xc4: return uint(1).map { binary(length: $0, into: &out, attachments: &attachments) } ?? false
-        case 0xc5: return uint(2).map { $0 > 0xff && binary(length: $0, into: &out, attachments: &attachments) } ?? false
-        case 0xc6: return uint(4).map { $0 > 0xffff && binary(length: $0, into: &out, attachments: &attachments) } ?? false
-        case 0x90...0x9f: return elements(UInt64(tag & 0x0f), depth: depth, into: &out, attachments: &attachments)
-        case 0xdc: return uint(2).map { $0 >= 16 && elements($0, depth: depth, into: &out, attachments: &attachments) } ?? false
-        case 0xdd: return uint(4).map { $0 > 0xffff && elements($0, depth: depth, into: &out, attachments: &attachments) } ?? false
-        case 0x80...0x8f: return members(Int(tag & 0x0f), depth: depth, into: &out, attachments: &attachments)
-        case 0xde: return uint(2).map { $0 == 16 && members(16, depth: depth, into: &out, attachments: &attachments) } ?? false
+        case 0xc4: return uint(1).map { binary(length: $0, into: &out) } ?? false
+        case 0xc5: return uint(2).map { $0 > 0xff && binary(length: $0, into: &out) } ?? false
+        case 0xc6: return uint(4).map { $0 > 0xffff && binary(length: $0, into: &out) } ?? false
+        case 0x90...0x9f: return elements(UInt64(tag & 0x0f), depth: depth, into: &out)
+        case 0xdc: return uint(2).map { $0 >= 16 && elements($0, depth: depth, into: &out) } ?? false
+        case 0xdd: return uint(4).map { $0 > 0xffff && elements($0, depth: depth, into: &out) } ?? false
+        case 0x80...0x8f: return members(Int(tag & 0x0f), depth: depth, into: &out)
+        case 0xde: return uint(2).map { $0 == 16 && members(16, depth: depth, into: &out) } ?? false
         default: return false  // float32, extensions (undefined, dates, buffers), map32, the unused 0xc1
         }
     }
 
-    /// An integer's text (|value| < 2^53: JavaScript writes its digits).
-    private func integer(_ value: Int64, into out: inout [UInt8]) -> Bool {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        SocketIOPacketEncoder.appendDecimal(value.magnitude, to: &out)
+    /// A uint form's value, when a smaller form could not hold it.
+    private func integer<Output: JSONOutput>(_ value: Int64, above smaller: Int64, into out: inout Output) -> Bool {
+        guard value > smaller else { return false }
+        out.integer(value)
         return true
     }
 
-    private func signed(_ value: Int64, below limit: Int64, into out: inout [UInt8]) -> Bool {
-        value < limit && integer(value, into: &out)
+    private func signed<Output: JSONOutput>(_ value: Int64, below limit: Int64, into out: inout Output) -> Bool {
+        guard value < limit else { return false }
+        out.integer(value)
+        return true
     }
 
-    private mutating func string(length: UInt64, into out: inout [UInt8]) -> Bool {
+    private mutating func string<Output: JSONOutput>(length: UInt64, into out: inout Output) -> Bool {
         guard length <= UInt64(bytes.count - offset) else { return false }
         let text = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(length))])
         offset += Int(length)
-        for byte in text where byte >= 0x80 { return false }
-        JSONScanner.appendQuoted(utf8: text.assumingMemoryBound(to: UInt8.self), to: &out)
+        guard isASCII(text) else { return false }
+        out.quoted(text)
         return true
     }
 
-    private mutating func binary(length: UInt64, into out: inout [UInt8], attachments: inout [[UInt8]]) -> Bool {
+    private mutating func binary<Output: JSONOutput>(length: UInt64, into out: inout Output) -> Bool {
         guard length <= UInt64(bytes.count - offset) else { return false }
-        out.append(contentsOf: #"{"_placeholder":true,"num":"#.utf8)
-        SocketIOPacketEncoder.appendDecimal(UInt64(attachments.count), to: &out)
-        out.append(UInt8(ascii: "}"))
-        attachments.append(Array(bytes[offset..<(offset + Int(length))]))
+        out.binary(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(length))]))
         offset += Int(length)
         return true
     }
 
-    private mutating func elements(_ count: UInt64, depth: Int, into out: inout [UInt8],
-                                   attachments: inout [[UInt8]]) -> Bool {
+    private mutating func elements<Output: JSONOutput>(_ count: UInt64, depth: Int, into out: inout Output) -> Bool {
         out.append(UInt8(ascii: "["))
         for index in 0..<count {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            guard json(depth: depth + 1, into: &out, attachments: &attachments) else { return false }
+            guard json(depth: depth + 1, into: &out) else { return false }
         }
         out.append(UInt8(ascii: "]"))
         return true
     }
 
     /// At most 16 members (the header already says so) with plain keys.
-    private mutating func members(_ count: Int, depth: Int, into out: inout [UInt8],
-                                  attachments: inout [[UInt8]]) -> Bool {
+    private mutating func members<Output: JSONOutput>(_ count: Int, depth: Int, into out: inout Output) -> Bool {
         out.append(UInt8(ascii: "{"))
         let plain = withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: 16) { keys in
             for index in 0..<count {
@@ -308,9 +363,9 @@ private struct Reader {
                 }
                 keys[index] = (offset - key.count)..<offset
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONScanner.appendQuoted(utf8: key.assumingMemoryBound(to: UInt8.self), to: &out)
+                out.quoted(key)
                 out.append(UInt8(ascii: ":"))
-                guard json(depth: depth + 1, into: &out, attachments: &attachments) else { return false }
+                guard json(depth: depth + 1, into: &out) else { return false }
             }
             return true
         }

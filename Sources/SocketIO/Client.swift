@@ -168,17 +168,18 @@ final class Client: EngineSocketDelegate, TimerTarget {
     /// invalid state and its connection is closed ("forced server close").
     private func route(_ packet: SocketIOPacket) {
         var namespace = packet.namespace
-        var auth = packet.payload
+        var queryAuth: [UInt8]?  // Socket.IO v4 (EIO3) clients send the CONNECT's auth as the namespace's query
         if isEIO3 {
             guard let target = EIO3Namespace.parse(namespace) else {
                 invalidInput(SocketIOCodecError.invalidNamespace)
                 return
             }
-            (namespace, auth) = target
+            (namespace, queryAuth) = target
         }
         let socket = socket(in: namespace)
         if socket == nil, packet.type == .connect {
-            connect(namespace: namespace, auth: auth)
+            // Read only here: an event's payload stays unread (the msgpack parser keeps it packed).
+            connect(namespace: namespace, auth: isEIO3 ? queryAuth : packet.payload)
         } else if let socket, packet.type != .connect, packet.type != .connectError {
             socket.received(packet)
         } else {

@@ -258,10 +258,7 @@ public final class Socket {
     func received(_ packet: SocketIOPacket) {
         switch packet.type {
         case .event, .binaryEvent:
-            guard let payload = packet.payload,
-                  let (name, json) = try? SocketIOEventArguments.event(payload) else { return }
-            let arguments = SocketIOArguments(trustedJSON: json, attachments: packet.attachments,
-                                              packed: packet.packedArguments)
+            guard let (name, arguments) = Self.eventArguments(packet) else { return }
             let ack = packet.ackId.map { SocketIOAck(socket: self, id: $0) }
             // Catch-all listeners first, then the middlewares, then the event's handlers (the reference's order).
             for handler in anyHandlers { handler(name, arguments, ack) }
@@ -279,14 +276,29 @@ public final class Socket {
         case .ack, .binaryAck:
             guard let id = packet.ackId, let pending = pendingAcks.removeValue(forKey: id) else { return }
             server.loop.cancelTimer(pending)
-            let json = packet.payload.map { SocketIOEventArguments.ack($0) } ?? Array("[]".utf8)
-            pending.completion(.success(SocketIOArguments(trustedJSON: json, attachments: packet.attachments,
-                                                          packed: packet.packedArguments)))
+            pending.completion(.success(Self.ackArguments(packet)))
         case .disconnect:
             close(reason: .clientNamespaceDisconnect)
         case .connect, .connectError:
             break
         }
+    }
+
+    /// An EVENT's name and arguments, left in their msgpack bytes when the parser kept them.
+    private static func eventArguments(_ packet: SocketIOPacket) -> (String, SocketIOArguments)? {
+        if let packed = packet.packedArguments, let name = packed.eventName {
+            return (name, SocketIOArguments(packed: packed))
+        }
+        guard let payload = packet.payload, let (name, json) = try? SocketIOEventArguments.event(payload) else {
+            return nil
+        }
+        return (name, SocketIOArguments(trustedJSON: json, attachments: packet.attachments))
+    }
+
+    private static func ackArguments(_ packet: SocketIOPacket) -> SocketIOArguments {
+        if let packed = packet.packedArguments { return SocketIOArguments(packed: packed) }
+        let json = packet.payload.map { SocketIOEventArguments.ack($0) } ?? Array("[]".utf8)
+        return SocketIOArguments(trustedJSON: json, attachments: packet.attachments)
     }
 
     /// The socket's own handlers for the event, then the namespace's.

@@ -7,16 +7,25 @@ import SocketIOCodec
 /// relaying a message costs no JSON round trip.
 public struct SocketIOArguments: Sendable, Equatable {
     /// A JSON array, e.g. `["hello",{"n":1}]`.
-    public let json: [UInt8]
-    public let attachments: [[UInt8]]
-    /// The same arguments as the msgpack parser received them, when they can be sent on as they are: what an
-    /// ack or a relay that passes them on sends. Not part of equality (it is the same value).
+    public var json: [UInt8] { packed?.arguments.json ?? storedJSON }
+    public var attachments: [[UInt8]] { packed?.arguments.attachments ?? storedAttachments }
+    /// The same arguments as the msgpack parser received them: what an ack or a relay that passes them on sends,
+    /// and what `json` and `attachments` are read from, on first use.
     let packed: PackedArguments?
+    private let storedJSON: [UInt8]
+    private let storedAttachments: [[UInt8]]
 
     /// Trusted bytes: callers inside the engine already validated them.
-    init(trustedJSON json: [UInt8], attachments: [[UInt8]] = [], packed: PackedArguments? = nil) {
-        self.json = json
-        self.attachments = attachments
+    init(trustedJSON json: [UInt8], attachments: [[UInt8]] = []) {
+        storedJSON = json
+        storedAttachments = attachments
+        packed = nil
+    }
+
+    /// Arguments the msgpack parser checked, kept in their message.
+    init(packed: PackedArguments) {
+        storedJSON = []
+        storedAttachments = []
         self.packed = packed
     }
 
@@ -31,9 +40,7 @@ public struct SocketIOArguments: Sendable, Equatable {
         if let error = JSONScanner.checkPlaceholders(json, attachmentCount: attachments.count) { throw error }
         let placeholders = json.withUnsafeBytes { JSONScanner.placeholderCount($0, attachmentCount: attachments.count) }
         guard placeholders == attachments.count else { throw SocketIOCodecError.illegalAttachments }
-        self.json = json
-        self.attachments = attachments
-        self.packed = nil
+        self.init(trustedJSON: json, attachments: attachments)
     }
 
     public init(json: String, attachments: [[UInt8]] = []) throws {
@@ -43,9 +50,7 @@ public struct SocketIOArguments: Sendable, Equatable {
     /// Arguments from values; binary values are given as `attachments` and referenced with
     /// `SocketIOArguments.placeholder(n)`.
     public init(_ values: [JSONValue], attachments: [[UInt8]] = []) {
-        self.json = JSONValue.array(values).serialize()
-        self.attachments = attachments
-        self.packed = nil
+        self.init(trustedJSON: JSONValue.array(values).serialize(), attachments: attachments)
     }
 
     public static let none = SocketIOArguments(trustedJSON: Array("[]".utf8))

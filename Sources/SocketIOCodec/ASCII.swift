@@ -56,3 +56,18 @@ enum ASCII {
         }
     }
 }
+
+/// Whether every byte is below 0x80: eight bytes a step (names and chat text are mostly ASCII).
+public func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard let base = bytes.baseAddress else { return true }
+    var index = 0
+    while index + 8 <= bytes.count {
+        if base.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+        index += 8
+    }
+    while index < bytes.count {
+        if base.load(fromByteOffset: index, as: UInt8.self) >= 0x80 { return false }
+        index += 1
+    }
+    return true
+}

@@ -24,23 +24,59 @@ public struct SocketIOPacket: Equatable, Sendable {
     public var namespace: String
     /// The acknowledgement id; nil when absent.
     public var ackId: UInt64?
-    /// The raw JSON after the header (nil when absent), binary placeholders left in place.
-    public var payload: [UInt8]?
-    /// The binary attachments, in order; empty unless the type is binary.
-    public var attachments: [[UInt8]]
-    /// EVENT and ACK from the msgpack parser: the arguments' own bytes, when they can be sent on as they are.
-    public var packedArguments: PackedArguments?
+    /// EVENT and ACK from the msgpack parser's fast path: the arguments' own bytes, which `payload` and `attachments`
+    /// are read from when asked (`Socket` hands them to handlers without reading them).
+    public private(set) var packedArguments: PackedArguments?
+    private var storedPayload: [UInt8]?
+    private var storedAttachments: [[UInt8]]
 
     public init(
         type: SocketIOPacketType, namespace: String = "/", ackId: UInt64? = nil, payload: [UInt8]? = nil,
-        attachments: [[UInt8]] = [], packedArguments: PackedArguments? = nil
+        attachments: [[UInt8]] = []
     ) {
         self.type = type
         self.namespace = namespace
         self.ackId = ackId
-        self.payload = payload
-        self.attachments = attachments
+        self.storedPayload = payload
+        self.storedAttachments = attachments
+    }
+
+    /// An EVENT or ACK whose arguments stay in their message until read.
+    public init(type: SocketIOPacketType, namespace: String, ackId: UInt64?, packedArguments: PackedArguments) {
+        self.init(type: type, namespace: namespace, ackId: ackId)
         self.packedArguments = packedArguments
+    }
+
+    /// The raw JSON after the header (nil when absent), binary placeholders left in place.
+    public var payload: [UInt8]? {
+        get { packedArguments.map(\.payload) ?? storedPayload }
+        set {
+            unpack()
+            storedPayload = newValue
+        }
+    }
+
+    /// The binary attachments, in order; empty unless the type is binary (or the msgpack parser's data holds some).
+    public var attachments: [[UInt8]] {
+        get { packedArguments?.arguments.attachments ?? storedAttachments }
+        set {
+            unpack()
+            storedAttachments = newValue
+        }
+    }
+
+    /// Before a change: the packed arguments become stored ones, which the change then edits.
+    private mutating func unpack() {
+        guard let packed = packedArguments else { return }
+        storedPayload = packed.payload
+        storedAttachments = packed.arguments.attachments
+        packedArguments = nil
+    }
+
+    /// The same packet, however its arguments are kept.
+    public static func == (lhs: SocketIOPacket, rhs: SocketIOPacket) -> Bool {
+        lhs.type == rhs.type && lhs.namespace == rhs.namespace && lhs.ackId == rhs.ackId
+            && lhs.payload == rhs.payload && lhs.attachments == rhs.attachments
     }
 }
 
@@ -50,5 +86,13 @@ public let socketIOReservedEvents: Set<String> = [
     "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
 ]
 
-/// The reserved names as UTF-8, so the decoder can refuse them by comparing bytes, without making a String.
+/// The reserved names as UTF-8, so the decoders can refuse them by comparing bytes, without making a String.
 let socketIOReservedEventBytes: [[UInt8]] = socketIOReservedEvents.map { Array($0.utf8) }
+
+/// Whether `name` (UTF-8) is one of `socketIOReservedEvents`, found without hashing a String.
+public func isReservedEvent(utf8 name: UnsafeRawBufferPointer) -> Bool {
+    for reserved in socketIOReservedEventBytes where reserved.count == name.count {
+        if reserved.elementsEqual(name) { return true }
+    }
+    return false
+}

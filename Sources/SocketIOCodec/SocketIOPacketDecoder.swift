@@ -166,10 +166,7 @@ public struct SocketIOPacketDecoder: Sendable {
         let contents = UnsafeBufferPointer(start: p + range.lowerBound + 1, count: range.count - 2)
         guard contents.contains(ASCII.backslash) else {
             // The common case: compare bytes, no String made.
-            for name in socketIOReservedEventBytes where name.count == contents.count {
-                if name.elementsEqual(contents) { return true }
-            }
-            return false
+            return isReservedEvent(utf8: UnsafeRawBufferPointer(contents))
         }
         return socketIOReservedEvents.contains(JSONStringCoding.decodeString(p, range))
     }

@@ -24,12 +24,10 @@ struct MsgPackPacketFastPathTests {
     /// The arguments' bytes the fast path keeps, or nil where it leaves the packet to the general decoder. The
     /// packet must be one the general decoder accepts, and where the fast path takes it, the same packet.
     func found(_ input: [UInt8], type: UInt64 = 2) throws -> [UInt8]? {
-        var general = try MsgPackPacketDecoder.decode(input)
-        guard var fast = MsgPackPacketFastPath.decode(input), let packed = fast.packedArguments else { return nil }
+        let general = try MsgPackPacketDecoder.decode(input)
+        guard let fast = MsgPackPacketFastPath.decode(input), let packed = fast.packedArguments else { return nil }
         #expect(packed.message == input)
-        fast.packedArguments = nil
-        general.packedArguments = nil
-        #expect(fast == general)
+        #expect(fast == general)  // the payload and attachments read from the kept bytes
         return Array(input[packed.location.range])
     }
 
@@ -128,5 +126,51 @@ struct MsgPackPacketFastPathTests {
             #expect(bytes == encoded(arguments, attachments: decoded.attachments), "\(values)")
         }
         #expect(taken > 600)
+    }
+}
+
+/// The arguments the fast path keeps are read as JSON only when asked, once, whichever thread asks.
+@Suite("msgpack arguments read when asked")
+struct PackedArgumentsReadingTests {
+    func event(_ arguments: [JSONValue]) throws -> SocketIOPacket {
+        let writer = MsgPackWriter()
+        writer.writeMapHeader(3)
+        writer.writeString("type"); writer.writeUInt(2)
+        writer.writeString("data"); writer.writeArrayHeader(arguments.count + 1); writer.writeString("chat")
+        for value in arguments { writer.write(json: value, attachments: nil) }
+        writer.writeString("nsp"); writer.writeString("/room")
+        return try #require(MsgPackPacketFastPath.decode(writer.bytes))
+    }
+
+    @Test func theNameIsReadAndTheArgumentsWait() throws {
+        let packet = try event([.string("hi"), .number(2)])
+        let packed = try #require(packet.packedArguments)
+        #expect(packed.eventName == "chat")
+        #expect(packed.location.count == 2)
+        #expect(packet.namespace == "/room")
+        #expect(packed.arguments.json == Array(#"["hi",2]"#.utf8))
+        #expect(packet.payload == Array(#"["chat","hi",2]"#.utf8))
+        #expect(try event([]).payload == Array(#"["chat"]"#.utf8))
+    }
+
+    @Test func everyThreadGetsTheSameReading() async throws {
+        let packed = try #require(try event([.object([("n", .number(1))]), .string("x")]).packedArguments)
+        let readings = await withTaskGroup(of: PackedArguments.Read.self) { group in
+            for _ in 0..<32 { group.addTask { packed.arguments } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(readings.allSatisfy { $0 === readings[0] })
+        #expect(readings[0].json == Array(#"[{"n":1},"x"]"#.utf8))
+    }
+
+    @Test func changingThePayloadLeavesTheBytesBehind() throws {
+        var packet = try event([.string("hi")])
+        packet.payload = Array(#"["other"]"#.utf8)
+        #expect(packet.packedArguments == nil)
+        #expect(packet.payload == Array(#"["other"]"#.utf8))
+        var binary = try event([.string("hi")])
+        binary.attachments = [[1, 2]]
+        #expect(binary.packedArguments == nil)
+        #expect(binary.payload == Array(#"["chat","hi"]"#.utf8))
     }
 }
