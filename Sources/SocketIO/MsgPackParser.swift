@@ -24,7 +24,7 @@ public struct MsgPackParser: SocketIOParser {
     }
 
     public func encode(_ packet: SocketIOOutgoingPacket) -> [SocketIOWireMessage] {
-        // Arguments kept as they came (an ack or relay of what a client sent): copied into one array sized once.
+        // Arguments kept as they came (an ack or relay of what a client sent): their bytes copied into one array.
         if let packed = packet.packedArguments {
             var buffer = MsgPackBuffer(capacity: Self.expectedSize(packet, packed))
             Self.write(packet, to: &buffer)
@@ -74,8 +74,8 @@ public struct MsgPackParser: SocketIOParser {
         }
     }
 
-    /// At least the packet's size when its arguments are packed: their bytes, the names, and at most 9 bytes for
-    /// each header and number of the map.
+    /// About the packet's size when its arguments are packed (their bytes, the names, and room for the map's
+    /// headers and numbers), reserved once.
     static func expectedSize(_ packet: SocketIOOutgoingPacket, _ packed: PackedArguments) -> Int {
         let leading = if case .event(let event) = packet.kind { event.event.utf8.count } else { 0 }
         return packed.location.range.count + leading + packet.namespace.utf8.count + 96
