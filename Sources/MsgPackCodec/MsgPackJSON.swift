@@ -107,7 +107,7 @@ extension MsgPackValue {
         case .binary(let data):
             switch binary {
             case .placeholder:
-                out.append(contentsOf: Array("{\"_placeholder\":true,\"num\":\(attachments.count)}".utf8))
+                SocketIOPacketEncoder.appendPlaceholder(attachments.count, to: &out)
                 attachments.append(data)
             case .nodeBuffer:
                 out.append(contentsOf: Array("{\"type\":\"Buffer\",\"data\":[".utf8))

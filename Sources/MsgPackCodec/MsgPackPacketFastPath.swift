@@ -6,8 +6,9 @@ import Glibc
 /// The msgpack parser's fast path for EVENT and ACK packets in the form the official client sends them: one walk
 /// over the bytes checks the form and gives the packet with its arguments left in their bytes (`PackedArguments`),
 /// so that a handler passing them on (an ack echoing them, a relay) sends those bytes, and their JSON text is
-/// written only when somebody reads it (the same walk, writing this time). Anything outside that form returns nil and goes through `MsgPackPacketDecoder`, which
-/// decides; where this path answers, it answers what that decoder would (the fuzz harness msgpack_packet checks it).
+/// written only when somebody reads it (the same walk, writing this time). Anything outside that form returns nil
+/// and goes through `MsgPackPacketDecoder`, which decides; where this path answers, it answers what that decoder
+/// would (the fuzz harness msgpack_packet checks it).
 ///
 /// The form: a fixmap root with fixstr keys (`type` 2 or 3 as a fixint, `nsp` an ASCII string, `id` an unsigned
 /// integer below 2^53, `data` an array; each at most once; other members skipped), an event name that is an ASCII
@@ -159,9 +160,7 @@ private struct JSONText: JSONOutput {
     }
 
     mutating func binary(_ bytes: UnsafeRawBufferPointer) {
-        append(literal: #"{"_placeholder":true,"num":"#)
-        SocketIOPacketEncoder.appendDecimal(UInt64(attachments.count), to: &json)
-        json.append(UInt8(ascii: "}"))
+        SocketIOPacketEncoder.appendPlaceholder(attachments.count, to: &json)
         attachments.append(Array(bytes))
     }
 }

@@ -112,6 +112,13 @@ public enum SocketIOPacketEncoder {
         namespace.utf8.count + 48
     }
 
+    /// Appends `{"_placeholder":true,"num":N}`, the JSON that stands for attachment `index` among the arguments.
+    public static func appendPlaceholder(_ index: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"_placeholder":true,"num":"#.utf8)
+        appendDecimal(UInt64(index), to: &out)
+        out.append(ASCII.closeBrace)
+    }
+
     /// Appends the decimal digits of `value`, written backwards into a small stack buffer then appended at once.
     public static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
         if value < 10 {
